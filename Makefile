@@ -1,0 +1,60 @@
+# Torii: `make run` serves the site, `make test` runs every test. Both set up .venv first.
+SHELL := /bin/bash
+PYTHON_VERSION := $(shell cat .python-version)
+VENV := .venv
+PY := $(VENV)/bin/python
+
+-include .env
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WEB_CONCURRENCY ?= 2
+# Each worker runs this many request threads; SQLite has one writer, so a few is right.
+GRANIAN_THREADS ?= 4
+export
+
+.PHONY: run test lint format bench install install-dev clean
+
+$(PY):
+	@py=$$(pyenv which python 2>/dev/null || command -v python$(PYTHON_VERSION) || true); \
+	ver=$$([ -n "$$py" ] && $$py -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); \
+	if [ "$$ver" != "$(PYTHON_VERSION)" ]; then \
+	  echo "Torii needs Python $(PYTHON_VERSION) (named in .python-version), found '$${ver:-none}'." >&2; \
+	  echo "Install it with 'pyenv install $(PYTHON_VERSION)' or put python$(PYTHON_VERSION) on PATH." >&2; \
+	  exit 1; \
+	fi; \
+	echo "Creating $(VENV) with $$py"; \
+	$$py -m venv $(VENV)
+
+$(VENV)/.runtime: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@ $(VENV)/.runtime
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py bootstrap_admin
+	@echo "Serving Torii on http://$(HOST):$(PORT) with $(WEB_CONCURRENCY) workers"
+	$(VENV)/bin/granian --interface wsgi --host $(HOST) --port $(PORT) \
+	  --workers $(WEB_CONCURRENCY) --blocking-threads $(GRANIAN_THREADS) \
+	  --no-ws config.wsgi:application
+
+test: install-dev
+	$(PY) -m pytest
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

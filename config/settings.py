@@ -1,0 +1,180 @@
+"""Torii's settings: every value comes from the environment (and `.env`), with defaults."""
+
+from pathlib import Path
+
+from django.utils.csp import CSP
+
+from config import environment as env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env.read_dotenv(BASE_DIR)
+
+DATA_DIR = Path(env.raw("DATA_DIR") or BASE_DIR / "data")
+if not DATA_DIR.is_absolute():
+    DATA_DIR = BASE_DIR / DATA_DIR
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+SECRET_KEY = env.secret_key("SECRET_KEY", DATA_DIR)
+DEBUG = env.boolean("DEBUG", False)
+ALLOWED_HOSTS = env.string_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.string_list("CSRF_TRUSTED_ORIGINS", [])
+SECURE_SSL = env.boolean("SECURE_SSL", False)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "waffle",
+    "django_ratelimit",
+    "config.apps.SiteConfig",
+    "flags",
+    "shortener",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "waffle.middleware.WaffleMiddleware",
+    "config.error_pages.ErrorPageMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.csp",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database: SQLite in DATA_DIR by default, PostgreSQL through DATABASE_URL ---
+DATABASES = {"default": env.database("DATABASE_URL", f"sqlite:///{DATA_DIR / 'torii.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Tests use a file, not memory, so worker processes they start share the data.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+    # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at
+    # BEGIN so two workers queue on busy_timeout instead of failing with
+    # "database is locked" when a read transaction tries to upgrade.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+DATABASES["default"]["CONN_MAX_AGE"] = env.integer("CONN_MAX_AGE", 600, minimum=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache: shared by every worker process (rate limits, waffle, flags) ---
+REDIS_URL = env.redis_url("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "torii",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "diskcache.DjangoCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+            "TIMEOUT": 300,
+            # diskcache retries writes that hit its SQLite timeout; a longer
+            # timeout than its 10 ms default means fewer retries under contention.
+            "DATABASE_TIMEOUT": 0.1,
+        }
+    }
+
+# --- Accounts ---
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files: whitenoise serves them from the app server ---
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- Feature flags (django-waffle with Torii's own flag model) ---
+WAFFLE_FLAG_MODEL = "flags.FeatureFlag"
+WAFFLE_CREATE_MISSING_FLAGS = True
+WAFFLE_OVERRIDE = False  # never let ?dwft_<flag>=1 turn a flag on
+WAFFLE_SECURE = SECURE_SSL
+
+# --- Security ---
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SECURE_SSL_REDIRECT = SECURE_SSL
+SESSION_COOKIE_SECURE = SECURE_SSL
+CSRF_COOKIE_SECURE = SECURE_SSL
+SECURE_HSTS_SECONDS = 31_536_000 if SECURE_SSL else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_SSL
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "object-src": [CSP.NONE],
+}
+
+SILENCED_SYSTEM_CHECKS = [
+    # django-ratelimit only knows memcached and django-redis by name. Our caches
+    # are shared between processes and increment atomically: Django's Redis
+    # backend uses INCR, diskcache's DjangoCache runs incr in a SQLite
+    # transaction (tests/test_shared_cache.py proves both across processes).
+    "django_ratelimit.W001",
+    # HSTS preload is an irrevocable commitment for the whole domain; the
+    # operator opts in at hstspreload.org, not this app.
+    "security.W021",
+]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.raw("LOG_LEVEL", "INFO")},
+}

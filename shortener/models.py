@@ -1,0 +1,1 @@
+"""Links, visits, blocklist and webhook models (filled in by the links issue)."""

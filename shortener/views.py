@@ -1,0 +1,8 @@
+"""Function-based HTML views: parse, call the domain, render."""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "home.html")

@@ -1,0 +1,98 @@
+"""Configuration comes from the environment; malformed values stop start-up naming the variable."""
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config import environment
+from tests.conftest import run_manage
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("1", True), ("true", True), ("On", True), ("yes", True), ("0", False), ("off", False)],
+)
+def test_boolean_reads_the_usual_spellings(monkeypatch, value, expected):
+    monkeypatch.setenv("SOME_FLAG", value)
+    assert environment.boolean("SOME_FLAG", default=not expected) is expected
+
+
+def test_boolean_default_when_unset(monkeypatch):
+    monkeypatch.delenv("SOME_FLAG", raising=False)
+    assert environment.boolean("SOME_FLAG", default=True) is True
+
+
+def test_boolean_refuses_maybe_naming_the_variable(monkeypatch):
+    monkeypatch.setenv("DEBUG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="DEBUG='maybe'"):
+        environment.boolean("DEBUG", default=False)
+
+
+@pytest.mark.parametrize("value", ["junk", "mysql://x/y", "postgres://", "http://example.com/db"])
+def test_database_url_refuses_junk(monkeypatch, value):
+    monkeypatch.setenv("DATABASE_URL", value)
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_URL"):
+        environment.database("DATABASE_URL", "sqlite:///x.sqlite3")
+
+
+def test_database_url_parses_postgres(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+    config = environment.database("DATABASE_URL", "sqlite:///x")
+    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert (config["NAME"], config["HOST"], config["PORT"]) == ("test", "127.0.0.1", 5432)
+
+
+def test_redis_url_refuses_other_schemes(monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "http://127.0.0.1:6379")
+    with pytest.raises(ImproperlyConfigured, match="REDIS_URL"):
+        environment.redis_url("REDIS_URL")
+
+
+def test_integer_refuses_words(monkeypatch):
+    monkeypatch.setenv("CONN_MAX_AGE", "forever")
+    with pytest.raises(ImproperlyConfigured, match="CONN_MAX_AGE"):
+        environment.integer("CONN_MAX_AGE", 600)
+
+
+def test_list_splits_on_commas(monkeypatch):
+    monkeypatch.setenv("ALLOWED_HOSTS", "go.example.com, example.org ,")
+    assert environment.string_list("ALLOWED_HOSTS", []) == ["go.example.com", "example.org"]
+
+
+def test_secret_key_is_generated_once_and_kept(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    first = environment.secret_key("SECRET_KEY", tmp_path / "data")
+    second = environment.secret_key("SECRET_KEY", tmp_path / "data")
+    assert first == second
+    assert len(first) >= 50
+    assert (tmp_path / "data" / "secret_key").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("DEBUG", "maybe"), ("DATABASE_URL", "not a url"), ("SECURE_SSL", "perhaps")],
+)
+def test_start_up_stops_on_a_malformed_variable(name, value):
+    result = run_manage("check", env={name: value})
+    assert result.returncode != 0
+    assert name in result.stderr
+    assert "ImproperlyConfigured" in result.stderr
+
+
+def test_deploy_checks_pass_with_secure_ssl():
+    result = run_manage(
+        "check", "--deploy", "--fail-level", "WARNING", env={"SECURE_SSL": "true", "DEBUG": "false"}
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_deploy_checks_fail_without_secure_ssl():
+    # Proves the check above is not vacuous: without TLS settings Django warns.
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env={"SECURE_SSL": "false"})
+    assert result.returncode != 0
+    assert "security.W004" in result.stderr + result.stdout
+
+
+def test_waffle_override_is_off():
+    from django.conf import settings
+
+    assert settings.WAFFLE_OVERRIDE is False
