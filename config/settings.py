@@ -109,6 +109,9 @@ else:
         }
     }
 
+# --- Links ---
+SLUG_LENGTH = env.integer("SLUG_LENGTH", 7, minimum=4)
+
 # --- Accounts ---
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -136,6 +139,9 @@ STORAGES = {
 
 # --- Feature flags (django-waffle with Torii's own flag model) ---
 WAFFLE_FLAG_MODEL = "flags.FeatureFlag"
+# waffle's own migrations create its Flag tables even when the model is swapped;
+# ours are the same migrations with Flag marked swappable (see the file header).
+MIGRATION_MODULES = {"waffle": "flags.waffle_migrations"}
 WAFFLE_CREATE_MISSING_FLAGS = True
 WAFFLE_OVERRIDE = False  # never let ?dwft_<flag>=1 turn a flag on
 WAFFLE_SECURE = SECURE_SSL

@@ -1,14 +1,27 @@
-"""The site's root URLs. Every top-level path here is also a reserved slug."""
+"""The site's root URLs. Every top-level path here is also a reserved slug (shortener/slugs.py)."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from config.health import healthz
-from shortener import views as shortener_views
+from shortener import redirects
+from shortener import views as links
+
+SLUG = r"(?P<slug>[A-Za-z0-9_-]{1,64})"
 
 urlpatterns = [
-    path("", shortener_views.home, name="home"),
+    path("", links.home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("accounts/signup/", links.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("links/", links.link_collection, name="link-list"),
+    re_path(rf"^links/{SLUG}/$", links.link_detail, name="link-detail"),
+    re_path(rf"^links/{SLUG}/edit/$", links.link_edit, name="link-edit"),
+    re_path(rf"^links/{SLUG}/disable/$", links.link_disable, name="link-disable"),
+    re_path(rf"^links/{SLUG}/enable/$", links.link_enable, name="link-enable"),
+    re_path(rf"^links/{SLUG}/delete/$", links.link_delete, name="link-delete"),
+    re_path(rf"^links/{SLUG}/qr\.(?P<kind>svg|png)$", links.link_qr, name="link-qr"),
+    re_path(rf"^{SLUG}\+$", redirects.preview, name="preview"),
+    re_path(rf"^{SLUG}$", redirects.follow, name="follow"),
 ]

@@ -1,1 +1,244 @@
-"""Links, visits, blocklist and webhook models (filled in by the links issue)."""
+"""Links and what hangs off them: tags, the destination history, the blocklist."""
+
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+from django.db.models import F, Q
+from django.http.request import split_domain_port
+from django.urls import reverse
+from django.utils import timezone
+
+from shortener import slugs, targets
+
+SLUG_ATTEMPTS = 8
+
+
+class SlugChangeRefused(ValueError):
+    """A link's slug is fixed for life: links shared elsewhere must never break."""
+
+
+class LinkState(models.TextChoices):
+    ACTIVE = "active", "Active"
+    DISABLED = "disabled", "Disabled"
+    EXPIRED = "expired", "Expired"
+    EXHAUSTED = "exhausted", "Used up"
+    DELETED = "deleted", "Deleted"
+
+
+class RedirectCode(models.IntegerChoices):
+    FOUND = 302, "302 Found (temporary, default)"
+    MOVED = 301, "301 Moved Permanently"
+    TEMPORARY = 307, "307 Temporary Redirect"
+    PERMANENT = 308, "308 Permanent Redirect"
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=50, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LinkQuerySet(models.QuerySet):
+    def live(self):
+        """Not deleted: what lists and searches show."""
+        return self.filter(deleted_at__isnull=True)
+
+    def owned_by(self, user):
+        if user.is_staff:
+            return self
+        return self.filter(owner=user)
+
+    def in_state(self, state: str):
+        now = timezone.now()
+        expired = Q(expires_at__isnull=False, expires_at__lte=now)
+        exhausted = Q(max_visits__isnull=False, visit_count__gte=F("max_visits"))
+        match state:
+            case LinkState.ACTIVE:
+                return self.filter(is_active=True).exclude(expired).exclude(exhausted)
+            case LinkState.DISABLED:
+                return self.filter(is_active=False)
+            case LinkState.EXPIRED:
+                return self.filter(is_active=True).filter(expired)
+            case LinkState.EXHAUSTED:
+                return self.filter(is_active=True).exclude(expired).filter(exhausted)
+        return self
+
+    def search(self, text: str):
+        return self.filter(
+            Q(target__icontains=text)
+            | Q(title__icontains=text)
+            | Q(notes__icontains=text)
+            | Q(slug__icontains=text)
+        )
+
+
+class Link(models.Model):
+    slug = models.CharField(max_length=64, unique=True, editable=False)
+    target = models.CharField(max_length=targets.MAX_LENGTH)
+    title = models.CharField(max_length=200, blank=True)
+    notes = models.TextField(blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="links")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="links",
+    )
+    redirect_code = models.PositiveSmallIntegerField(
+        choices=RedirectCode.choices, default=RedirectCode.FOUND
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    max_visits = models.PositiveIntegerField(null=True, blank=True)
+    visit_count = models.PositiveIntegerField(default=0, editable=False)
+    is_active = models.BooleanField(default=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = LinkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def save(self, *args, **kwargs):
+        stored = getattr(self, "_stored_slug", None)
+        if self.pk and stored is not None and stored != self.slug:
+            raise SlugChangeRefused(f"The slug of link {stored!r} cannot change.")
+        super().save(*args, **kwargs)
+        self._stored_slug = self.slug
+
+    def get_absolute_url(self) -> str:
+        return reverse("link-detail", args=[self.slug])
+
+    @classmethod
+    def from_db(cls, db, field_names, values, *args, **kwargs):
+        instance = super().from_db(db, field_names, values, *args, **kwargs)
+        instance._stored_slug = instance.__dict__.get("slug")
+        return instance
+
+    def get_short_path(self) -> str:
+        return reverse("follow", args=[self.slug])
+
+    @property
+    def state(self) -> LinkState:
+        if self.deleted_at:
+            return LinkState.DELETED
+        if not self.is_active:
+            return LinkState.DISABLED
+        if self.expires_at and self.expires_at <= timezone.now():
+            return LinkState.EXPIRED
+        if self.max_visits is not None and self.visit_count >= self.max_visits:
+            return LinkState.EXHAUSTED
+        return LinkState.ACTIVE
+
+    @property
+    def can_disable(self) -> bool:
+        return self.deleted_at is None and self.is_active
+
+    @property
+    def can_enable(self) -> bool:
+        return self.deleted_at is None and not self.is_active
+
+    def disable(self) -> None:
+        self.is_active = False
+        self.save(update_fields=["is_active", "updated_at"])
+
+    def enable(self) -> None:
+        self.is_active = True
+        self.save(update_fields=["is_active", "updated_at"])
+
+    def delete_softly(self) -> None:
+        """Keep a tombstone: the short URL answers 410 forever and the slug is never reissued."""
+        self.is_active = False
+        self.deleted_at = timezone.now()
+        self.save(update_fields=["is_active", "deleted_at", "updated_at"])
+
+    def record_target_change(self, old_target: str, by) -> None:
+        """Call after saving an edit: the history keeps every destination the link has had."""
+        if old_target != self.target:
+            DestinationChange.objects.create(
+                link=self, old_target=old_target, new_target=self.target, changed_by=by
+            )
+
+    def set_tags(self, names: list[str]) -> None:
+        tags = [Tag.objects.get_or_create(name=name)[0] for name in names]
+        self.tags.set(tags)
+
+
+class DestinationChange(models.Model):
+    """Every target a link has had: when, by whom, from what to what."""
+
+    link = models.ForeignKey(Link, on_delete=models.CASCADE, related_name="destination_changes")
+    old_target = models.CharField(max_length=targets.MAX_LENGTH, blank=True)
+    new_target = models.CharField(max_length=targets.MAX_LENGTH)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.link.slug}: {self.old_target or '(new)'} → {self.new_target}"
+
+
+class BlockedDomain(models.Model):
+    """A domain no link may lead to; it covers all its subdomains."""
+
+    domain = models.CharField(max_length=253, unique=True)
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.domain
+
+    def save(self, *args, **kwargs):
+        self.domain = self.domain.strip().lower().rstrip(".")
+        super().save(*args, **kwargs)
+
+
+def check_target(url: str, *, request_host: str | None = None) -> targets.Verdict:
+    """The target policy with this site's hosts and the current blocklist."""
+    own_hosts = [h for h in settings.ALLOWED_HOSTS if h != "*"]
+    if request_host:
+        own_hosts.append(split_domain_port(request_host)[0])
+    return targets.check(
+        url,
+        own_hosts=own_hosts,
+        blocked_domains=BlockedDomain.objects.values_list("domain", flat=True),
+    )
+
+
+def create_link(*, target: str, owner=None, slug: str | None = None, tags=(), **fields) -> Link:
+    """Create a link with a fresh slug, retrying a bounded number of times on collision.
+
+    `target` must already have passed `check_target`. A requested `slug` is tried
+    once: if it is taken the IntegrityError reaches the caller.
+    """
+    length = getattr(settings, "SLUG_LENGTH", slugs.DEFAULT_LENGTH)
+    attempts = 1 if slug else SLUG_ATTEMPTS
+    for attempt in range(attempts):
+        candidate = slug or slugs.generate_slug(length)
+        try:
+            with transaction.atomic():
+                link = Link.objects.create(slug=candidate, target=target, owner=owner, **fields)
+                DestinationChange.objects.create(link=link, new_target=target, changed_by=owner)
+                if tags:
+                    link.set_tags(list(tags))
+                return link
+        except IntegrityError:
+            if slug or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")

@@ -1,8 +1,269 @@
-"""Function-based HTML views: parse, call the domain, render."""
+"""Function-based HTML views for links: parse, call the domain, render."""
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.views import redirect_to_login
+from django.db import IntegrityError, transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import retarget
+from waffle import flag_is_active
+
+from shortener import qr
+from shortener.forms import CreateLinkForm, LinkForm
+from shortener.fragments import varies_on_htmx, wants_fragment
+from shortener.models import Link, LinkState, Tag, create_link
+from shortener.pagination import get_page, link_header, page_relations
+
+PER_PAGE = 20
+RECENT = 10
 
 
+def may_create(request: HttpRequest) -> bool:
+    return request.user.is_authenticated or flag_is_active(request, "anonymous_links")
+
+
+def create_form(request: HttpRequest, data=None) -> CreateLinkForm:
+    return CreateLinkForm(
+        data,
+        request_host=request.get_host(),
+        allow_custom_slug=flag_is_active(request, "custom_slugs"),
+    )
+
+
+def recent_links(request: HttpRequest):
+    if not request.user.is_authenticated:
+        return Link.objects.none()
+    return Link.objects.live().filter(owner=request.user).prefetch_related("tags")[:RECENT]
+
+
+def home_context(request: HttpRequest, form: CreateLinkForm | None = None) -> dict:
+    return {
+        "form": form or (create_form(request) if may_create(request) else None),
+        "recent_links": recent_links(request),
+    }
+
+
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html")
+    return render(request, "home.html", home_context(request))
+
+
+def owned_link_or_404(request: HttpRequest, slug: str) -> Link:
+    """The link if this user may see it; a 404 otherwise, so strangers learn nothing."""
+    if not request.user.is_authenticated:
+        raise Http404
+    try:
+        return Link.objects.live().owned_by(request.user).get(slug=slug)
+    except Link.DoesNotExist:
+        raise Http404 from None
+
+
+def safe_next(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return default
+
+
+@varies_on_htmx
+@require_http_methods(["GET", "HEAD", "POST"])
+def link_collection(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return create(request)
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    links = Link.objects.live().owned_by(request.user).select_related("owner")
+    query = request.GET.get("q", "").strip()[:200]
+    tag = request.GET.get("tag", "").strip()[:50]
+    state = request.GET.get("state", "")
+    if query:
+        links = links.search(query)
+    if tag:
+        links = links.filter(tags__name=tag)
+    if state in LinkState.values:
+        links = links.in_state(state)
+    page = get_page(request, links.prefetch_related("tags"), PER_PAGE)
+    response = render(
+        request,
+        "links/list.html",
+        {
+            "page": page,
+            "relations": page_relations(request, page),
+            "query": query,
+            "tag": tag,
+            "state": state if state in LinkState.values else "",
+            "states": [s for s in LinkState if s != LinkState.DELETED],
+            "tags": Tag.objects.filter(links__in=Link.objects.owned_by(request.user)).distinct(),
+        },
+    )
+    response["X-Total-Count"] = str(page.paginator.count)
+    response["Link"] = link_header(request, page)
+    return response
+
+
+def create(request: HttpRequest) -> HttpResponse:
+    if not may_create(request):
+        return redirect_to_login(reverse("home"))
+    form = create_form(request, request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            link = create_link(
+                target=data["target"],
+                owner=request.user if request.user.is_authenticated else None,
+                slug=data.get("slug") or None,
+                tags=data["tags"],
+                title=data["title"],
+                notes=data["notes"],
+                redirect_code=data["redirect_code"],
+                expires_at=data["expires_at"],
+                max_visits=data["max_visits"],
+            )
+        except IntegrityError:
+            form.add_error("slug", f"“{data.get('slug')}” is already taken; choose another.")
+        else:
+            return created(request, link)
+    return invalid_create(request, form)
+
+
+def created(request: HttpRequest, link: Link) -> HttpResponse:
+    if wants_fragment(request):
+        return render(
+            request,
+            "home.html#created",
+            {
+                "form": create_form(request),
+                "created_link": link,
+                "short_url": request.build_absolute_uri(link.get_short_path()),
+            },
+        )
+    messages.success(request, f"Created {request.build_absolute_uri(link.get_short_path())}")
+    if link.owner_id is None:
+        return redirect("preview", slug=link.slug, permanent=False)
+    response = redirect(link)
+    response.status_code = 303
+    return response
+
+
+def invalid_create(request: HttpRequest, form: CreateLinkForm) -> HttpResponse:
+    if wants_fragment(request):
+        response = render(request, "home.html#create-form", {"form": form}, status=422)
+        return retarget(response, "#create-form")
+    return render(request, "home.html", home_context(request, form), status=422)
+
+
+@require_GET
+def link_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    link = owned_link_or_404(request, slug)
+    return render(request, "links/detail.html", detail_context(request, link))
+
+
+def detail_context(request: HttpRequest, link: Link) -> dict:
+    short_url = request.build_absolute_uri(link.get_short_path())
+    return {
+        "link": link,
+        "short_url": short_url,
+        "history": link.destination_changes.select_related("changed_by")[:20],
+        "qr_svg": qr.inline_svg(short_url) if flag_is_active(request, "qr_codes") else None,
+    }
+
+
+@varies_on_htmx
+@require_http_methods(["GET", "HEAD", "POST"])
+def link_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    link = owned_link_or_404(request, slug)
+    if request.method == "POST":
+        old_target = link.target
+        form = LinkForm(request.POST, instance=link, request_host=request.get_host())
+        if form.is_valid():
+            with transaction.atomic():
+                link = form.save()
+                link.record_target_change(old_target, by=request.user)
+                link.set_tags(form.cleaned_data["tags"])
+            if wants_fragment(request):
+                return render(request, "links/detail.html#panel", detail_context(request, link))
+            messages.success(request, "Saved. The short link is unchanged.")
+            return redirect_303(link.get_absolute_url())
+        template = "links/edit.html#form" if wants_fragment(request) else "links/edit.html"
+        return render(request, template, {"link": link, "form": form}, status=422)
+    form = LinkForm(instance=link, request_host=request.get_host())
+    template = "links/edit.html#form" if wants_fragment(request) else "links/edit.html"
+    return render(request, template, {"link": link, "form": form})
+
+
+def redirect_303(url: str) -> HttpResponse:
+    response = redirect(url)
+    response.status_code = 303
+    return response
+
+
+def state_changed(request: HttpRequest, link: Link, message: str) -> HttpResponse:
+    """After disable/enable: the fragment that was swapped, or back where the user was."""
+    if wants_fragment(request):
+        if request.htmx.target == "link-panel":
+            return render(request, "links/detail.html#panel", detail_context(request, link))
+        return render(request, "links/list.html#row", {"link": link})
+    messages.success(request, message)
+    return redirect_303(safe_next(request, link.get_absolute_url()))
+
+
+@varies_on_htmx
+@require_POST
+def link_disable(request: HttpRequest, slug: str) -> HttpResponse:
+    link = owned_link_or_404(request, slug)
+    if link.can_disable:
+        link.disable()
+    return state_changed(request, link, f"Disabled {link.slug}: it now answers 410 Gone.")
+
+
+@varies_on_htmx
+@require_POST
+def link_enable(request: HttpRequest, slug: str) -> HttpResponse:
+    link = owned_link_or_404(request, slug)
+    if link.can_enable:
+        link.enable()
+    return state_changed(request, link, f"Enabled {link.slug}.")
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def link_delete(request: HttpRequest, slug: str) -> HttpResponse:
+    link = owned_link_or_404(request, slug)
+    if request.method == "POST":
+        link.delete_softly()
+        messages.success(
+            request, f"Deleted {link.slug}. Its short URL answers 410 Gone and is never reused."
+        )
+        return redirect_303(safe_next(request, reverse("link-list")))
+    return render(request, "links/confirm_delete.html", {"link": link})
+
+
+@require_GET
+def link_qr(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
+    if not flag_is_active(request, "qr_codes"):
+        raise Http404
+    link = owned_link_or_404(request, slug)
+    url = request.build_absolute_uri(link.get_short_path())
+    body, content_type = qr.download(url, kind)
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{link.slug}-qr.{kind}"'
+    return response
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if not flag_is_active(request, "open_signup"):
+        raise Http404
+    form = UserCreationForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            user = form.save()
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, "Welcome to Torii.")
+            return redirect_303(reverse("home"))
+        return render(request, "registration/signup.html", {"form": form}, status=422)
+    return render(request, "registration/signup.html", {"form": form})

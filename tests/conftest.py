@@ -18,6 +18,8 @@ def pytest_configure(config):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    # Hashing passwords properly is slow on purpose; tests only need it to work.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)
@@ -61,3 +63,18 @@ def test_database_url() -> str:
 
 
 test_database_url.__test__ = False  # a helper, not a test
+
+
+def make_link(**overrides):
+    """A link as the create form would make it; override any field."""
+    from shortener.models import Link, create_link
+
+    visits = overrides.pop("visit_count_to", None)
+    delete = overrides.pop("delete", False)
+    link = create_link(**{"target": "https://example.com/some/long/path", **overrides})
+    if visits is not None:
+        Link.objects.filter(pk=link.pk).update(visit_count=visits)
+        link.refresh_from_db()
+    if delete:
+        link.delete_softly()
+    return link

@@ -82,6 +82,7 @@ def test_suspicious_request_gets_the_400_page(client, production):
     assert_site_page(client.get("/bad"), 400, "Bad request")
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize("code", [410, 429])
 def test_gone_and_too_many_pages_render_in_the_site_look(rf, code):
     from django.template.loader import render_to_string

@@ -1,0 +1,99 @@
+"""The Link model: immutable slugs, tombstones, states, bounded slug retries."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError
+from django.utils import timezone
+
+from shortener import slugs
+from shortener.models import Link, LinkState, SlugChangeRefused, create_link
+from tests.conftest import make_link, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_model_refuses_to_change_a_slug():
+    link = make_link()
+    link.slug = "something-else"
+    with pytest.raises(SlugChangeRefused):
+        link.save()
+    assert Link.objects.filter(slug="something-else").count() == 0
+
+
+def test_the_model_refuses_to_change_a_slug_loaded_fresh():
+    slug = make_link().slug
+    link = Link.objects.get(slug=slug)
+    link.slug = "other"
+    with pytest.raises(SlugChangeRefused):
+        link.save()
+
+
+def test_editing_the_target_keeps_the_slug_and_records_history():
+    user = make_user()
+    link = make_link(owner=user)
+    slug, old = link.slug, link.target
+    link.target = "https://example.org/new"
+    link.save()
+    link.record_target_change(old, by=user)
+    link.refresh_from_db()
+    assert link.slug == slug
+    changes = list(link.destination_changes.values_list("old_target", "new_target"))
+    assert changes == [(old, "https://example.org/new"), ("", old)]
+
+
+def test_slug_collisions_are_retried(monkeypatch):
+    taken = make_link().slug
+    draws = iter([taken, taken, "Fresh77"])
+    monkeypatch.setattr(slugs, "generate_slug", lambda length: next(draws))
+    link = create_link(target="https://example.com/")
+    assert link.slug == "Fresh77"
+
+
+def test_slug_retries_are_bounded(monkeypatch):
+    taken = make_link().slug
+    monkeypatch.setattr(slugs, "generate_slug", lambda length: taken)
+    with pytest.raises(IntegrityError):
+        create_link(target="https://example.com/")
+    assert Link.objects.count() == 1
+
+
+def test_slug_length_comes_from_settings(settings):
+    settings.SLUG_LENGTH = 10
+    assert len(make_link().slug) == 10
+
+
+def test_slugs_are_case_sensitive():
+    make_link(slug="CaseTest")
+    other = make_link(slug="casetest")
+    assert Link.objects.get(slug="casetest") == other
+
+
+def test_a_deleted_link_is_a_tombstone_and_its_slug_is_never_reissued():
+    link = make_link(slug="gone-forever")
+    link.delete_softly()
+    link.refresh_from_db()
+    assert link.state == LinkState.DELETED
+    assert not link.can_enable and not link.can_disable
+    with pytest.raises(IntegrityError):
+        make_link(slug="gone-forever")
+
+
+@pytest.mark.parametrize(
+    ("fields", "state"),
+    [
+        ({}, LinkState.ACTIVE),
+        ({"is_active": False}, LinkState.DISABLED),
+        ({"expires_at": timezone.now() - timedelta(seconds=1)}, LinkState.EXPIRED),
+        ({"expires_at": timezone.now() + timedelta(days=1)}, LinkState.ACTIVE),
+        ({"max_visits": 3, "visit_count": 3}, LinkState.EXHAUSTED),
+        ({"max_visits": 3, "visit_count": 2}, LinkState.ACTIVE),
+    ],
+)
+def test_state_and_state_filter_agree(fields, state):
+    visit_count = fields.pop("visit_count", 0)
+    link = make_link(**fields)
+    Link.objects.filter(pk=link.pk).update(visit_count=visit_count)
+    link.refresh_from_db()
+    assert link.state == state
+    assert list(Link.objects.in_state(state)) == [link]
