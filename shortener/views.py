@@ -10,7 +10,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import retarget
 from waffle import flag_is_active
 
 from shortener import qr
@@ -152,8 +151,7 @@ def created(request: HttpRequest, link: Link) -> HttpResponse:
 
 def invalid_create(request: HttpRequest, form: CreateLinkForm) -> HttpResponse:
     if wants_fragment(request):
-        response = render(request, "home.html#create-form", {"form": form}, status=422)
-        return retarget(response, "#create-form")
+        return render(request, "home.html#create-form", {"form": form}, status=422)
     return render(request, "home.html", home_context(request, form), status=422)
 
 
