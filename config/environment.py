@@ -50,6 +50,19 @@ def integer(name: str, default: int, minimum: int | None = None) -> int:
     return number
 
 
+def number(name: str, default: float, minimum: float | None = None) -> float:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a number.") from None
+    if number != number or (minimum is not None and number < minimum):
+        raise ImproperlyConfigured(f"{name}={value!r} must be a number of at least {minimum}.")
+    return number
+
+
 def string_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if value is None:

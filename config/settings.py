@@ -38,6 +38,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Live short links are answered here, before sessions, auth and templates.
+    "shortener.redirects.RedirectMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -109,8 +111,10 @@ else:
         }
     }
 
-# --- Links ---
+# --- Links and visits ---
 SLUG_LENGTH = env.integer("SLUG_LENGTH", 7, minimum=4)
+# Seconds between writes of buffered visits; the most a crash can lose per worker.
+VISIT_FLUSH_SECONDS = env.number("VISIT_FLUSH_SECONDS", 1.0, minimum=0.05)
 
 # --- Accounts ---
 AUTH_PASSWORD_VALIDATORS = [
@@ -131,7 +135,7 @@ USE_TZ = True
 # --- Static files: whitenoise serves them from the app server ---
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.raw("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

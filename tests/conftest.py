@@ -18,6 +18,8 @@ def pytest_configure(config):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    # Visits are flushed explicitly by the tests that count them (see flush_visits).
+    settings.VISIT_FLUSH_SECONDS = 0
     # Hashing passwords properly is slow on purpose; tests only need it to work.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -26,9 +28,23 @@ def pytest_configure(config):
 def _clean_cache():
     from django.core.cache import cache
 
+    from shortener.redirects import forget_lookups
+    from shortener.visits import buffer
+
     cache.clear()
+    forget_lookups()
+    buffer.discard()
     yield
     cache.clear()
+    forget_lookups()
+    buffer.discard()
+
+
+def flush_visits() -> int:
+    """Write the visits buffered by redirects so far, as the flush thread would."""
+    from shortener.visits import buffer
+
+    return buffer.flush()
 
 
 def run_manage(*args: str, env: dict[str, str] | None = None, timeout: int = 60):

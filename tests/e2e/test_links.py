@@ -5,7 +5,7 @@ import re
 import pytest
 
 from shortener.models import Link, LinkState
-from tests.conftest import make_link, make_user
+from tests.conftest import flush_visits, make_link, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PASSWORD = "a-long-enough-password"
@@ -75,6 +75,7 @@ def test_following_the_short_url_reaches_the_destination(page, live_server):
     response = page.goto(f"/{link.slug}")
     assert page.url == f"{live_server.url}/healthz"
     assert response.status == 200
+    assert flush_visits() == 1
     assert Link.objects.get(pk=link.pk).visit_count == 1
 
 
