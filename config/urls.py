@@ -10,5 +10,6 @@ urlpatterns = [
     path("", shortener_views.home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("flags/", include("flags.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
 ]
