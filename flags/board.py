@@ -15,7 +15,7 @@ from flags.rules import describe, flag_rule, switch_rule
 class Control:
     action: str
     label: str
-    danger: bool = False
+    style: str = ""  # a button class: "", "secondary" or "danger"
 
 
 @dataclass
@@ -42,7 +42,7 @@ def flag_controls(flag: FeatureFlag) -> list[Control]:
     if flag.everyone is not True:
         controls.append(Control("on", FLAG_ACTIONS["on"]))
     if flag.everyone is not False:
-        controls.append(Control("off", FLAG_ACTIONS["off"], danger=True))
+        controls.append(Control("off", FLAG_ACTIONS["off"], style="secondary"))
     return controls
 
 
@@ -73,9 +73,10 @@ def switch_row(switch, last_change: FlagChange | None) -> Row:
         rule=describe(switch_rule(switch)),
         on_for_you=on,
         last_change=last_change,
-        controls=[Control("off", SWITCH_ACTIONS["off"], danger=True)]
+        # Switches act on the whole site at once (read_only stops every write).
+        controls=[Control("off", SWITCH_ACTIONS["off"])]
         if switch.active
-        else [Control("on", SWITCH_ACTIONS["on"])],
+        else [Control("on", SWITCH_ACTIONS["on"], style="danger")],
         state="active" if switch.active else "disabled",
     )
 
