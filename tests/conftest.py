@@ -20,6 +20,25 @@ def pytest_configure(config):
     }
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Drop waffle's own flag tables from a PostgreSQL test database.
+
+    waffle's first migration creates waffle_flag (and its group and user tables) even
+    though WAFFLE_FLAG_MODEL swaps the model out. Those tables reference auth_group and
+    the user table but are no installed model, so the TRUNCATE that ends every
+    transactional test fails on PostgreSQL ("cannot truncate a table referenced in a
+    foreign key constraint"). They are always empty; the test database does without them.
+    """
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "DROP TABLE IF EXISTS waffle_flag_groups, waffle_flag_users, waffle_flag"
+            )
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache():
     from django.core.cache import cache
