@@ -83,3 +83,16 @@ def test_database_url() -> str:
 
 
 test_database_url.__test__ = False  # a helper, not a test
+
+
+def set_flag(name: str, **fields):
+    """A feature flag saved with these fields, created if missing (on for nobody by default)."""
+    from waffle import get_waffle_flag_model
+
+    flag, _ = get_waffle_flag_model().objects.get_or_create(
+        name=name, defaults={"superusers": False}
+    )
+    for field, value in fields.items():
+        setattr(flag, field, value)
+    flag.save()
+    return flag

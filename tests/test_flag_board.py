@@ -6,7 +6,7 @@ from waffle import get_waffle_switch_model
 from waffle.testutils import override_switch
 
 from flags.models import FeatureFlag, FlagChange
-from tests.conftest import make_user
+from tests.conftest import make_user, set_flag
 
 BOARD = "/flags/"
 
@@ -69,9 +69,7 @@ def test_the_board_lists_every_flag_with_description_contact_and_rule(client, st
 def test_the_board_describes_percent_group_and_user_rules(client, staff):
     from django.contrib.auth.models import Group
 
-    f = flag("custom_slugs")
-    f.roll_out_to(12.5)
-    f.save()
+    f = set_flag("custom_slugs", everyone=None, percent=12.5)
     f.groups.add(Group.objects.create(name="beta"))
     f.users.add(make_user("bea"))
     body = client.get(BOARD).content.decode()
@@ -97,9 +95,7 @@ def test_controls_follow_the_flags_state(client, staff):
 
 @pytest.mark.django_db
 def test_a_percentage_flag_offers_both_on_and_off(client, staff):
-    f = flag("custom_slugs")
-    f.roll_out_to(30)
-    f.save()
+    set_flag("custom_slugs", everyone=None, percent=30)
     row = controls_in_row(client.get(BOARD).content.decode(), "custom_slugs")
     assert "Turn on for everyone" in row and "Turn off for everyone" in row
     assert 'value="30.0"' in row

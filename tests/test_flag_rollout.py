@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import path
 
 from flags.models import FeatureFlag
-from tests.conftest import make_user, run_manage
+from tests.conftest import make_user, run_manage, set_flag
 
 
 def flag_state(request, name):
@@ -21,18 +21,12 @@ urlpatterns = [path("state/<str:name>/", flag_state)]
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.test_flag_rollout")]
 
 
-def flag(name="custom_slugs") -> FeatureFlag:
-    return FeatureFlag.objects.get(name=name)
-
-
 def state(client, name="custom_slugs", query="") -> str:
     return client.get(f"/state/{name}/{query}").content.decode()
 
 
 def test_a_percentage_rollout_sticks_for_each_visitor_across_requests():
-    f = flag()
-    f.roll_out_to(50)
-    f.save()
+    set_flag("custom_slugs", everyone=None, percent=50)
     first_answers = []
     for _ in range(30):
         visitor = Client()
@@ -44,9 +38,7 @@ def test_a_percentage_rollout_sticks_for_each_visitor_across_requests():
 
 
 def test_the_rollout_cookie_is_what_makes_it_stick():
-    f = flag()
-    f.roll_out_to(50)
-    f.save()
+    set_flag("custom_slugs", everyone=None, percent=50)
     visitor = Client()
     answer = state(visitor)
     cookie = visitor.cookies["dwf_custom_slugs"]
@@ -56,16 +48,12 @@ def test_the_rollout_cookie_is_what_makes_it_stick():
 
 @pytest.mark.parametrize(("percent", "expected"), [("0", "off"), ("100", "on")])
 def test_zero_and_a_hundred_percent(percent, expected):
-    f = flag()
-    f.roll_out_to(percent)
-    f.save()
+    set_flag("custom_slugs", everyone=None, percent=percent)
     assert {state(Client()) for _ in range(10)} == {expected}
 
 
 def test_a_group_flag_is_on_for_exactly_its_members():
-    f = flag()
-    f.roll_out_to(None)
-    f.save()
+    f = set_flag("custom_slugs", everyone=None, percent=None)
     beta = Group.objects.create(name="beta")
     f.groups.add(beta)
     member = make_user("member")
@@ -89,9 +77,7 @@ def test_a_group_flag_is_on_for_exactly_its_members():
 
 
 def test_a_user_flag_is_on_for_exactly_that_user():
-    f = flag()
-    f.roll_out_to(None)
-    f.save()
+    f = set_flag("custom_slugs", everyone=None, percent=None)
     chosen, other = make_user("chosen"), make_user("other")
     f.users.add(chosen)
     for user, expected in ((chosen, "on"), (other, "off")):

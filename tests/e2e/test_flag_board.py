@@ -4,15 +4,7 @@ import pytest
 from django.test import Client
 
 from flags.models import FeatureFlag, FlagChange
-from tests.conftest import make_user
-
-
-def a_flag(name: str, **rule) -> FeatureFlag:
-    """The flag as the test needs it (a transactional test may find the migration's rows)."""
-    flag, _ = FeatureFlag.objects.update_or_create(
-        name=name, defaults={"superusers": False, "percent": None, **rule}
-    )
-    return flag
+from tests.conftest import make_user, set_flag
 
 
 def sign_in_as_staff(page, live_server):
@@ -25,10 +17,10 @@ def sign_in_as_staff(page, live_server):
 
 @pytest.mark.django_db(transaction=True)
 def test_flipping_a_flag_on_the_board_with_htmx_swaps_only_its_row(page, live_server):
-    a_flag(
+    set_flag(
         "custom_slugs", everyone=False, description="Choose your own slug.", contact="links team"
     )
-    a_flag("qr_codes", everyone=True, description="A QR code on each link's page.")
+    set_flag("qr_codes", everyone=True, description="A QR code on each link's page.")
     sign_in_as_staff(page, live_server)
     page.goto("/flags/")
     page.screenshot(path="data/screenshot-flag-board.png", full_page=True)
@@ -60,7 +52,7 @@ def test_flipping_a_flag_on_the_board_with_htmx_swaps_only_its_row(page, live_se
 
 @pytest.mark.django_db(transaction=True)
 def test_cancelling_the_confirmation_puts_the_row_back(page, live_server):
-    a_flag("qr_codes", everyone=True)
+    set_flag("qr_codes", everyone=True)
     sign_in_as_staff(page, live_server)
     page.goto("/flags/")
     page.locator("#flag-qr_codes").get_by_role("button", name="Turn off for everyone").click()
@@ -76,7 +68,7 @@ def test_cancelling_the_confirmation_puts_the_row_back(page, live_server):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_percentage_out_of_range_shows_the_error_in_the_row(page, live_server):
-    a_flag("custom_slugs", everyone=False)
+    set_flag("custom_slugs", everyone=False)
     sign_in_as_staff(page, live_server)
     page.goto("/flags/")
     row = page.locator("#flag-custom_slugs")
@@ -93,7 +85,7 @@ def test_a_percentage_out_of_range_shows_the_error_in_the_row(page, live_server)
 @pytest.mark.django_db(transaction=True)
 def test_without_javascript_the_confirmation_is_a_page(page_without_js, live_server):
     page = page_without_js
-    a_flag("custom_slugs", everyone=False)
+    set_flag("custom_slugs", everyone=False)
     sign_in_as_staff(page, live_server)
     page.goto("/flags/")
     page.locator("#flag-custom_slugs").get_by_label("Percent of visitors").fill("25")
