@@ -288,3 +288,49 @@ def test_the_board_shows_the_trail(client):
     assert "<code>custom_slugs</code>" in trail
     assert "<td>stella</td>" in trail
     assert "<td>off for everyone</td>" in trail and "<td>on for everyone</td>" in trail
+
+
+# --- ChangedByMiddleware, on its own with a dummy get_response ---
+
+
+def flip_custom_slugs(request):
+    from django.http import HttpResponse
+
+    f = flag()
+    f.everyone = not f.everyone
+    f.save()
+    return HttpResponse("flipped")
+
+
+@pytest.mark.django_db
+def test_the_middleware_names_the_signed_in_user_for_the_request_only(rf):
+    stella = make_user("stella", is_staff=True)
+    request = rf.post("/")
+    request.user = stella
+    assert audit.ChangedByMiddleware(flip_custom_slugs)(request).content == b"flipped"
+    flip_custom_slugs(rf.post("/"))  # after the request: code again
+    assert [entry.who for entry in changes()] == ["stella", "code"]
+
+
+@pytest.mark.django_db
+def test_a_change_during_an_anonymous_request_is_by_nobody(rf):
+    from django.contrib.auth.models import AnonymousUser
+
+    request = rf.get("/")
+    request.user = AnonymousUser()
+    audit.ChangedByMiddleware(flip_custom_slugs)(request)
+    [entry] = changes()
+    assert entry.changed_by is None and entry.who == "code"
+
+
+def test_the_middleware_leaves_the_user_unloaded_when_nothing_changes(rf):
+    from django.http import HttpResponse
+    from django.utils.functional import SimpleLazyObject
+
+    def load_user():
+        raise AssertionError("the session and user were loaded for nothing")
+
+    request = rf.get("/some-slug")
+    request.user = SimpleLazyObject(load_user)
+    response = audit.ChangedByMiddleware(lambda request: HttpResponse("redirect"))(request)
+    assert response.content == b"redirect"
