@@ -32,7 +32,7 @@ def changes_by(user) -> Iterator[None]:
 
 @contextmanager
 def one_change(by=None) -> Iterator[None]:
-    """Several saves of a flag (its fields, then its groups and users) as one entry each.
+    """Several saves of one flag (its fields, then its groups, then its users): one entry.
 
     The entries are written in the same transaction as the changes, so a rolled-back
     change leaves no entry and a kept change always has one.
