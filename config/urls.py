@@ -14,6 +14,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/signup/", links.signup, name="signup"),
+    path("flags/", include("flags.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("links/", links.link_collection, name="link-list"),
     re_path(rf"^links/{SLUG}/$", links.link_detail, name="link-detail"),

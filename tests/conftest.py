@@ -50,6 +50,9 @@ def flush_visits() -> int:
 def run_manage(*args: str, env: dict[str, str] | None = None, timeout: int = 60):
     """Run manage.py in a fresh process with the given environment changes."""
     full_env = {**os.environ, **(env or {})}
+    # tests/e2e/conftest.py sets this for Playwright's event loop; a manage.py
+    # process must not inherit it (check --deploy rightly fails on it: async.E001).
+    full_env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -94,3 +97,16 @@ def make_link(**overrides):
     if delete:
         link.delete_softly()
     return link
+
+
+def set_flag(name: str, **fields):
+    """A feature flag saved with these fields, created if missing (on for nobody by default)."""
+    from waffle import get_waffle_flag_model
+
+    flag, _ = get_waffle_flag_model().objects.get_or_create(
+        name=name, defaults={"superusers": False}
+    )
+    for field, value in fields.items():
+        setattr(flag, field, value)
+    flag.save()
+    return flag
