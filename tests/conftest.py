@@ -32,6 +32,9 @@ def _clean_cache():
 def run_manage(*args: str, env: dict[str, str] | None = None, timeout: int = 60):
     """Run manage.py in a fresh process with the given environment changes."""
     full_env = {**os.environ, **(env or {})}
+    # tests/e2e/conftest.py sets this for Playwright's event loop; a manage.py
+    # process must not inherit it (Django's deploy check refuses it: async.E001).
+    full_env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
