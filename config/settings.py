@@ -48,6 +48,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After authentication (per-user keys) and htmx (the 429 fragment); before
+    # the views. README "Rate limiting".
+    "config.ratelimit.middleware.RateLimitMiddleware",
     "waffle.middleware.WaffleMiddleware",
     "config.error_pages.ErrorPageMiddleware",
 ]

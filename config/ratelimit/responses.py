@@ -1,0 +1,52 @@
+"""Answers for refused requests: a page, an htmx fragment for #messages, or problem+json."""
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
+from django_htmx.http import reswap, retarget
+
+from config.ratelimit.fields import Usage, add_fields, retry_after
+
+# Machine clients: these paths get application/problem+json (RFC 9457) and,
+# under the limit too, the RateLimit fields.
+MACHINE_PREFIXES = ("/api/", "/webhooks/")
+MESSAGES_TARGET = "#messages"
+TITLES = {429: "Too Many Requests", 503: "Service Unavailable"}
+
+
+def for_machines(request: HttpRequest) -> bool:
+    return request.path_info.startswith(MACHINE_PREFIXES)
+
+
+def wants_fragment(request: HttpRequest) -> bool:
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def refusal(request: HttpRequest, status: int, seconds: int, detail: str) -> HttpResponse:
+    """A 429 or 503 in the form the client reads, with Retry-After and never cached."""
+    if for_machines(request):
+        body = {"type": "about:blank", "title": TITLES[status], "status": status, "detail": detail}
+        response = JsonResponse(body, status=status, content_type="application/problem+json")
+    elif wants_fragment(request):
+        html = render_to_string(f"{status}.html#message", {"retry_after": seconds}, request)
+        response = reswap(retarget(HttpResponse(html, status=status), MESSAGES_TARGET), "innerHTML")
+    else:
+        html = render_to_string(f"{status}.html", {"retry_after": seconds}, request)
+        response = HttpResponse(html, status=status)
+    response["Retry-After"] = str(seconds)
+    add_never_cache_headers(response)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def too_many_requests(request: HttpRequest, usages: list[Usage]) -> HttpResponse:
+    seconds = retry_after(usages)
+    over = ", ".join(u.policy for u in usages if u.exceeded)
+    detail = f"Rate limit exceeded ({over}); retry in {seconds} seconds."
+    return add_fields(refusal(request, 429, seconds, detail), usages)
+
+
+def limiter_unavailable(request: HttpRequest, seconds: int) -> HttpResponse:
+    detail = f"Rate limiting is unavailable, so this is refused; retry in {seconds} seconds."
+    return refusal(request, 503, seconds, detail)
