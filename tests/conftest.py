@@ -64,3 +64,20 @@ def test_database_url() -> str:
 
 
 test_database_url.__test__ = False  # a helper, not a test
+
+
+# waffle's first migration creates its own flag tables even though WAFFLE_FLAG_MODEL
+# swaps the model out, so Django's flush (which skips swapped models) leaves
+# waffle_flag_users/groups pointing at auth_user/auth_group, and PostgreSQL refuses
+# to TRUNCATE those for transactional tests. The tables are never used: drop them
+# from the test database only.
+SWAPPED_OUT_TABLES = ("waffle_flag_users", "waffle_flag_groups", "waffle_flag")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {', '.join(SWAPPED_OUT_TABLES)} CASCADE")
