@@ -104,7 +104,7 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "diskcache.DjangoCache",
+            "BACKEND": "config.caches.PersistentDiskCache",
             "LOCATION": str(DATA_DIR / "cache"),
             "TIMEOUT": 300,
             # diskcache retries writes that hit its SQLite timeout; a longer
