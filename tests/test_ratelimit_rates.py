@@ -118,3 +118,31 @@ def test_start_up_stops_on_a_bad_rate_limit_variable(name, value):
 def test_start_up_accepts_off_and_good_rates():
     result = run_manage("check", env={"RATE_LIMIT_REDIRECT": "off", "RATE_LIMIT_API": "100/5m"})
     assert result.returncode == 0, result.stderr
+
+
+def check_ids(settings_changes, settings) -> list[str]:
+    from config.ratelimit.checks import rate_limit_settings
+
+    for name, value in settings_changes.items():
+        setattr(settings, name, value)
+    return [error.id for error in rate_limit_settings(None)]
+
+
+def test_system_checks_pass_on_the_shipped_settings(settings):
+    assert check_ids({}, settings) == []
+
+
+def test_system_check_refuses_a_string_rate_in_code(settings):
+    rates = {**settings.RATE_LIMITS, "login": "10/m"}
+    assert check_ids({"RATE_LIMITS": rates}, settings) == ["ratelimit.E001"]
+
+
+def test_system_check_refuses_an_unknown_group(settings):
+    groups = {**settings.RATE_LIMIT_GROUPS, "follow": "redirects"}
+    assert check_ids({"RATE_LIMIT_GROUPS": groups}, settings) == ["ratelimit.E002"]
+
+
+def test_system_check_refuses_the_middleware_before_authentication(settings):
+    stack = [m for m in settings.MIDDLEWARE if not m.endswith("RateLimitMiddleware")]
+    stack.insert(0, "config.ratelimit.middleware.RateLimitMiddleware")
+    assert check_ids({"MIDDLEWARE": stack}, settings) == ["ratelimit.E003"]
