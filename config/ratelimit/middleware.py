@@ -101,7 +101,7 @@ class RateLimitMiddleware:
             return self.get_response(request)
         checks = checks_for(request, match_of(request))
         try:
-            usages = [usage for check in checks if (usage := count(request, check))]
+            counted = [(check, usage) for check in checks if (usage := count(request, check))]
         except CacheUnavailable as error:
             fail_open = all(check.group in settings.RATE_LIMIT_FAIL_OPEN for check in checks)
             log_cache_failure(error, fail_open)
@@ -109,10 +109,11 @@ class RateLimitMiddleware:
                 return self.get_response(request)
             return limiter_unavailable(request, UNAVAILABLE_RETRY_AFTER)
 
-        exceeded = [(c, u) for c, u in zip(checks, usages, strict=False) if u.exceeded]
-        if exceeded:
-            for check, usage in exceeded:
-                log_rejection_once(request, check, usage)
+        usages = [usage for _, usage in counted]
+        if any(usage.exceeded for usage in usages):
+            for check, usage in counted:
+                if usage.exceeded:
+                    log_rejection_once(request, check, usage)
             return too_many_requests(request, usages)
 
         response = self.get_response(request)
