@@ -417,3 +417,17 @@ def test_rejections_are_logged_once_per_key_per_window(caplog):
     assert len(lines) == 2
     assert "Rate limit default exceeded by ip:192.0.2.1" in lines[0]
     assert "ip:192.0.2.2" in lines[1]
+
+
+def test_a_page_that_cannot_render_still_answers_429(monkeypatch):
+    from config.ratelimit import responses
+
+    def broken(*args, **kwargs):
+        raise ValueError("Missing staticfiles manifest entry for 'css/site.css'")
+
+    monkeypatch.setattr(responses, "render_to_string", broken)
+    statuses(LIMIT)
+    response = send()
+    assert response.status_code == 429
+    assert "Too Many Requests" in response.content.decode()
+    assert response["Retry-After"]

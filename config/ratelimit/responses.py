@@ -1,5 +1,7 @@
 """Answers for refused requests: a page, an htmx fragment for #messages, or problem+json."""
 
+import logging
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
@@ -12,6 +14,12 @@ from config.ratelimit.fields import Usage, add_fields, retry_after
 MACHINE_PREFIXES = ("/api/", "/webhooks/")
 MESSAGES_TARGET = "#messages"
 TITLES = {429: "Too Many Requests", 503: "Service Unavailable"}
+PLAIN_PAGE = (
+    "<!doctype html><title>{status} {title}</title><h1>{title}</h1>"
+    "<p>Try again in {seconds} seconds.</p>"
+)
+logger = logging.getLogger(__name__)
+_unrenderable: set[int] = set()
 
 
 def for_machines(request: HttpRequest) -> bool:
@@ -23,6 +31,18 @@ def wants_fragment(request: HttpRequest) -> bool:
     return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
+def page(request: HttpRequest, status: int, seconds: int) -> str:
+    try:
+        return render_to_string(f"{status}.html", {"retry_after": seconds}, request)
+    except Exception:
+        # The site page needs the static manifest, the session, the templates; a
+        # refusal must not become a 500 when one of them is missing.
+        if status not in _unrenderable:  # once per process: refusals come in floods
+            _unrenderable.add(status)
+            logger.exception("Could not render %s.html; sending a plain page instead", status)
+        return PLAIN_PAGE.format(status=status, title=TITLES[status], seconds=seconds)
+
+
 def refusal(request: HttpRequest, status: int, seconds: int, detail: str) -> HttpResponse:
     """A 429 or 503 in the form the client reads, with Retry-After and never cached."""
     if for_machines(request):
@@ -32,8 +52,7 @@ def refusal(request: HttpRequest, status: int, seconds: int, detail: str) -> Htt
         html = render_to_string(f"{status}.html#message", {"retry_after": seconds}, request)
         response = reswap(retarget(HttpResponse(html, status=status), MESSAGES_TARGET), "innerHTML")
     else:
-        html = render_to_string(f"{status}.html", {"retry_after": seconds}, request)
-        response = HttpResponse(html, status=status)
+        response = HttpResponse(page(request, status, seconds), status=status)
     response["Retry-After"] = str(seconds)
     add_never_cache_headers(response)
     patch_vary_headers(response, ["HX-Request"])
