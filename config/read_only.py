@@ -11,8 +11,9 @@ from collections.abc import Callable
 from functools import wraps
 
 import waffle
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.template.loader import render_to_string
+from django.http import HttpRequest, HttpResponse
+
+from config.ratelimit import responses
 
 READ_ONLY_SWITCH = "read_only"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -56,22 +57,9 @@ def wants_problem_document(path: str) -> bool:
 
 
 def refusal(request: HttpRequest) -> HttpResponse:
-    """The 503 a refused write gets: a problem document for API and webhooks, else the page."""
-    if wants_problem_document(request.path):
-        response = JsonResponse(
-            {
-                "type": "about:blank",
-                "title": "Service Unavailable",
-                "status": 503,
-                "detail": DETAIL,
-            },
-            status=503,
-            content_type="application/problem+json",
-        )
-    else:
-        response = HttpResponse(render_to_string("503.html", request=request), status=503)
-    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response
+    """The 503 a refused write gets: problem+json for API and webhooks, a message for
+    htmx, else the maintenance page."""
+    return responses.refusal(request, 503, RETRY_AFTER_SECONDS, DETAIL, {"maintenance": True})
 
 
 def read_only_exempt(view: Callable) -> Callable:

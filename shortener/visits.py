@@ -147,7 +147,8 @@ class VisitBuffer:
         raw = (
             time.time(),
             link_id,
-            meta.get("REMOTE_ADDR", ""),
+            # The address the rate limiter worked out (proxies considered), if it ran.
+            meta.get("torii.client_address") or meta.get("REMOTE_ADDR", ""),
             meta.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT],
             meta.get("HTTP_REFERER", "")[:MAX_REFERRER],
         )

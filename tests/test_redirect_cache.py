@@ -95,3 +95,15 @@ def test_junk_paths_get_the_404_page(client, path):
     response = client.get(path)
     assert response.status_code == 404
     assert "Not found" in response.content.decode()
+
+
+def test_live_redirects_on_the_fast_path_are_rate_limited(client, settings):
+    from config.ratelimit.rates import parse_rate
+
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "redirect": parse_rate("3/m")}
+    link = make_link()
+    codes = [client.get(f"/{link.slug}").status_code for _ in range(5)]
+    assert codes == [302, 302, 302, 429, 429]
+    refused = client.get(f"/{link.slug}")
+    assert refused["Retry-After"] and "RateLimit" in refused
+    assert flush_visits() == 3  # refused requests are not visits
