@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 Row = tuple[str, float, str]
-RESULTS = Path(__file__).resolve().parent.parent / "bench-results"
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def setup_django() -> None:
@@ -25,11 +25,12 @@ def setup_django() -> None:
 
 
 def sections() -> dict[str, Callable[[], Iterable[Row]]]:
-    from bench import ratelimit
+    from bench import ratelimit, redirects
 
     return {
         "ratelimit-middleware": ratelimit.middleware_cost,
         "ratelimit-redirect": ratelimit.redirect_throughput,
+        "redirects": redirects.redirect_benchmark,
     }
 
 

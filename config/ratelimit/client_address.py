@@ -4,6 +4,7 @@ Pure functions of header strings, so they are tested without a request or a data
 """
 
 import ipaddress
+from functools import lru_cache
 
 # Longest textual IPv6 address (with an embedded IPv4 tail) is 45 characters.
 MAX_ADDRESS_LENGTH = 45
@@ -13,6 +14,7 @@ IPV6_PREFIX = 64
 UNKNOWN = "unknown"
 
 
+@lru_cache(maxsize=8192)  # on every request: the same few addresses come again and again
 def parse_address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """An IP address from text, or None for junk, overlong or non-ASCII values."""
     text = value.strip()

@@ -2,6 +2,7 @@
 
 import logging
 import time
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.cache import caches
@@ -28,8 +29,13 @@ class CacheUnavailable(Exception):
 def match_of(request: HttpRequest) -> ResolverMatch | None:
     # Resolved here rather than in process_view, which never runs for a path
     # that resolves to nothing: 404 scans are counted like any other request.
+    return resolved(request.path_info, getattr(request, "urlconf", None) or settings.ROOT_URLCONF)
+
+
+@lru_cache(maxsize=4096)  # resolving costs tens of µs; short-link paths repeat
+def resolved(path: str, urlconf: str) -> ResolverMatch | None:
     try:
-        return resolve(request.path_info, getattr(request, "urlconf", None))
+        return resolve(path, urlconf)
     except Resolver404:
         return None
 
