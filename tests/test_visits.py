@@ -71,6 +71,21 @@ def test_n_redirects_make_n_visits_and_a_total_of_n(client):
 
 
 @pytest.mark.django_db
+def test_flushed_visits_are_found_by_day_and_time(client):
+    from django.utils import timezone
+
+    from shortener import analytics
+
+    link = make_link()
+    client.get(f"/{link.slug}")
+    flush_visits()
+    visit = Visit.objects.get()
+    assert abs((timezone.now() - visit.at).total_seconds()) < 60
+    assert analytics.daily(link, 1, timezone.now().date())[-1][1] == 1
+    assert Visit.objects.filter(at__date=timezone.now().date()).count() == 1
+
+
+@pytest.mark.django_db
 def test_a_visit_stores_no_ip_address(client):
     link = make_link()
     client.get(
