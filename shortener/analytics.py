@@ -107,7 +107,8 @@ def bar_chart(series: list[tuple[date, int]], title: str, description: str) -> s
             f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{bar_h:.1f}">'
             f"<title>{day.isoformat()}: {count} click{'s' if count != 1 else ''}</title></rect>"
         )
-        if index % label_every == 0 or index == len(series) - 1:
+        last = index == len(series) - 1
+        if index % label_every == 0 or (last and index % label_every > label_every // 2):
             parts.append(
                 f'<text class="label" x="{x + bar_w / 2:.1f}" y="{height - 8}" '
                 f'text-anchor="middle">{day:%b %d}</text>'
