@@ -52,8 +52,9 @@ lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# Benchmarks measure and print (bench/run.py); SECTIONS="ratelimit-middleware" runs a subset.
-bench: install
+# Benchmarks measure and print (bench/run.py) and keep JSON in bench/results/;
+# SECTIONS="redirects" runs a subset. The baseline server (gunicorn) is a dev requirement.
+bench: install-dev
 	$(PY) -m bench.run $(SECTIONS)
 
 format: install-dev
