@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "waffle",
     "django_ratelimit",
+    "django_tasks_db",
     "config.apps.SiteConfig",
     "flags",
     "shortener",
@@ -111,6 +112,16 @@ else:
 
 # --- Links ---
 SLUG_LENGTH = env.integer("SLUG_LENGTH", 7, minimum=4)
+
+# --- Background tasks (django.tasks): webhook events are processed by a worker ---
+# The database queue needs no server; `make run` starts `manage.py db_worker` beside
+# granian. Tests use the immediate backend (tests/conftest.py).
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
 
 # --- Accounts ---
 AUTH_PASSWORD_VALIDATORS = [

@@ -242,3 +242,30 @@ def create_link(*, target: str, owner=None, slug: str | None = None, tags=(), **
             if slug or attempt == attempts - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+# Webhook models live in their own module; importing them here registers them.
+from shortener.webhook_models import (  # noqa: E402
+    EventStatus,
+    SignatureScheme,
+    WebhookEvent,
+    WebhookSecret,
+    WebhookSource,
+)
+
+__all__ = [
+    "BlockedDomain",
+    "DestinationChange",
+    "EventStatus",
+    "Link",
+    "LinkState",
+    "RedirectCode",
+    "SignatureScheme",
+    "SlugChangeRefused",
+    "Tag",
+    "WebhookEvent",
+    "WebhookSecret",
+    "WebhookSource",
+    "check_target",
+    "create_link",
+]

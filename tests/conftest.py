@@ -20,6 +20,8 @@ def pytest_configure(config):
     }
     # Hashing passwords properly is slow on purpose; tests only need it to work.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Background tasks run at once, inside the request or call that enqueues them.
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 
 
 @pytest.fixture(autouse=True)
