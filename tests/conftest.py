@@ -20,8 +20,6 @@ def pytest_configure(config):
     }
     # Hashing passwords properly is slow on purpose; tests only need it to work.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    # Background tasks run at once, inside the request or call that enqueues them.
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +29,16 @@ def _clean_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _immediate_tasks(settings):
+    """Background tasks run at once, inside the request or call that enqueues them.
+
+    Through the `settings` fixture, whose setting_changed signal makes django.tasks
+    drop the backends it built when the task modules were imported.
+    """
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 
 
 def run_manage(*args: str, env: dict[str, str] | None = None, timeout: int = 60):

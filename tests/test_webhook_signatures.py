@@ -73,8 +73,9 @@ def test_several_space_separated_signatures_one_of_which_matches():
 
 @pytest.mark.parametrize("skew", [-299, 0, 299])
 def test_timestamps_within_five_minutes_either_way_are_accepted(skew):
-    given = headers(timestamp=NOW + skew)
-    assert verify_standard([SECRET], given, BODY, now=NOW) == "msg_1"
+    now = int(time.time())  # the library checks the clock too
+    given = headers(timestamp=now + skew)
+    assert verify_standard([SECRET], given, BODY, now=now) == "msg_1"
 
 
 @pytest.mark.parametrize(("skew", "words"), [(-301, "old"), (301, "future")])

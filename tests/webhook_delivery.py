@@ -53,12 +53,12 @@ def signed_headers(secret: str, body: bytes, *, delivery_id=None, timestamp=None
     return headers
 
 
-def deliver(client, source, body: bytes | None = None, *, path_name=None, **headers):
+def deliver(client, source, body: bytes | None = None, *, delivery_id=None, **headers):
     """POST a delivery signed with the source's secret (override any header)."""
     body = payload() if body is None else body
-    signed = signed_headers(source.secret, body)
+    signed = signed_headers(source.secret, body, delivery_id=delivery_id)
     signed.update(headers)
-    url = reverse("webhook-receive", kwargs={"source": path_name or source.name})
+    url = reverse("webhook-receive", kwargs={"source": source.name})
     return client.post(url, body, content_type="application/json", **signed)
 
 
