@@ -279,3 +279,17 @@ def test_twenty_concurrent_copies_store_one_event_and_act_once():
     assert sorted(statuses) == [200] * 19 + [202]
     assert WebhookEvent.objects.count() == 1 and Link.objects.count() == 1
     assert WebhookEvent.objects.get().status == EventStatus.PROCESSED
+
+
+def test_when_the_queue_fails_nothing_is_stored_and_the_sender_is_told_to_retry(
+    client, monkeypatch
+):
+    from shortener.webhooks import processing
+
+    def refuse(event_id, **kwargs):
+        raise ConnectionError("queue unavailable")
+
+    monkeypatch.setattr(processing, "enqueue", refuse)
+    response = deliver(client, make_source())
+    assert is_problem(response, 503) and response["Retry-After"]
+    assert nothing_written()

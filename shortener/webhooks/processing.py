@@ -91,19 +91,23 @@ def record_failure(event_id: int, error: str) -> str:
     return f"attempt {attempts} failed; retrying"
 
 
+def enqueue(event_id: int, *, delay: float = 0) -> None:
+    """Queue processing; a backend that cannot defer (immediate, in tests) runs it now."""
+    if delay and process_event.get_backend().supports_defer:
+        run_after = timezone.now() + timedelta(seconds=delay)
+        process_event.using(run_after=run_after).enqueue(event_id)
+    else:
+        process_event.enqueue(event_id)
+
+
 def schedule(event_id: int, *, delay: float = 0, when_deferrable_only: bool = False) -> None:
-    """Enqueue processing; a backend that cannot defer (immediate, in tests) runs it now."""
-    deferrable = process_event.get_backend().supports_defer
-    if when_deferrable_only and not deferrable:
+    """Enqueue a retry or replay; if that fails the event stays pending for staff to replay."""
+    if when_deferrable_only and not process_event.get_backend().supports_defer:
         return
     try:
-        if delay and deferrable:
-            run_after = timezone.now() + timedelta(seconds=delay)
-            process_event.using(run_after=run_after).enqueue(event_id)
-        else:
-            process_event.enqueue(event_id)
+        with transaction.atomic():
+            enqueue(event_id, delay=delay)
     except Exception:
-        # The event is stored and pending: staff replay it from admin.
         logger.exception("could not enqueue webhook event %s", event_id)
 
 

@@ -6,7 +6,7 @@ kept as a rejected event). A repeated delivery id answers 200 and writes nothing
 
 import logging
 
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -95,17 +95,19 @@ def store(source: WebhookSource, request: HttpRequest, delivery_id: str, body: b
     try:
         with transaction.atomic():
             event.save(force_insert=True)
+            if status == EventStatus.PENDING:
+                # The database queue's task row commits with the event: one write
+                # transaction, and never a stored event without its task.
+                processing.enqueue(event.pk)
     except IntegrityError:
         return duplicate(delivery_id)
-    except DatabaseError:
+    except Exception:  # the database or the queue: the sender must deliver again
         logger.exception("could not store webhook delivery %s/%s", source.name, delivery_id)
         response = problem(503, "The event could not be stored; deliver it again later.")
         response["Retry-After"] = "10"
         return response
     if status == EventStatus.REJECTED:
         return problem(400, read.problem or "Refused.", event=delivery_id, stored="rejected")
-    if status == EventStatus.PENDING:
-        processing.schedule(event.pk)
     return JsonResponse({"id": delivery_id, "status": status}, status=202)
 
 
