@@ -6,6 +6,8 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook
 
 from shortener.webhook_models import new_secret
@@ -190,3 +192,31 @@ def test_new_secrets_are_whsec_and_base64_of_24_to_64_bytes():
 
 def test_tolerance_is_five_minutes():
     assert signatures.TOLERANCE_SECONDS == 300
+
+
+header_text = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x2FF), max_size=200)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    delivery_id=header_text,
+    timestamp=st.one_of(header_text, st.integers(-(10**20), 10**20).map(str)),
+    signature=st.one_of(header_text, st.lists(header_text, max_size=20).map(" ".join)),
+    body=st.binary(max_size=200),
+)
+def test_any_header_values_are_refused_never_an_exception(delivery_id, timestamp, signature, body):
+    given_headers = {
+        "webhook-id": delivery_id,
+        "webhook-timestamp": timestamp,
+        "webhook-signature": signature,
+    }
+    with pytest.raises(SignatureRefused):
+        verify_standard([SECRET], given_headers, body)
+
+
+@settings(max_examples=200, deadline=None)
+@given(header=header_text, delivery=header_text, body=st.binary(max_size=200))
+def test_any_github_headers_are_refused_never_an_exception(header, delivery, body):
+    given_headers = {"x-hub-signature-256": header, "x-github-delivery": delivery}
+    with pytest.raises(SignatureRefused):
+        verify_github([SECRET], given_headers, body)

@@ -54,7 +54,7 @@ def receive(request: HttpRequest, source: str) -> HttpResponse:
 def read_body(request: HttpRequest) -> bytes | HttpResponse:
     """The raw body, refusing more than MAX_BODY_BYTES before reading it all."""
     declared = request.META.get("CONTENT_LENGTH") or "0"
-    if not declared.isdigit():
+    if not (declared.isascii() and declared.isdigit()):
         return problem(400, "The Content-Length header is not a number.")
     if int(declared) > MAX_BODY_BYTES:
         return problem(413, f"The body is larger than {MAX_BODY_BYTES // 1024} KB.")
