@@ -138,6 +138,8 @@ def main() -> None:
     where += f", {args.rate:g}/s" if args.rate else ", back to back"
     print(f"webhook receiver: {len(timings)} signed POSTs, {where}")
     print(f"statuses: {dict(sorted(statuses.items()))}")
+    slowest = sorted(range(len(timings)), key=timings.__getitem__)[-5:]
+    print("slowest (index: ms):", ", ".join(f"{i}: {timings[i] * 1000:.0f}" for i in slowest))
     print(
         f"p50 {cuts[49]:.1f} ms  p90 {cuts[89]:.1f} ms  p99 {cuts[98]:.1f} ms  "
         f"max {max(timings) * 1000:.1f} ms"
