@@ -17,6 +17,11 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
 
 
+def printable(text: str) -> str:
+    """Without control characters: PostgreSQL text refuses NUL, and staff read these."""
+    return "".join(ch for ch in text if ch.isprintable())
+
+
 class SignatureScheme(models.TextChoices):
     STANDARD = "standard", "Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature)"
     GITHUB = "github", "GitHub style (X-Hub-Signature-256, X-GitHub-Delivery)"
@@ -116,6 +121,12 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source.name}/{self.delivery_id}"
+
+    def save(self, *args, **kwargs):
+        # Both come from the sender's body (a type, a schema error quoting it).
+        self.event_type = printable(self.event_type)[:100]
+        self.outcome = printable(self.outcome)
+        super().save(*args, **kwargs)
 
     def body_text(self) -> str:
         return bytes(self.body).decode("utf-8", errors="replace")

@@ -68,6 +68,13 @@ def test_an_unknown_source_is_404(client):
     assert is_problem(response, 404) and nothing_written()
 
 
+@pytest.mark.parametrize("name", ["%00", "x" * 51, "caf%C3%A9", "%FF", "a%20b"])
+def test_a_source_name_that_cannot_exist_is_404(client, name):
+    make_source()
+    response = client.post(f"/webhooks/{name}/", payload(), content_type="application/json")
+    assert is_problem(response, 404) and nothing_written()
+
+
 def test_a_disabled_source_is_404_even_with_a_good_signature(client):
     source = make_source(enabled=False)
     assert is_problem(deliver(client, source), 404) and nothing_written()
@@ -172,8 +179,16 @@ def test_a_non_utf8_body_is_refused_and_not_stored(client):
         (payload("link.create", url="https://example.com/", extra=1), "Additional properties"),
         (payload("link.disable", slug="a", url="https://example.com/"), "data"),
         (payload("domain.block", reason="no domain"), "'domain' is a required property"),
+        (payload("link.disable", url="https://example.com/\x00"), "does not match"),
+        (payload("link.disable", slug="a b"), "does not match"),
+        (payload("link.create", url="https://example.com/", title="a\nb"), "data.title"),
+        (payload("link.create", url="https://example.com/", tags=["\x7f"]), "data.tags.0"),
+        (payload("domain.block", domain="evil.example", reason="\x00"), "data.reason"),
     ],
-    ids=["text", "empty", "deep", "array", "no-type", "no-url", "url-type", "extra", "both", "dom"],
+    ids=[
+        *["text", "empty", "deep", "array", "no-type", "no-url", "url-type", "extra", "both"],
+        *["dom", "url-nul", "slug-space", "title-newline", "tag-control", "reason-nul"],
+    ],
 )
 def test_a_body_failing_its_schema_is_400_and_kept_as_rejected(client, body, words):
     source = make_source()
@@ -194,6 +209,24 @@ def test_an_unknown_event_type_is_stored_as_ignored_and_answered_2xx(client):
     event = WebhookEvent.objects.get()
     assert event.status == EventStatus.IGNORED and event.event_type == "invoice.paid"
     assert Link.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"type": "link.create\\u0000", "data": {}}',
+        b'{"type": "x\\u0000y"}',
+        b'{"type": "link.create", "data": {"url": "https://example.com/\\u0000"}}',
+        b'{"type": "link.create", "data": {"url": "https://example.com/", "\\u0000": 1}}',
+    ],
+    ids=["known-type-nul", "unknown-type-nul", "url-nul", "key-nul"],
+)
+def test_nul_characters_in_json_never_break_storing(client, body):
+    response = deliver(client, make_source(), body)
+    assert response.status_code in (202, 400)
+    event = WebhookEvent.objects.get()
+    assert "\x00" not in event.event_type + event.outcome
+    assert bytes(event.body) == body
 
 
 def test_a_body_with_a_nul_byte_is_stored_as_rejected(client):

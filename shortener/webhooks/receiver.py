@@ -5,18 +5,21 @@ kept as a rejected event). A repeated delivery id answers 200 and writes nothing
 """
 
 import logging
+import re
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from shortener.models import EventStatus, SignatureScheme, WebhookEvent, WebhookSource
+from shortener.webhook_models import printable
 from shortener.webhooks import processing, schemas, signatures
 from shortener.webhooks.problems import problem
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024
+SOURCE_NAME = re.compile(r"[-a-zA-Z0-9_]{1,50}")
 KEPT_HEADERS = (
     "content-type",
     "user-agent",
@@ -36,7 +39,9 @@ def receive(request: HttpRequest, source: str) -> HttpResponse:
         response = problem(405, "Webhooks are delivered with POST.")
         response["Allow"] = "POST"
         return response
-    found = WebhookSource.objects.filter(name=source, enabled=True).first()
+    found = None
+    if SOURCE_NAME.fullmatch(source):  # PostgreSQL refuses some strings (NUL) outright
+        found = WebhookSource.objects.filter(name=source, enabled=True).first()
     if found is None:
         return problem(404, "There is no enabled webhook source with that name.")
     body = read_body(request)
@@ -107,7 +112,7 @@ def store(source: WebhookSource, request: HttpRequest, delivery_id: str, body: b
         response["Retry-After"] = "10"
         return response
     if status == EventStatus.REJECTED:
-        return problem(400, read.problem or "Refused.", event=delivery_id, stored="rejected")
+        return problem(400, event.outcome or "Refused.", event=delivery_id, stored="rejected")
     return JsonResponse({"id": delivery_id, "status": status}, status=202)
 
 
@@ -121,5 +126,5 @@ def kept_headers(request: HttpRequest) -> dict[str, str]:
     for name in KEPT_HEADERS:
         value = request.headers.get(name)
         if value is not None:
-            kept[name] = "".join(ch for ch in value if ch.isprintable())[:1000]
+            kept[name] = printable(value)[:1000]
     return kept

@@ -25,8 +25,20 @@ ENVELOPE = {
     },
 }
 
-_SLUG = {"type": "string", "minLength": 1, "maxLength": 64}
-_URL = {"type": "string", "minLength": 1, "maxLength": targets.MAX_LENGTH}
+# No control characters in any text: PostgreSQL refuses NUL, and none belongs in a link.
+_NO_CONTROLS = "^[^\\x00-\\x1f\\x7f]*$"
+_SLUG = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
+_URL = {"type": "string", "minLength": 1, "maxLength": targets.MAX_LENGTH, "pattern": _NO_CONTROLS}
+
+
+def _text(max_length: int, min_length: int = 0) -> dict[str, Any]:
+    return {
+        "type": "string",
+        "minLength": min_length,
+        "maxLength": max_length,
+        "pattern": _NO_CONTROLS,
+    }
+
 
 EVENT_SCHEMAS: dict[str, dict[str, Any]] = {
     "link.create": {
@@ -35,12 +47,12 @@ EVENT_SCHEMAS: dict[str, dict[str, Any]] = {
         "additionalProperties": False,
         "properties": {
             "url": _URL,
-            "title": {"type": "string", "maxLength": 200},
+            "title": _text(200),
             "tags": {
                 "type": "array",
                 "maxItems": 20,
                 "uniqueItems": True,
-                "items": {"type": "string", "minLength": 1, "maxLength": 50},
+                "items": _text(50, min_length=1),
             },
             "slug": _SLUG,
         },
@@ -57,8 +69,8 @@ EVENT_SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["domain"],
         "additionalProperties": False,
         "properties": {
-            "domain": {"type": "string", "minLength": 1, "maxLength": 253},
-            "reason": {"type": "string", "maxLength": 200},
+            "domain": _text(253, min_length=1),
+            "reason": _text(200),
         },
     },
 }
