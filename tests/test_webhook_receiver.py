@@ -109,6 +109,20 @@ def test_a_body_longer_than_its_declared_length_is_413_without_reading_it_all(cl
         assert read_body(request).status_code == 400
 
 
+def test_a_body_cut_off_mid_way_is_400(rf):
+    from django.http.request import UnreadablePostError
+
+    from shortener.webhooks.receiver import read_body
+
+    request = rf.post("/webhooks/cms/", b"{}", content_type="application/json")
+
+    def broken(*args):
+        raise UnreadablePostError("connection reset")
+
+    request.read = broken
+    assert read_body(request).status_code == 400
+
+
 def test_exactly_256_kb_is_accepted(client):
     source = make_source()
     skeleton = payload("not.ours", pad="")

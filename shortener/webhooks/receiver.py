@@ -63,7 +63,10 @@ def read_body(request: HttpRequest) -> bytes | HttpResponse:
         return problem(400, "The Content-Length header is not a number.")
     if int(declared) > MAX_BODY_BYTES:
         return problem(413, f"The body is larger than {MAX_BODY_BYTES // 1024} KB.")
-    body = request.read(MAX_BODY_BYTES + 1)
+    try:
+        body = request.read(MAX_BODY_BYTES + 1)
+    except OSError:  # the client went away mid-body (Django's UnreadablePostError)
+        return problem(400, "The body could not be read completely.")
     if len(body) > MAX_BODY_BYTES:
         return problem(413, f"The body is larger than {MAX_BODY_BYTES // 1024} KB.")
     return body
