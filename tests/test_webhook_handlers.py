@@ -203,3 +203,35 @@ def test_read_only_leaves_events_pending_and_acts_on_nothing(client):
     assert processing.replay(event) is True
     event.refresh_from_db()
     assert event.status == EventStatus.PROCESSED and Link.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tasks_racing_on_one_event_act_once():
+    import threading
+
+    from django.db import connection
+
+    source = make_source()
+    event = WebhookEvent.objects.create(
+        source=source,
+        delivery_id="msg_race",
+        event_type="link.create",
+        body=payload(url="https://example.com/race"),
+    )
+    barrier = threading.Barrier(5)
+
+    def run():
+        barrier.wait()
+        try:
+            processing.process_event.call(event.pk)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    event.refresh_from_db()
+    assert Link.objects.count() == 1
+    assert event.status == EventStatus.PROCESSED and event.attempts == 1

@@ -36,7 +36,7 @@ def process_event(event_id: int) -> str:
     try:
         with transaction.atomic():
             event = (
-                WebhookEvent.objects.select_for_update()
+                WebhookEvent.objects.select_for_update(of=("self",))
                 .select_related("source__owner")
                 .filter(pk=event_id, status=EventStatus.PENDING)
                 .first()
