@@ -61,8 +61,21 @@ def test_embedded_cache_is_diskcache_in_data_dir():
     if os.environ.get("REDIS_URL"):
         pytest.skip("REDIS_URL is set: the embedded cache is not in use")
     cache = settings.CACHES["default"]
-    assert cache["BACKEND"] == "diskcache.DjangoCache"
+    assert cache["BACKEND"] == "config.caches.PersistentDiskCache"
     assert cache["LOCATION"].startswith(str(settings.DATA_DIR))
+
+
+@pytest.mark.django_db
+def test_embedded_cache_keeps_its_connection_across_requests(client):
+    if os.environ.get("REDIS_URL"):
+        pytest.skip("REDIS_URL is set: the embedded cache is not in use")
+    from django.core.cache import cache
+
+    cache.set("probe", 1)
+    shard = cache._cache._shards[0]
+    connection = shard._con
+    client.get("/healthz")  # request_finished closes every cache
+    assert shard._con is connection
 
 
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL is not set")

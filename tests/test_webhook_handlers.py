@@ -193,13 +193,22 @@ def test_replay_runs_a_failed_event_again(client, monkeypatch):
 
 
 def test_read_only_leaves_events_pending_and_acts_on_nothing(client):
+    # The receiver itself answers 503 in maintenance (config.read_only); an event
+    # stored before the switch was flipped must still not be acted on.
     source = make_source()
+    event = WebhookEvent.objects.create(
+        source=source,
+        delivery_id="msg_ro",
+        event_type="link.create",
+        body=payload(url="https://example.com/"),
+    )
     with override_switch("read_only", active=True):
-        response = deliver(client, source, payload("link.create", url="https://example.com/"))
-        assert response.status_code == 202
-        event = WebhookEvent.objects.get()
-        assert event.status == EventStatus.PENDING and event.attempts == 0
-        assert Link.objects.count() == 0
+        assert "read_only" in processing.process_event.call(event.pk)
+        refused = deliver(client, source)
+        assert refused.status_code == 503
+    event.refresh_from_db()
+    assert event.status == EventStatus.PENDING and event.attempts == 0
+    assert Link.objects.count() == 0 and WebhookEvent.objects.count() == 1
     assert processing.replay(event) is True
     event.refresh_from_db()
     assert event.status == EventStatus.PROCESSED and Link.objects.count() == 1

@@ -341,3 +341,14 @@ def test_when_the_queue_fails_nothing_is_stored_and_the_sender_is_told_to_retry(
     response = deliver(client, make_source())
     assert is_problem(response, 503) and response["Retry-After"]
     assert nothing_written()
+
+
+def test_the_webhook_rate_limit_group_answers_429_per_source(client, settings):
+    from config.ratelimit.rates import Rate
+
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "webhook": Rate(2, 60)}
+    cms, feed = make_source("cms"), make_source("feed")
+    assert [deliver(client, cms).status_code for _ in range(2)] == [202, 202]
+    limited = deliver(client, cms)
+    assert is_problem(limited, 429) and WebhookEvent.objects.count() == 2
+    assert deliver(client, feed).status_code == 202  # keyed per source

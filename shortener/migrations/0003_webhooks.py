@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("shortener", "0001_initial"),
+        ("shortener", "0002_visits"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
