@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from waffle.testutils import override_flag
 
 from shortener.models import Link, LinkState
 from tests.conftest import flush_visits, make_link, make_user
@@ -112,6 +113,7 @@ def test_create_and_disable_with_javascript_off(page_without_js):
     assert "it now answers 410 Gone" in page.locator("#messages").inner_text()
 
 
+@override_flag("link_analytics", active=True)  # transactional tests flush the flag rows
 def test_stats_page_draws_the_chart_without_console_errors(page):
     from datetime import timedelta
 
