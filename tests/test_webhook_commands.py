@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from shortener.models import EventStatus, WebhookEvent, WebhookSource
 from tests.conftest import make_user, run_manage, test_database_url
-from tests.webhook_delivery import deliver, make_source
+from tests.webhook_delivery import deliver, make_event, make_source
 
 pytestmark = pytest.mark.django_db
 
@@ -98,12 +98,8 @@ def test_prune_removes_old_processed_and_ignored_events_only():
     source = make_source()
     old = timezone.now() - timedelta(days=31)
     for status in EventStatus.values:
-        WebhookEvent.objects.create(
-            source=source, delivery_id=f"old-{status}", body=b"{}", status=status, received_at=old
-        )
-        WebhookEvent.objects.create(
-            source=source, delivery_id=f"new-{status}", body=b"{}", status=status
-        )
+        make_event(source, f"old-{status}", status=status, received_at=old)
+        make_event(source, f"new-{status}", status=status)
     out = StringIO()
     call_command("prune_webhook_events", "--days", "30", stdout=out)
     assert "Removed 2 webhook event(s)" in out.getvalue()

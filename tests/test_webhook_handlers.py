@@ -7,7 +7,7 @@ from waffle.testutils import override_flag, override_switch
 from shortener.models import BlockedDomain, EventStatus, Link, LinkState, WebhookEvent
 from shortener.webhooks import handlers, processing
 from tests.conftest import make_link, make_user
-from tests.webhook_delivery import deliver, make_source, payload
+from tests.webhook_delivery import at_once, deliver, make_event, make_source, payload
 
 pytestmark = pytest.mark.django_db
 
@@ -171,8 +171,7 @@ def test_a_failed_handler_leaves_no_partial_write(client, monkeypatch):
 def test_backoff_doubles_when_the_backend_can_defer(monkeypatch):
     delays = []
     monkeypatch.setattr(processing, "schedule", lambda pk, delay=0, **kw: delays.append(delay))
-    source = make_source()
-    event = WebhookEvent.objects.create(source=source, delivery_id="m", body=b"{}")
+    event = make_event(make_source())
     for _ in range(processing.MAX_ATTEMPTS):
         processing.record_failure(event.pk, "boom")
     assert delays == [30, 60, 120, 240]
@@ -196,12 +195,7 @@ def test_read_only_leaves_events_pending_and_acts_on_nothing(client):
     # The receiver itself answers 503 in maintenance (config.read_only); an event
     # stored before the switch was flipped must still not be acted on.
     source = make_source()
-    event = WebhookEvent.objects.create(
-        source=source,
-        delivery_id="msg_ro",
-        event_type="link.create",
-        body=payload(url="https://example.com/"),
-    )
+    event = make_event(source)
     with override_switch("read_only", active=True):
         assert "read_only" in processing.process_event.call(event.pk)
         refused = deliver(client, source)
@@ -216,31 +210,8 @@ def test_read_only_leaves_events_pending_and_acts_on_nothing(client):
 
 @pytest.mark.django_db(transaction=True)
 def test_tasks_racing_on_one_event_act_once():
-    import threading
-
-    from django.db import connection
-
-    source = make_source()
-    event = WebhookEvent.objects.create(
-        source=source,
-        delivery_id="msg_race",
-        event_type="link.create",
-        body=payload(url="https://example.com/race"),
-    )
-    barrier = threading.Barrier(5)
-
-    def run():
-        barrier.wait()
-        try:
-            processing.process_event.call(event.pk)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(5)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    event = make_event(make_source())
+    at_once(5, lambda: processing.process_event.call(event.pk))
     event.refresh_from_db()
     assert Link.objects.count() == 1
     assert event.status == EventStatus.PROCESSED and event.attempts == 1

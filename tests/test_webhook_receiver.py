@@ -1,17 +1,16 @@
 """POST /webhooks/<source>/: every answer, what is stored, and that nothing else is."""
 
 import json
-import threading
 import time
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from shortener.models import EventStatus, Link, WebhookEvent
 from shortener.webhooks.receiver import MAX_BODY_BYTES
 from tests.webhook_delivery import (
+    at_once,
     deliver,
     is_problem,
     make_source,
@@ -306,24 +305,11 @@ def test_twenty_concurrent_copies_store_one_event_and_act_once():
     source = make_source()
     body = payload()
     headers = signed_headers(source.secret, body, delivery_id="msg_concurrent")
-    barrier = threading.Barrier(20)
-    statuses = []
-
-    def send():
-        barrier.wait()
-        try:
-            response = Client().post(
-                "/webhooks/cms/", body, content_type="application/json", **headers
-            )
-            statuses.append(response.status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    url = "/webhooks/cms/"
+    statuses = at_once(
+        20,
+        lambda: Client().post(url, body, content_type="application/json", **headers).status_code,
+    )
     assert sorted(statuses) == [200] * 19 + [202]
     assert WebhookEvent.objects.count() == 1 and Link.objects.count() == 1
     assert WebhookEvent.objects.get().status == EventStatus.PROCESSED

@@ -69,3 +69,37 @@ def is_problem(response, status: int) -> bool:
         and response.json()["status"] == status
         and bool(response.json()["detail"])
     )
+
+
+def make_event(source, delivery_id: str = "msg_stored", event_type="link.create", **fields):
+    """A stored, pending event as the receiver would have left it (no task run yet)."""
+    from shortener.models import WebhookEvent
+
+    fields.setdefault("body", payload(event_type, url="https://example.com/stored"))
+    return WebhookEvent.objects.create(
+        source=source, delivery_id=delivery_id, event_type=event_type, **fields
+    )
+
+
+def at_once(count: int, action) -> list:
+    """Run `action()` in `count` threads released together; their results, in any order."""
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(count)
+    results = []
+
+    def run():
+        barrier.wait()
+        try:
+            results.append(action())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
