@@ -49,7 +49,9 @@ def verify_standard(
     if not _TIMESTAMP.fullmatch(timestamp):
         raise SignatureRefused("The webhook-timestamp header must be whole seconds since 1970.")
     skew = int(timestamp) - int(time.time() if now is None else now)
-    if skew < -TOLERANCE_SECONDS:
+    # The library compares against a clock with fractions of a second: exactly 300 s old
+    # may already be too old for it, so it is refused here, with the right reason.
+    if skew <= -TOLERANCE_SECONDS:
         raise SignatureRefused("The webhook-timestamp is more than 5 minutes old.")
     if skew > TOLERANCE_SECONDS:
         raise SignatureRefused("The webhook-timestamp is more than 5 minutes in the future.")
