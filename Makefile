@@ -40,7 +40,11 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py bootstrap_admin
-	@echo "Serving Torii on http://$(HOST):$(PORT) with $(WEB_CONCURRENCY) workers"
+	@echo "Serving Torii on http://$(HOST):$(PORT) with $(WEB_CONCURRENCY) workers and a task worker"
+	@# The task worker (webhook events) runs in the background beside granian; when granian
+	@# ends (Ctrl-C reaches both), the EXIT trap stops the worker too.
+	@$(PY) manage.py db_worker --no-startup-delay & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
 	$(VENV)/bin/granian --interface wsgi --host $(HOST) --port $(PORT) \
 	  --workers $(WEB_CONCURRENCY) --blocking-threads $(GRANIAN_THREADS) \
 	  --no-ws config.wsgi:application

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "waffle",
     "django_ratelimit",
+    "django_tasks_db",
     "config.apps.SiteConfig",
     "flags",
     "shortener",
@@ -151,6 +152,16 @@ RATE_LIMIT_FAIL_OPEN = env.choices(
 )
 # Proxies in front of the app that append to X-Forwarded-For; 0 trusts none.
 TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0, minimum=0)
+
+# --- Background tasks (django.tasks): webhook events are processed by a worker ---
+# The database queue needs no server; `make run` starts `manage.py db_worker` beside
+# granian. Tests use the immediate backend (tests/conftest.py).
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
 
 # --- Accounts ---
 AUTH_PASSWORD_VALIDATORS = [

@@ -6,6 +6,7 @@ from django.urls import include, path, re_path
 from config.health import healthz
 from shortener import redirects
 from shortener import views as links
+from shortener.webhooks.receiver import receive as receive_webhook
 
 SLUG = r"(?P<slug>[A-Za-z0-9_-]{1,64})"
 
@@ -16,6 +17,7 @@ urlpatterns = [
     path("accounts/signup/", links.signup, name="signup"),
     path("flags/", include("flags.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("webhooks/<str:source>/", receive_webhook, name="webhook-receive"),
     path("links/", links.link_collection, name="link-list"),
     re_path(rf"^links/{SLUG}/$", links.link_detail, name="link-detail"),
     re_path(rf"^links/{SLUG}/edit/$", links.link_edit, name="link-edit"),

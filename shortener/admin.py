@@ -92,3 +92,6 @@ class BlockedDomainAdmin(admin.ModelAdmin):
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
     search_fields = ["name"]
+
+
+from shortener.webhooks import admin as webhook_admin  # noqa: E402, F401  (registers its models)

@@ -271,3 +271,13 @@ class Visit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.link_id} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+# Webhook models live in their own module; importing them here registers them.
+from shortener.webhook_models import (  # noqa: E402, F401
+    EventStatus,
+    SignatureScheme,
+    WebhookEvent,
+    WebhookSecret,
+    WebhookSource,
+)

@@ -47,6 +47,16 @@ def flush_visits() -> int:
     return buffer.flush()
 
 
+@pytest.fixture(autouse=True)
+def _immediate_tasks(settings):
+    """Background tasks run at once, inside the request or call that enqueues them.
+
+    Through the `settings` fixture, whose setting_changed signal makes django.tasks
+    drop the backends it built when the task modules were imported.
+    """
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+
+
 def run_manage(*args: str, env: dict[str, str] | None = None, timeout: int = 60):
     """Run manage.py in a fresh process with the given environment changes."""
     full_env = {**os.environ, **(env or {})}

@@ -1,0 +1,1 @@
+"""Webhook receivers (verify, store, acknowledge) and event handlers (act on the domain)."""

@@ -1,0 +1,133 @@
+"""The receiver, POST /webhooks/<source>/: verify, store once, acknowledge; never act here.
+
+Order of checks: method (405), source (404), size (413), signature (401), body (400,
+kept as a rejected event). A repeated delivery id answers 200 and writes nothing.
+"""
+
+import logging
+import re
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from shortener.models import EventStatus, SignatureScheme, WebhookEvent, WebhookSource
+from shortener.webhook_models import printable
+from shortener.webhooks import processing, schemas, signatures
+from shortener.webhooks.problems import problem
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 256 * 1024
+SOURCE_NAME = re.compile(r"[-a-zA-Z0-9_]{1,50}")
+KEPT_HEADERS = (
+    "content-type",
+    "user-agent",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "x-github-delivery",
+    "x-github-event",
+    "x-github-hook-id",
+    "x-hub-signature-256",
+)
+
+
+@csrf_exempt  # the signature, not a cookie, authenticates a sender
+def receive(request: HttpRequest, source: str) -> HttpResponse:
+    if request.method != "POST":
+        response = problem(405, "Webhooks are delivered with POST.")
+        response["Allow"] = "POST"
+        return response
+    found = None
+    if SOURCE_NAME.fullmatch(source):  # PostgreSQL refuses some strings (NUL) outright
+        found = WebhookSource.objects.filter(name=source, enabled=True).first()
+    if found is None:
+        return problem(404, "There is no enabled webhook source with that name.")
+    body = read_body(request)
+    if isinstance(body, HttpResponse):
+        return body
+    try:
+        delivery_id = verify(found, request, body)
+    except signatures.SignatureRefused as refusal:
+        return problem(401, refusal.reason)
+    if WebhookEvent.objects.filter(source=found, delivery_id=delivery_id).exists():
+        return duplicate(delivery_id)
+    return store(found, request, delivery_id, body)
+
+
+def read_body(request: HttpRequest) -> bytes | HttpResponse:
+    """The raw body, refusing more than MAX_BODY_BYTES before reading it all."""
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if not (declared.isascii() and declared.isdigit()):
+        return problem(400, "The Content-Length header is not a number.")
+    if int(declared) > MAX_BODY_BYTES:
+        return problem(413, f"The body is larger than {MAX_BODY_BYTES // 1024} KB.")
+    try:
+        body = request.read(MAX_BODY_BYTES + 1)
+    except OSError:  # the client went away mid-body (Django's UnreadablePostError)
+        return problem(400, "The body could not be read completely.")
+    if len(body) > MAX_BODY_BYTES:
+        return problem(413, f"The body is larger than {MAX_BODY_BYTES // 1024} KB.")
+    return body
+
+
+def verify(source: WebhookSource, request: HttpRequest, body: bytes) -> str:
+    secrets = source.secret_values()
+    if source.scheme == SignatureScheme.GITHUB:
+        return signatures.verify_github(secrets, request.headers, body)
+    return signatures.verify_standard(secrets, request.headers, body)
+
+
+def store(source: WebhookSource, request: HttpRequest, delivery_id: str, body: bytes):
+    """Store the event once (the unique constraint decides races) and answer for it."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        read = schemas.ReadEvent(problem="The body is not UTF-8, so it is not JSON.")
+    else:
+        read = schemas.read_event(text, fallback_type=request.headers.get("x-github-event", ""))
+    if read.problem:
+        status = EventStatus.REJECTED
+    else:
+        status = EventStatus.PENDING if read.known else EventStatus.IGNORED
+    event = WebhookEvent(
+        source=source,
+        delivery_id=delivery_id,
+        event_type=read.event_type,
+        body=body,
+        headers=kept_headers(request),
+        status=status,
+        outcome=read.problem or ("" if read.known else "No handler for this event type."),
+    )
+    try:
+        with transaction.atomic():
+            event.save(force_insert=True)
+            if status == EventStatus.PENDING:
+                # The database queue's task row commits with the event: one write
+                # transaction, and never a stored event without its task.
+                processing.enqueue(event.pk)
+    except IntegrityError:
+        return duplicate(delivery_id)
+    except Exception:  # the database or the queue: the sender must deliver again
+        logger.exception("could not store webhook delivery %s/%s", source.name, delivery_id)
+        response = problem(503, "The event could not be stored; deliver it again later.")
+        response["Retry-After"] = "10"
+        return response
+    if status == EventStatus.REJECTED:
+        return problem(400, event.outcome or "Refused.", event=delivery_id, stored="rejected")
+    return JsonResponse({"id": delivery_id, "status": status}, status=202)
+
+
+def duplicate(delivery_id: str) -> JsonResponse:
+    return JsonResponse({"id": delivery_id, "status": "duplicate"}, status=200)
+
+
+def kept_headers(request: HttpRequest) -> dict[str, str]:
+    """The headers staff need to understand a delivery, printable and bounded."""
+    kept = {}
+    for name in KEPT_HEADERS:
+        value = request.headers.get(name)
+        if value is not None:
+            kept[name] = printable(value)[:1000]
+    return kept
