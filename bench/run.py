@@ -25,12 +25,13 @@ def setup_django() -> None:
 
 
 def sections() -> dict[str, Callable[[], Iterable[Row]]]:
-    from bench import ratelimit, redirects
+    from bench import ratelimit, redirects, webhooks
 
     return {
         "ratelimit-middleware": ratelimit.middleware_cost,
         "ratelimit-redirect": ratelimit.redirect_throughput,
         "redirects": redirects.redirect_benchmark,
+        "webhooks": webhooks.section,
     }
 
 
