@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "waffle",
     "django_ratelimit",
+    "ninja",  # its Swagger UI assets are served from our static files, not a CDN
     "config.apps.SiteConfig",
     "flags",
     "shortener",

@@ -5,6 +5,7 @@ from django.urls import include, path, re_path
 
 from config.health import healthz
 from shortener import redirects
+from shortener import token_views as tokens
 from shortener import views as links
 
 SLUG = r"(?P<slug>[A-Za-z0-9_-]{1,64})"
@@ -15,6 +16,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/signup/", links.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("api/v1/", include(("shortener.api.urls", "api-v1"), namespace="api-v1")),
+    path("tokens/", tokens.token_list, name="token-list"),
+    path("tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
     path("links/", links.link_collection, name="link-list"),
     re_path(rf"^links/{SLUG}/$", links.link_detail, name="link-detail"),
     re_path(rf"^links/{SLUG}/edit/$", links.link_edit, name="link-edit"),

@@ -1,4 +1,4 @@
-"""Links and what hangs off them: tags, the destination history, the blocklist."""
+"""Links and what hangs off them: tags, the destination history, the blocklist, API tokens."""
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
@@ -103,7 +103,15 @@ class Link(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["owner", "-created_at"])]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"]),
+            # The API's and the list page's query: live links of one owner, newest first.
+            models.Index(
+                fields=["owner", "-created_at", "-id"],
+                condition=Q(deleted_at__isnull=True),
+                name="link_live_owner_newest",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.slug
@@ -207,6 +215,57 @@ class BlockedDomain(models.Model):
     def save(self, *args, **kwargs):
         self.domain = self.domain.strip().lower().rstrip(".")
         super().save(*args, **kwargs)
+
+
+class ApiToken(models.Model):
+    """A personal API token: only its SHA-256 digest is stored, the token is shown once."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, help_text="The token's visible start.")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])
+
+
+class IdempotencyKey(models.Model):
+    """One API POST by key and user: in flight while `status` is null, then its stored reply."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idempotency_keys"
+    )
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    status = models.PositiveSmallIntegerField(null=True, blank=True)
+    body = models.TextField(blank=True)
+    location = models.CharField(max_length=2048, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_once_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return self.key
 
 
 def check_target(url: str, *, request_host: str | None = None) -> targets.Verdict:

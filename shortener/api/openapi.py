@@ -1,0 +1,69 @@
+"""The served OpenAPI document: ninja's, plus what every operation shares (problems, headers)."""
+
+from ninja import NinjaAPI
+
+PROBLEM = {
+    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}},
+}
+COMMON = {
+    "400": "Malformed request: a parameter, the JSON body, or an unknown field.",
+    "401": "No valid API token.",
+    "403": "The API is switched off for this account (`api_v1` flag).",
+}
+BODY = {
+    "413": "The body is over 64 KB.",
+    "415": "The body is not application/json.",
+    "422": "A field breaks the link rules; `errors` names each field.",
+}
+IDEMPOTENCY = {
+    "409": "A request with this Idempotency-Key is still in flight; retry shortly.",
+    "422": "A field breaks the link rules, or the Idempotency-Key was used with another body.",
+}
+IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Any 1 to 255 visible ASCII characters. Retrying with the same key and "
+    "body within 24 hours replays the first answer and writes nothing new.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+PAGE_HEADERS = {
+    "X-Total-Count": {
+        "description": "Links in the whole collection.",
+        "schema": {"type": "integer"},
+    },
+    "Link": {
+        "description": "RFC 8288 links: first, prev, next, last.",
+        "schema": {"type": "string"},
+    },
+}
+
+
+def problem_responses(path: str, method: str, operation: dict) -> None:
+    responses = operation.setdefault("responses", {})
+    extra = dict(COMMON) if path.rstrip("/") != "/api/v1" else {"403": COMMON["403"]}
+    if method in ("post", "patch"):
+        extra |= BODY
+    if method == "post":
+        extra |= IDEMPOTENCY
+        parameters = operation.setdefault("parameters", [])
+        if IDEMPOTENCY_HEADER not in parameters:
+            parameters.append(IDEMPOTENCY_HEADER)
+    if "{slug}" in path:
+        extra["404"] = "No such link, or it is not yours."
+    for status, description in extra.items():
+        responses.setdefault(status, {"description": description})
+    for status, response in responses.items():
+        if int(status) >= 400:
+            response["content"] = PROBLEM
+        elif status == "200" and method == "get" and path.rstrip("/").endswith("/links"):
+            response["headers"] = PAGE_HEADERS
+
+
+class DocumentedAPI(NinjaAPI):
+    def get_openapi_schema(self, *args, **kwargs):
+        schema = super().get_openapi_schema(*args, **kwargs)
+        for path, operations in schema["paths"].items():
+            for method, operation in operations.items():
+                problem_responses(path, method, operation)
+        return schema

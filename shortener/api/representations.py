@@ -1,0 +1,103 @@
+"""Links, pages and stats as API JSON, each with the relations a client may follow now."""
+
+import json
+from datetime import date
+
+from django.core.paginator import Page
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+
+from shortener.models import Link
+from shortener.pagination import page_relations
+
+
+def json_response(data: dict, status: int = 200) -> HttpResponse:
+    return HttpResponse(
+        json.dumps(data, cls=DjangoJSONEncoder), status=status, content_type="application/json"
+    )
+
+
+def href(url: str, method: str = "GET") -> dict:
+    return {"href": url, "method": method}
+
+
+def api_url(request: HttpRequest, name: str, slug: str | None = None) -> str:
+    args = {"slug": slug} if slug else {}
+    return request.build_absolute_uri(reverse(f"api-v1:{name}", kwargs=args))
+
+
+def link_relations(request: HttpRequest, link: Link) -> dict:
+    """The same controls the link's HTML page draws: a disabled link offers enable, never both."""
+    own = api_url(request, "link", link.slug)
+    relations = {
+        "self": href(own),
+        "short_url": href(request.build_absolute_uri(link.get_short_path())),
+        "html": href(request.build_absolute_uri(link.get_absolute_url())),
+        "stats": href(api_url(request, "link-stats", link.slug)),
+        "edit": href(own, "PATCH"),
+        "delete": href(own, "DELETE"),
+    }
+    if link.can_disable:
+        relations["disable"] = href(api_url(request, "link-disable", link.slug), "POST")
+    if link.can_enable:
+        relations["enable"] = href(api_url(request, "link-enable", link.slug), "POST")
+    return relations
+
+
+def link_json(request: HttpRequest, link: Link) -> dict:
+    return {
+        "slug": link.slug,
+        "short_url": request.build_absolute_uri(link.get_short_path()),
+        "target": link.target,
+        "title": link.title,
+        "notes": link.notes,
+        "tags": [tag.name for tag in link.tags.all()],
+        "redirect_code": link.redirect_code,
+        "expires_at": link.expires_at,
+        "max_visits": link.max_visits,
+        "visit_count": link.visit_count,
+        "state": link.state.value,
+        "created_at": link.created_at,
+        "updated_at": link.updated_at,
+        "_links": link_relations(request, link),
+    }
+
+
+def page_json(request: HttpRequest, page: Page) -> dict:
+    relations = {"self": href(request.build_absolute_uri())}
+    relations |= {rel: href(url) for rel, url in page_relations(request, page).items()}
+    return {
+        "items": [link_json(request, link) for link in page.object_list],
+        "count": page.paginator.count,
+        "page": page.number,
+        "per_page": page.paginator.per_page,
+        "_links": relations,
+    }
+
+
+def stats_json(request: HttpRequest, link: Link, daily: dict[date, int]) -> dict:
+    return {
+        "slug": link.slug,
+        "total_visits": link.visit_count,
+        "daily": [{"date": day, "visits": visits} for day, visits in daily.items()],
+        "_links": {
+            "self": href(request.build_absolute_uri()),
+            "link": href(api_url(request, "link", link.slug)),
+        },
+    }
+
+
+def root_json(request: HttpRequest) -> dict:
+    links = api_url(request, "links")
+    return {
+        "name": "Torii API",
+        "version": "1",
+        "_links": {
+            "self": href(api_url(request, "root")),
+            "links": href(links),
+            "create_link": href(links, "POST"),
+            "openapi": href(api_url(request, "openapi-json")),
+            "docs": href(api_url(request, "openapi-view")),
+        },
+    }
