@@ -57,12 +57,25 @@ def owned(request: HttpRequest, slug: str) -> Link:
     return owned_link_or_404(request, slug)
 
 
-@api.get("/", auth=None, response={200: Root}, url_name="root", summary="The map of the API")
+@api.get(
+    by_alias=True,
+    path="/",
+    auth=None,
+    response={200: Root},
+    url_name="root",
+    summary="The map of the API",
+)
 def root(request: HttpRequest) -> HttpResponse:
     return json_response(root_json(request))
 
 
-@api.get("/links", response={200: LinkPage, 404: Problem}, url_name="links", summary="Your links")
+@api.get(
+    by_alias=True,
+    path="/links",
+    response={200: LinkPage, 404: Problem},
+    url_name="links",
+    summary="Your links",
+)
 def list_links(
     request: HttpRequest,
     page: int = Query(1, ge=1, description="Page number, from 1."),
@@ -85,7 +98,9 @@ def list_links(
     return response
 
 
-@api.post("/links", response={201: LinkOut, 404: Problem}, summary="Create a link")
+@api.post(
+    by_alias=True, path="/links", response={201: LinkOut, 404: Problem}, summary="Create a link"
+)
 @idempotent
 def create_link(request: HttpRequest, payload: LinkCreate) -> HttpResponse:
     values = payload.model_dump()  # unsent fields take their defaults, as the form's do
@@ -104,12 +119,23 @@ def create_link(request: HttpRequest, payload: LinkCreate) -> HttpResponse:
     return response
 
 
-@api.get("/links/{slug}", response={200: LinkOut}, url_name="link", summary="One link")
+@api.get(
+    by_alias=True,
+    path="/links/{slug}",
+    response={200: LinkOut},
+    url_name="link",
+    summary="One link",
+)
 def get_link(request: HttpRequest, slug: str) -> HttpResponse:
     return json_response(link_json(request, owned(request, slug)))
 
 
-@api.patch("/links/{slug}", response={200: LinkOut}, summary="Change some of a link's fields")
+@api.patch(
+    by_alias=True,
+    path="/links/{slug}",
+    response={200: LinkOut},
+    summary="Change some of a link's fields",
+)
 def patch_link(request: HttpRequest, slug: str, payload: LinkPatch) -> HttpResponse:
     link = owned(request, slug)
     changes = payload.model_dump(exclude_unset=True)
@@ -122,13 +148,17 @@ def patch_link(request: HttpRequest, slug: str, payload: LinkPatch) -> HttpRespo
     return json_response(link_json(request, form.save_edit(by=request.user)))
 
 
-@api.delete("/links/{slug}", response={204: None}, summary="Delete a link (a tombstone)")
+@api.delete(
+    by_alias=True, path="/links/{slug}", response={204: None}, summary="Delete a link (a tombstone)"
+)
 def delete_link(request: HttpRequest, slug: str) -> HttpResponse:
     owned(request, slug).delete_softly()
     return HttpResponse(status=204)
 
 
-@api.post("/links/{slug}/disable", response={200: LinkOut}, url_name="link-disable")
+@api.post(
+    by_alias=True, path="/links/{slug}/disable", response={200: LinkOut}, url_name="link-disable"
+)
 @idempotent
 def disable_link(request: HttpRequest, slug: str) -> HttpResponse:
     """Disable: the short URL answers 410 until enabled. Disabling twice changes nothing."""
@@ -138,7 +168,9 @@ def disable_link(request: HttpRequest, slug: str) -> HttpResponse:
     return json_response(link_json(request, link))
 
 
-@api.post("/links/{slug}/enable", response={200: LinkOut}, url_name="link-enable")
+@api.post(
+    by_alias=True, path="/links/{slug}/enable", response={200: LinkOut}, url_name="link-enable"
+)
 @idempotent
 def enable_link(request: HttpRequest, slug: str) -> HttpResponse:
     """Enable a disabled link. Enabling an enabled link changes nothing."""
@@ -148,7 +180,7 @@ def enable_link(request: HttpRequest, slug: str) -> HttpResponse:
     return json_response(link_json(request, link))
 
 
-@api.get("/links/{slug}/stats", response={200: Stats}, url_name="link-stats")
+@api.get(by_alias=True, path="/links/{slug}/stats", response={200: Stats}, url_name="link-stats")
 def link_stats(
     request: HttpRequest,
     slug: str,
