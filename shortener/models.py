@@ -66,6 +66,19 @@ class LinkQuerySet(models.QuerySet):
                 return self.filter(is_active=True).exclude(expired).filter(exhausted)
         return self
 
+    def matching(self, *, text: str = "", tag: str = "", state: str = ""):
+        """The list filters of the HTML list and the API. PostgreSQL cannot hold NUL
+        characters, so they are dropped rather than sent to the database."""
+        text, tag = text.replace("\x00", "").strip(), tag.replace("\x00", "").strip()
+        links = self
+        if text:
+            links = links.search(text)
+        if tag:
+            links = links.filter(tags__name=tag)
+        if state in LinkState.values:
+            links = links.in_state(state)
+        return links
+
     def search(self, text: str):
         return self.filter(
             Q(target__icontains=text)

@@ -79,12 +79,7 @@ def link_collection(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
     tag = request.GET.get("tag", "").strip()[:50]
     state = request.GET.get("state", "")
-    if query:
-        links = links.search(query)
-    if tag:
-        links = links.filter(tags__name=tag)
-    if state in LinkState.values:
-        links = links.in_state(state)
+    links = links.matching(text=query, tag=tag, state=state)
     page = get_page(request, links.prefetch_related("tags"), PER_PAGE)
     response = render(
         request,

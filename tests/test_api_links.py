@@ -200,3 +200,11 @@ def test_the_html_pages_show_what_the_api_did(api):
     assert "https://example.com/from-api" in detail and "Disabled" in detail
     assert f'action="/links/{slug}/enable/"' in detail
     assert api.client.get(f"/{slug}").status_code == 410
+
+
+def test_nul_characters_in_filters_are_dropped_not_sent_to_the_database(api):
+    make_link(owner=api.user, title="alpha")
+    assert api.get(LINKS, q="al\x00pha").json()["count"] == 1
+    assert api.get(LINKS, tag="\x00").json()["count"] == 1
+    api.client.force_login(api.user)
+    assert api.client.get("/links/", {"q": "al\x00pha"}).status_code == 200

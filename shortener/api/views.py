@@ -85,12 +85,7 @@ def list_links(
     state: LinkState | None = None,
 ) -> HttpResponse:
     links = Link.objects.live().owned_by(request.user)
-    if q.strip():
-        links = links.search(q.strip())
-    if tag.strip():
-        links = links.filter(tags__name=tag.strip())
-    if state:
-        links = links.in_state(state)
+    links = links.matching(text=q, tag=tag, state=state or "")
     found = get_page(request, links.prefetch_related("tags"), per_page)
     response = json_response(page_json(request, found))
     response["X-Total-Count"] = str(found.paginator.count)
