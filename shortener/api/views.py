@@ -152,7 +152,11 @@ def delete_link(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @api.post(
-    by_alias=True, path="/links/{slug}/disable", response={200: LinkOut}, url_name="link-disable"
+    by_alias=True,
+    path="/links/{slug}/disable",
+    response={200: LinkOut},
+    url_name="link-disable",
+    summary="Disable a link",
 )
 @idempotent
 def disable_link(request: HttpRequest, slug: str) -> HttpResponse:
@@ -164,7 +168,11 @@ def disable_link(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @api.post(
-    by_alias=True, path="/links/{slug}/enable", response={200: LinkOut}, url_name="link-enable"
+    by_alias=True,
+    path="/links/{slug}/enable",
+    response={200: LinkOut},
+    url_name="link-enable",
+    summary="Enable a link",
 )
 @idempotent
 def enable_link(request: HttpRequest, slug: str) -> HttpResponse:
@@ -175,7 +183,13 @@ def enable_link(request: HttpRequest, slug: str) -> HttpResponse:
     return json_response(link_json(request, link))
 
 
-@api.get(by_alias=True, path="/links/{slug}/stats", response={200: Stats}, url_name="link-stats")
+@api.get(
+    by_alias=True,
+    path="/links/{slug}/stats",
+    response={200: Stats},
+    url_name="link-stats",
+    summary="Visits of a link",
+)
 def link_stats(
     request: HttpRequest,
     slug: str,
