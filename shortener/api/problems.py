@@ -78,11 +78,11 @@ def install(api: NinjaAPI) -> None:
     def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         kind, errors = validation_errors(exc)
         status = 422 if kind == "invalid-link" else 400
-        detail = {
-            "unknown-field": "The body names fields this resource does not have.",
-            "malformed-request": "The request is malformed.",
-            "invalid-link": "Some fields are not valid.",
-        }[kind]
+        if kind == "unknown-field":
+            detail = f"Unknown fields: {', '.join(errors)}."
+        else:  # the first problem, named: "target: Field required"
+            field, messages = next(iter(errors.items()))
+            detail = messages[0] if field == "body" else f"{field}: {messages[0]}"
         return problem(status, kind, detail, errors=errors)
 
     @api.exception_handler(AuthenticationError)

@@ -6,6 +6,7 @@ from django import forms
 from django.http import HttpResponse
 
 from shortener.api.problems import problem
+from shortener.forms import LinkForm
 from shortener.models import Link
 
 
@@ -33,15 +34,9 @@ def form_data(values: dict) -> tuple[dict[str, str], dict[str, list[str]]]:
 
 def current_values(link: Link) -> dict:
     """What a PATCH starts from: the link as its edit form shows it."""
-    return {
-        "target": link.target,
-        "title": link.title,
-        "notes": link.notes,
-        "tags": [tag.name for tag in link.tags.all()],
-        "redirect_code": link.redirect_code,
-        "expires_at": link.expires_at,
-        "max_visits": link.max_visits,
-    }
+    values = {name: getattr(link, name) for name in LinkForm.Meta.fields}
+    values["tags"] = [tag.name for tag in link.tags.all()]
+    return values
 
 
 def invalid(errors: dict[str, list[str]]) -> HttpResponse:

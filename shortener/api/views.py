@@ -1,7 +1,7 @@
 """API v1 operations, thin like the HTML views: parse, call the domain through the forms, render."""
 
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import Query
+from ninja import Query, Router
 from waffle import flag_is_active
 
 from shortener import analytics, slugs
@@ -47,6 +47,7 @@ api = DocumentedAPI(
     description=DESCRIPTION,
     urls_namespace="api-v1",
     auth=BearerToken(),
+    default_router=Router(by_alias=True),  # `_links` and `self` are aliases of field names
 )
 problems.install(api)
 
@@ -58,8 +59,7 @@ def owned(request: HttpRequest, slug: str) -> Link:
 
 
 @api.get(
-    by_alias=True,
-    path="/",
+    "/",
     auth=None,
     response={200: Root},
     url_name="root",
@@ -70,8 +70,7 @@ def root(request: HttpRequest) -> HttpResponse:
 
 
 @api.get(
-    by_alias=True,
-    path="/links",
+    "/links",
     response={200: LinkPage, 404: Problem},
     url_name="links",
     summary="Your links",
@@ -93,9 +92,7 @@ def list_links(
     return response
 
 
-@api.post(
-    by_alias=True, path="/links", response={201: LinkOut, 404: Problem}, summary="Create a link"
-)
+@api.post("/links", response={201: LinkOut}, summary="Create a link")
 @idempotent
 def create_link(request: HttpRequest, payload: LinkCreate) -> HttpResponse:
     values = payload.model_dump()  # unsent fields take their defaults, as the form's do
@@ -115,8 +112,7 @@ def create_link(request: HttpRequest, payload: LinkCreate) -> HttpResponse:
 
 
 @api.get(
-    by_alias=True,
-    path="/links/{slug}",
+    "/links/{slug}",
     response={200: LinkOut},
     url_name="link",
     summary="One link",
@@ -126,8 +122,7 @@ def get_link(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @api.patch(
-    by_alias=True,
-    path="/links/{slug}",
+    "/links/{slug}",
     response={200: LinkOut},
     summary="Change some of a link's fields",
 )
@@ -143,17 +138,14 @@ def patch_link(request: HttpRequest, slug: str, payload: LinkPatch) -> HttpRespo
     return json_response(link_json(request, form.save_edit(by=request.user)))
 
 
-@api.delete(
-    by_alias=True, path="/links/{slug}", response={204: None}, summary="Delete a link (a tombstone)"
-)
+@api.delete("/links/{slug}", response={204: None}, summary="Delete a link (a tombstone)")
 def delete_link(request: HttpRequest, slug: str) -> HttpResponse:
     owned(request, slug).delete_softly()
     return HttpResponse(status=204)
 
 
 @api.post(
-    by_alias=True,
-    path="/links/{slug}/disable",
+    "/links/{slug}/disable",
     response={200: LinkOut},
     url_name="link-disable",
     summary="Disable a link",
@@ -168,8 +160,7 @@ def disable_link(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @api.post(
-    by_alias=True,
-    path="/links/{slug}/enable",
+    "/links/{slug}/enable",
     response={200: LinkOut},
     url_name="link-enable",
     summary="Enable a link",
@@ -184,8 +175,7 @@ def enable_link(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @api.get(
-    by_alias=True,
-    path="/links/{slug}/stats",
+    "/links/{slug}/stats",
     response={200: Stats},
     url_name="link-stats",
     summary="Visits of a link",
