@@ -7,7 +7,7 @@ from waffle.testutils import override_flag
 
 from shortener.models import ApiToken, BlockedDomain, DestinationChange, IdempotencyKey, Link, Tag
 from tests.api_client import ApiClient, assert_problem
-from tests.conftest import make_link
+from tests.conftest import make_link, make_user
 
 pytestmark = pytest.mark.django_db
 LINKS = "/api/v1/links"
@@ -261,3 +261,16 @@ def test_html_footer_links_the_docs_only_while_the_flag_is_on(client):
         assert 'href="/api/v1/docs"' in client.get("/").content.decode()
     with override_flag("api_v1", active=False):
         assert 'href="/api/v1/docs"' not in client.get("/").content.decode()
+
+
+def test_the_flag_follows_the_tokens_user(client):
+    from flags.models import FeatureFlag
+
+    alice, bob = ApiClient(client), ApiClient(client, user=make_user("bob"))
+    flag = FeatureFlag.objects.create(name="api_v1", everyone=None)
+    flag.users.add(alice.user)
+    assert alice.get(LINKS).status_code == 200
+    assert_problem(bob.get(LINKS), 403, "api-disabled")
+    assert_problem(
+        ApiClient(client, user=make_user("carol"), raw="torii_nope").get(LINKS), 403, "api-disabled"
+    )

@@ -222,3 +222,15 @@ def test_the_docs_page_loads_nothing_from_outside(api):
     assert "script-src 'self'" in page["Content-Security-Policy"]
     for source in sources:
         assert finders.find(source.removeprefix("/static/")), source
+
+
+def test_programs_need_no_csrf_token(db):
+    """Bearer tokens are not sent by browsers on their own, so the API is exempt from CSRF."""
+    from django.test import Client
+
+    api = ApiClient(Client(enforce_csrf_checks=True))
+    assert api.post(LINKS, {"target": "https://example.com/"}).status_code == 201
+    slug = Link.objects.get().slug
+    assert api.patch(f"{LINKS}/{slug}", {"title": "t"}).status_code == 200
+    assert api.post(f"{LINKS}/{slug}/disable").status_code == 200
+    assert api.delete(f"{LINKS}/{slug}").status_code == 204
