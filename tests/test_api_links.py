@@ -234,3 +234,10 @@ def test_programs_need_no_csrf_token(db):
     assert api.patch(f"{LINKS}/{slug}", {"title": "t"}).status_code == 200
     assert api.post(f"{LINKS}/{slug}/disable").status_code == 200
     assert api.delete(f"{LINKS}/{slug}").status_code == 204
+
+
+def test_staff_see_every_link_as_on_the_html_list(client):
+    staff = ApiClient(client, user=make_user("root", is_staff=True))
+    link = make_link(owner=make_user("bob"))
+    assert staff.get(f"{LINKS}/{link.slug}").status_code == 200
+    assert staff.get(LINKS).json()["count"] == 1

@@ -92,3 +92,17 @@ def test_session_sign_in_is_not_api_authentication(client):
     client.force_login(make_user())
     with override_flag("api_v1", active=True):
         assert client.get("/api/v1/links").status_code == 401
+
+
+def test_staff_revoke_tokens_in_admin_but_never_see_or_make_one(client):
+    token, raw = tokens.issue(make_user(), "laptop")
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    page = client.get(f"/admin/shortener/apitoken/{token.pk}/change/").content.decode()
+    assert token.prefix in page and raw not in page and token.digest not in page
+    assert client.get("/admin/shortener/apitoken/add/").status_code == 403
+    response = client.post(
+        "/admin/shortener/apitoken/", {"action": "revoke", "_selected_action": [token.pk]}
+    )
+    assert response.status_code == 302
+    token.refresh_from_db()
+    assert token.is_revoked

@@ -9,6 +9,7 @@ COMMON = {
     "400": "Malformed request: a parameter, the JSON body, or an unknown field.",
     "401": "No valid API token.",
     "403": "The API is switched off for this account (`api_v1` flag).",
+    "429": "Too many requests (the `api` rate-limit group); see Retry-After.",
 }
 BODY = {
     "413": "The body is over 64 KB.",
@@ -41,7 +42,9 @@ PAGE_HEADERS = {
 
 def problem_responses(path: str, method: str, operation: dict) -> None:
     responses = operation.setdefault("responses", {})
-    extra = dict(COMMON) if path.rstrip("/") != "/api/v1" else {"403": COMMON["403"]}
+    extra = dict(COMMON)
+    if path.rstrip("/") == "/api/v1":  # the map needs no token and takes no parameters
+        del extra["400"], extra["401"]
     if method in ("post", "patch"):
         extra |= BODY
     if method == "post":

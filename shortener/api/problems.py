@@ -27,6 +27,8 @@ TYPES = {
     "idempotency-key-reused": "This Idempotency-Key was used with a different request.",
     "idempotency-key-in-flight": "A request with this Idempotency-Key is still running.",
     "invalid-idempotency-key": "Idempotency-Key must be 1 to 255 visible ASCII characters.",
+    # For the site's rate-limit middleware, which answers /api/ requests over the limit.
+    "rate-limited": "Too many requests: wait for the time in Retry-After.",
 }
 
 
