@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -20,10 +21,13 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET_P99_MS = 50.0
 
 
-def setup() -> None:
+def setup() -> str | None:
+    """Django on a fresh SQLite database in a new temporary directory (returned), or on
+    DATABASE_URL (None)."""
     sys.path.insert(0, str(ROOT))
+    data_dir = None
     if not os.environ.get("DATABASE_URL"):
-        os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="torii-bench-")
+        data_dir = os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="torii-bench-api-")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("ALLOWED_HOSTS", "localhost")
     os.environ.setdefault("LOG_LEVEL", "ERROR")
@@ -32,6 +36,7 @@ def setup() -> None:
 
     django.setup()
     call_command("migrate", verbosity=0)
+    return data_dir
 
 
 def p99(samples: list[float]) -> float:
@@ -52,8 +57,15 @@ def main() -> None:
     parser.add_argument("--creates", type=int, default=500)
     parser.add_argument("--pages", type=int, default=200)
     args = parser.parse_args()
-    setup()
+    data_dir = setup()
+    try:
+        run(args)
+    finally:
+        if data_dir:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
+
+def run(args: argparse.Namespace) -> None:
     from django.contrib.auth import get_user_model
     from django.test import Client
     from django.utils import timezone
