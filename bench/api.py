@@ -43,12 +43,24 @@ def p99(samples: list[float]) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[98] * 1000
 
 
-def timed(call) -> float:
-    start = time.perf_counter()
+def timed(call) -> tuple[float, float]:
+    """(wall seconds, this process's CPU seconds): on a shared machine the second shows
+    what the request itself cost when the first includes waiting for a core."""
+    wall, cpu = time.perf_counter(), time.process_time()
     response = call()
-    elapsed = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     assert response.status_code < 300, response.content[:300]
-    return elapsed
+    return wall, cpu
+
+
+def report(label: str, samples: list[tuple[float, float]], extra: str = "") -> float:
+    walls = [wall for wall, _ in samples]
+    cpus = [cpu for _, cpu in samples]
+    print(
+        f"{label} p99 {p99(walls):6.1f} ms, median {statistics.median(walls) * 1000:5.1f} ms "
+        f"(CPU here: p99 {p99(cpus):5.1f} ms){extra}"
+    )
+    return p99(walls)
 
 
 def main() -> None:
@@ -67,6 +79,7 @@ def main() -> None:
 
 def run(args: argparse.Namespace) -> None:
     from django.contrib.auth import get_user_model
+    from django.db import connection
     from django.test import Client
     from django.utils import timezone
 
@@ -84,10 +97,12 @@ def run(args: argparse.Namespace) -> None:
         return client.post("/api/v1/links", json.dumps(body), content_type="application/json")
 
     create(0)  # warm up: imports, connections, the flag cache
+    load = os.getloadavg()[0]
+    print(f"{os.cpu_count()} cores, load average {load:.1f}, {connection.vendor}")
     started = time.perf_counter()
-    durations = [timed(lambda n=n: create(n)) for n in range(1, args.creates + 1)]
+    samples = [timed(lambda n=n: create(n)) for n in range(1, args.creates + 1)]
     wall = time.perf_counter() - started
-    print(f"API create:  {args.creates / wall:8.0f} req/s   p99 {p99(durations):6.1f} ms")
+    report(f"API create:  {args.creates / wall:6.0f} req/s,", samples)
 
     missing = args.links - Link.objects.filter(owner=user).count()
     now = timezone.now()
@@ -96,6 +111,11 @@ def run(args: argparse.Namespace) -> None:
         for n in range(max(missing, 0))
     ]
     Link.objects.bulk_create(batch, batch_size=5000)
+    if connection.vendor == "postgresql":
+        # What autovacuum does soon after a bulk load: planner statistics and the
+        # visibility map that index-only scans (the count) rely on.
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE shortener_link")
     total = Link.objects.filter(owner=user).count()
     last_page = -(-total // 100)
     pages = [1, 2, last_page] + [
@@ -103,19 +123,17 @@ def run(args: argparse.Namespace) -> None:
         for _ in range(args.pages - 3)
     ]
     client.get("/api/v1/links?per_page=100")  # warm up
-    durations = [
+    samples = [
         timed(lambda page=page: client.get(f"/api/v1/links?per_page=100&page={page}"))
         for page in pages
     ]
-    first = [d for page, d in zip(pages, durations, strict=True) if page <= 10]
-    verdict = "ok" if p99(durations) < TARGET_P99_MS else f"OVER the {TARGET_P99_MS:.0f} ms target"
-    median = statistics.median(durations) * 1000
-    print(
-        f"API list:    100 a page of {total:,} links, {len(pages)} random pages: "
-        f"p99 {p99(durations):6.1f} ms ({verdict}); median {median:.1f} ms"
+    worst = p99([wall for wall, _ in samples])
+    verdict = "ok" if worst < TARGET_P99_MS else f"OVER the {TARGET_P99_MS:.0f} ms target"
+    report(
+        f"API list 100 a page of {total:,} links ({len(pages)} random pages):",
+        samples,
+        f" — {verdict}",
     )
-    if len(first) > 1:
-        print(f"             first ten pages only: max {max(first) * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -119,10 +119,11 @@ class Link(models.Model):
         indexes = [
             models.Index(fields=["owner", "-created_at"]),
             # The API's and the list page's query: live links of one owner, newest first.
-            # deleted_at is a column, not a partial-index condition, so that SQLite
-            # counts from the index alone (a covering index) instead of the table.
+            # Partial, so PostgreSQL walks it in order for a page; deleted_at is also its
+            # last column so that SQLite counts from the index alone, not the table.
             models.Index(
-                fields=["owner", "deleted_at", "-created_at", "-id"],
+                fields=["owner", "-created_at", "-id", "deleted_at"],
+                condition=Q(deleted_at__isnull=True),
                 name="link_live_owner_newest",
             ),
         ]

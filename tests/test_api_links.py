@@ -168,6 +168,7 @@ def test_filters_match_the_html_list(api):
     make_link(owner=api.user, title="beta", is_active=False)
     assert [i["title"] for i in api.get(LINKS, q="alp").json()["items"]] == ["alpha"]
     assert [i["title"] for i in api.get(LINKS, tag="x").json()["items"]] == ["alpha"]
+    assert [i["tags"] for i in api.get(LINKS).json()["items"]] == [[], ["x"]]
     assert [i["title"] for i in api.get(LINKS, state="disabled").json()["items"]] == ["beta"]
 
 

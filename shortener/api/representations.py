@@ -60,6 +60,12 @@ def link_relations(request: HttpRequest, link: Link) -> dict:
     return relations
 
 
+def tag_names(link: Link) -> list[str]:
+    # A page prefetches into `tag_list`: a related manager per link costs more than its query.
+    tags = getattr(link, "tag_list", None)
+    return [tag.name for tag in (link.tags.all() if tags is None else tags)]
+
+
 def link_json(request: HttpRequest, link: Link) -> dict:
     return {
         "slug": link.slug,
@@ -67,7 +73,7 @@ def link_json(request: HttpRequest, link: Link) -> dict:
         "target": link.target,
         "title": link.title,
         "notes": link.notes,
-        "tags": [tag.name for tag in link.tags.all()],
+        "tags": tag_names(link),
         "redirect_code": link.redirect_code,
         "expires_at": link.expires_at,
         "max_visits": link.max_visits,

@@ -1,5 +1,6 @@
 """API v1 operations, thin like the HTML views: parse, call the domain through the forms, render."""
 
+from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Query, Router
 from waffle import flag_is_active
@@ -85,7 +86,8 @@ def list_links(
 ) -> HttpResponse:
     links = Link.objects.live().owned_by(request.user)
     links = links.matching(text=q, tag=tag, state=state or "")
-    found = get_page(request, links.prefetch_related("tags"), per_page)
+    links = links.prefetch_related(Prefetch("tags", to_attr="tag_list"))
+    found = get_page(request, links, per_page)
     response = json_response(page_json(request, found))
     response["X-Total-Count"] = str(found.paginator.count)
     response["Link"] = link_header(request, found)
