@@ -242,3 +242,9 @@ def test_staff_see_every_link_as_on_the_html_list(client):
     link = make_link(owner=make_user("bob"))
     assert staff.get(f"{LINKS}/{link.slug}").status_code == 200
     assert staff.get(LINKS).json()["count"] == 1
+
+
+def test_answers_are_private_to_the_token(api):
+    response = api.get(LINKS)
+    assert "Authorization" in response["Vary"]
+    assert "private" in response["Cache-Control"]

@@ -106,3 +106,13 @@ def test_staff_revoke_tokens_in_admin_but_never_see_or_make_one(client):
     assert response.status_code == 302
     token.refresh_from_db()
     assert token.is_revoked
+
+
+def test_the_page_says_when_the_api_is_off_for_you(client):
+    client.force_login(make_user())
+    with override_flag("api_v1", active=False):
+        page = client.get("/tokens/").content.decode()
+    assert "not switched on" in page and "/api/v1/docs" not in page
+    with override_flag("api_v1", active=True):
+        page = client.get("/tokens/").content.decode()
+    assert "not switched on" not in page and "/api/v1/docs" in page

@@ -4,6 +4,7 @@ from functools import wraps
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from waffle import flag_is_active
 
 from shortener.api import tokens
@@ -45,23 +46,33 @@ def gate(view):
 
     @wraps(view)
     def gated(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        request.api_token = tokens.from_header(request)
-        if request.api_token is not None:
-            request.user = request.api_token.user
-        if not flag_is_active(request, FLAG):
-            return problem(403, "api-disabled", TYPES["api-disabled"])
-        refused = body_refusal(request)
-        if refused is not None:
-            return refused
-        response = view(request, *args, **kwargs)
-        if response.status_code == 405 and response.get("Content-Type") != CONTENT_TYPE:
-            # ninja lists the methods in no fixed order
-            allowed = ", ".join(sorted(m.strip() for m in response.get("Allow", "").split(",")))
-            response = problem(405, "method-not-allowed", f"Allowed methods: {allowed}.")
-            response["Allow"] = allowed
+        response = admit(request) or problem_for_405(view(request, *args, **kwargs))
+        # Answers depend on the token: no shared cache may keep one for someone else.
+        patch_vary_headers(response, ["Authorization"])
+        patch_cache_control(response, private=True)
         return response
 
     return gated
+
+
+def admit(request: HttpRequest) -> HttpResponse | None:
+    """The refusal for a request that may not reach the API, or None."""
+    request.api_token = tokens.from_header(request)
+    if request.api_token is not None:
+        request.user = request.api_token.user
+    if not flag_is_active(request, FLAG):
+        return problem(403, "api-disabled", TYPES["api-disabled"])
+    return body_refusal(request)
+
+
+def problem_for_405(response: HttpResponse) -> HttpResponse:
+    if response.status_code != 405 or response.get("Content-Type") == CONTENT_TYPE:
+        return response
+    # ninja lists the methods in no fixed order
+    allowed = ", ".join(sorted(m.strip() for m in response.get("Allow", "").split(",")))
+    refusal = problem(405, "method-not-allowed", f"Allowed methods: {allowed}.")
+    refusal["Allow"] = allowed
+    return refusal
 
 
 def gated_patterns(patterns: list) -> list:
