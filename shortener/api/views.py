@@ -40,7 +40,10 @@ Create and manage Torii short links from programs.
   problem, as on the HTML list; a malformed or out-of-bounds `page`/`per_page` is a 400.
 * **Idempotency**: POSTs accept `Idempotency-Key`; see the header's description.
 * **Versioning**: the version is in the path. Within v1 changes are only additive.
-"""
+
+Problem types:
+
+""" + "\n".join(f"* `{problems.TYPE_BASE}{kind}`: {text}" for kind, text in problems.TYPES.items())
 
 api = DocumentedAPI(
     title="Torii API",
