@@ -17,7 +17,7 @@ from waffle.testutils import override_flag
 from shortener.api import tokens
 from tests.conftest import make_link, make_user
 
-EXAMPLES = 30  # per operation and mode: the whole file stays well under a minute
+EXAMPLES = 60  # per operation and mode: the whole file stays well under a minute
 CHECKS = [
     checks.not_a_server_error,
     checks.status_code_conformance,
