@@ -158,6 +158,17 @@ def test_oversized_body_is_413(api):
     assert snapshot() == before
 
 
+def test_chunked_bodies_without_a_length_are_411(api):
+    response = api.post(
+        LINKS,
+        {"target": "https://example.com/"},
+        HTTP_TRANSFER_ENCODING="chunked",
+        CONTENT_LENGTH="",
+    )
+    assert_problem(response, 411, "length-required")
+    assert not Link.objects.exists()
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -20,6 +20,9 @@ def body_refusal(request: HttpRequest) -> HttpResponse | None:
     """413 for a body over 64 KB, 415 for one that is not JSON; None when the body may pass."""
     if request.method not in BODY_METHODS:
         return None
+    if request.META.get("HTTP_TRANSFER_ENCODING") and not request.META.get("CONTENT_LENGTH"):
+        # WSGI hands Django no body without a length; say so rather than read it as empty.
+        return problem(411, "length-required", TYPES["length-required"])
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:

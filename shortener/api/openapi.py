@@ -12,6 +12,7 @@ COMMON = {
     "429": "Too many requests (the `api` rate-limit group); see Retry-After.",
 }
 BODY = {
+    "411": "A chunked body without Content-Length.",
     "413": "The body is over 64 KB.",
     "415": "The body is not application/json.",
     "422": "A field breaks the link rules; `errors` names each field.",

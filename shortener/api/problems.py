@@ -23,6 +23,7 @@ TYPES = {
     "unknown-field": "The body names a field this resource does not have.",
     "unsupported-media-type": "Bodies must be `application/json`.",
     "body-too-large": "Bodies are limited to 64 KB.",
+    "length-required": "Send bodies with Content-Length, not chunked.",
     "invalid-link": "A field breaks the link rules (the same rules as the site's forms).",
     "idempotency-key-reused": "This Idempotency-Key was used with a different request.",
     "idempotency-key-in-flight": "A request with this Idempotency-Key is still running.",
