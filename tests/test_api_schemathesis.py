@@ -4,6 +4,8 @@ schemathesis's own pytest integration (`parametrize`, `from_fixture`) relies on 
 internals that pytest 9 removed, so each operation's strategy runs under hypothesis here.
 """
 
+from pathlib import Path
+
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
@@ -12,14 +14,17 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, checks
+from schemathesis.config import SchemathesisConfig
 from waffle.testutils import override_flag
 
 from shortener.api import tokens
 from tests.conftest import make_link, make_user
 
 EXAMPLES = 60  # per operation and mode: the whole file stays well under a minute
+CONFIG = Path(__file__).resolve().parent.parent / "schemathesis.toml"  # also the CLI's
 CHECKS = [
     checks.not_a_server_error,
+    checks.positive_data_acceptance,
     checks.status_code_conformance,
     checks.content_type_conformance,
     checks.response_schema_conformance,
@@ -37,7 +42,11 @@ def served_schema(db):
     request_finished.disconnect(close_old_connections)
     try:
         with override_flag("api_v1", active=True), override_flag("custom_slugs", active=True):
-            schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
+            schema = schemathesis.openapi.from_wsgi(
+                "/api/v1/openapi.json",
+                get_wsgi_application(),
+                config=SchemathesisConfig.from_path(CONFIG),
+            )
             # Unknown query parameters are ignored, as on the HTML pages; not a bug to find.
             schema.config.generation.update(allow_extra_parameters=False)
             yield schema

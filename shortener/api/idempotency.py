@@ -21,7 +21,8 @@ from shortener.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 KEEP = timedelta(hours=24)
-KEY_PATTERN = re.compile(r"[\x20-\x7e]{1,255}")
+# Visible ASCII, spaces only inside (servers strip them at the ends), 1 to 255 characters.
+KEY_PATTERN = re.compile(r"[!-~](?:[ -~]{0,253}[!-~])?")
 
 
 def fingerprint(request: HttpRequest) -> str:
@@ -68,7 +69,6 @@ def idempotent(operation):
         key = request.headers.get(HEADER)
         if key is None:
             return operation(request, *args, **kwargs)
-        key = key.strip()
         if not KEY_PATTERN.fullmatch(key):
             return problem(400, "invalid-idempotency-key", TYPES["invalid-idempotency-key"])
         print_ = fingerprint(request)

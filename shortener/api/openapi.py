@@ -2,6 +2,8 @@
 
 from ninja import NinjaAPI
 
+from shortener.api.idempotency import KEY_PATTERN
+
 PROBLEM = {
     "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}},
 }
@@ -27,7 +29,7 @@ IDEMPOTENCY_HEADER = {
     "required": False,
     "description": "Any 1 to 255 visible ASCII characters. Retrying with the same key and "
     "body within 24 hours replays the first answer and writes nothing new.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "schema": {"type": "string", "pattern": f"^{KEY_PATTERN.pattern}$"},
 }
 PAGE_HEADERS = {
     "X-Total-Count": {
@@ -42,7 +44,9 @@ PAGE_HEADERS = {
 
 
 def problem_responses(path: str, method: str, operation: dict) -> None:
-    responses = operation.setdefault("responses", {})
+    # ninja keys responses by int; JSON keys are strings: one kind, so none appears twice
+    responses = {str(status): response for status, response in operation["responses"].items()}
+    operation["responses"] = responses
     extra = dict(COMMON)
     if path.rstrip("/") == "/api/v1":  # the map needs no token and takes no parameters
         del extra["400"], extra["401"]
@@ -64,10 +68,26 @@ def problem_responses(path: str, method: str, operation: dict) -> None:
             response["headers"] = PAGE_HEADERS
 
 
+def created_link_links(paths: dict) -> None:
+    """OpenAPI links from a created link to what can be done with its slug (for clients
+    and for schemathesis's stateful tests, which follow them)."""
+    created = paths["/api/v1/links"]["post"]["responses"]["201"]
+    created["links"] = {
+        operation["operationId"]: {
+            "operationId": operation["operationId"],
+            "parameters": {"slug": "$response.body#/slug"},
+        }
+        for path, operations in paths.items()
+        if "{slug}" in path
+        for operation in operations.values()
+    }
+
+
 class DocumentedAPI(NinjaAPI):
     def get_openapi_schema(self, *args, **kwargs):
         schema = super().get_openapi_schema(*args, **kwargs)
         for path, operations in schema["paths"].items():
             for method, operation in operations.items():
                 problem_responses(path, method, operation)
+        created_link_links(schema["paths"])
         return schema

@@ -13,7 +13,19 @@ class Strict(Schema):
 
 
 class LinkCreate(Strict):
-    target: str = Field(description="The destination: an absolute http or https URL.")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"target": "https://example.com/launch/2026", "title": "Launch", "tags": ["news"]}
+            ]
+        },
+    )
+
+    target: str = Field(
+        description="The destination: an absolute http or https URL.",
+        examples=["https://example.com/a/long/path"],
+    )
     slug: str | None = Field(
         None, description="A custom slug, only while custom slugs are enabled for you."
     )
