@@ -52,6 +52,10 @@ lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# Benchmarks measure and print (bench/run.py); SECTIONS="ratelimit-middleware" runs a subset.
+bench: install
+	$(PY) -m bench.run $(SECTIONS)
+
 format: install-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .

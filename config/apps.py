@@ -7,3 +7,6 @@ class SiteConfig(AppConfig):
     name = "config"
     label = "site"
     verbose_name = "Torii site"
+
+    def ready(self) -> None:
+        from config.ratelimit import checks  # noqa: F401 - registers the system checks

@@ -7,6 +7,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config.ratelimit.rates import InvalidRate, Rate, parse_rate
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 DATABASE_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql"}
@@ -47,6 +49,19 @@ def integer(name: str, default: int, minimum: int | None = None) -> int:
         raise ImproperlyConfigured(f"{name}={value!r} is not a whole number.") from None
     if minimum is not None and number < minimum:
         raise ImproperlyConfigured(f"{name}={value!r} must be at least {minimum}.")
+    return number
+
+
+def number(name: str, default: float, minimum: float | None = None) -> float:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a number.") from None
+    if number != number or (minimum is not None and number < minimum):
+        raise ImproperlyConfigured(f"{name}={value!r} must be a number of at least {minimum}.")
     return number
 
 
@@ -102,3 +117,24 @@ def secret_key(name: str, data_dir: Path) -> str:
             with os.fdopen(fd, "w") as handle:
                 handle.write(key)
     return path.read_text().strip()
+
+
+def rate(name: str, default: str) -> Rate | None:
+    """A rate-limit rate such as `600/m` or `off`; a malformed one names the variable."""
+    value = os.environ.get(name, default)
+    try:
+        return parse_rate(value)
+    except InvalidRate as error:
+        raise ImproperlyConfigured(f"{name}={error}") from None
+
+
+def choices(name: str, default: list[str], allowed: tuple[str, ...]) -> list[str]:
+    """A comma-separated list whose every item is one of `allowed`."""
+    items = string_list(name, default)
+    unknown = [item for item in items if item not in allowed]
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{name}={os.environ.get(name)!r} names {', '.join(unknown)}: "
+            f"choose from {', '.join(allowed)}."
+        )
+    return items

@@ -5,6 +5,7 @@ from pathlib import Path
 from django.utils.csp import CSP
 
 from config import environment as env
+from config.ratelimit import rates
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env.read_dotenv(BASE_DIR)
@@ -39,16 +40,26 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Rate limits for every group whose key needs no user (redirects included)...
+    "config.ratelimit.middleware.EarlyRateLimitMiddleware",
+    # ...then live short links are answered here, before sessions, auth and templates.
+    "shortener.redirects.RedirectMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before CSRF: in maintenance a stale form gets "read-only", not "CSRF failed".
+    "config.read_only.ReadOnlyMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After authentication (per-user keys) and htmx (the 429 fragment); before
+    # the views. README "Rate limiting".
+    "config.ratelimit.middleware.RateLimitMiddleware",
     "waffle.middleware.WaffleMiddleware",
+    "flags.audit.ChangedByMiddleware",
     "config.error_pages.ErrorPageMiddleware",
 ]
 
@@ -101,7 +112,7 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "diskcache.DjangoCache",
+            "BACKEND": "config.caches.PersistentDiskCache",
             "LOCATION": str(DATA_DIR / "cache"),
             "TIMEOUT": 300,
             # diskcache retries writes that hit its SQLite timeout; a longer
@@ -110,8 +121,37 @@ else:
         }
     }
 
-# --- Links ---
+# --- Links and visits ---
 SLUG_LENGTH = env.integer("SLUG_LENGTH", 7, minimum=4)
+# Seconds between writes of buffered visits; the most a crash can lose per worker.
+VISIT_FLUSH_SECONDS = env.number("VISIT_FLUSH_SECONDS", 1.0, minimum=0.05)
+
+# --- Rate limiting: config/ratelimit/, README "Rate limiting" ---
+RATE_LIMITS = {
+    "redirect": env.rate("RATE_LIMIT_REDIRECT", "600/m"),
+    "create": env.rate("RATE_LIMIT_CREATE", "30/m"),
+    "login": env.rate("RATE_LIMIT_LOGIN", "10/m"),
+    "api": env.rate("RATE_LIMIT_API", "5000/h"),
+    "webhook": env.rate("RATE_LIMIT_WEBHOOK", "600/m"),
+    "default": env.rate("RATE_LIMIT_DEFAULT", "300/m"),
+}
+# URL name → group. Name new routes to match; anything unnamed here is
+# `default`, and any path under /api/ is also `api`.
+RATE_LIMIT_GROUPS = {
+    "follow": "redirect",
+    "preview": "redirect",
+    "link-list": "create",  # POST only (creating a link); a GET is `default`
+    "api-link-list": "create",  # POST only; always `api` as well
+    "login": "login",  # POST only: per client address and per username
+    "webhook-receive": "webhook",  # per `source` URL kwarg
+}
+RATE_LIMIT_EXEMPT = ["healthz"]  # URL names; static files are exempt by path
+# Groups that let requests through while the cache is down; the others answer 503.
+RATE_LIMIT_FAIL_OPEN = env.choices(
+    "RATE_LIMIT_FAIL_OPEN", ["redirect", "create", "api", "webhook", "default"], rates.GROUPS
+)
+# Proxies in front of the app that append to X-Forwarded-For; 0 trusts none.
+TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 # --- Accounts ---
 AUTH_PASSWORD_VALIDATORS = [
@@ -132,7 +172,7 @@ USE_TZ = True
 # --- Static files: whitenoise serves them from the app server ---
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.raw("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

@@ -316,3 +316,32 @@ def create_link(*, target: str, owner=None, slug: str | None = None, tags=(), **
             if slug or attempt == attempts - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+class Device(models.TextChoices):
+    DESKTOP = "desktop", "Desktop"
+    MOBILE = "mobile", "Mobile"
+    TABLET = "tablet", "Tablet"
+    BOT = "bot", "Bot"
+    OTHER = "other", "Other"
+
+
+class Visit(models.Model):
+    """One followed redirect. Nothing here identifies a person: no IP address is stored,
+    and `visitor` is a hash salted with a key that changes every day."""
+
+    link = models.ForeignKey(Link, on_delete=models.CASCADE, related_name="visits")
+    at = models.DateTimeField()
+    referrer_host = models.CharField(max_length=253, blank=True)
+    browser = models.CharField(max_length=50, blank=True)
+    os = models.CharField(max_length=50, blank=True)
+    device = models.CharField(max_length=10, choices=Device.choices, default=Device.OTHER)
+    is_bot = models.BooleanField(default=False)
+    visitor = models.CharField(max_length=32)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["link", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.link_id} at {self.at:%Y-%m-%d %H:%M:%S}"

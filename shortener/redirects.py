@@ -1,13 +1,33 @@
-"""Following a short link: GET/HEAD /<slug> and the preview page /<slug>+."""
+"""The hot path, GET/HEAD /<slug>: lookup cache, state, visit hand-off, status codes.
 
-from django.db.models import F, Q
+A live redirect is answered by `RedirectMiddleware` near the top of the stack: no
+session, no authentication, no template, no database write. Everything else about a
+slug path (unknown, disabled, expired, used up) falls through to the `follow` view,
+which renders the 404 or 410 page in the site's look.
+
+Each process keeps a small lookup cache (LOOKUP_TTL seconds, LOOKUP_SIZE entries,
+unknown slugs included) in front of one indexed query, so an edit, a disable or a
+delete takes effect everywhere within LOOKUP_TTL seconds.
+"""
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+
+from cachetools import TTLCache
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from shortener import slugs
 from shortener.models import Link, LinkState
+from shortener.visits import buffer
+
+LOOKUP_TTL = 2.0
+LOOKUP_SIZE = 10_000
+SLUG_PATH = re.compile(r"/([A-Za-z0-9_-]{1,64})\Z")
 
 GONE_REASONS = {
     LinkState.DISABLED: "This short link has been disabled by its owner.",
@@ -17,44 +37,155 @@ GONE_REASONS = {
 }
 
 
-def find(slug: str) -> Link:
-    if not slugs.is_valid_slug(slug):
-        raise Http404
-    try:
-        return Link.objects.get(slug=slug)
-    except Link.DoesNotExist:
-        raise Http404 from None
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the redirect needs to know about a link, read in one query."""
+
+    pk: int
+    target: str
+    redirect_code: int
+    is_active: bool
+    deleted: bool
+    expires_at: float | None
+    max_visits: int | None
+    visit_count: int
+
+    def state(self, now: float) -> LinkState:
+        if self.deleted:
+            return LinkState.DELETED
+        if not self.is_active:
+            return LinkState.DISABLED
+        if self.expires_at is not None and self.expires_at <= now:
+            return LinkState.EXPIRED
+        if self.max_visits is not None and self.visit_count >= self.max_visits:
+            return LinkState.EXHAUSTED
+        return LinkState.ACTIVE
 
 
-def gone(request: HttpRequest, link: Link) -> HttpResponse:
-    return render(
-        request, "410.html", {"reason": GONE_REASONS[link.state], "state": link.state}, status=410
+_UNKNOWN = object()
+_lookups: TTLCache = TTLCache(maxsize=LOOKUP_SIZE, ttl=LOOKUP_TTL)
+_lookups_lock = threading.Lock()
+
+
+def read(slug: str) -> Snapshot | None:
+    row = (
+        Link.objects.filter(slug=slug)
+        .values_list(
+            "pk",
+            "target",
+            "redirect_code",
+            "is_active",
+            "deleted_at",
+            "expires_at",
+            "max_visits",
+            "visit_count",
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    pk, target, code, active, deleted_at, expires_at, max_visits, visits = row
+    return Snapshot(
+        pk,
+        target,
+        code,
+        active,
+        deleted_at is not None,
+        expires_at.timestamp() if expires_at else None,
+        max_visits,
+        visits,
     )
 
 
-def count_visit(link: Link) -> bool:
-    """Count one visit unless the link is used up; exact under concurrency (one UPDATE)."""
-    room = Q(max_visits__isnull=True) | Q(visit_count__lt=F("max_visits"))
-    return bool(Link.objects.filter(room, pk=link.pk).update(visit_count=F("visit_count") + 1))
+def lookup(slug: str) -> Snapshot | None:
+    with _lookups_lock:
+        found = _lookups.get(slug)
+    if found is None:
+        found = read(slug) or _UNKNOWN
+        with _lookups_lock:
+            _lookups[slug] = found
+    return None if found is _UNKNOWN else found
+
+
+def forget_lookups() -> None:
+    with _lookups_lock:
+        _lookups.clear()
+
+
+def take_visit(link: Snapshot) -> bool:
+    """For a link with a visit limit: claim one visit in the shared cache, exactly.
+
+    The counter starts from the stored count the first time any worker needs it and is
+    then only incremented atomically, so with any number of workers at most
+    `max_visits` requests are redirected.
+    """
+    key = f"link-visits:{link.pk}"
+    cache.add(key, link.visit_count, timeout=None)
+    return cache.incr(key) <= link.max_visits
+
+
+def live_redirect(request: HttpRequest, slug: str) -> HttpResponse | None:
+    """The redirect response for a live link, or None when the slow path must answer."""
+    link = lookup(slug)
+    if link is None or link.state(time.time()) != LinkState.ACTIVE:
+        return None
+    counted = request.method == "GET"
+    if counted and link.max_visits is not None and not take_visit(link):
+        request.torii_exhausted = True
+        return None
+    if counted:
+        buffer.add(link.pk, request.META)
+    response = HttpResponse(status=link.redirect_code)
+    response["Location"] = link.target
+    if link.redirect_code in (302, 307):
+        response["Cache-Control"] = "private, max-age=0"  # count every click
+    return response
+
+
+class RedirectMiddleware:
+    """Answer live short links before sessions, auth, CSRF and templates get involved."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method in ("GET", "HEAD"):
+            match = SLUG_PATH.match(request.path_info)
+            if match:
+                response = live_redirect(request, match.group(1))
+                if response is not None:
+                    return response
+        return self.get_response(request)
+
+
+def gone(request: HttpRequest, state: LinkState) -> HttpResponse:
+    return render(request, "410.html", {"reason": GONE_REASONS[state], "state": state}, status=410)
 
 
 @never_cache
 @require_safe
 def follow(request: HttpRequest, slug: str) -> HttpResponse:
-    link = find(slug)
-    if link.state != LinkState.ACTIVE:
-        return gone(request, link)
-    if request.method == "GET" and not count_visit(link):
-        link.visit_count = link.max_visits  # another request took the last visit
-        return gone(request, link)
-    response = HttpResponse(status=link.redirect_code)
-    response["Location"] = link.target
+    """The slow path: 404 and 410 pages (and live redirects if the middleware is absent)."""
+    link = lookup(slug)
+    if link is None:
+        raise Http404
+    if getattr(request, "torii_exhausted", False):
+        return gone(request, LinkState.EXHAUSTED)
+    state = link.state(time.time())
+    if state != LinkState.ACTIVE:
+        return gone(request, state)
+    response = live_redirect(request, slug)
+    if response is None:
+        return gone(request, LinkState.EXHAUSTED)
     return response
 
 
 @require_safe
 def preview(request: HttpRequest, slug: str) -> HttpResponse:
-    link = find(slug)
-    if link.state != LinkState.ACTIVE:
-        return gone(request, link)
-    return render(request, "links/preview.html", {"link": link})
+    link = lookup(slug)
+    if link is None:
+        raise Http404
+    state = link.state(time.time())
+    if state != LinkState.ACTIVE:
+        return gone(request, state)
+    return render(request, "links/preview.html", {"link": Link.objects.get(pk=link.pk)})

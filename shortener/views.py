@@ -1,17 +1,20 @@
 """Function-based HTML views for links: parse, call the domain, render."""
 
+import csv
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from waffle import flag_is_active
 
-from shortener import qr
+from shortener import analytics, qr
 from shortener.forms import CreateLinkForm, LinkForm
 from shortener.fragments import varies_on_htmx, wants_fragment
 from shortener.models import Link, LinkState, Tag
@@ -241,3 +244,62 @@ def signup(request: HttpRequest) -> HttpResponse:
             return redirect_303(reverse("home"))
         return render(request, "registration/signup.html", {"form": form}, status=422)
     return render(request, "registration/signup.html", {"form": form})
+
+
+def analytics_or_404(request: HttpRequest, slug: str) -> Link:
+    if not flag_is_active(request, "link_analytics"):
+        raise Http404
+    return owned_link_or_404(request, slug)
+
+
+@varies_on_htmx
+@require_GET
+def link_stats(request: HttpRequest, slug: str) -> HttpResponse:
+    link = analytics_or_404(request, slug)
+    if wants_fragment(request) and request.htmx.target == "stats-totals":
+        return render(request, "links/stats.html#totals", {"link": link, **stats_totals(link)})
+    days = int(request.GET["days"]) if request.GET.get("days") in {"30", "90"} else 30
+    series = analytics.daily(link, days, timezone.now().date())
+    clicks = sum(n for _, n in series)
+    chart = analytics.bar_chart(
+        series,
+        title=f"Clicks per day, last {days} days",
+        description=f"{clicks} clicks on {link.slug} between {series[0][0]} and {series[-1][0]}.",
+    )
+    context = {
+        "link": link,
+        "days": days,
+        "periods": analytics.PERIODS,
+        "series": series,
+        "chart": chart,
+        "breakdowns": analytics.breakdowns(link),
+        **stats_totals(link),
+    }
+    return render(request, "links/stats.html", context)
+
+
+def stats_totals(link: Link) -> dict:
+    return {"totals": analytics.totals(link), "refreshed_at": timezone.now()}
+
+
+@require_GET
+def link_visits_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
+    link = analytics_or_404(request, slug)
+    header = ["time", "referrer_host", "browser", "os", "device", "bot", "visitor"]
+    writer = csv.writer(Echo())
+
+    def rows():
+        yield writer.writerow(header)
+        for at, *rest in analytics.visits_for_export(link):
+            yield writer.writerow([at.isoformat(), *rest])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{link.slug}-visits.csv"'
+    return response
+
+
+class Echo:
+    """A file-like object for csv.writer that hands each row back instead of storing it."""
+
+    def write(self, value: str) -> str:
+        return value

@@ -18,6 +18,8 @@ def pytest_configure(config):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    # Visits are flushed explicitly by the tests that count them (see flush_visits).
+    settings.VISIT_FLUSH_SECONDS = 0
     # Hashing passwords properly is slow on purpose; tests only need it to work.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -26,14 +28,31 @@ def pytest_configure(config):
 def _clean_cache():
     from django.core.cache import cache
 
+    from shortener.redirects import forget_lookups
+    from shortener.visits import buffer
+
     cache.clear()
+    forget_lookups()
+    buffer.discard()
     yield
     cache.clear()
+    forget_lookups()
+    buffer.discard()
+
+
+def flush_visits() -> int:
+    """Write the visits buffered by redirects so far, as the flush thread would."""
+    from shortener.visits import buffer
+
+    return buffer.flush()
 
 
 def run_manage(*args: str, env: dict[str, str] | None = None, timeout: int = 60):
     """Run manage.py in a fresh process with the given environment changes."""
     full_env = {**os.environ, **(env or {})}
+    # tests/e2e/conftest.py sets this for Playwright's event loop; a manage.py
+    # process must not inherit it (check --deploy rightly fails on it: async.E001).
+    full_env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -78,3 +97,16 @@ def make_link(**overrides):
     if delete:
         link.delete_softly()
     return link
+
+
+def set_flag(name: str, **fields):
+    """A feature flag saved with these fields, created if missing (on for nobody by default)."""
+    from waffle import get_waffle_flag_model
+
+    flag, _ = get_waffle_flag_model().objects.get_or_create(
+        name=name, defaults={"superusers": False}
+    )
+    for field, value in fields.items():
+        setattr(flag, field, value)
+    flag.save()
+    return flag

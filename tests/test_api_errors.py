@@ -278,7 +278,7 @@ def test_the_flag_follows_the_tokens_user(client):
     from flags.models import FeatureFlag
 
     alice, bob = ApiClient(client), ApiClient(client, user=make_user("bob"))
-    flag = FeatureFlag.objects.create(name="api_v1", everyone=None)
+    flag, _ = FeatureFlag.objects.update_or_create(name="api_v1", defaults={"everyone": None})
     flag.users.add(alice.user)
     assert alice.get(LINKS).status_code == 200
     assert_problem(bob.get(LINKS), 403, "api-disabled")

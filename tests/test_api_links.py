@@ -1,12 +1,14 @@
 """The API used as a script would: create, read, page, follow links, change state, delete."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.staticfiles import finders
+from django.utils import timezone
 from waffle.testutils import override_flag
 
-from shortener.models import DestinationChange, Link, LinkState
+from shortener.models import DestinationChange, Link, LinkState, Visit
 from tests.api_client import ApiClient, assert_problem
 from tests.conftest import make_link, make_user
 
@@ -54,7 +56,7 @@ def test_create_returns_the_link_with_its_links(api):
     assert path_of(body["_links"]["self"]["href"]) == f"{LINKS}/{link.slug}"
     assert path_of(body["_links"]["short_url"]["href"]) == f"/{link.slug}"
     assert path_of(body["_links"]["html"]["href"]) == link.get_absolute_url()
-    assert path_of(body["_links"]["stats"]["href"]) == f"{LINKS}/{link.slug}/stats"
+    assert path_of(body["_links"]["stats"]["href"]) == f"{LINKS}/{link.slug}/stats"  # flag on
     assert body["_links"]["disable"]["method"] == "POST"
     assert "enable" not in body["_links"]
     assert DestinationChange.objects.filter(link=link).count() == 1
@@ -117,13 +119,26 @@ def test_delete_leaves_a_tombstone(api):
     assert api.client.get(f"/{link.slug}").status_code == 410
 
 
-def test_stats_total_and_a_daily_series(api):
-    link = make_link(owner=api.user, visit_count_to=7)
-    body = api.get(f"{LINKS}/{link.slug}/stats", days=7).json()
-    assert body["total_visits"] == 7
+def test_stats_match_the_stats_page(api):
+    link = make_link(owner=api.user, visit_count_to=3)
+    now = timezone.now()
+    for days_ago, bot in ((0, False), (0, True), (2, False)):
+        Visit.objects.create(link=link, at=now - timedelta(days=days_ago), is_bot=bot, visitor="v")
+    with override_flag("link_analytics", active=True):
+        relations = api.get(f"{LINKS}/{link.slug}").json()["_links"]
+        body = api.get(path_of(relations["stats"]["href"]), days=7).json()
+    assert body["total_visits"] == 3
+    assert (body["clicks"], body["humans"], body["bots"]) == (3, 2, 1)
     assert len(body["daily"]) == 7
-    assert all(day["visits"] == 0 for day in body["daily"])  # until Visit rows exist
-    assert body["daily"] == sorted(body["daily"], key=lambda day: day["date"])
+    assert [day["visits"] for day in body["daily"]] == [0, 0, 0, 0, 1, 0, 2]
+    assert path_of(body["_links"]["html"]["href"]) == f"/links/{link.slug}/stats/"
+
+
+def test_stats_follow_the_link_analytics_flag(api):
+    link = make_link(owner=api.user)
+    with override_flag("link_analytics", active=False):
+        assert "stats" not in api.get(f"{LINKS}/{link.slug}").json()["_links"]
+        assert_problem(api.get(f"{LINKS}/{link.slug}/stats"), 404, "not-found")
 
 
 def test_another_users_link_is_not_found_and_untouched(api):

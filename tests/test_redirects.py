@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from shortener.models import Link
-from tests.conftest import make_link
+from tests.conftest import flush_visits, make_link
 
 pytestmark = pytest.mark.django_db
 
@@ -74,6 +74,7 @@ def test_max_visits_stops_exactly_at_the_limit(client):
     link = make_link(max_visits=3)
     codes = [client.get(f"/{link.slug}").status_code for _ in range(5)]
     assert codes == [302, 302, 302, 410, 410]
+    assert flush_visits() == 3
     assert Link.objects.get(pk=link.pk).visit_count == 3
 
 

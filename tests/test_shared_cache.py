@@ -61,11 +61,46 @@ def test_embedded_cache_is_diskcache_in_data_dir():
     if os.environ.get("REDIS_URL"):
         pytest.skip("REDIS_URL is set: the embedded cache is not in use")
     cache = settings.CACHES["default"]
-    assert cache["BACKEND"] == "diskcache.DjangoCache"
+    assert cache["BACKEND"] == "config.caches.PersistentDiskCache"
     assert cache["LOCATION"].startswith(str(settings.DATA_DIR))
+
+
+@pytest.mark.django_db
+def test_embedded_cache_keeps_its_connection_across_requests(client):
+    if os.environ.get("REDIS_URL"):
+        pytest.skip("REDIS_URL is set: the embedded cache is not in use")
+    from django.core.cache import cache
+
+    cache.set("probe", 1)
+    shard = cache._cache._shards[0]
+    connection = shard._con
+    client.get("/healthz")  # request_finished closes every cache
+    assert shard._con is connection
 
 
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL is not set")
 def test_increments_add_up_on_redis():
     assert settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
     assert count_across_processes({"REDIS_URL": os.environ["REDIS_URL"]}) == INCREMENTS * PROCESSES
+
+
+def test_embedded_counter_increments_like_djangos_cache_api():
+    if os.environ.get("REDIS_URL"):
+        pytest.skip("REDIS_URL is set: the embedded cache is not in use")
+    from django.core.cache import cache
+
+    with pytest.raises(ValueError):
+        cache.incr("missing-counter")
+    assert cache.add("counter", 5, timeout=60) is True
+    assert cache.add("counter", 0, timeout=60) is False  # present: answered without a write
+    assert [cache.incr("counter") for _ in range(3)] == [6, 7, 8]
+    assert cache.incr("counter", 10) == 18
+    cache.set("word", "text")
+    with pytest.raises(TypeError):
+        cache.incr("word")  # not an integer: diskcache's own path refuses it
+    cache.set("short-lived", 1, timeout=0.01)
+    import time
+
+    time.sleep(0.05)
+    with pytest.raises(ValueError):
+        cache.incr("short-lived")  # expired counts as missing

@@ -50,6 +50,8 @@ def problem_responses(path: str, method: str, operation: dict) -> None:
     extra = dict(COMMON)
     if path.rstrip("/") == "/api/v1":  # the map needs no token and takes no parameters
         del extra["400"], extra["401"]
+    if method in ("post", "patch", "delete"):
+        extra["503"] = "Maintenance: the site is read-only for now; see Retry-After."
     if method in ("post", "patch"):
         extra |= BODY
     if method == "post":

@@ -7,7 +7,9 @@ from django.core.paginator import Page
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from waffle import flag_is_active
 
+from shortener import analytics
 from shortener.models import Link
 from shortener.pagination import page_relations
 
@@ -42,6 +44,13 @@ def slug_url(request: HttpRequest, name: str, slug: str) -> str:
     return templates[name].replace(PLACEHOLDER, slug)
 
 
+def analytics_on(request: HttpRequest) -> bool:
+    """The link_analytics flag, asked once per request (a page has 100 links)."""
+    if "_analytics_on" not in request.__dict__:
+        request._analytics_on = flag_is_active(request, "link_analytics")
+    return request._analytics_on
+
+
 def link_relations(request: HttpRequest, link: Link) -> dict:
     """The same controls the link's HTML page draws: a disabled link offers enable, never both."""
     own = slug_url(request, "api-v1:link", link.slug)
@@ -49,10 +58,11 @@ def link_relations(request: HttpRequest, link: Link) -> dict:
         "self": href(own),
         "short_url": href(slug_url(request, "follow", link.slug)),
         "html": href(slug_url(request, "link-detail", link.slug)),
-        "stats": href(slug_url(request, "api-v1:link-stats", link.slug)),
         "edit": href(own, "PATCH"),
         "delete": href(own, "DELETE"),
     }
+    if analytics_on(request):  # as the page draws its Stats button
+        relations["stats"] = href(slug_url(request, "api-v1:link-stats", link.slug))
     if link.can_disable:
         relations["disable"] = href(slug_url(request, "api-v1:link-disable", link.slug), "POST")
     if link.can_enable:
@@ -97,14 +107,21 @@ def page_json(request: HttpRequest, page: Page) -> dict:
     }
 
 
-def stats_json(request: HttpRequest, link: Link, daily: dict[date, int]) -> dict:
+def stats_json(
+    request: HttpRequest, link: Link, totals: analytics.Totals, daily: list[tuple[date, int]]
+) -> dict:
     return {
         "slug": link.slug,
         "total_visits": link.visit_count,
-        "daily": [{"date": day, "visits": visits} for day, visits in daily.items()],
+        "clicks": totals.clicks,
+        "unique_visitors": totals.unique_visitors,
+        "humans": totals.humans,
+        "bots": totals.bots,
+        "daily": [{"date": day, "visits": visits} for day, visits in daily],
         "_links": {
             "self": href(request.build_absolute_uri()),
-            "link": href(api_url(request, "link", link.slug)),
+            "link": href(slug_url(request, "api-v1:link", link.slug)),
+            "html": href(slug_url(request, "link-stats", link.slug)),
         },
     }
 

@@ -58,7 +58,7 @@ class LinkRelations(Schema):
     self_: Href = Field(alias="self")
     short_url: Href
     html: Href
-    stats: Href
+    stats: Href | None = Field(None, description="Present while link analytics are on for you.")
     edit: Href
     delete: Href
     disable: Href | None = Field(None, description="Present only while the link is enabled.")
@@ -120,15 +120,17 @@ class Day(Schema):
 class StatsRelations(Schema):
     self_: Href = Field(alias="self")
     link: Href
+    html: Href = Field(description="The link's stats page.")
 
 
 class Stats(Schema):
     slug: str
-    total_visits: int
-    daily: list[Day] = Field(
-        description="One entry per day, oldest first. Daily counts are 0 until visits "
-        "are recorded one by one; total_visits is already exact."
-    )
+    total_visits: int = Field(description="The link's visit counter (what max_visits checks).")
+    clicks: int = Field(description="Recorded visits.")
+    unique_visitors: int = Field(description="Distinct visitors per day, summed.")
+    humans: int
+    bots: int
+    daily: list[Day] = Field(description="Recorded visits per UTC day, oldest first.")
     links: StatsRelations = Field(alias="_links")
 
 

@@ -2,6 +2,7 @@
 
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
 from ninja import Query, Router
 from waffle import flag_is_active
 
@@ -23,7 +24,7 @@ from shortener.api.validation import current_values, form_data, form_problem, in
 from shortener.forms import CreateLinkForm, LinkForm
 from shortener.models import Link, LinkState
 from shortener.pagination import get_page, link_header
-from shortener.views import owned_link_or_404
+from shortener.views import analytics_or_404, owned_link_or_404
 
 DESCRIPTION = """
 Create and manage Torii short links from programs.
@@ -56,10 +57,11 @@ api = DocumentedAPI(
 problems.install(api)
 
 
-def owned(request: HttpRequest, slug: str) -> Link:
+def owned(request: HttpRequest, slug: str, find=owned_link_or_404) -> Link:
+    """The caller's link by slug (the HTML views' rule), or a 404 problem."""
     if not slugs.is_valid_slug(slug):
         raise Http404
-    return owned_link_or_404(request, slug)
+    return find(request, slug)
 
 
 @api.get(
@@ -190,6 +192,7 @@ def link_stats(
     slug: str,
     days: int = Query(30, ge=1, le=365, description="How many days of the daily series."),
 ) -> HttpResponse:
-    """Total visits (exact) and a daily series (zeros until visits are recorded one by one)."""
-    link = owned(request, slug)
-    return json_response(stats_json(request, link, analytics.daily_visits(link, days)))
+    """Totals and visits per day, as on the link's stats page (404 while analytics are off)."""
+    link = owned(request, slug, analytics_or_404)  # the stats page's rule, flag included
+    daily = analytics.daily(link, days, timezone.now().date())
+    return json_response(stats_json(request, link, analytics.totals(link), daily))

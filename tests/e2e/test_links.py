@@ -5,7 +5,7 @@ import re
 import pytest
 
 from shortener.models import Link, LinkState
-from tests.conftest import make_link, make_user
+from tests.conftest import flush_visits, make_link, make_user, set_flag
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PASSWORD = "a-long-enough-password"
@@ -75,6 +75,7 @@ def test_following_the_short_url_reaches_the_destination(page, live_server):
     response = page.goto(f"/{link.slug}")
     assert page.url == f"{live_server.url}/healthz"
     assert response.status == 200
+    assert flush_visits() == 1
     assert Link.objects.get(pk=link.pk).visit_count == 1
 
 
@@ -109,3 +110,30 @@ def test_create_and_disable_with_javascript_off(page_without_js):
     assert page.locator("#link-panel").get_by_role("button", name="Enable").is_visible()
     assert Link.objects.get().state == LinkState.DISABLED
     assert "it now answers 410 Gone" in page.locator("#messages").inner_text()
+
+
+def test_stats_page_draws_the_chart_without_console_errors(page):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from shortener.models import Visit
+
+    # A transactional test run earlier flushes the flags the data migration made.
+    set_flag("link_analytics", everyone=True)
+    sign_in(page, "sam")
+    user = Link.objects.model.owner.field.related_model.objects.get(username="sam")
+    link = make_link(owner=user, title="Launch post")
+    now = timezone.now()
+    Visit.objects.bulk_create(
+        Visit(link=link, at=now - timedelta(days=n % 20), browser="Firefox", os="Linux",
+              device="desktop", referrer_host=f"site{n % 3}.example", visitor=str(n))
+        for n in range(120)
+    )  # fmt: skip
+    page.goto(link.get_absolute_url())
+    page.get_by_role("link", name="Stats", exact=True).click()
+    page.wait_for_url("**/stats/")
+    assert page.locator("svg.chart rect.bar").count() == 30
+    assert page.locator("#stats-totals .stat-value").first.inner_text() == "120"
+    page.screenshot(path="data/screenshot-stats.png", full_page=True)
+    assert page.console_errors == []

@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` (python -m bench.run [section ...]) measures and prints; not tests."""

@@ -1,0 +1,1 @@
+"""A naive, tutorial-style Django redirect project: the yardstick for `make bench`."""

@@ -1,0 +1,309 @@
+"""Redirect benchmark: Torii's production server against a naive Django redirect, with wrk.
+
+Torii runs as `make run` would (granian, 2 workers, the embedded default, or PostgreSQL
+and Redis when DATABASE_URL and REDIS_URL are set) with rate limiting on but set too high
+to refuse anything. The baseline is bench/baseline/, a tutorial-style project (default
+middleware, get_object_or_404, an F() click update, redirect) on gunicorn with 2 sync
+workers. wrk drives GET /<slug> over 1,000 slugs at 32 connections for 10 seconds; the
+two are interleaved three times. Then Torii with 1,000 and with 1,000,000 links.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+CONNECTIONS = 32
+DURATION = 10
+ROUNDS = 3
+HIGH_RATE = "100000000/m"
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if not found:
+        print("  installing wrk from Debian's packages …")
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True)
+        found = shutil.which("wrk")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early: {process.stdout.read().decode()[-2000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=2).close()  # noqa: S310 - loopback only
+            return
+        except urllib.error.HTTPError:
+            return  # it answered
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(url)
+
+
+def torii_env(data_dir: Path) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DATA_DIR": str(data_dir),
+        "STATIC_ROOT": str(data_dir / "static"),
+        "RATE_LIMIT_REDIRECT": HIGH_RATE,
+        "RATE_LIMIT_DEFAULT": HIGH_RATE,
+        "LOG_LEVEL": "WARNING",
+        "DEBUG": "false",
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    return env
+
+
+def seed_torii(data_dir: Path, links: int) -> list[str]:
+    env = torii_env(data_dir)
+    python = str(VENV_BIN / "python")
+    subprocess.run(
+        [python, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+    )
+    out = subprocess.run(
+        [python, "-m", "bench.seed", "seed", str(links)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def count_visits(data_dir: Path) -> int:
+    out = subprocess.run(
+        [str(VENV_BIN / "python"), "-m", "bench.seed", "count"],
+        cwd=ROOT,
+        env=torii_env(data_dir),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])["visits"]
+
+
+def start_torii(data_dir: Path, port: int) -> subprocess.Popen:
+    command = [
+        str(VENV_BIN / "granian"),
+        "--interface", "wsgi",
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--workers", "2",
+        "--blocking-threads", os.environ.get("GRANIAN_THREADS", "4"),
+        "--no-ws",
+        "--log-level", "warning",
+        "config.wsgi:application",
+    ]  # fmt: skip
+    return subprocess.Popen(
+        command, cwd=ROOT, env=torii_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+
+
+def seed_baseline(base: Path, slugs: list[str]) -> None:
+    env = {
+        **os.environ,
+        "BASELINE_DIR": str(base),
+        "DJANGO_SETTINGS_MODULE": "bench.baseline.settings",
+    }
+    subprocess.run(
+        [str(VENV_BIN / "python"), "-m", "bench.baseline.seed"],
+        cwd=ROOT,
+        env=env,
+        input="\n".join(slugs),
+        text=True,
+        check=True,
+    )
+
+
+def start_baseline(base: Path, port: int) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "BASELINE_DIR": str(base),
+        "DJANGO_SETTINGS_MODULE": "bench.baseline.settings",
+    }
+    command = [
+        str(VENV_BIN / "gunicorn"),
+        "--workers", "2",
+        "--bind", f"127.0.0.1:{port}",
+        "--log-level", "warning",
+        "bench.baseline.wsgi:application",
+    ]  # fmt: skip
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+
+
+def workers_of(process: subprocess.Popen) -> list[int]:
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    try:
+        return [int(pid) for pid in children.read_text().split()]
+    except OSError:
+        return []
+
+
+def peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def stop(process: subprocess.Popen) -> None:
+    """A graceful stop: SIGTERM, as an operator or a service manager sends it."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def lua_script(slugs: list[str], directory: Path) -> Path:
+    paths = ",".join(f'"/{slug}"' for slug in slugs)
+    script = directory / "paths.lua"
+    script.write_text(
+        f"local paths = {{{paths}}}\n"
+        "math.randomseed(os.time())\n"
+        "request = function()\n"
+        "  return wrk.format('GET', paths[math.random(#paths)])\n"
+        "end\n"
+    )
+    return script
+
+
+def parse_wrk(output: str) -> dict:
+    def duration_ms(text: str) -> float:
+        number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+        return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.M))
+    non_3xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", output).group(1)),
+        "p50_ms": duration_ms(latency["50"]),
+        "p99_ms": duration_ms(latency["99"]),
+        "non_3xx": int(non_3xx.group(1)) if non_3xx else 0,
+        "socket_errors": sum(map(int, errors.groups())) if errors else 0,
+    }
+
+
+def drive(wrk: str, port: int, script: Path) -> dict:
+    output = subprocess.run(
+        [wrk, "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}s", "--latency", "-s", str(script),
+         f"http://127.0.0.1:{port}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return parse_wrk(output)
+
+
+def measured_run(start, target: Path, wrk: str, script: Path) -> dict:
+    port = free_port()
+    server = start(target, port)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz", server)
+        result = drive(wrk, port, script)
+        result["peak_rss_mb"] = max((peak_rss_mb(pid) for pid in workers_of(server)), default=0)
+    finally:
+        stop(server)
+    return result
+
+
+def redirect_benchmark():
+    wrk = ensure_wrk()
+    work = Path(tempfile.mkdtemp(prefix="torii-bench-"))
+    small, large, base = work / "torii-1k", work / "torii-1m", work / "baseline"
+    for directory in (small, large, base):
+        directory.mkdir()
+    print("  seeding 1,000 links …", flush=True)
+    slugs = seed_torii(small, 1000)
+    seed_baseline(base, slugs)
+    script = lua_script(slugs, work)
+
+    torii_runs, baseline_runs, lost, in_flight = [], [], [], []
+    for round_number in range(ROUNDS):
+        before = count_visits(small)
+        torii = measured_run(start_torii, small, wrk, script)
+        recorded = count_visits(small) - before
+        # wrk counts the responses it read before its timer ran out; the requests
+        # still in flight then are served and recorded too, so recorded may exceed it.
+        lost.append(max(0, torii["requests"] - recorded))
+        in_flight.append(max(0, recorded - torii["requests"]))
+        torii_runs.append(torii)
+        baseline_runs.append(measured_run(start_baseline, base, wrk, script))
+        print(
+            f"  round {round_number + 1}: Torii {torii['rps']:,.0f}/s, "
+            f"baseline {baseline_runs[-1]['rps']:,.0f}/s, visits recorded {recorded:,} "
+            f"of {torii['requests']:,} requests",
+            flush=True,
+        )
+
+    print("  seeding 1,000,000 links (a minute or two) …", flush=True)
+    large_slugs = seed_torii(large, 1_000_000)
+    large_script = lua_script(large_slugs, large)
+    size_runs = {"1k": [], "1m": []}
+    for _ in range(2):
+        size_runs["1k"].append(measured_run(start_torii, small, wrk, script)["rps"])
+        size_runs["1m"].append(measured_run(start_torii, large, wrk, large_script)["rps"])
+
+    def median(runs, key):
+        return statistics.median(run[key] for run in runs)
+
+    rows = []
+    for name, runs in (("Torii", torii_runs), ("naive baseline", baseline_runs)):
+        rows += [
+            (f"{name}: requests per second (median of {ROUNDS})", median(runs, "rps"), "req/s"),
+            (f"{name}: p50 latency", median(runs, "p50_ms"), "ms"),
+            (f"{name}: p99 latency", median(runs, "p99_ms"), "ms"),
+            (f"{name}: peak resident memory per worker", max(r["peak_rss_mb"] for r in runs), "MB"),
+            (f"{name}: responses other than 3xx", sum(r["non_3xx"] for r in runs), "responses"),
+        ]
+    rows += [
+        (
+            "Torii / baseline throughput",
+            median(torii_runs, "rps") / median(baseline_runs, "rps"),
+            "x",
+        ),
+        ("visits lost after graceful stops (completed requests not recorded)", sum(lost), "visits"),
+        (
+            "visits recorded beyond wrk's count (in flight when wrk stopped)",
+            sum(in_flight),
+            "visits",
+        ),
+        ("Torii with 1,000 links (median of 2)", statistics.median(size_runs["1k"]), "req/s"),
+        ("Torii with 1,000,000 links (median of 2)", statistics.median(size_runs["1m"]), "req/s"),
+        (
+            "1,000,000 links vs 1,000 links",
+            100 * statistics.median(size_runs["1m"]) / statistics.median(size_runs["1k"]),
+            "%",
+        ),
+    ]
+    shutil.rmtree(work, ignore_errors=True)
+    return rows

@@ -1,0 +1,51 @@
+"""Seed links for the redirect benchmark, or count visits: `python -m bench.seed seed N | count`.
+
+Run in a child process with the benchmark's own DATA_DIR (or DATABASE_URL), never on
+the developer's database.
+"""
+
+import json
+import os
+import random
+import sys
+
+
+def main(command: str, *args: str) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from shortener.models import Link, Visit
+
+    if command == "seed":
+        call_command("migrate", verbosity=0)
+        wanted = int(args[0])
+        seed_links(Link, wanted)
+        slugs = list(Link.objects.values_list("slug", flat=True)[:200_000])
+        print(json.dumps(random.sample(slugs, min(1000, len(slugs)))))
+    elif command == "count":
+        print(json.dumps({"visits": Visit.objects.count()}))
+
+
+def seed_links(Link, wanted: int) -> None:
+    from shortener.slugs import generate_slug
+
+    have = Link.objects.count()
+    batch = []
+    seen = set(Link.objects.values_list("slug", flat=True)) if have < 10_000 else set()
+    for n in range(have, wanted):
+        slug = generate_slug()
+        while slug in seen:
+            slug = generate_slug()
+        seen.add(slug)
+        batch.append(Link(slug=slug, target=f"https://example.com/articles/{n}"))
+        if len(batch) == 10_000:
+            Link.objects.bulk_create(batch, ignore_conflicts=True)
+            batch = []
+    Link.objects.bulk_create(batch, ignore_conflicts=True)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

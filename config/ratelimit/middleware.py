@@ -1,0 +1,156 @@
+"""RateLimitMiddleware: counts every request against its group's rate and refuses the excess."""
+
+import logging
+import time
+from functools import lru_cache
+
+from django.conf import settings
+from django.core.cache import caches
+from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, ResolverMatch, resolve
+from django_ratelimit.core import get_usage
+
+from config.ratelimit.fields import Usage, add_fields
+from config.ratelimit.groups import Check, checks_for, digest
+from config.ratelimit.responses import for_machines, limiter_unavailable, too_many_requests
+
+logger = logging.getLogger(__name__)
+
+# Seconds a fail-closed group tells clients to wait while the cache is down.
+UNAVAILABLE_RETRY_AFTER = 30
+# A down cache cannot de-duplicate its own log lines: one per process this often.
+CACHE_FAILURE_LOG_INTERVAL = 60.0
+
+
+class CacheUnavailable(Exception):
+    pass
+
+
+def match_of(request: HttpRequest) -> ResolverMatch | None:
+    # Resolved here rather than in process_view, which never runs for a path
+    # that resolves to nothing: 404 scans are counted like any other request.
+    return resolved(request.path_info, getattr(request, "urlconf", None) or settings.ROOT_URLCONF)
+
+
+@lru_cache(maxsize=4096)  # resolving costs tens of µs; short-link paths repeat
+def resolved(path: str, urlconf: str) -> ResolverMatch | None:
+    try:
+        return resolve(path, urlconf)
+    except Resolver404:
+        return None
+
+
+def count(request: HttpRequest, check: Check) -> Usage | None:
+    """Increment the check's counter; None when django-ratelimit is disabled."""
+    rate = settings.RATE_LIMITS[check.group]
+    try:
+        usage = get_usage(
+            request,
+            group=check.policy,
+            key=lambda _group, _request: check.key,
+            rate=rate.as_tuple(),
+            increment=True,
+        )
+    except Exception as error:  # each cache backend raises its own connection errors
+        raise CacheUnavailable(repr(error)) from error
+    if usage is None:
+        return None
+    if usage["limit"] == 0:  # django-ratelimit's sign that the cache lost the count
+        raise CacheUnavailable("the cache returned no count")
+    # The window ends at `time_left` (0 … window-1 s from now) and its last
+    # second still counts, so a new window starts one second later.
+    reset = usage["time_left"] + 1
+    return Usage(check.policy, rate.limit, rate.seconds, usage["count"], reset)
+
+
+def log_rejection_once(request: HttpRequest, check: Check, usage: Usage) -> None:
+    """One log line per key per window, however hard the key hammers."""
+    log_key = f"rl:logged:{digest(f'{check.policy}|{check.key}')}"
+    try:
+        first = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")].add(
+            log_key, 1, timeout=usage.reset
+        )
+    except Exception:
+        first = False
+    if first:
+        logger.warning(
+            "Rate limit %s exceeded by %s: %s %s refused until the window ends in %ds "
+            "(limit %d per %ds)",
+            check.policy,
+            check.key,
+            request.method,
+            request.path_info[:200],
+            usage.reset,
+            usage.limit,
+            usage.window,
+        )
+
+
+_last_cache_failure_log = 0.0
+
+
+def log_cache_failure(error: CacheUnavailable, failing_open: bool) -> None:
+    global _last_cache_failure_log  # a per-process throttle: the cache is what failed
+    now = time.monotonic()
+    if now - _last_cache_failure_log >= CACHE_FAILURE_LOG_INTERVAL:
+        _last_cache_failure_log = now
+        outcome = "letting requests through" if failing_open else "refusing fail-closed groups"
+        logger.error("Rate limiting cache unavailable (%s): %s", error, outcome)
+
+
+_UNRESOLVED = object()
+
+
+class RateLimitMiddleware:
+    """Counts each request once, against the checks of its group.
+
+    Runs after authentication, so per-user keys work. `EarlyRateLimitMiddleware`
+    counts the groups that need no user before sessions and auth run; this one
+    then counts only what the early one left.
+    """
+
+    # Groups this instance leaves to a later one (their keys need request.user).
+    deferred: frozenset[str] = frozenset()
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith(settings.STATIC_URL) or getattr(
+            request, "rate_limit_counted", False
+        ):
+            return self.get_response(request)
+        match = getattr(request, "rate_limit_match", _UNRESOLVED)
+        if match is _UNRESOLVED:
+            match = request.rate_limit_match = match_of(request)
+        checks = checks_for(request, match)
+        if any(check.group in self.deferred for check in checks):
+            return self.get_response(request)
+        request.rate_limit_counted = True
+        try:
+            counted = [(check, usage) for check in checks if (usage := count(request, check))]
+        except CacheUnavailable as error:
+            fail_open = all(check.group in settings.RATE_LIMIT_FAIL_OPEN for check in checks)
+            log_cache_failure(error, fail_open)
+            if fail_open:
+                return self.get_response(request)
+            return limiter_unavailable(request, UNAVAILABLE_RETRY_AFTER)
+
+        usages = [usage for _, usage in counted]
+        if any(usage.exceeded for usage in usages):
+            for check, usage in counted:
+                if usage.exceeded:
+                    log_rejection_once(request, check, usage)
+            return too_many_requests(request, usages)
+
+        response = self.get_response(request)
+        if usages and for_machines(request):
+            add_fields(response, usages)
+        return response
+
+
+class EarlyRateLimitMiddleware(RateLimitMiddleware):
+    """The same counting near the top of the stack, for every group whose key needs no
+    signed-in user, so the redirect fast path below it is limited too."""
+
+    deferred = frozenset({"create"})

@@ -1,0 +1,106 @@
+"""Maintenance mode: while the waffle switch `read_only` is on, writes are refused with 503.
+
+`ReadOnlyMiddleware` refuses every unsafe-method request site-wide, except the few views
+staff need to sign in and turn maintenance off again. The pieces are usable on their own:
+`site_is_read_only()` for code that writes outside a request (a task handling a webhook
+event), `refusal(request)` for the response, `read_only_exempt` for a view that must stay
+writable, `refuse_writes_when_read_only` for a view served without the middleware.
+"""
+
+from collections.abc import Callable
+from functools import wraps
+
+import waffle
+from django.http import HttpRequest, HttpResponse
+
+from config.ratelimit import responses
+
+READ_ONLY_SWITCH = "read_only"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+# Paths whose clients read problem documents (RFC 9457), not pages.
+PROBLEM_PREFIXES = ("/api/", "/webhooks/")
+RETRY_AFTER_SECONDS = 300
+# Views that stay writable, by URL name: signing in and out, and the places where
+# staff turn maintenance off again (the flag board, the switch and flag admin).
+EXEMPT_URL_NAMES = frozenset(
+    {
+        "login",
+        "logout",
+        "admin:login",
+        "admin:logout",
+        "admin:waffle_switch_changelist",
+        "admin:waffle_switch_change",
+        "admin:flags_featureflag_changelist",
+        "admin:flags_featureflag_change",
+    }
+)
+EXEMPT_NAMESPACES = frozenset({"flags"})
+DETAIL = (
+    "Torii is in maintenance and read-only for now: nothing can be changed. Please try again later."
+)
+
+
+def site_is_read_only() -> bool:
+    return waffle.switch_is_active(READ_ONLY_SWITCH)
+
+
+def is_write(method: str) -> bool:
+    return method.upper() not in SAFE_METHODS
+
+
+def is_exempt(url_name: str | None, namespaces: list[str] | tuple[str, ...] = ()) -> bool:
+    return url_name in EXEMPT_URL_NAMES or any(ns in EXEMPT_NAMESPACES for ns in namespaces)
+
+
+def wants_problem_document(path: str) -> bool:
+    return path.startswith(PROBLEM_PREFIXES)
+
+
+def refusal(request: HttpRequest) -> HttpResponse:
+    """The 503 a refused write gets: problem+json for API and webhooks, a message for
+    htmx, else the maintenance page."""
+    return responses.refusal(request, 503, RETRY_AFTER_SECONDS, DETAIL, {"maintenance": True})
+
+
+def read_only_exempt(view: Callable) -> Callable:
+    """Mark a view as writable during maintenance (like csrf_exempt)."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        return view(*args, **kwargs)
+
+    wrapped.read_only_exempt = True
+    return wrapped
+
+
+def refuse_writes_when_read_only(view: Callable) -> Callable:
+    """The middleware's rule for one view."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        if is_write(request.method) and site_is_read_only():
+            return refusal(request)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+class ReadOnlyMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
+        # The switch is only looked up for writes: reads and redirects pay nothing.
+        if not is_write(request.method):
+            return None
+        match = request.resolver_match
+        if getattr(view_func, "read_only_exempt", False) or (
+            match and is_exempt(match.view_name, match.namespaces)
+        ):
+            return None
+        if site_is_read_only():
+            return refusal(request)
+        return None

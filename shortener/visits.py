@@ -1,0 +1,215 @@
+"""The visit buffer and its flushing, and what a visit keeps of a person (almost nothing).
+
+Redirects hand each visit to `buffer.add()`, which only appends to a list in memory.
+A thread per worker process writes the list every VISIT_FLUSH_SECONDS in one
+transaction: a bulk insert of visits and one counter update per link. The buffer is
+flushed again when the process exits (granian's graceful stop), so only a crash
+(SIGKILL, power loss) can lose visits: at most one flush interval's worth per worker.
+
+Privacy: the client's IP address lives only in memory until the next flush. What is
+stored is the referrer's host, browser/OS/device families from ua-parser, a bot flag
+and `visitor`, an HMAC of IP and user agent under a salt that is random, kept only in
+the shared cache and replaced every day, so visitors are unique per day and the hash
+cannot be reversed once the day's salt is gone.
+"""
+
+import atexit
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import threading
+import time
+from collections import Counter
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+import ua_parser
+from django.conf import settings
+from django.core.cache import cache
+from django.db import close_old_connections, connection, transaction
+from django.db.models import F
+
+logger = logging.getLogger(__name__)
+
+MAX_USER_AGENT = 512
+MAX_REFERRER = 2048
+BOT_WORDS = ("bot", "crawl", "spider", "slurp", "curl", "wget", "python-requests", "headless")
+
+# (unix time, link id, client address, user agent, referrer)
+RawVisit = tuple[float, int, str, str, str]
+
+
+def referrer_host(referrer: str) -> str:
+    """The host of a Referer header, lower-cased; empty for junk."""
+    if not referrer:
+        return ""
+    try:
+        host = urlsplit(referrer[:MAX_REFERRER]).hostname or ""
+    except ValueError:
+        return ""
+    return "".join(ch for ch in host if ch.isprintable() and not ch.isspace())[:253]
+
+
+@lru_cache(maxsize=4096)
+def classify(user_agent: str) -> tuple[str, str, str, bool]:
+    """(browser family, OS family, device class, is bot) for a user-agent string."""
+    if not user_agent:
+        return ("", "", "other", False)
+    result = ua_parser.parse(user_agent)
+    browser = result.user_agent.family if result.user_agent else "Other"
+    system = result.os.family if result.os else "Other"
+    family = result.device.family if result.device else ""
+    lowered = user_agent.lower()
+    is_bot = family == "Spider" or any(word in lowered for word in BOT_WORDS)
+    if is_bot:
+        device = "bot"
+    elif (
+        family == "iPad" or "tablet" in lowered or (system == "Android" and "mobile" not in lowered)
+    ):
+        device = "tablet"
+    elif system in {"iOS", "Android"} or "mobile" in lowered:
+        device = "mobile"
+    elif system in {"Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "Fedora"}:
+        device = "desktop"
+    else:
+        device = "other"
+    return (_clean(browser)[:50], _clean(system)[:50], device, is_bot)
+
+
+def _clean(text: str) -> str:
+    return "".join(ch for ch in text if ch.isprintable())
+
+
+@lru_cache(maxsize=4)
+def daily_salt(day: date) -> bytes:
+    """The day's random salt, shared by every worker through the cache, gone after two days.
+
+    Remembered in the process too: it never changes during its day.
+    """
+    key = f"visitor-salt:{day.isoformat()}"
+    cache.add(key, secrets.token_hex(16), timeout=2 * 86400)
+    salt = cache.get(key) or secrets.token_hex(16)
+    return salt.encode()
+
+
+def visitor_key(address: str, user_agent: str, day: date) -> str:
+    message = f"{address}|{user_agent}".encode("utf-8", "replace")
+    return hmac.new(daily_salt(day), message, hashlib.sha256).hexdigest()[:32]
+
+
+VISIT_COLUMNS = ("link_id", "at", "referrer_host", "browser", "os", "device", "is_bot", "visitor")
+
+
+def visit_row(raw: RawVisit) -> tuple:
+    """The stored columns of one visit (VISIT_COLUMNS order) from what the redirect saw."""
+    when, link_id, address, user_agent, referrer = raw
+    at = datetime.fromtimestamp(when, UTC)
+    browser, system, device, is_bot = classify(user_agent)
+    visitor = visitor_key(address, user_agent, at.date())
+    stored_at = connection.ops.adapt_datetimefield_value(at)  # as the ORM would write it
+    return (link_id, stored_at, referrer_host(referrer), browser, system, device, is_bot, visitor)
+
+
+def write(raws: list[RawVisit]) -> None:
+    """Store visits and bump each link's counter, all in one transaction.
+
+    A plain executemany rather than bulk_create: this runs in the worker beside the
+    request threads, and building thousands of model instances would hold the GIL
+    several times longer.
+    """
+    from shortener.models import Link, Visit
+
+    table = connection.ops.quote_name(Visit._meta.db_table)
+    columns = ", ".join(
+        connection.ops.quote_name(Visit._meta.get_field(name.removesuffix("_id")).column)
+        for name in VISIT_COLUMNS
+    )
+    placeholders = ", ".join(["%s"] * len(VISIT_COLUMNS))
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608 - names from _meta
+    counts = Counter(raw[1] for raw in raws)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, [visit_row(raw) for raw in raws])
+        for link_id, count in counts.items():
+            Link.objects.filter(pk=link_id).update(visit_count=F("visit_count") + count)
+
+
+def flush_seconds() -> float:
+    """How often the thread writes; 0 means never by itself (tests flush explicitly)."""
+    return settings.VISIT_FLUSH_SECONDS
+
+
+class VisitBuffer:
+    def __init__(self) -> None:
+        self._pending: list[RawVisit] = []
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self._stopping = threading.Event()
+
+    def add(self, link_id: int, meta: dict) -> None:
+        raw = (
+            time.time(),
+            link_id,
+            # The address the rate limiter worked out (proxies considered), if it ran.
+            meta.get("torii.client_address") or meta.get("REMOTE_ADDR", ""),
+            meta.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT],
+            meta.get("HTTP_REFERER", "")[:MAX_REFERRER],
+        )
+        with self._lock:
+            self._pending.append(raw)
+        if (self._thread is None or self._pid != os.getpid()) and flush_seconds() > 0:
+            self._start()
+
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def discard(self) -> None:
+        with self._lock:
+            self._pending = []
+
+    def flush(self) -> int:
+        """Write what is pending now; on failure keep it for the next attempt."""
+        with self._flush_lock:
+            with self._lock:
+                raws, self._pending = self._pending, []
+            if not raws:
+                return 0
+            try:
+                write(raws)
+            except Exception:
+                logger.exception(
+                    "Writing %d visits failed; keeping them for the next flush", len(raws)
+                )
+                with self._lock:
+                    self._pending[:0] = raws
+                return 0
+            return len(raws)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._stopping.clear()
+            self._thread = threading.Thread(target=self._run, name="visit-flusher", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(flush_seconds()):
+            self.flush()
+            close_old_connections()
+
+    def shutdown(self) -> None:
+        """Stop the thread and write everything that is left (called at process exit)."""
+        self._stopping.set()
+        if self._thread is not None and self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self.flush()
+
+
+buffer = VisitBuffer()
+atexit.register(buffer.shutdown)

@@ -1,0 +1,132 @@
+"""Start Torii's production server (granian) for tests that need real worker processes."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from contextlib import contextmanager
+
+from tests.conftest import ROOT, test_database_url
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+STATIC_ROOT = ROOT / "data" / "test-static"
+
+
+def collected_static(env: dict[str, str]) -> None:
+    """The production server needs collectstatic's manifest, as `make run` makes it."""
+    if not (STATIC_ROOT / "staticfiles.json").exists() or _static_is_stale():
+        subprocess.run(
+            [
+                str(ROOT / ".venv" / "bin" / "python"),
+                "manage.py",
+                "collectstatic",
+                "--noinput",
+                "-v0",
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
+
+
+def _static_is_stale() -> bool:
+    manifest = (STATIC_ROOT / "staticfiles.json").stat().st_mtime
+    return any(path.stat().st_mtime > manifest for path in (ROOT / "static").rglob("*"))
+
+
+@contextmanager
+def granian(workers: int = 2, env: dict[str, str] | None = None):
+    """Yield the base URL of granian serving config.wsgi on the test database."""
+    port = free_port()
+    full_env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "STATIC_ROOT": str(STATIC_ROOT),
+        "VISIT_FLUSH_SECONDS": "0.2",
+        **(env or {}),
+    }
+    full_env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    collected_static(full_env)
+    process = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "granian"),
+            "--interface",
+            "wsgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--blocking-threads",
+            "4",
+            "--no-ws",
+            "--log-level",
+            "warning",
+            "config.wsgi:application",
+        ],
+        cwd=ROOT,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, process)
+        yield url
+    finally:
+        stop(process)
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"granian exited: {process.stdout.read().decode()}")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"granian did not answer on {url}")
+
+
+def stop(process: subprocess.Popen) -> str:
+    """Graceful stop, as an operator's SIGTERM would do it; returns the server's output."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.stdout.read().decode(errors="replace") if process.stdout else ""
+
+
+def status_of(url: str) -> int:
+    """GET without following redirects; the status code."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        connection.request("GET", parts.path or "/", headers={"User-Agent": "torii-tests/1.0"})
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def statuses(urls: list[str], processes: int = 4) -> list[int]:
+    """Request every URL from several client processes at once."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=processes) as pool:
+        return list(pool.map(status_of, urls, chunksize=8))

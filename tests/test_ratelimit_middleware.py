@@ -1,0 +1,433 @@
+"""RateLimitMiddleware: groups by URL name, keys, 429 answers, cache failure, logging.
+
+Routes for links, the API and webhooks are other modules' work; this test
+urlconf gives their names (README "Rate limiting") to stand-in views.
+"""
+
+import json
+import logging
+import re
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpResponse
+from django.test import RequestFactory
+from django.urls import path
+from django_htmx.middleware import HtmxDetails
+
+from config.ratelimit import middleware as ratelimit_middleware
+from config.ratelimit.middleware import RateLimitMiddleware
+from config.ratelimit.rates import Rate
+
+
+def ok(request, **kwargs):
+    return HttpResponse("ok")
+
+
+urlpatterns = [
+    path("", ok, name="home"),
+    path("healthz", ok, name="healthz"),
+    path("accounts/login/", ok, name="login"),
+    path("accounts/logout/", ok, name="logout"),
+    path("accounts/password_change/", ok, name="password_change"),
+    path("links/new", ok, name="link-list"),
+    path("api/v1/links/", ok, name="api-link-list"),
+    path("api/v1/links/<slug:slug>", ok, name="api-link-detail"),
+    path("webhooks/<str:source>/", ok, name="webhook-receive"),
+    path("<slug:slug>/info", ok, name="preview"),
+    path("<slug:slug>", ok, name="follow"),
+]
+
+pytestmark = pytest.mark.urls(__name__)
+LIMIT = 3
+FIELD_MEMBER = re.compile(r'"[a-z-]+";q=\d+;w=\d+')
+STATE_MEMBER = re.compile(r'"[a-z-]+";r=\d+;t=\d+')
+
+
+@pytest.fixture(autouse=True)
+def low_limits(settings):
+    settings.RATE_LIMITS = {group: Rate(LIMIT, 60) for group in settings.RATE_LIMITS}
+    settings.TRUSTED_PROXY_COUNT = 0
+    return settings
+
+
+class SignedIn:
+    is_authenticated = True
+
+    def __init__(self, pk):
+        self.pk = pk
+
+
+factory = RequestFactory()
+called = []
+
+
+def view(request):
+    called.append(request.path)
+    return HttpResponse("ok")
+
+
+middleware = RateLimitMiddleware(view)
+
+
+def send(method="get", url="/", ip="192.0.2.1", user=None, data=None, **headers):
+    request = getattr(factory, method)(url, data=data or {}, REMOTE_ADDR=ip, headers=headers)
+    request.user = user or AnonymousUser()  # as AuthenticationMiddleware would
+    request.htmx = HtmxDetails(request)  # as HtmxMiddleware would
+    return middleware(request)
+
+
+def statuses(count, **kwargs):
+    return [send(**kwargs).status_code for _ in range(count)]
+
+
+# --- Groups and keys, middleware called directly -------------------------------------
+
+
+def test_default_group_lets_the_limit_through_then_refuses():
+    called.clear()
+    assert statuses(LIMIT + 2) == [200] * LIMIT + [429, 429]
+    assert len(called) == LIMIT  # refused requests never reach the view
+
+
+def test_refusal_carries_retry_after_and_ratelimit_fields():
+    statuses(LIMIT, url="/api/v1/links/x")
+    response = send(url="/api/v1/links/x")
+    assert response.status_code == 429
+    retry_after = int(response["Retry-After"])
+    assert 1 <= retry_after <= 60
+    assert response["RateLimit-Policy"] == f'"api";q={LIMIT};w=60'
+    assert response["RateLimit"] == f'"api";r=0;t={retry_after}'
+
+
+def test_every_group_is_counted_separately():
+    assert statuses(LIMIT + 1) == [200] * LIMIT + [429]
+    assert send(url="/abc123").status_code == 200  # redirect group
+    assert send(url="/abc123/info").status_code == 200  # preview is redirect too
+    assert send(url="/webhooks/github/", method="post").status_code == 200
+
+
+def test_redirect_group_is_per_client_address():
+    assert statuses(LIMIT + 1, url="/abc123") == [200] * LIMIT + [429]
+    assert send(url="/other", ip="192.0.2.2").status_code == 200
+
+
+def test_health_checks_and_static_files_are_exempt():
+    assert set(statuses(LIMIT * 3, url="/healthz")) == {200}
+    assert set(statuses(LIMIT * 3, url="/static/css/site.css")) == {200}
+
+
+def test_a_path_that_resolves_to_nothing_counts_as_default():
+    assert statuses(LIMIT + 1, url="/no/such/page") == [200] * LIMIT + [429]
+    assert send(url="/").status_code == 429  # same bucket as the home page
+
+
+def test_sign_in_posts_are_limited_per_address():
+    for number in range(LIMIT):
+        data = {"username": f"user{number}", "password": "x"}
+        assert send("post", "/accounts/login/", data=data).status_code == 200
+    refused = send("post", "/accounts/login/", data={"username": "someone-else"})
+    assert refused.status_code == 429
+    assert send("post", "/accounts/login/", ip="192.0.2.9").status_code == 200
+
+
+def test_sign_in_posts_are_limited_per_username_across_addresses():
+    for number in range(LIMIT):
+        ip = f"198.51.100.{number}"
+        assert (
+            send("post", "/accounts/login/", ip=ip, data={"username": "Alice"}).status_code == 200
+        )
+    refused = send("post", "/accounts/login/", ip="203.0.113.50", data={"username": " alice "})
+    assert refused.status_code == 429
+    assert '"login-username";r=0' in refused["RateLimit"]
+    assert '"login";r=' in refused["RateLimit"]
+
+
+def test_viewing_the_sign_in_form_is_default_not_login():
+    statuses(LIMIT, method="post", url="/accounts/login/", data={"username": "a"})
+    assert send(url="/accounts/login/").status_code == 200
+
+
+def test_creating_links_is_per_user_when_signed_in():
+    alice, bob = SignedIn(1), SignedIn(2)
+    assert statuses(LIMIT + 1, method="post", url="/links/new", user=alice) == [200] * LIMIT + [429]
+    assert send("post", "/links/new", user=bob).status_code == 200
+    assert send("post", "/links/new").status_code == 200  # anonymous: per address
+
+
+def test_creating_links_is_per_address_when_anonymous():
+    assert statuses(LIMIT + 1, method="post", url="/links/new") == [200] * LIMIT + [429]
+    assert send("post", "/links/new", ip="192.0.2.2").status_code == 200
+
+
+def test_a_get_to_the_create_url_is_default():
+    statuses(LIMIT, method="post", url="/links/new")
+    assert send(url="/links/new").status_code == 200
+
+
+def test_api_is_per_token():
+    token = {"Authorization": "Bearer first-token"}
+    assert statuses(LIMIT + 1, url="/api/v1/links/x", **token) == [200] * LIMIT + [429]
+    other = {"Authorization": "Bearer second-token"}
+    assert send(url="/api/v1/links/x", **other).status_code == 200
+    assert send(url="/api/v1/links/x").status_code == 200  # no token: per address
+
+
+def test_api_without_a_token_is_per_address():
+    assert statuses(LIMIT + 1, url="/api/v1/links/x") == [200] * LIMIT + [429]
+    assert send(url="/api/v1/links/x", ip="192.0.2.2").status_code == 200
+
+
+def test_api_responses_under_the_limit_carry_the_fields():
+    response = send(url="/api/v1/links/x", Authorization="Bearer t")
+    assert response.status_code == 200
+    assert response["RateLimit-Policy"] == f'"api";q={LIMIT};w=60'
+    assert re.fullmatch(rf'"api";r={LIMIT - 1};t=\d+', response["RateLimit"])
+
+
+def test_html_pages_under_the_limit_carry_no_fields():
+    assert "RateLimit" not in send(url="/")
+
+
+def test_creating_through_the_api_counts_as_api_and_create():
+    response = send("post", "/api/v1/links/", Authorization="Bearer t")
+    policies = FIELD_MEMBER.findall(response["RateLimit-Policy"])
+    assert [member.split(";")[0] for member in policies] == ['"api"', '"create"']
+    assert all(STATE_MEMBER.fullmatch(m.strip()) for m in response["RateLimit"].split(","))
+
+
+def test_webhooks_are_per_source():
+    assert statuses(LIMIT + 1, method="post", url="/webhooks/github/") == [200] * LIMIT + [429]
+    assert send("post", "/webhooks/stripe/").status_code == 200
+    assert send("post", "/webhooks/github/", ip="192.0.2.99").status_code == 429
+
+
+def test_a_group_set_off_is_never_limited(settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "default": None}
+    assert set(statuses(LIMIT * 3)) == {200}
+
+
+def test_ratelimit_enable_false_switches_everything_off(settings):
+    settings.RATELIMIT_ENABLE = False
+    assert set(statuses(LIMIT * 3)) == {200}
+
+
+# --- Client address -------------------------------------------------------------------
+
+
+def test_a_forged_forwarded_for_buys_nothing_without_trusted_proxies():
+    answers = [send(**{"X-Forwarded-For": f"203.0.113.{n}"}).status_code for n in range(LIMIT + 2)]
+    assert answers == [200] * LIMIT + [429, 429]
+
+
+def test_behind_one_trusted_proxy_each_client_has_its_own_bucket(settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    proxy = "10.0.0.1"
+    first = {"X-Forwarded-For": "203.0.113.1"}
+    assert statuses(LIMIT + 1, ip=proxy, **first) == [200] * LIMIT + [429]
+    assert send(ip=proxy, **{"X-Forwarded-For": "203.0.113.2"}).status_code == 200
+    # Forging an entry to the left of what the proxy appended changes nothing.
+    forged = {"X-Forwarded-For": "198.51.100.7, 203.0.113.1"}
+    assert send(ip=proxy, **forged).status_code == 429
+
+
+@pytest.mark.parametrize(
+    "forwarded_for", ["junk", "1" * 5000, "203.0.113.\u0669", "\xe9\xe9", ", , ,", "::::::"]
+)
+def test_junk_forwarded_for_behind_a_proxy_falls_back_to_remote_addr(settings, forwarded_for):
+    settings.TRUSTED_PROXY_COUNT = 1
+    assert statuses(LIMIT + 1, ip="10.0.0.1", **{"X-Forwarded-For": forwarded_for}) == (
+        [200] * LIMIT + [429]
+    )
+    assert send(ip="10.0.0.1").status_code == 429  # it was REMOTE_ADDR's bucket
+
+
+def test_ipv6_clients_in_one_64_share_a_bucket():
+    for host in range(LIMIT):
+        assert send(ip=f"2001:db8:1:2::{host + 1}").status_code == 200
+    assert send(ip="2001:db8:1:2:ffff::1").status_code == 429
+    assert send(ip="2001:db8:1:3::1").status_code == 200
+
+
+def test_an_empty_remote_addr_is_limited_not_an_error():
+    assert statuses(LIMIT + 1, ip="") == [200] * LIMIT + [429]
+
+
+# --- Answers by kind of client ---------------------------------------------------------
+
+
+def test_htmx_requests_get_a_fragment_retargeted_into_messages():
+    statuses(LIMIT)
+    response = send(**{"HX-Request": "true"})
+    assert response.status_code == 429
+    assert response["HX-Retarget"] == "#messages"
+    assert response["HX-Reswap"] == "innerHTML"
+    body = response.content.decode()
+    assert body.startswith('<p class="message message-error" role="alert">Too many requests')
+    assert "<html" not in body
+    assert "HX-Request" in response["Vary"]
+    assert response["Retry-After"]
+
+
+def test_api_and_webhook_refusals_are_problem_json():
+    for url in ("/api/v1/links/x", "/webhooks/github/"):
+        statuses(LIMIT, method="post", url=url)
+        response = send("post", url)
+        assert response.status_code == 429
+        assert response["Content-Type"] == "application/problem+json"
+        problem = json.loads(response.content)
+        assert problem["status"] == 429
+        assert problem["title"] == "Too Many Requests"
+        assert "retry in" in problem["detail"]
+
+
+def test_refusals_are_never_cached():
+    statuses(LIMIT)
+    assert "no-store" in send()["Cache-Control"]
+
+
+# --- Through the client: the whole middleware stack -------------------------------------
+
+
+@pytest.mark.django_db
+def test_browsers_get_the_site_429_page(client):
+    for _ in range(LIMIT):
+        assert client.get("/").status_code == 200
+    response = client.get("/")
+    assert response.status_code == 429
+    body = response.content.decode()
+    assert '<p class="error-code">429</p>' in body
+    assert 'class="site-header"' in body
+    assert 'id="messages"' in body
+    assert f"try again in {response['Retry-After']} second" in body
+    assert response["RateLimit-Policy"] == f'"default";q={LIMIT};w=60'
+
+
+@pytest.mark.django_db
+def test_htmx_through_the_client(client):
+    for _ in range(LIMIT):
+        client.get("/")
+    response = client.get("/", headers={"HX-Request": "true"})
+    assert response.status_code == 429
+    assert response["HX-Retarget"] == "#messages"
+
+
+@pytest.mark.django_db
+def test_signed_in_users_create_against_their_own_bucket(client):
+    from tests.conftest import make_user
+
+    client.force_login(make_user("alice"))
+    assert [client.post("/links/new").status_code for _ in range(LIMIT + 1)] == (
+        [200] * LIMIT + [429]
+    )
+    client.force_login(make_user("bob"))
+    assert client.post("/links/new").status_code == 200
+
+
+@pytest.mark.django_db
+def test_junk_headers_through_the_client_are_never_a_500(client, settings):
+    settings.TRUSTED_PROXY_COUNT = 2
+    headers = {
+        "X-Forwarded-For": "\xff" * 3000,
+        "Authorization": "Bearer " + "\xe9" * 500,
+    }
+    response = client.get("/api/v1/links/x", headers=headers, REMOTE_ADDR="not-an-ip")
+    assert response.status_code == 200
+
+
+def test_it_runs_after_authentication_and_htmx():
+    from django.conf import settings
+
+    stack = settings.MIDDLEWARE
+    position = stack.index("config.ratelimit.middleware.RateLimitMiddleware")
+    assert position > stack.index("django.contrib.auth.middleware.AuthenticationMiddleware")
+    assert position > stack.index("django_htmx.middleware.HtmxMiddleware")
+
+
+# --- Cache failure ------------------------------------------------------------------------
+
+
+class BrokenCache:
+    def add(self, *args, **kwargs):
+        raise ConnectionError("cache down")
+
+    get = incr = set = add
+
+
+class CountLosingCache:
+    """Answers add with False and incr with None, as Redis does for a vanished key."""
+
+    def add(self, *args, **kwargs):
+        return False
+
+    def incr(self, *args, **kwargs):
+        return None
+
+
+@pytest.fixture(params=[BrokenCache, CountLosingCache])
+def cache_down(request, monkeypatch):
+    import django_ratelimit.core
+
+    broken = {"default": request.param()}
+    monkeypatch.setattr(django_ratelimit.core, "caches", broken)
+    monkeypatch.setattr(ratelimit_middleware, "caches", broken)
+    return broken
+
+
+def test_redirects_fail_open_when_the_cache_is_down(cache_down):
+    assert set(statuses(LIMIT * 2, url="/abc123")) == {200}
+
+
+def test_sign_in_fails_closed_with_503_when_the_cache_is_down(cache_down):
+    response = send("post", "/accounts/login/", data={"username": "alice"})
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert "RateLimit" not in response  # no counts to report
+    assert (
+        "Temporarily unavailable"
+        in send("post", "/accounts/login/", **{"HX-Request": "true"}).content.decode()
+    )
+
+
+def test_fail_open_is_configurable_per_group(cache_down, settings):
+    settings.RATE_LIMIT_FAIL_OPEN = ["login"]
+    assert send("post", "/accounts/login/").status_code == 200
+    assert send(url="/abc123").status_code == 503
+    response = send(url="/api/v1/links/x")
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/problem+json"
+
+
+def test_a_cache_failure_is_logged_without_flooding(cache_down, caplog, monkeypatch):
+    monkeypatch.setattr(ratelimit_middleware, "_last_cache_failure_log", 0.0)
+    with caplog.at_level(logging.ERROR, logger="config.ratelimit.middleware"):
+        statuses(10, url="/abc123")
+    assert len(caplog.records) == 1
+    assert "cache unavailable" in caplog.records[0].getMessage()
+
+
+# --- Logging ------------------------------------------------------------------------------
+
+
+def test_rejections_are_logged_once_per_key_per_window(caplog):
+    with caplog.at_level(logging.WARNING, logger="config.ratelimit.middleware"):
+        statuses(LIMIT + 20)
+        statuses(LIMIT + 20, ip="192.0.2.2")
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 2
+    assert "Rate limit default exceeded by ip:192.0.2.1" in lines[0]
+    assert "ip:192.0.2.2" in lines[1]
+
+
+def test_a_page_that_cannot_render_still_answers_429(monkeypatch):
+    from config.ratelimit import responses
+
+    def broken(*args, **kwargs):
+        raise ValueError("Missing staticfiles manifest entry for 'css/site.css'")
+
+    monkeypatch.setattr(responses, "render_to_string", broken)
+    statuses(LIMIT)
+    response = send()
+    assert response.status_code == 429
+    assert "Too Many Requests" in response.content.decode()
+    assert response["Retry-After"]

@@ -1,0 +1,152 @@
+"""Visits: what is recorded per click, what is never stored, and exact counts after a flush."""
+
+from datetime import date
+
+import pytest
+from django.test import RequestFactory
+
+from shortener import visits
+from shortener.models import Link, Visit
+from tests.conftest import flush_visits, make_link
+
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+)
+IPAD = "Mozilla/5.0 (iPad; CPU OS 16_0 like Mac OS X) AppleWebKit/605.1.15 Safari/604.1"
+LINUX_FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+@pytest.mark.parametrize(
+    ("agent", "expected"),
+    [
+        (IPHONE, ("Mobile Safari", "iOS", "mobile", False)),
+        (IPAD, ("Mobile Safari", "iOS", "tablet", False)),
+        (LINUX_FIREFOX, ("Firefox", "Linux", "desktop", False)),
+        (GOOGLEBOT, ("Googlebot", "Other", "bot", True)),
+        ("curl/8.5.0", ("curl", "Other", "bot", True)),
+        ("", ("", "", "other", False)),
+    ],
+)
+def test_user_agents_are_classified(agent, expected):
+    browser, system, device, is_bot = visits.classify(agent)
+    assert (device, is_bot) == expected[2:]
+    assert browser.startswith(expected[0]) and system == expected[1]
+
+
+@pytest.mark.parametrize(
+    ("referrer", "host"),
+    [
+        ("https://News.Example.com/story?id=1", "news.example.com"),
+        ("android-app://com.google.android.gm/", "com.google.android.gm"),
+        ("not a url", ""),
+        ("http://[::1/broken", ""),
+        ("https://exa\x00mple.com/", "example.com"),
+        ("", ""),
+    ],
+)
+def test_only_the_referrer_host_is_kept(referrer, host):
+    assert visits.referrer_host(referrer) == host
+
+
+def test_the_visitor_key_changes_with_the_day_and_hides_the_address(db):
+    today = visits.visitor_key("203.0.113.9", LINUX_FIREFOX, date(2026, 11, 27))
+    again = visits.visitor_key("203.0.113.9", LINUX_FIREFOX, date(2026, 11, 27))
+    tomorrow = visits.visitor_key("203.0.113.9", LINUX_FIREFOX, date(2026, 11, 28))
+    other = visits.visitor_key("203.0.113.10", LINUX_FIREFOX, date(2026, 11, 27))
+    assert today == again and today != tomorrow and today != other
+    assert "203.0.113" not in today and len(today) == 32
+
+
+@pytest.mark.django_db
+def test_n_redirects_make_n_visits_and_a_total_of_n(client):
+    link = make_link()
+    for _ in range(25):
+        assert client.get(f"/{link.slug}", headers={"User-Agent": IPHONE}).status_code == 302
+    assert Visit.objects.count() == 0  # nothing is written on the request path
+    assert flush_visits() == 25
+    assert Visit.objects.filter(link=link).count() == 25
+    assert Link.objects.get(pk=link.pk).visit_count == 25
+
+
+@pytest.mark.django_db
+def test_flushed_visits_are_found_by_day_and_time(client):
+    from django.utils import timezone
+
+    from shortener import analytics
+
+    link = make_link()
+    client.get(f"/{link.slug}")
+    flush_visits()
+    visit = Visit.objects.get()
+    assert abs((timezone.now() - visit.at).total_seconds()) < 60
+    assert analytics.daily(link, 1, timezone.now().date())[-1][1] == 1
+    assert Visit.objects.filter(at__date=timezone.now().date()).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_visit_stores_no_ip_address(client):
+    link = make_link()
+    client.get(
+        f"/{link.slug}",
+        REMOTE_ADDR="198.51.100.77",
+        headers={"User-Agent": IPHONE, "Referer": "https://news.example.com/a?b=c"},
+    )
+    flush_visits()
+    visit = Visit.objects.get()
+    stored = " ".join(str(getattr(visit, f.attname)) for f in Visit._meta.fields)
+    assert "198.51.100.77" not in stored
+    assert (visit.referrer_host, visit.browser, visit.os, visit.device, visit.is_bot) == (
+        "news.example.com",
+        "Mobile Safari",
+        "iOS",
+        "mobile",
+        False,
+    )
+
+
+@pytest.mark.django_db
+def test_huge_and_broken_headers_are_truncated_never_a_500(client):
+    link = make_link()
+    junk = "\udcff" * 10 + "é" * 10_000
+    response = client.get(
+        f"/{link.slug}",
+        headers={"User-Agent": "Mozilla/" + "x" * 10_000, "Referer": "https://" + junk},
+    )
+    assert response.status_code == 302
+    flush_visits()
+    visit = Visit.objects.get()
+    assert len(visit.browser) <= 50 and len(visit.referrer_host) <= 253
+
+
+@pytest.mark.django_db
+def test_a_failed_write_keeps_the_visits_for_the_next_flush(client, monkeypatch):
+    link = make_link()
+    client.get(f"/{link.slug}")
+    client.get(f"/{link.slug}")
+
+    def broken(raws):
+        raise RuntimeError("database unavailable")
+
+    monkeypatch.setattr(visits, "write", broken)
+    assert visits.buffer.flush() == 0
+    assert visits.buffer.pending() == 2
+    monkeypatch.undo()
+    assert visits.buffer.flush() == 2
+    assert Link.objects.get(pk=link.pk).visit_count == 2
+
+
+@pytest.mark.django_db
+def test_head_requests_are_not_visits(client):
+    link = make_link()
+    client.head(f"/{link.slug}")
+    assert flush_visits() == 0
+
+
+def test_the_buffer_is_cheap_to_add_to():
+    request = RequestFactory().get("/x", headers={"User-Agent": IPHONE})
+    buffer = visits.VisitBuffer()
+    for _ in range(1000):
+        buffer.add(1, request.META)
+    assert buffer.pending() == 1000
