@@ -263,3 +263,9 @@ def test_answers_are_private_to_the_token(api):
     response = api.get(LINKS)
     assert "Authorization" in response["Vary"]
     assert "private" in response["Cache-Control"]
+
+
+def test_every_answer_carries_the_api_rate_limit_fields(api, client):
+    for response in (api.get(LINKS), api.get("/api/v1/nothing"), client.get(LINKS)):
+        assert "RateLimit" in response and "RateLimit-Policy" in response
+        assert "api" in response["RateLimit-Policy"]
