@@ -285,3 +285,18 @@ def test_the_flag_follows_the_tokens_user(client):
     assert_problem(
         ApiClient(client, user=make_user("carol"), raw="torii_nope").get(LINKS), 403, "api-disabled"
     )
+
+
+def test_creating_through_the_api_counts_in_the_create_group(api, settings):
+    from config.ratelimit.rates import Rate
+
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "create": Rate(2, 60)}
+    for n in range(2):
+        assert api.post(LINKS, {"target": f"https://example.com/{n}"}).status_code == 201
+    before = snapshot()
+    response = api.post(LINKS, {"target": "https://example.com/third"})
+    assert response.status_code == 429
+    assert response["Content-Type"] == "application/problem+json"
+    assert "Retry-After" in response
+    assert snapshot() == before
+    assert api.get(LINKS).status_code == 200  # reading is only the `api` group

@@ -127,7 +127,7 @@ def stats_json(
 
 
 def root_json(request: HttpRequest) -> dict:
-    links = api_url(request, "links")
+    links = api_url(request, "api-link-list")
     return {
         "name": "Torii API",
         "version": "1",

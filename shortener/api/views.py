@@ -78,7 +78,7 @@ def root(request: HttpRequest) -> HttpResponse:
 @api.get(
     "/links",
     response={200: LinkPage, 404: Problem},
-    url_name="links",
+    url_name="api-link-list",  # the name the rate limiter knows (settings.RATE_LIMIT_GROUPS)
     summary="Your links",
 )
 def list_links(
