@@ -12,6 +12,7 @@ import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -56,9 +57,13 @@ def timed(call) -> tuple[float, float]:
     return wall, cpu
 
 
+ROWS: list[tuple[str, float, str]] = []  # (label, value, unit) for `make bench`
+
+
 def report(label: str, samples: list[tuple[float, float]], extra: str = "") -> float:
     walls = [wall for wall, _ in samples]
     cpus = [cpu for _, cpu in samples]
+    ROWS.append((f"{label.split(':')[0].strip()} p99", p99(walls), "ms"))
     print(
         f"{label} p99 {p99(walls):6.1f} ms, median {statistics.median(walls) * 1000:5.1f} ms "
         f"(CPU here: p99 {p99(cpus):5.1f} ms){extra}"
@@ -71,6 +76,7 @@ def main() -> None:
     parser.add_argument("--links", type=int, default=100_000)
     parser.add_argument("--creates", type=int, default=500)
     parser.add_argument("--pages", type=int, default=200)
+    parser.add_argument("--json", action="store_true", help="end with the rows as JSON")
     args = parser.parse_args()
     data_dir = setup()
     try:
@@ -78,6 +84,24 @@ def main() -> None:
     finally:
         if data_dir:
             shutil.rmtree(data_dir, ignore_errors=True)
+    if args.json:
+        print(json.dumps(ROWS))
+
+
+def api_benchmark() -> list[tuple[str, float, str]]:
+    """The `api` section of `make bench`: this file in a child process, on its own database."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATA_DIR", "DJANGO_SETTINGS_MODULE")}
+    done = subprocess.run(
+        [sys.executable, __file__, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=900,
+    )
+    lines = done.stdout.strip().splitlines()
+    print("\n".join(f"  {line}" for line in lines[:-1]))
+    return [tuple(row) for row in json.loads(lines[-1])]
 
 
 def run(args: argparse.Namespace) -> None:
@@ -105,6 +129,7 @@ def run(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     samples = [timed(lambda n=n: create(n)) for n in range(1, args.creates + 1)]
     wall = time.perf_counter() - started
+    ROWS.append(("API create", args.creates / wall, "req/s"))
     report(f"API create:  {args.creates / wall:6.0f} req/s,", samples)
 
     missing = args.links - Link.objects.filter(owner=user).count()
