@@ -25,9 +25,10 @@ def setup_django() -> None:
 
 
 def sections() -> dict[str, Callable[[], Iterable[Row]]]:
-    from bench import ratelimit, redirects, webhooks
+    from bench import api, ratelimit, redirects, webhooks
 
     return {
+        "api": api.api_benchmark,
         "ratelimit-middleware": ratelimit.middleware_cost,
         "ratelimit-redirect": ratelimit.redirect_throughput,
         "redirects": redirects.redirect_benchmark,

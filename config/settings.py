@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "waffle",
     "django_ratelimit",
     "django_tasks_db",
+    "ninja",  # its Swagger UI assets are served from our static files, not a CDN
     "config.apps.SiteConfig",
     "flags",
     "shortener",

@@ -5,6 +5,7 @@ from django.urls import include, path, re_path
 
 from config.health import healthz
 from shortener import redirects
+from shortener import token_views as tokens
 from shortener import views as links
 from shortener.webhooks.receiver import receive as receive_webhook
 
@@ -18,6 +19,9 @@ urlpatterns = [
     path("flags/", include("flags.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("webhooks/<str:source>/", receive_webhook, name="webhook-receive"),
+    path("api/v1/", include(("shortener.api.urls", "api-v1"), namespace="api-v1")),
+    path("tokens/", tokens.token_list, name="token-list"),
+    path("tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
     path("links/", links.link_collection, name="link-list"),
     re_path(rf"^links/{SLUG}/$", links.link_detail, name="link-detail"),
     re_path(rf"^links/{SLUG}/edit/$", links.link_edit, name="link-edit"),

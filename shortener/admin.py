@@ -4,7 +4,15 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 
-from shortener.models import BlockedDomain, Link, LinkState, Tag, check_target, create_link
+from shortener.models import (
+    ApiToken,
+    BlockedDomain,
+    Link,
+    LinkState,
+    Tag,
+    check_target,
+    create_link,
+)
 
 
 class LinkAdminForm(forms.ModelForm):
@@ -92,6 +100,27 @@ class BlockedDomainAdmin(admin.ModelAdmin):
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
     search_fields = ["name"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Staff can see who holds API tokens and revoke them; nobody can read or forge one here."""
+
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "user__username", "prefix"]
+    fields = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # tokens are made on /tokens/, where their owner sees them once
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request, queryset: QuerySet) -> None:
+        for token in queryset:
+            token.revoke()
+        self.message_user(request, f"Revoked {queryset.count()} token(s).", messages.SUCCESS)
 
 
 from shortener.webhooks import admin as webhook_admin  # noqa: E402, F401  (registers its models)

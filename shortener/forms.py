@@ -3,10 +3,11 @@
 import re
 
 from django import forms
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from shortener import slugs
-from shortener.models import Link, RedirectCode, check_target
+from shortener.models import Link, RedirectCode, check_target, create_link
 
 PERMANENT_NOTE = (
     "301 and 308 are permanent: browsers cache them and skip Torii next time, "
@@ -95,6 +96,15 @@ class LinkForm(LinkFieldsMixin, forms.ModelForm):
             raise forms.ValidationError("Maximum visits must be at least 1, or left empty.")
         return value
 
+    def save_edit(self, by) -> Link:
+        """Save a valid edit with its destination history and tags, all or nothing."""
+        old_target = Link.objects.values_list("target", flat=True).get(pk=self.instance.pk)
+        with transaction.atomic():
+            link = self.save()
+            link.record_target_change(old_target, by=by)
+            link.set_tags(self.cleaned_data["tags"])
+        return link
+
 
 class CreateLinkForm(LinkForm):
     """Create a link; offers a custom slug when the custom_slugs flag is on for the user."""
@@ -121,5 +131,28 @@ class CreateLinkForm(LinkForm):
         if problem:
             raise forms.ValidationError(problem)
         if Link.objects.filter(Q(slug=slug)).exists():
-            raise forms.ValidationError(f"“{slug}” is already taken; choose another.")
+            raise forms.ValidationError(taken(slug))
         return slug
+
+    def create(self, owner) -> Link | None:
+        """Create the link from a valid form; None (with a slug error) if the slug was taken."""
+        data = self.cleaned_data
+        try:
+            return create_link(
+                target=data["target"],
+                owner=owner,
+                slug=data.get("slug") or None,
+                tags=data["tags"],
+                title=data["title"],
+                notes=data["notes"],
+                redirect_code=data["redirect_code"],
+                expires_at=data["expires_at"],
+                max_visits=data["max_visits"],
+            )
+        except IntegrityError:
+            self.add_error("slug", taken(data.get("slug")))
+            return None
+
+
+def taken(slug) -> str:
+    return f"“{slug}” is already taken; choose another."

@@ -1,4 +1,4 @@
-"""Links and what hangs off them: tags, the destination history, the blocklist."""
+"""Links and what hangs off them: tags, the destination history, the blocklist, API tokens."""
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
@@ -66,6 +66,19 @@ class LinkQuerySet(models.QuerySet):
                 return self.filter(is_active=True).exclude(expired).filter(exhausted)
         return self
 
+    def matching(self, *, text: str = "", tag: str = "", state: str = ""):
+        """The list filters of the HTML list and the API. PostgreSQL cannot hold NUL
+        characters, so they are dropped rather than sent to the database."""
+        text, tag = text.replace("\x00", "").strip(), tag.replace("\x00", "").strip()
+        links = self
+        if text:
+            links = links.search(text)
+        if tag:
+            links = links.filter(tags__name=tag)
+        if state in LinkState.values:
+            links = links.in_state(state)
+        return links
+
     def search(self, text: str):
         return self.filter(
             Q(target__icontains=text)
@@ -103,7 +116,17 @@ class Link(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["owner", "-created_at"])]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"]),
+            # The API's and the list page's query: live links of one owner, newest first.
+            # Partial, so PostgreSQL walks it in order for a page; deleted_at is also its
+            # last column so that SQLite counts from the index alone, not the table.
+            models.Index(
+                fields=["owner", "-created_at", "-id", "deleted_at"],
+                condition=Q(deleted_at__isnull=True),
+                name="link_live_owner_newest",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.slug
@@ -207,6 +230,57 @@ class BlockedDomain(models.Model):
     def save(self, *args, **kwargs):
         self.domain = self.domain.strip().lower().rstrip(".")
         super().save(*args, **kwargs)
+
+
+class ApiToken(models.Model):
+    """A personal API token: only its SHA-256 digest is stored, the token is shown once."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, help_text="The token's visible start.")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])
+
+
+class IdempotencyKey(models.Model):
+    """One API POST by key and user: in flight while `status` is null, then its stored reply."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idempotency_keys"
+    )
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    status = models.PositiveSmallIntegerField(null=True, blank=True)
+    body = models.TextField(blank=True)
+    location = models.CharField(max_length=2048, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_once_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return self.key
 
 
 def check_target(url: str, *, request_host: str | None = None) -> targets.Verdict:

@@ -6,7 +6,6 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.views import redirect_to_login
-from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,7 +17,7 @@ from waffle import flag_is_active
 from shortener import analytics, qr
 from shortener.forms import CreateLinkForm, LinkForm
 from shortener.fragments import varies_on_htmx, wants_fragment
-from shortener.models import Link, LinkState, Tag, create_link
+from shortener.models import Link, LinkState, Tag
 from shortener.pagination import get_page, link_header, page_relations
 
 PER_PAGE = 20
@@ -83,12 +82,7 @@ def link_collection(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
     tag = request.GET.get("tag", "").strip()[:50]
     state = request.GET.get("state", "")
-    if query:
-        links = links.search(query)
-    if tag:
-        links = links.filter(tags__name=tag)
-    if state in LinkState.values:
-        links = links.in_state(state)
+    links = links.matching(text=query, tag=tag, state=state)
     page = get_page(request, links.prefetch_related("tags"), PER_PAGE)
     response = render(
         request,
@@ -113,22 +107,8 @@ def create(request: HttpRequest) -> HttpResponse:
         return redirect_to_login(reverse("home"))
     form = create_form(request, request.POST)
     if form.is_valid():
-        data = form.cleaned_data
-        try:
-            link = create_link(
-                target=data["target"],
-                owner=request.user if request.user.is_authenticated else None,
-                slug=data.get("slug") or None,
-                tags=data["tags"],
-                title=data["title"],
-                notes=data["notes"],
-                redirect_code=data["redirect_code"],
-                expires_at=data["expires_at"],
-                max_visits=data["max_visits"],
-            )
-        except IntegrityError:
-            form.add_error("slug", f"“{data.get('slug')}” is already taken; choose another.")
-        else:
+        link = form.create(request.user if request.user.is_authenticated else None)
+        if link is not None:
             return created(request, link)
     return invalid_create(request, form)
 
@@ -179,13 +159,9 @@ def detail_context(request: HttpRequest, link: Link) -> dict:
 def link_edit(request: HttpRequest, slug: str) -> HttpResponse:
     link = owned_link_or_404(request, slug)
     if request.method == "POST":
-        old_target = link.target
         form = LinkForm(request.POST, instance=link, request_host=request.get_host())
         if form.is_valid():
-            with transaction.atomic():
-                link = form.save()
-                link.record_target_change(old_target, by=request.user)
-                link.set_tags(form.cleaned_data["tags"])
+            link = form.save_edit(by=request.user)
             if wants_fragment(request):
                 return render(request, "links/detail.html#panel", detail_context(request, link))
             messages.success(request, "Saved. The short link is unchanged.")

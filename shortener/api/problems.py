@@ -1,0 +1,111 @@
+"""Errors as RFC 9457 problem documents (application/problem+json), one builder for all."""
+
+import json
+import logging
+from http import HTTPStatus
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+CONTENT_TYPE = "application/problem+json"
+TYPE_BASE = "urn:torii:problem:"
+logger = logging.getLogger(__name__)
+
+# type suffix → what it means; the README and the OpenAPI description list the same.
+TYPES = {
+    "unauthorized": "No valid API token: send `Authorization: Bearer <token>`.",
+    "api-disabled": "The API is switched off for this account (the `api_v1` flag).",
+    "not-found": "No such resource, or it is not yours.",
+    "method-not-allowed": "The resource does not answer this method.",
+    "malformed-request": "The body is not a JSON object, or a parameter is malformed.",
+    "unknown-field": "The body names a field this resource does not have.",
+    "unsupported-media-type": "Bodies must be `application/json`.",
+    "body-too-large": "Bodies are limited to 64 KB.",
+    "length-required": "Send bodies with Content-Length, not chunked.",
+    "invalid-link": "A field breaks the link rules (the same rules as the site's forms).",
+    "idempotency-key-reused": "This Idempotency-Key was used with a different request.",
+    "idempotency-key-in-flight": "A request with this Idempotency-Key is still running.",
+    "invalid-idempotency-key": "Idempotency-Key must be 1 to 255 visible ASCII characters.",
+    # For the site's rate-limit middleware, which answers /api/ requests over the limit.
+    "rate-limited": "Too many requests: wait for the time in Retry-After.",
+}
+
+
+def problem(
+    status: int,
+    kind: str,
+    detail: str,
+    *,
+    errors: dict[str, list[str]] | None = None,
+    title: str | None = None,
+) -> HttpResponse:
+    assert kind in TYPES, kind
+    doc = {
+        "type": TYPE_BASE + kind,
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        doc["errors"] = errors
+    return HttpResponse(json.dumps(doc), status=status, content_type=CONTENT_TYPE)
+
+
+def validation_errors(exc: ValidationError) -> tuple[str, dict[str, list[str]]]:
+    """pydantic's error list → (kind, field → messages), with `loc` reduced to the field name."""
+    errors: dict[str, list[str]] = {}
+    kind = "invalid-link"
+    for error in exc.errors:
+        loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "payload")]
+        if error.get("type") == "extra_forbidden":
+            kind = "unknown-field"
+            message = "This field is not part of the resource."
+        elif error.get("type") == "model_attributes_type" or not loc:
+            kind = "malformed-request"
+            message = "The body must be a JSON object."
+        else:
+            message = error.get("msg", "Invalid value.")
+            if loc[0] in ("query", "path"):
+                kind = "malformed-request"
+                loc = loc[1:]
+        errors.setdefault(".".join(loc) or "body", []).append(message)
+    return kind, errors
+
+
+def install(api: NinjaAPI) -> None:
+    """Every error ninja raises becomes a problem document."""
+
+    @api.exception_handler(ValidationError)
+    def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+        kind, errors = validation_errors(exc)
+        status = 422 if kind == "invalid-link" else 400
+        if kind == "unknown-field":
+            detail = f"Unknown fields: {', '.join(errors)}."
+        else:  # the first problem, named: "target: Field required"
+            field, messages = next(iter(errors.items()))
+            detail = messages[0] if field == "body" else f"{field}: {messages[0]}"
+        return problem(status, kind, detail, errors=errors)
+
+    @api.exception_handler(AuthenticationError)
+    def unauthorized(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+        response = problem(401, "unauthorized", TYPES["unauthorized"])
+        response["WWW-Authenticate"] = 'Bearer realm="torii"'
+        return response
+
+    @api.exception_handler(Http404)
+    def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+        return problem(404, "not-found", TYPES["not-found"])
+
+    @api.exception_handler(HttpError)
+    def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        # ninja raises 400 "Cannot parse request body" for malformed JSON.
+        if exc.status_code == 400:
+            return problem(400, "malformed-request", "The body is not valid JSON.")
+        logger.warning("Unexpected HttpError %s in the API: %s", exc.status_code, exc)
+        return problem(exc.status_code, "malformed-request", str(exc))
+
+    @api.exception_handler(RequestDataTooBig)
+    def too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        return problem(413, "body-too-large", TYPES["body-too-large"])

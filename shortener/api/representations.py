@@ -1,0 +1,141 @@
+"""Links, pages and stats as API JSON, each with the relations a client may follow now."""
+
+import json
+from datetime import date
+
+from django.core.paginator import Page
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from waffle import flag_is_active
+
+from shortener import analytics
+from shortener.models import Link
+from shortener.pagination import page_relations
+
+
+def json_response(data: dict, status: int = 200) -> HttpResponse:
+    return HttpResponse(
+        json.dumps(data, cls=DjangoJSONEncoder), status=status, content_type="application/json"
+    )
+
+
+def href(url: str, method: str = "GET") -> dict:
+    return {"href": url, "method": method}
+
+
+def api_url(request: HttpRequest, name: str, slug: str | None = None) -> str:
+    args = {"slug": slug} if slug else {}
+    return request.build_absolute_uri(reverse(f"api-v1:{name}", kwargs=args))
+
+
+PLACEHOLDER = "__slug__"
+
+
+def slug_url(request: HttpRequest, name: str, slug: str) -> str:
+    """An absolute URL for a route with a slug, reversed once per request and route.
+
+    A page of 100 links needs 700 of these; reversing each costs more than the query.
+    """
+    templates = request.__dict__.setdefault("_slug_url_templates", {})
+    if name not in templates:
+        path = reverse(name, kwargs={"slug": PLACEHOLDER})
+        templates[name] = request.build_absolute_uri(path)
+    return templates[name].replace(PLACEHOLDER, slug)
+
+
+def analytics_on(request: HttpRequest) -> bool:
+    """The link_analytics flag, asked once per request (a page has 100 links)."""
+    if "_analytics_on" not in request.__dict__:
+        request._analytics_on = flag_is_active(request, "link_analytics")
+    return request._analytics_on
+
+
+def link_relations(request: HttpRequest, link: Link) -> dict:
+    """The same controls the link's HTML page draws: a disabled link offers enable, never both."""
+    own = slug_url(request, "api-v1:link", link.slug)
+    relations = {
+        "self": href(own),
+        "short_url": href(slug_url(request, "follow", link.slug)),
+        "html": href(slug_url(request, "link-detail", link.slug)),
+        "edit": href(own, "PATCH"),
+        "delete": href(own, "DELETE"),
+    }
+    if analytics_on(request):  # as the page draws its Stats button
+        relations["stats"] = href(slug_url(request, "api-v1:link-stats", link.slug))
+    if link.can_disable:
+        relations["disable"] = href(slug_url(request, "api-v1:link-disable", link.slug), "POST")
+    if link.can_enable:
+        relations["enable"] = href(slug_url(request, "api-v1:link-enable", link.slug), "POST")
+    return relations
+
+
+def tag_names(link: Link) -> list[str]:
+    # A page prefetches into `tag_list`: a related manager per link costs more than its query.
+    tags = getattr(link, "tag_list", None)
+    return [tag.name for tag in (link.tags.all() if tags is None else tags)]
+
+
+def link_json(request: HttpRequest, link: Link) -> dict:
+    return {
+        "slug": link.slug,
+        "short_url": slug_url(request, "follow", link.slug),
+        "target": link.target,
+        "title": link.title,
+        "notes": link.notes,
+        "tags": tag_names(link),
+        "redirect_code": link.redirect_code,
+        "expires_at": link.expires_at,
+        "max_visits": link.max_visits,
+        "visit_count": link.visit_count,
+        "state": link.state.value,
+        "created_at": link.created_at,
+        "updated_at": link.updated_at,
+        "_links": link_relations(request, link),
+    }
+
+
+def page_json(request: HttpRequest, page: Page) -> dict:
+    relations = {"self": href(request.build_absolute_uri())}
+    relations |= {rel: href(url) for rel, url in page_relations(request, page).items()}
+    return {
+        "items": [link_json(request, link) for link in page.object_list],
+        "count": page.paginator.count,
+        "page": page.number,
+        "per_page": page.paginator.per_page,
+        "_links": relations,
+    }
+
+
+def stats_json(
+    request: HttpRequest, link: Link, totals: analytics.Totals, daily: list[tuple[date, int]]
+) -> dict:
+    return {
+        "slug": link.slug,
+        "total_visits": link.visit_count,
+        "clicks": totals.clicks,
+        "unique_visitors": totals.unique_visitors,
+        "humans": totals.humans,
+        "bots": totals.bots,
+        "daily": [{"date": day, "visits": visits} for day, visits in daily],
+        "_links": {
+            "self": href(request.build_absolute_uri()),
+            "link": href(slug_url(request, "api-v1:link", link.slug)),
+            "html": href(slug_url(request, "link-stats", link.slug)),
+        },
+    }
+
+
+def root_json(request: HttpRequest) -> dict:
+    links = api_url(request, "api-link-list")
+    return {
+        "name": "Torii API",
+        "version": "1",
+        "_links": {
+            "self": href(api_url(request, "root")),
+            "links": href(links),
+            "create_link": href(links, "POST"),
+            "openapi": href(api_url(request, "openapi-json")),
+            "docs": href(api_url(request, "openapi-view")),
+        },
+    }

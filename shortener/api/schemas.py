@@ -1,0 +1,142 @@
+"""The shapes of API v1 bodies. Types only: the link rules live in shortener.forms."""
+
+from datetime import date, datetime
+
+from ninja import Field, Schema
+from pydantic import ConfigDict
+
+from shortener.models import LinkState, RedirectCode
+
+
+class Strict(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LinkCreate(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"target": "https://example.com/launch/2026", "title": "Launch", "tags": ["news"]}
+            ]
+        },
+    )
+
+    target: str = Field(
+        description="The destination: an absolute http or https URL.",
+        examples=["https://example.com/a/long/path"],
+    )
+    slug: str | None = Field(
+        None, description="A custom slug, only while custom slugs are enabled for you."
+    )
+    title: str = ""
+    notes: str = ""
+    tags: list[str] = Field(default_factory=list, description="Single words; at most 20.")
+    redirect_code: RedirectCode = RedirectCode.FOUND
+    expires_at: datetime | None = Field(None, description="After this the short URL answers 410.")
+    max_visits: int | None = Field(None, description="After this many visits it answers 410.")
+
+
+class LinkPatch(Strict):
+    """Only the fields sent change; the slug never does."""
+
+    target: str = Field(None)
+    title: str = Field(None)
+    notes: str = Field(None)
+    tags: list[str] = Field(None)
+    redirect_code: RedirectCode = Field(None)
+    expires_at: datetime | None = None
+    max_visits: int | None = None
+
+
+class Href(Schema):
+    href: str
+    method: str = Field("GET", description="The HTTP method to use with href.")
+
+
+class LinkRelations(Schema):
+    self_: Href = Field(alias="self")
+    short_url: Href
+    html: Href
+    stats: Href | None = Field(None, description="Present while link analytics are on for you.")
+    edit: Href
+    delete: Href
+    disable: Href | None = Field(None, description="Present only while the link is enabled.")
+    enable: Href | None = Field(None, description="Present only while the link is disabled.")
+
+
+class LinkOut(Schema):
+    slug: str
+    short_url: str
+    target: str
+    title: str
+    notes: str
+    tags: list[str]
+    redirect_code: RedirectCode
+    expires_at: datetime | None
+    max_visits: int | None
+    visit_count: int
+    state: LinkState
+    created_at: datetime
+    updated_at: datetime
+    links: LinkRelations = Field(alias="_links")
+
+
+class PageRelations(Schema):
+    self_: Href = Field(alias="self")
+    first: Href
+    prev: Href | None = None
+    next: Href | None = None
+    last: Href
+
+
+class LinkPage(Schema):
+    items: list[LinkOut]
+    count: int = Field(description="Links in the whole collection (also X-Total-Count).")
+    page: int
+    per_page: int
+    links: PageRelations = Field(alias="_links")
+
+
+class RootRelations(Schema):
+    self_: Href = Field(alias="self")
+    links: Href
+    create_link: Href
+    openapi: Href
+    docs: Href
+
+
+class Root(Schema):
+    name: str
+    version: str
+    links: RootRelations = Field(alias="_links")
+
+
+class Day(Schema):
+    date: date
+    visits: int
+
+
+class StatsRelations(Schema):
+    self_: Href = Field(alias="self")
+    link: Href
+    html: Href = Field(description="The link's stats page.")
+
+
+class Stats(Schema):
+    slug: str
+    total_visits: int = Field(description="The link's visit counter (what max_visits checks).")
+    clicks: int = Field(description="Recorded visits.")
+    unique_visitors: int = Field(description="Distinct visitors per day, summed.")
+    humans: int
+    bots: int
+    daily: list[Day] = Field(description="Recorded visits per UTC day, oldest first.")
+    links: StatsRelations = Field(alias="_links")
+
+
+class Problem(Schema):
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: dict[str, list[str]] | None = Field(None, description="Field name → messages.")

@@ -1,0 +1,63 @@
+"""Personal API tokens: issue, find by digest, and the Bearer authentication for ninja."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja.security import HttpBearer
+
+from shortener.models import ApiToken
+
+PREFIX = "torii_"
+VISIBLE = 12  # characters shown in the token list, e.g. "torii_Ab3dEf"
+# last_used_at is written at most this often, so a busy script is not a write per request.
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+def digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def issue(user, name: str) -> tuple[ApiToken, str]:
+    """A new token for `user`: the stored row and the raw token, which is never kept."""
+    raw = PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(user=user, name=name, prefix=raw[:VISIBLE], digest=digest(raw))
+    return token, raw
+
+
+def find(raw: str) -> ApiToken | None:
+    """The live token for a raw value, or None (unknown or revoked). Marks it used."""
+    if not raw.startswith(PREFIX) or len(raw) > 200:
+        return None
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(digest=digest(raw), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if token is not None:
+        now = timezone.now()
+        if token.last_used_at is None or now - token.last_used_at >= TOUCH_EVERY:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            token.last_used_at = now
+    return token
+
+
+def from_header(request: HttpRequest) -> ApiToken | None:
+    scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        return None
+    return find(raw.strip())
+
+
+class BearerToken(HttpBearer):
+    """`Authorization: Bearer <token>`; the gate has already looked the token up."""
+
+    def __call__(self, request: HttpRequest):
+        token = getattr(request, "api_token", None)
+        return token.user if token else None
+
+    def authenticate(self, request: HttpRequest, token: str):  # pragma: no cover - see __call__
+        found = find(token)
+        return found.user if found else None

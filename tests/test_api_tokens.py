@@ -1,0 +1,118 @@
+"""Personal API tokens: created on /tokens/, shown once, stored as a hash, used, revoked."""
+
+import hashlib
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from waffle.testutils import override_flag
+
+from shortener.api import tokens
+from shortener.models import ApiToken
+from tests.conftest import make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def create_on_the_page(client, name="deploy script") -> str:
+    response = client.post("/tokens/", {"name": name})
+    assert response.status_code == 201
+    assert response["Cache-Control"] == "no-store"
+    return re.search(r'id="new-token">(torii_[^<]+)<', response.content.decode()).group(1)
+
+
+def test_the_page_needs_a_signed_in_user(client):
+    assert client.get("/tokens/").status_code == 302
+    assert client.post("/tokens/", {"name": "x"}).status_code == 302
+    assert not ApiToken.objects.exists()
+
+
+def test_nav_links_the_page_for_signed_in_users(client):
+    assert 'href="/tokens/"' not in client.get("/").content.decode()
+    client.force_login(make_user())
+    assert 'href="/tokens/"' in client.get("/").content.decode()
+
+
+def test_lifecycle_create_show_once_use_revoke(client):
+    user = make_user()
+    client.force_login(user)
+    raw = create_on_the_page(client)
+    token = ApiToken.objects.get(user=user)
+    assert token.digest == hashlib.sha256(raw.encode()).hexdigest()
+    assert raw not in str(list(ApiToken.objects.values()))  # only the hash is stored
+    listing = client.get("/tokens/").content.decode()
+    assert raw not in listing and token.prefix in listing and "never" in listing
+
+    with override_flag("api_v1", active=True):
+        response = client.get("/api/v1/links", headers={"Authorization": f"Bearer {raw}"})
+        assert response.status_code == 200
+    token.refresh_from_db()
+    assert token.last_used_at is not None
+    assert "never" not in client.get("/tokens/").content.decode()
+
+    response = client.post(f"/tokens/{token.pk}/revoke/")
+    assert response.status_code == 303
+    token.refresh_from_db()
+    assert token.is_revoked
+    with override_flag("api_v1", active=True):
+        response = client.get("/api/v1/links", headers={"Authorization": f"Bearer {raw}"})
+    assert response.status_code == 401
+    assert "Revoked" in client.get("/tokens/").content.decode()
+
+
+def test_a_blank_name_is_422_and_creates_nothing(client):
+    client.force_login(make_user())
+    assert client.post("/tokens/", {"name": ""}).status_code == 422
+    assert not ApiToken.objects.exists()
+
+
+def test_nobody_revokes_someone_elses_token(client):
+    token, _ = tokens.issue(make_user("bob"), "bob's")
+    client.force_login(make_user())
+    assert client.post(f"/tokens/{token.pk}/revoke/").status_code == 404
+    assert client.get(f"/tokens/{token.pk}/revoke/").status_code == 405
+    token.refresh_from_db()
+    assert not token.is_revoked
+
+
+def test_last_use_is_written_at_most_once_a_minute():
+    token, raw = tokens.issue(make_user(), "busy")
+    tokens.find(raw)
+    first = ApiToken.objects.get(pk=token.pk).last_used_at
+    tokens.find(raw)
+    assert ApiToken.objects.get(pk=token.pk).last_used_at == first
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=first - timedelta(minutes=2))
+    tokens.find(raw)
+    assert ApiToken.objects.get(pk=token.pk).last_used_at > first - timedelta(seconds=1)
+    assert ApiToken.objects.get(pk=token.pk).last_used_at <= timezone.now()
+
+
+def test_session_sign_in_is_not_api_authentication(client):
+    client.force_login(make_user())
+    with override_flag("api_v1", active=True):
+        assert client.get("/api/v1/links").status_code == 401
+
+
+def test_staff_revoke_tokens_in_admin_but_never_see_or_make_one(client):
+    token, raw = tokens.issue(make_user(), "laptop")
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    page = client.get(f"/admin/shortener/apitoken/{token.pk}/change/").content.decode()
+    assert token.prefix in page and raw not in page and token.digest not in page
+    assert client.get("/admin/shortener/apitoken/add/").status_code == 403
+    response = client.post(
+        "/admin/shortener/apitoken/", {"action": "revoke", "_selected_action": [token.pk]}
+    )
+    assert response.status_code == 302
+    token.refresh_from_db()
+    assert token.is_revoked
+
+
+def test_the_page_says_when_the_api_is_off_for_you(client):
+    client.force_login(make_user())
+    with override_flag("api_v1", active=False):
+        page = client.get("/tokens/").content.decode()
+    assert "not switched on" in page and "/api/v1/docs" not in page
+    with override_flag("api_v1", active=True):
+        page = client.get("/tokens/").content.decode()
+    assert "not switched on" not in page and "/api/v1/docs" in page
