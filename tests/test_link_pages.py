@@ -65,6 +65,15 @@ def test_create_with_htmx_answers_a_fresh_form_and_the_new_row(client, alice):
     assert "HX-Request" in response["Vary"]
 
 
+def test_the_empty_list_notice_is_always_there_for_htmx_to_hide(client, alice):
+    notice = '<p id="no-links-yet" class="muted"'
+    assert "hidden" not in client.get(reverse("home")).content.decode().split(notice)[1][:20]
+    created = create(client, htmx=True).content.decode()
+    assert f'{notice} hidden hx-swap-oob="true">' in created
+    page = client.get(reverse("home")).content.decode()
+    assert notice in page and page.split(notice)[1].startswith(" hidden")
+
+
 def test_invalid_create_rerenders_the_form_with_422_and_writes_nothing(client, alice):
     response = create(client, target="javascript:alert(1)")
     assert response.status_code == 422

@@ -34,11 +34,17 @@ def test_create_with_htmx_shows_the_row_without_a_page_load(page):
     assert page.evaluate("window.__marker") == "same page"  # no navigation happened
     assert page.get_by_label("Destination").input_value() == ""  # the form was reset
     assert "Created" in page.locator("#messages").inner_text()
+    page.get_by_label("Destination").fill("https://example.com/second")
+    page.get_by_role("button", name="Shorten").click()
+    page.locator("#recent-links tr").nth(1).wait_for()
+    assert page.locator("#recent-links tr").count() == 2
+    link = Link.objects.get(target="https://example.com/htmx-made")
+    row = page.locator(f"#link-row-{link.slug}")
 
     row.get_by_role("button", name="Disable").click()
     page.locator(f"#link-row-{link.slug}").get_by_role("button", name="Enable").wait_for()
     assert page.locator(f"#link-row-{link.slug}").get_by_role("button", name="Disable").count() == 0
-    assert Link.objects.get().state == LinkState.DISABLED
+    assert Link.objects.get(pk=link.pk).state == LinkState.DISABLED
     assert page.evaluate("window.__marker") == "same page"
     page.screenshot(path="data/screenshot-home-links.png", full_page=True)
     assert page.console_errors == []
