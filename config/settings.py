@@ -118,7 +118,7 @@ else:
             "TIMEOUT": 300,
             # diskcache retries writes that hit its SQLite timeout; a longer
             # timeout than its 10 ms default means fewer retries under contention.
-            "DATABASE_TIMEOUT": 0.1,
+            "DATABASE_TIMEOUT": float(env.raw("CACHE_DB_TIMEOUT", "0.1")),
         }
     }
 

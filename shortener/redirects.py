@@ -14,11 +14,15 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC
+from functools import lru_cache
 
 from cachetools import TTLCache
 from django.core.cache import cache
+from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -67,21 +71,39 @@ _lookups: TTLCache = TTLCache(maxsize=LOOKUP_SIZE, ttl=LOOKUP_TTL)
 _lookups_lock = threading.Lock()
 
 
-def read(slug: str) -> Snapshot | None:
-    row = (
-        Link.objects.filter(slug=slug)
-        .values_list(
-            "pk",
-            "target",
-            "redirect_code",
-            "is_active",
-            "deleted_at",
-            "expires_at",
-            "max_visits",
-            "visit_count",
-        )
-        .first()
+@lru_cache(maxsize=1)  # the quoted names never change in a process
+def lookup_sql() -> str:
+    quote = connection.ops.quote_name
+    meta = Link._meta
+
+    def column(name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    fields = ["id", "target", "redirect_code", "is_active", "deleted_at", "expires_at"]
+    fields += ["max_visits", "visit_count"]
+    return (
+        f"SELECT {', '.join(column(f) for f in fields)} "  # noqa: S608 - names from _meta
+        f"FROM {quote(meta.db_table)} WHERE {column('slug')} = %s"
     )
+
+
+def timestamp(value) -> float | None:
+    """A stored datetime as a Unix time; SQLite hands raw queries text in UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+def read(slug: str) -> Snapshot | None:
+    """One indexed query, written out: through the ORM it cost about 230 µs, a miss
+    on the hot path that a thousand links clicked every two seconds make often."""
+    with connection.cursor() as cursor:
+        cursor.execute(lookup_sql(), [slug])
+        row = cursor.fetchone()
     if row is None:
         return None
     pk, target, code, active, deleted_at, expires_at, max_visits, visits = row
@@ -89,9 +111,9 @@ def read(slug: str) -> Snapshot | None:
         pk,
         target,
         code,
-        active,
+        bool(active),
         deleted_at is not None,
-        expires_at.timestamp() if expires_at else None,
+        timestamp(expires_at),
         max_visits,
         visits,
     )

@@ -98,3 +98,8 @@ def test_preview_and_follow_urls_come_from_reverse(client):
     link = make_link()
     assert reverse("follow", args=[link.slug]) == f"/{link.slug}"
     assert reverse("preview", args=[link.slug]) == f"/{link.slug}+"
+
+
+def test_a_link_expiring_later_still_redirects(client):
+    link = make_link(expires_at=timezone.now() + timedelta(minutes=5))
+    assert client.get(f"/{link.slug}").status_code == 302
