@@ -110,7 +110,7 @@ def start_torii(data_dir: Path, port: int) -> subprocess.Popen:
         "--host", "127.0.0.1",
         "--port", str(port),
         "--workers", "2",
-        "--blocking-threads", os.environ.get("GRANIAN_THREADS", "4"),
+        "--blocking-threads", os.environ.get("GRANIAN_THREADS", "2"),
         "--no-ws",
         "--log-level", "warning",
         "config.wsgi:application",
