@@ -5,7 +5,8 @@ and Redis when DATABASE_URL and REDIS_URL are set) with rate limiting on but set
 to refuse anything. The baseline is bench/baseline/, a tutorial-style project (default
 middleware, get_object_or_404, an F() click update, redirect) on gunicorn with 2 sync
 workers. wrk drives GET /<slug> over 1,000 slugs at 32 connections for 10 seconds; the
-two are interleaved three times. Then Torii with 1,000 and with 1,000,000 links.
+two are interleaved three times (Torii also with its rate limits off, for their cost).
+Then Torii with 1,000 and with 1,000,000 links.
 """
 
 import json
@@ -60,13 +61,14 @@ def wait_for(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
     raise TimeoutError(url)
 
 
-def torii_env(data_dir: Path) -> dict[str, str]:
+def torii_env(data_dir: Path, limits: bool = True) -> dict[str, str]:
+    rate = HIGH_RATE if limits else "off"
     env = {
         **os.environ,
         "DATA_DIR": str(data_dir),
         "STATIC_ROOT": str(data_dir / "static"),
-        "RATE_LIMIT_REDIRECT": HIGH_RATE,
-        "RATE_LIMIT_DEFAULT": HIGH_RATE,
+        "RATE_LIMIT_REDIRECT": rate,
+        "RATE_LIMIT_DEFAULT": rate,
         "LOG_LEVEL": "WARNING",
         "DEBUG": "false",
     }
@@ -103,7 +105,7 @@ def count_visits(data_dir: Path) -> int:
     return json.loads(out.strip().splitlines()[-1])["visits"]
 
 
-def start_torii(data_dir: Path, port: int) -> subprocess.Popen:
+def start_torii(data_dir: Path, port: int, limits: bool = True) -> subprocess.Popen:
     command = [
         str(VENV_BIN / "granian"),
         "--interface", "wsgi",
@@ -116,8 +118,16 @@ def start_torii(data_dir: Path, port: int) -> subprocess.Popen:
         "config.wsgi:application",
     ]  # fmt: skip
     return subprocess.Popen(
-        command, cwd=ROOT, env=torii_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        command,
+        cwd=ROOT,
+        env=torii_env(data_dir, limits),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
+
+
+def start_torii_without_limits(data_dir: Path, port: int) -> subprocess.Popen:
+    return start_torii(data_dir, port, limits=False)
 
 
 def seed_baseline(base: Path, slugs: list[str]) -> None:
@@ -247,7 +257,7 @@ def redirect_benchmark():
     seed_baseline(base, slugs)
     script = lua_script(slugs, work)
 
-    torii_runs, baseline_runs, lost, in_flight = [], [], [], []
+    torii_runs, unlimited_runs, baseline_runs, lost, in_flight = [], [], [], [], []
     for round_number in range(ROUNDS):
         before = count_visits(small)
         torii = measured_run(start_torii, small, wrk, script)
@@ -257,9 +267,11 @@ def redirect_benchmark():
         lost.append(max(0, torii["requests"] - recorded))
         in_flight.append(max(0, recorded - torii["requests"]))
         torii_runs.append(torii)
+        unlimited_runs.append(measured_run(start_torii_without_limits, small, wrk, script))
         baseline_runs.append(measured_run(start_baseline, base, wrk, script))
         print(
-            f"  round {round_number + 1}: Torii {torii['rps']:,.0f}/s, "
+            f"  round {round_number + 1}: Torii {torii['rps']:,.0f}/s "
+            f"(limits off {unlimited_runs[-1]['rps']:,.0f}/s), "
             f"baseline {baseline_runs[-1]['rps']:,.0f}/s, visits recorded {recorded:,} "
             f"of {torii['requests']:,} requests",
             flush=True,

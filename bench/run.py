@@ -30,7 +30,6 @@ def sections() -> dict[str, Callable[[], Iterable[Row]]]:
     return {
         "api": api.api_benchmark,
         "ratelimit-middleware": ratelimit.middleware_cost,
-        "ratelimit-redirect": ratelimit.redirect_throughput,
         "redirects": redirects.redirect_benchmark,
         "webhooks": webhooks.section,
     }

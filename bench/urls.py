@@ -1,4 +1,5 @@
-"""A redirect-like route for benchmarks until shortener's `follow` view exists."""
+"""A stand-in URL map with a `follow` route, so the rate limiter's own cost is measured
+without the site's views or database (bench/ratelimit.py)."""
 
 from django.http import HttpResponseRedirect
 from django.urls import path
