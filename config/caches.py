@@ -6,6 +6,9 @@ import time
 from diskcache import DjangoCache
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 
+LOCK_ATTEMPTS = 400
+LOCK_PAUSE = 0.00005
+
 # One statement instead of diskcache's BEGIN IMMEDIATE; SELECT; UPDATE; COMMIT. Only a
 # live integer counter qualifies (mode 1 is diskcache's raw storage of ints and short
 # strings); anything else goes the careful way.
@@ -54,10 +57,15 @@ class PersistentDiskCache(DjangoCache):
         fanout = self._cache
         shard = fanout._shards[fanout._hash(made) % fanout._count]
         db_key, raw = shard._disk.put(made)
-        try:
-            row = shard._con.execute(FAST_INCREMENT, (delta, db_key, raw, time.time())).fetchone()
-        except sqlite3.OperationalError:
-            row = None
+        row = None
+        for attempt in range(LOCK_ATTEMPTS):
+            try:
+                row = shard._con.execute(
+                    FAST_INCREMENT, (delta, db_key, raw, time.time())
+                ).fetchone()
+                break
+            except sqlite3.OperationalError:
+                time.sleep(LOCK_PAUSE * (1 + attempt % 8))
         if row is not None:
             return row[0]
         return super().incr(key, delta, version, default, retry)
