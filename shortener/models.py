@@ -24,6 +24,19 @@ class LinkState(models.TextChoices):
     DELETED = "deleted", "Deleted"
 
 
+def state_of(*, deleted: bool, active: bool, expired: bool, used_up: bool) -> LinkState:
+    """The one rule for a link's state, for the model and the redirect's snapshot alike."""
+    if deleted:
+        return LinkState.DELETED
+    if not active:
+        return LinkState.DISABLED
+    if expired:
+        return LinkState.EXPIRED
+    if used_up:
+        return LinkState.EXHAUSTED
+    return LinkState.ACTIVE
+
+
 class RedirectCode(models.IntegerChoices):
     FOUND = 302, "302 Found (temporary, default)"
     MOVED = 301, "301 Moved Permanently"
@@ -152,15 +165,12 @@ class Link(models.Model):
 
     @property
     def state(self) -> LinkState:
-        if self.deleted_at:
-            return LinkState.DELETED
-        if not self.is_active:
-            return LinkState.DISABLED
-        if self.expires_at and self.expires_at <= timezone.now():
-            return LinkState.EXPIRED
-        if self.max_visits is not None and self.visit_count >= self.max_visits:
-            return LinkState.EXHAUSTED
-        return LinkState.ACTIVE
+        return state_of(
+            deleted=self.deleted_at is not None,
+            active=self.is_active,
+            expired=self.expires_at is not None and self.expires_at <= timezone.now(),
+            used_up=self.max_visits is not None and self.visit_count >= self.max_visits,
+        )
 
     @property
     def can_disable(self) -> bool:

@@ -26,7 +26,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from shortener.models import Link, LinkState
+from shortener.models import Link, LinkState, state_of
 from shortener.visits import buffer
 
 LOOKUP_TTL = 2.0
@@ -55,15 +55,12 @@ class Snapshot:
     visit_count: int
 
     def state(self, now: float) -> LinkState:
-        if self.deleted:
-            return LinkState.DELETED
-        if not self.is_active:
-            return LinkState.DISABLED
-        if self.expires_at is not None and self.expires_at <= now:
-            return LinkState.EXPIRED
-        if self.max_visits is not None and self.visit_count >= self.max_visits:
-            return LinkState.EXHAUSTED
-        return LinkState.ACTIVE
+        return state_of(
+            deleted=self.deleted,
+            active=self.is_active,
+            expired=self.expires_at is not None and self.expires_at <= now,
+            used_up=self.max_visits is not None and self.visit_count >= self.max_visits,
+        )
 
 
 _UNKNOWN = object()
