@@ -17,8 +17,6 @@ from config.ratelimit import responses
 
 READ_ONLY_SWITCH = "read_only"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-# Paths whose clients read problem documents (RFC 9457), not pages.
-PROBLEM_PREFIXES = ("/api/", "/webhooks/")
 RETRY_AFTER_SECONDS = 300
 # Views that stay writable, by URL name: signing in and out, and the places where
 # staff turn maintenance off again (the flag board, the switch and flag admin).
@@ -50,10 +48,6 @@ def is_write(method: str) -> bool:
 
 def is_exempt(url_name: str | None, namespaces: list[str] | tuple[str, ...] = ()) -> bool:
     return url_name in EXEMPT_URL_NAMES or any(ns in EXEMPT_NAMESPACES for ns in namespaces)
-
-
-def wants_problem_document(path: str) -> bool:
-    return path.startswith(PROBLEM_PREFIXES)
 
 
 def refusal(request: HttpRequest) -> HttpResponse:

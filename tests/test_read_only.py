@@ -13,7 +13,6 @@ from config.read_only import (
     is_write,
     read_only_exempt,
     refuse_writes_when_read_only,
-    wants_problem_document,
 )
 from tests.conftest import make_user
 
@@ -68,11 +67,15 @@ def test_exemptions_are_sign_in_out_the_board_and_the_flag_and_switch_admin():
     assert not is_exempt(None)
 
 
-def test_api_and_webhooks_get_problem_documents():
-    assert wants_problem_document("/api/v1/links/")
-    assert wants_problem_document("/webhooks/github/")
-    assert not wants_problem_document("/apix")
-    assert not wants_problem_document("/links/new")
+def test_api_and_webhooks_get_problem_documents(rf):
+    # The refusal is the rate limiter's (config/ratelimit/responses.py): one list of
+    # the paths whose clients read problem documents.
+    from config.ratelimit.responses import for_machines
+
+    assert for_machines(rf.post("/api/v1/links/"))
+    assert for_machines(rf.post("/webhooks/github/"))
+    assert not for_machines(rf.post("/apix"))
+    assert not for_machines(rf.post("/links/new"))
 
 
 # --- the middleware on its own, with a dummy get_response ---
