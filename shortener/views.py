@@ -125,11 +125,9 @@ def created(request: HttpRequest, link: Link) -> HttpResponse:
             },
         )
     messages.success(request, f"Created {request.build_absolute_uri(link.get_short_path())}")
-    if link.owner_id is None:
-        return redirect("preview", slug=link.slug, permanent=False)
-    response = redirect(link)
-    response.status_code = 303
-    return response
+    if link.owner_id is None:  # nobody can open its page: show where it leads instead
+        return redirect_303(reverse("preview", args=[link.slug]))
+    return redirect_303(link.get_absolute_url())
 
 
 def invalid_create(request: HttpRequest, form: CreateLinkForm) -> HttpResponse:
