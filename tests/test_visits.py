@@ -144,7 +144,7 @@ def test_head_requests_are_not_visits(client):
     assert flush_visits() == 0
 
 
-def test_the_buffer_is_cheap_to_add_to():
+def test_the_buffer_keeps_every_visit_added_until_a_flush():
     request = RequestFactory().get("/x", headers={"User-Agent": IPHONE})
     buffer = visits.VisitBuffer()
     for _ in range(1000):
