@@ -74,6 +74,22 @@ def run_manage(*args: str, env: dict[str, str] | None = None, timeout: int = 60)
     )
 
 
+DAY = 86400
+
+
+def per_day(limit: int):
+    """A rate for tests that count up to a limit: at most `limit` a day.
+
+    django-ratelimit's windows end at a fixed second per key, and a window that ends
+    mid-test starts the count again: with 60 s windows a test spanning one second
+    fails about once in sixty runs (an e2e test did, in CI). A day-long window
+    makes that a one-in-tens-of-thousands chance.
+    """
+    from config.ratelimit.rates import Rate
+
+    return Rate(limit, DAY)
+
+
 def make_user(username: str = "alice", password: str = "correct-horse-battery", **extra):
     from django.contrib.auth import get_user_model
 

@@ -7,7 +7,7 @@ from waffle.testutils import override_flag
 
 from shortener.models import ApiToken, BlockedDomain, DestinationChange, IdempotencyKey, Link, Tag
 from tests.api_client import ApiClient, assert_problem
-from tests.conftest import make_link, make_user
+from tests.conftest import make_link, make_user, per_day
 
 pytestmark = pytest.mark.django_db
 LINKS = "/api/v1/links"
@@ -288,9 +288,7 @@ def test_the_flag_follows_the_tokens_user(client):
 
 
 def test_creating_through_the_api_counts_in_the_create_group(api, settings):
-    from config.ratelimit.rates import Rate
-
-    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "create": Rate(2, 60)}
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "create": per_day(2)}
     for n in range(2):
         assert api.post(LINKS, {"target": f"https://example.com/{n}"}).status_code == 201
     before = snapshot()

@@ -17,7 +17,7 @@ from django_htmx.middleware import HtmxDetails
 
 from config.ratelimit import middleware as ratelimit_middleware
 from config.ratelimit.middleware import RateLimitMiddleware
-from config.ratelimit.rates import Rate
+from tests.conftest import DAY, per_day
 
 
 def ok(request, **kwargs):
@@ -46,7 +46,7 @@ STATE_MEMBER = re.compile(r'"[a-z-]+";r=\d+;t=\d+')
 
 @pytest.fixture(autouse=True)
 def low_limits(settings):
-    settings.RATE_LIMITS = {group: Rate(LIMIT, 60) for group in settings.RATE_LIMITS}
+    settings.RATE_LIMITS = {group: per_day(LIMIT) for group in settings.RATE_LIMITS}
     settings.TRUSTED_PROXY_COUNT = 0
     return settings
 
@@ -95,8 +95,8 @@ def test_refusal_carries_retry_after_and_ratelimit_fields():
     response = send(url="/api/v1/links/x")
     assert response.status_code == 429
     retry_after = int(response["Retry-After"])
-    assert 1 <= retry_after <= 60
-    assert response["RateLimit-Policy"] == f'"api";q={LIMIT};w=60'
+    assert 1 <= retry_after <= DAY
+    assert response["RateLimit-Policy"] == f'"api";q={LIMIT};w={DAY}'
     assert response["RateLimit"] == f'"api";r=0;t={retry_after}'
 
 
@@ -181,7 +181,7 @@ def test_api_without_a_token_is_per_address():
 def test_api_responses_under_the_limit_carry_the_fields():
     response = send(url="/api/v1/links/x", Authorization="Bearer t")
     assert response.status_code == 200
-    assert response["RateLimit-Policy"] == f'"api";q={LIMIT};w=60'
+    assert response["RateLimit-Policy"] == f'"api";q={LIMIT};w={DAY}'
     assert re.fullmatch(rf'"api";r={LIMIT - 1};t=\d+', response["RateLimit"])
 
 
@@ -300,7 +300,7 @@ def test_browsers_get_the_site_429_page(client):
     assert 'class="site-header"' in body
     assert 'id="messages"' in body
     assert f"try again in {response['Retry-After']} second" in body
-    assert response["RateLimit-Policy"] == f'"default";q={LIMIT};w=60'
+    assert response["RateLimit-Policy"] == f'"default";q={LIMIT};w={DAY}'
 
 
 @pytest.mark.django_db

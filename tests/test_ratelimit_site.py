@@ -3,15 +3,14 @@
 import pytest
 from django.urls import reverse
 
-from config.ratelimit.rates import Rate
-from tests.conftest import make_user
+from tests.conftest import make_user, per_day
 
 LIMIT = 2
 
 
 @pytest.fixture(autouse=True)
 def low_limits(settings):
-    settings.RATE_LIMITS = {group: Rate(LIMIT, 60) for group in settings.RATE_LIMITS}
+    settings.RATE_LIMITS = {group: per_day(LIMIT) for group in settings.RATE_LIMITS}
 
 
 @pytest.mark.django_db

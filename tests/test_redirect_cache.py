@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 
 from shortener import redirects
-from tests.conftest import flush_visits, make_link
+from tests.conftest import flush_visits, make_link, per_day
 
 pytestmark = pytest.mark.django_db
 
@@ -98,9 +98,7 @@ def test_junk_paths_get_the_404_page(client, path):
 
 
 def test_live_redirects_on_the_fast_path_are_rate_limited(client, settings):
-    from config.ratelimit.rates import parse_rate
-
-    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "redirect": parse_rate("3/m")}
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "redirect": per_day(3)}
     link = make_link()
     codes = [client.get(f"/{link.slug}").status_code for _ in range(5)]
     assert codes == [302, 302, 302, 429, 429]

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from shortener.models import EventStatus, Link, WebhookEvent
 from shortener.webhooks.receiver import MAX_BODY_BYTES
+from tests.conftest import per_day
 from tests.webhook_delivery import (
     at_once,
     deliver,
@@ -330,9 +331,7 @@ def test_when_the_queue_fails_nothing_is_stored_and_the_sender_is_told_to_retry(
 
 
 def test_the_webhook_rate_limit_group_answers_429_per_source(client, settings):
-    from config.ratelimit.rates import Rate
-
-    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "webhook": Rate(2, 60)}
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "webhook": per_day(2)}
     cms, feed = make_source("cms"), make_source("feed")
     assert [deliver(client, cms).status_code for _ in range(2)] == [202, 202]
     limited = deliver(client, cms)

@@ -2,12 +2,12 @@
 
 import pytest
 
-from config.ratelimit.rates import Rate
+from tests.conftest import per_day
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_refused_htmx_request_lands_in_the_messages_area(page, settings):
-    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "default": Rate(2, 60)}
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "default": per_day(2)}
     page.goto("/")  # first request of two
     page.evaluate("fetch('/')")  # second
     page.wait_for_load_state("networkidle")
