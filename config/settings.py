@@ -187,6 +187,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.raw("STATIC_ROOT") or BASE_DIR / "staticfiles")
+# Files browsers ask for at fixed root URLs (/favicon.ico), served by whitenoise as they
+# are: without it every JSON or plain-text page a browser opens costs a 404 page.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

@@ -37,3 +37,15 @@ def test_the_sign_in_form_itself_is_not_counted_as_sign_in(client):
 def test_home_page_is_default_and_health_checks_are_exempt(client):
     assert [client.get("/").status_code for _ in range(LIMIT + 1)] == [200] * LIMIT + [429]
     assert {client.get(reverse("healthz")).status_code for _ in range(LIMIT * 3)} == {200}
+
+
+@pytest.mark.django_db
+def test_the_favicon_is_a_static_file_served_without_the_database(
+    client, django_assert_num_queries
+):
+    # Browsers ask for /favicon.ico on every page that names no icon (JSON, /healthz).
+    with django_assert_num_queries(0):
+        answers = [client.get("/favicon.ico") for _ in range(LIMIT * 3)]
+    assert {answer.status_code for answer in answers} == {200}  # exempt, like static files
+    assert answers[0]["Content-Type"] in {"image/x-icon", "image/vnd.microsoft.icon"}
+    assert b"".join(answers[0].streaming_content)[:4] == b"\x00\x00\x01\x00"  # an ICO file

@@ -3,6 +3,7 @@
 import logging
 import time
 from functools import lru_cache
+from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import caches
@@ -38,6 +39,16 @@ def resolved(path: str, urlconf: str) -> ResolverMatch | None:
         return resolve(path, urlconf)
     except Resolver404:
         return None
+
+
+def is_static_file(path: str) -> bool:
+    """Static files are exempt: those under STATIC_URL and whitenoise's root files."""
+    return path.startswith(settings.STATIC_URL) or path in root_files(settings.WHITENOISE_ROOT)
+
+
+@lru_cache(maxsize=4)
+def root_files(root) -> frozenset[str]:
+    return frozenset("/" + entry.name for entry in Path(root).iterdir() if entry.is_file())
 
 
 def count(request: HttpRequest, check: Check) -> Usage | None:
@@ -116,9 +127,7 @@ class RateLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path_info.startswith(settings.STATIC_URL) or getattr(
-            request, "rate_limit_counted", False
-        ):
+        if is_static_file(request.path_info) or getattr(request, "rate_limit_counted", False):
             return self.get_response(request)
         match = getattr(request, "rate_limit_match", _UNRESOLVED)
         if match is _UNRESOLVED:
