@@ -18,7 +18,7 @@ from datetime import UTC
 from functools import lru_cache
 
 from cachetools import TTLCache
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -138,9 +138,10 @@ def take_visit(link: Snapshot) -> bool:
     then only incremented atomically, so with any number of workers at most
     `max_visits` requests are redirected.
     """
+    counters = caches["counters"]
     key = f"link-visits:{link.pk}"
-    cache.add(key, link.visit_count, timeout=None)
-    return cache.incr(key) <= link.max_visits
+    counters.add(key, link.visit_count, timeout=None)
+    return counters.incr(key) <= link.max_visits
 
 
 def live_redirect(request: HttpRequest, slug: str) -> HttpResponse | None:

@@ -26,18 +26,20 @@ def pytest_configure(config):
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    from django.core.cache import cache
+    from django.core.cache import caches
 
     from shortener.redirects import forget_lookups
     from shortener.visits import buffer
 
-    cache.clear()
-    forget_lookups()
-    buffer.discard()
+    def clean():
+        for cache in caches.all():
+            cache.clear()
+        forget_lookups()
+        buffer.discard()
+
+    clean()
     yield
-    cache.clear()
-    forget_lookups()
-    buffer.discard()
+    clean()
 
 
 def flush_visits() -> int:

@@ -98,7 +98,7 @@ def granian(request):
     # Start from empty counters in the cache the workers use, which is not the
     # test process's own when this runs on Redis and the workers on the embedded one.
     cleared = run_manage(
-        "shell", "-c", "from django.core.cache import cache; cache.clear()", env=env
+        "shell", "-c", "from django.core.cache import caches; caches['counters'].clear()", env=env
     )
     assert cleared.returncode == 0, cleared.stderr
     port = free_port()

@@ -1,13 +1,14 @@
-"""The cache is shared and atomic: increments from several processes add up exactly.
+"""The counters are shared and atomic: increments from several processes add up exactly.
 
-Runs against the cache configured by the environment: the embedded diskcache by
-default, Redis when REDIS_URL is set (CI's second pass). A Redis-only test also
-runs whenever REDIS_URL is set, so both backends are covered there.
+Runs against the caches configured by the environment: the embedded ones (diskcache for
+`default`, LMDB for `counters`) by default, Redis when REDIS_URL is set (CI's second
+pass). A Redis-only test also runs whenever REDIS_URL is set, so both are covered there.
 """
 
 import os
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -22,11 +23,12 @@ COUNTER_SCRIPT = """
 import os, sys, django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup()
-from django.core.cache import cache
+from django.core.cache import caches
+counters = caches["counters"]
 key, n = sys.argv[1], int(sys.argv[2])
-cache.add(key, 0, timeout=60)
+counters.add(key, 0, timeout=60)
 for _ in range(n):
-    cache.incr(key)
+    counters.incr(key)
 """
 
 
@@ -42,14 +44,7 @@ def count_across_processes(extra_env: dict[str, str]) -> int:
         for _ in range(PROCESSES)
     ]
     assert all(worker.wait(timeout=120) == 0 for worker in workers)
-    if extra_env.get("REDIS_URL"):
-        import redis
-
-        client = redis.Redis.from_url(extra_env["REDIS_URL"])
-        value = int(client.get(f"torii:1:{key}"))
-        client.delete(f"torii:1:{key}")
-        return value
-    return caches["default"].get(key)
+    return caches["counters"].get(key)
 
 
 def test_increments_from_several_processes_add_up_on_the_configured_cache():
@@ -57,12 +52,14 @@ def test_increments_from_several_processes_add_up_on_the_configured_cache():
     assert count_across_processes(env) == INCREMENTS * PROCESSES
 
 
-def test_embedded_cache_is_diskcache_in_data_dir():
+def test_embedded_caches_are_diskcache_and_lmdb_in_data_dir():
     if os.environ.get("REDIS_URL"):
         pytest.skip("REDIS_URL is set: the embedded cache is not in use")
-    cache = settings.CACHES["default"]
+    cache, counters = settings.CACHES["default"], settings.CACHES["counters"]
     assert cache["BACKEND"] == "config.caches.PersistentDiskCache"
+    assert counters["BACKEND"] == "config.counter_cache.LmdbCounterCache"
     assert cache["LOCATION"].startswith(str(settings.DATA_DIR))
+    assert counters["LOCATION"].startswith(str(settings.DATA_DIR))
 
 
 @pytest.mark.django_db
@@ -80,27 +77,24 @@ def test_embedded_cache_keeps_its_connection_across_requests(client):
 
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL is not set")
 def test_increments_add_up_on_redis():
-    assert settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
+    assert settings.CACHES["counters"]["BACKEND"].endswith("RedisCache")
     assert count_across_processes({"REDIS_URL": os.environ["REDIS_URL"]}) == INCREMENTS * PROCESSES
 
 
-def test_embedded_counter_increments_like_djangos_cache_api():
-    if os.environ.get("REDIS_URL"):
-        pytest.skip("REDIS_URL is set: the embedded cache is not in use")
-    from django.core.cache import cache
+def test_counters_increment_like_djangos_cache_api():
+    from django.core.cache import caches
 
+    counters = caches["counters"]
     with pytest.raises(ValueError):
-        cache.incr("missing-counter")
-    assert cache.add("counter", 5, timeout=60) is True
-    assert cache.add("counter", 0, timeout=60) is False  # present: answered without a write
-    assert [cache.incr("counter") for _ in range(3)] == [6, 7, 8]
-    assert cache.incr("counter", 10) == 18
-    cache.set("word", "text")
-    with pytest.raises(TypeError):
-        cache.incr("word")  # not an integer: diskcache's own path refuses it
-    cache.set("short-lived", 1, timeout=0.01)
-    import time
-
+        counters.incr("missing-counter")
+    assert counters.add("counter", 5, timeout=60) is True
+    assert counters.add("counter", 0, timeout=60) is False
+    assert [counters.incr("counter") for _ in range(3)] == [6, 7, 8]
+    assert counters.incr("counter", 10) == 18
+    assert counters.decr("counter", 8) == 10
+    counters.set("short-lived", 1, timeout=0.01)
     time.sleep(0.05)
     with pytest.raises(ValueError):
-        cache.incr("short-lived")  # expired counts as missing
+        counters.incr("short-lived")  # expired counts as missing
+    assert counters.add("short-lived", 7, timeout=60) is True  # and may be added again
+    assert counters.get("short-lived") == 7
