@@ -27,6 +27,7 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 
 MAP_SIZE = 1 << 30  # address space, not disk: the file grows with what is stored
 PRUNE_BATCH = 64  # expired keys removed by each write that creates a key
+MAX_KEY_LENGTH = 120  # characters, at most 4 bytes each: LMDB takes 511, the index adds 8
 
 # A record: expiry (seconds since the epoch, 0 = never), kind, payload.
 _HEAD = struct.Struct("<dB")
@@ -98,6 +99,12 @@ class LmdbCounterCache(BaseCache):
             return False
         expires = _HEAD.unpack_from(record)[0]
         return expires == 0.0 or expires > now
+
+    def validate_key(self, key) -> None:
+        """LMDB takes keys of up to 511 bytes; memcached's rules (Django's default check,
+        a loop over every character on every call) do not apply here."""
+        if len(key) > MAX_KEY_LENGTH:
+            raise ValueError(f"Cache key longer than {MAX_KEY_LENGTH} characters: {key[:40]}…")
 
     def _key(self, key, version) -> bytes:
         return self.make_and_validate_key(key, version=version).encode()

@@ -106,3 +106,12 @@ def test_expired_keys_are_removed_by_later_writes(location):
         counters.add(f"new-{n}", 1, timeout=60)
     assert stored_keys(location) == 4
     assert [counters.get(f"new-{n}") for n in range(4)] == [1, 1, 1, 1]
+
+
+def test_keys_beyond_lmdbs_limit_are_refused_before_they_reach_it(location):
+    counters = store(location)
+    counters.set("spaces and ünïcode are fine here", 1)
+    assert counters.get("spaces and ünïcode are fine here") == 1
+    with pytest.raises(ValueError, match="longer than"):
+        counters.set("k" * 200, 1)
+    assert stored_keys(location) == 1
