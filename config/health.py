@@ -1,8 +1,8 @@
-"""GET /healthz: does the database answer, does the shared cache answer."""
+"""GET /healthz: do the database and the shared caches (`default`, `counters`) answer."""
 
 import uuid
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -18,7 +18,8 @@ def database_answers() -> bool:
         return False
 
 
-def cache_answers() -> bool:
+def cache_answers(alias: str) -> bool:
+    cache = caches[alias]
     key = f"healthz:{uuid.uuid4().hex}"
     try:
         cache.set(key, "1", timeout=5)
@@ -32,11 +33,12 @@ def cache_answers() -> bool:
 @never_cache
 @require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
-    failed = [
-        name
-        for name, answers in (("database", database_answers), ("cache", cache_answers))
-        if not answers()
-    ]
+    checks = {
+        "database": database_answers,
+        "cache": lambda: cache_answers("default"),
+        "counters": lambda: cache_answers("counters"),
+    }
+    failed = [name for name, answers in checks.items() if not answers()]
     if failed:
         return JsonResponse({"status": "unavailable", "failed": failed}, status=503)
     return JsonResponse({"status": "ok"})

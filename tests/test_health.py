@@ -1,4 +1,4 @@
-"""GET /healthz reports whether the database and the shared cache answer."""
+"""GET /healthz reports whether the database and the shared caches answer."""
 
 import pytest
 from django.urls import reverse
@@ -15,16 +15,23 @@ def test_healthz_ok_when_database_and_cache_answer(client):
     assert "csrftoken" not in response.cookies
 
 
+@pytest.mark.parametrize("alias, name", [("default", "cache"), ("counters", "counters")])
 @pytest.mark.django_db
-def test_healthz_names_the_cache_when_it_fails(client, monkeypatch):
+def test_healthz_names_the_cache_that_fails(client, monkeypatch, alias, name):
     class BrokenCache:
         def set(self, *args, **kwargs):
             raise ConnectionError("cache down")
 
-    monkeypatch.setattr(health, "cache", BrokenCache())
+    working = health.caches
+
+    class OneBroken:
+        def __getitem__(self, wanted):
+            return BrokenCache() if wanted == alias else working[wanted]
+
+    monkeypatch.setattr(health, "caches", OneBroken())
     response = client.get(reverse("healthz"))
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "failed": ["cache"]}
+    assert response.json() == {"status": "unavailable", "failed": [name]}
 
 
 @pytest.mark.django_db
