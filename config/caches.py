@@ -1,6 +1,11 @@
-"""The embedded cache backend: diskcache's DjangoCache with connections kept across requests."""
+"""Cache backends: diskcache that keeps its connections; Redis counters in one round trip."""
+
+import math
+import time
 
 from diskcache import DjangoCache
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.redis import RedisCache
 
 
 class PersistentDiskCache(DjangoCache):
@@ -15,3 +20,60 @@ class PersistentDiskCache(DjangoCache):
 
     def close(self, **kwargs) -> None:
         pass
+
+
+# Redis answers INCR on a missing key by creating it; Django's cache API raises instead,
+# so its RedisCache asks EXISTS first: two round trips. This script is one.
+INCREMENT_IF_PRESENT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('INCRBY', KEYS[1], ARGV[1])
+end
+return false
+"""
+
+
+class RedisCounterCache(RedisCache):
+    """Django's RedisCache tuned for counters that every request touches: one round trip.
+
+    Rate limits call add() then incr() on each request; on this machine a loopback round
+    trip to Redis takes about 125 µs and holds the request's thread. incr() is one script
+    instead of EXISTS + INCRBY, and add() remembers, per cache object (per thread), the
+    keys it has seen present until their timeout, answering those without asking. A key
+    that vanishes early (evicted, flushed) makes the next incr() raise ValueError, as
+    Django's API wants, and forgets it, so the following add() creates it again.
+    """
+
+    REMEMBERED = 10_000  # keys per thread before expired ones are dropped
+
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._present: dict[str, float] = {}  # key -> time.monotonic() it expires at
+
+    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None) -> bool:
+        name = self.make_and_validate_key(key, version=version)
+        now = time.monotonic()
+        if self._present.get(name, 0.0) > now:
+            return False
+        seconds = self.get_backend_timeout(timeout)
+        added = self._cache.add(name, value, seconds)
+        if len(self._present) >= self.REMEMBERED:
+            self._present = {k: t for k, t in self._present.items() if t > now}
+        self._present[name] = math.inf if seconds is None else now + seconds
+        return added
+
+    def incr(self, key, delta=1, version=None):
+        name = self.make_and_validate_key(key, version=version)
+        client = self._cache.get_client(name, write=True)
+        value = client.eval(INCREMENT_IF_PRESENT, 1, name, delta)
+        if value is None:
+            self._present.pop(name, None)
+            raise ValueError(f"Key '{key}' not found.")
+        return value
+
+    def delete(self, key, version=None) -> bool:
+        self._present.pop(self.make_and_validate_key(key, version=version), None)
+        return super().delete(key, version)
+
+    def clear(self) -> None:
+        self._present.clear()
+        super().clear()

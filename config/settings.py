@@ -110,7 +110,14 @@ if REDIS_URL:
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "torii",
     }
-    CACHES = {"default": _REDIS, "counters": {**_REDIS, "KEY_PREFIX": "torii-counters"}}
+    CACHES = {
+        "default": _REDIS,
+        "counters": {
+            **_REDIS,
+            "BACKEND": "config.caches.RedisCounterCache",
+            "KEY_PREFIX": "torii-counters",
+        },
+    }
 else:
     CACHES = {
         "default": {

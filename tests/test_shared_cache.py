@@ -77,7 +77,7 @@ def test_embedded_cache_keeps_its_connection_across_requests(client):
 
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL is not set")
 def test_increments_add_up_on_redis():
-    assert settings.CACHES["counters"]["BACKEND"].endswith("RedisCache")
+    assert settings.CACHES["counters"]["BACKEND"] == "config.caches.RedisCounterCache"
     assert count_across_processes({"REDIS_URL": os.environ["REDIS_URL"]}) == INCREMENTS * PROCESSES
 
 
@@ -98,3 +98,21 @@ def test_counters_increment_like_djangos_cache_api():
         counters.incr("short-lived")  # expired counts as missing
     assert counters.add("short-lived", 7, timeout=60) is True  # and may be added again
     assert counters.get("short-lived") == 7
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL is not set")
+def test_redis_counters_recover_when_a_remembered_key_vanishes():
+    import redis
+    from django.core.cache import caches
+
+    counters = caches["counters"]
+    assert counters.add("window", 0, timeout=60) is True
+    assert counters.add("window", 0, timeout=60) is False  # remembered: no round trip
+    assert [counters.incr("window") for _ in range(3)] == [1, 2, 3]
+    # Evicted or flushed behind our back: incr says so, and add creates it again.
+    redis.Redis.from_url(os.environ["REDIS_URL"]).delete(counters.make_key("window"))
+    assert counters.add("window", 0, timeout=60) is False  # still remembered
+    with pytest.raises(ValueError):
+        counters.incr("window")
+    assert counters.add("window", 0, timeout=60) is True
+    assert counters.incr("window") == 1
