@@ -1,6 +1,5 @@
 """Cache backends: diskcache that keeps its connections; Redis counters in one round trip."""
 
-import math
 import time
 
 from diskcache import DjangoCache
@@ -38,7 +37,7 @@ class RedisCounterCache(RedisCache):
     Rate limits call add() then incr() on each request; on this machine a loopback round
     trip to Redis takes about 125 µs and holds the request's thread. incr() is one script
     instead of EXISTS + INCRBY, and add() remembers, per cache object (per thread), the
-    keys it has seen present until their timeout, answering those without asking. A key
+    expiring keys it has seen present until their timeout, answering those without asking. A key
     that vanishes early (evicted, flushed) makes the next incr() raise ValueError, as
     Django's API wants, and forgets it, so the following add() creates it again.
     """
@@ -56,9 +55,11 @@ class RedisCounterCache(RedisCache):
             return False
         seconds = self.get_backend_timeout(timeout)
         added = self._cache.add(name, value, seconds)
+        if seconds is None:  # lasting keys (visit limits) are rare: always asked
+            return added
         if len(self._present) >= self.REMEMBERED:
             self._present = {k: t for k, t in self._present.items() if t > now}
-        self._present[name] = math.inf if seconds is None else now + seconds
+        self._present[name] = now + seconds
         return added
 
     def incr(self, key, delta=1, version=None):

@@ -116,3 +116,8 @@ def test_redis_counters_recover_when_a_remembered_key_vanishes():
         counters.incr("window")
     assert counters.add("window", 0, timeout=60) is True
     assert counters.incr("window") == 1
+    # Lasting keys (visit limits) are never remembered: a vanished one is added again.
+    assert counters.add("link-visits:1", 5, timeout=None) is True
+    redis.Redis.from_url(os.environ["REDIS_URL"]).delete(counters.make_key("link-visits:1"))
+    assert counters.add("link-visits:1", 5, timeout=None) is True
+    assert counters.incr("link-visits:1") == 6
