@@ -181,12 +181,16 @@ class Link(models.Model):
         return self.deleted_at is None and not self.is_active
 
     def disable(self) -> None:
-        self.is_active = False
-        self.save(update_fields=["is_active", "updated_at"])
+        """The short URL answers 410 until enabled. Twice changes nothing; deleted stays so."""
+        if self.can_disable:
+            self.is_active = False
+            self.save(update_fields=["is_active", "updated_at"])
 
     def enable(self) -> None:
-        self.is_active = True
-        self.save(update_fields=["is_active", "updated_at"])
+        """A disabled link redirects again. Twice changes nothing; deleted stays so."""
+        if self.can_enable:
+            self.is_active = True
+            self.save(update_fields=["is_active", "updated_at"])
 
     def delete_softly(self) -> None:
         """Keep a tombstone: the short URL answers 410 forever and the slug is never reissued."""

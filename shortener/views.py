@@ -191,8 +191,7 @@ def state_changed(request: HttpRequest, link: Link, message: str) -> HttpRespons
 @require_POST
 def link_disable(request: HttpRequest, slug: str) -> HttpResponse:
     link = owned_link_or_404(request, slug)
-    if link.can_disable:
-        link.disable()
+    link.disable()
     return state_changed(request, link, f"Disabled {link.slug}: it now answers 410 Gone.")
 
 
@@ -200,8 +199,7 @@ def link_disable(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def link_enable(request: HttpRequest, slug: str) -> HttpResponse:
     link = owned_link_or_404(request, slug)
-    if link.can_enable:
-        link.enable()
+    link.enable()
     return state_changed(request, link, f"Enabled {link.slug}.")
 
 

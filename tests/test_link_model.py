@@ -97,3 +97,17 @@ def test_state_and_state_filter_agree(fields, state):
     link.refresh_from_db()
     assert link.state == state
     assert list(Link.objects.in_state(state)) == [link]
+
+
+def test_disable_and_enable_change_only_what_they_may():
+    link = make_link()
+    link.disable()
+    link.disable()  # twice: still disabled, nothing else touched
+    assert Link.objects.get(pk=link.pk).state == LinkState.DISABLED
+    link.enable()
+    link.enable()
+    assert Link.objects.get(pk=link.pk).state == LinkState.ACTIVE
+    link.delete_softly()
+    link.enable()  # a tombstone never comes back
+    stored = Link.objects.get(pk=link.pk)
+    assert stored.state == LinkState.DELETED and stored.is_active is False

@@ -161,8 +161,7 @@ def delete_link(request: HttpRequest, slug: str) -> HttpResponse:
 def disable_link(request: HttpRequest, slug: str) -> HttpResponse:
     """Disable: the short URL answers 410 until enabled. Disabling twice changes nothing."""
     link = owned(request, slug)
-    if link.can_disable:
-        link.disable()
+    link.disable()
     return json_response(link_json(request, link))
 
 
@@ -176,8 +175,7 @@ def disable_link(request: HttpRequest, slug: str) -> HttpResponse:
 def enable_link(request: HttpRequest, slug: str) -> HttpResponse:
     """Enable a disabled link. Enabling an enabled link changes nothing."""
     link = owned(request, slug)
-    if link.can_enable:
-        link.enable()
+    link.enable()
     return json_response(link_json(request, link))
 
 
