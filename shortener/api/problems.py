@@ -2,6 +2,7 @@
 
 import json
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 
 from django.core.exceptions import RequestDataTooBig
@@ -53,8 +54,13 @@ def problem(
     return HttpResponse(json.dumps(doc), status=status, content_type=CONTENT_TYPE)
 
 
-def validation_errors(exc: ValidationError) -> tuple[str, dict[str, list[str]]]:
-    """pydantic's error list → (kind, field → messages), with `loc` reduced to the field name."""
+def validation_errors(
+    exc: ValidationError, sentences: Mapping[str, str] | None = None
+) -> tuple[str, dict[str, list[str]]]:
+    """pydantic's error list → (kind, field → messages), with `loc` reduced to the field name.
+
+    A body field named in `sentences` is refused in those words (the link core's), so a
+    wrong JSON type reads as the same rule the forms and webhooks state."""
     errors: dict[str, list[str]] = {}
     kind = "invalid-link"
     for error in exc.errors:
@@ -70,16 +76,18 @@ def validation_errors(exc: ValidationError) -> tuple[str, dict[str, list[str]]]:
             if loc[0] in ("query", "path"):
                 kind = "malformed-request"
                 loc = loc[1:]
+            elif sentences and loc[0] in sentences:
+                message = sentences[loc[0]]
         errors.setdefault(".".join(loc) or "body", []).append(message)
     return kind, errors
 
 
-def install(api: NinjaAPI) -> None:
+def install(api: NinjaAPI, sentences: Mapping[str, str] | None = None) -> None:
     """Every error ninja raises becomes a problem document."""
 
     @api.exception_handler(ValidationError)
     def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-        kind, errors = validation_errors(exc)
+        kind, errors = validation_errors(exc, sentences)
         status = 422 if kind == "invalid-link" else 400
         if kind == "unknown-field":
             detail = f"Unknown fields: {', '.join(errors)}."
