@@ -14,7 +14,7 @@ CONTENT_TYPE = "application/problem+json"
 TYPE_BASE = "urn:torii:problem:"
 logger = logging.getLogger(__name__)
 
-# type suffix → what it means; the README and the OpenAPI description list the same.
+# type suffix → what it means; docs/api.md and the OpenAPI description list the same.
 TYPES = {
     "unauthorized": "No valid API token: send `Authorization: Bearer <token>`.",
     "api-disabled": "The API is switched off for this account (the `api_v1` flag).",
