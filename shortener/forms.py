@@ -57,9 +57,12 @@ class LinkFields(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["redirect_code"].initial = RedirectCode.FOUND
 
-    def values(self) -> dict[str, str]:
+    def values(self) -> dict:
         names = [name for name in self.fields if name in self.core_fields or name == "slug"]
-        return {name: self.cleaned_data.get(name, "") for name in names}
+        values = {name: self.cleaned_data.get(name, "") for name in names}
+        if "tags" in values:  # typed as "a, b; c"
+            values["tags"] = values["tags"].replace(";", ",").split(",")
+        return values
 
     def refused(self, refusal: LinkRefused) -> None:
         """Show the core's sentences on their fields (others above the form)."""

@@ -2,7 +2,7 @@
 the link rules live in the link core, shortener.links."""
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from ninja import Field, Schema
 from pydantic import ConfigDict
@@ -23,6 +23,8 @@ Expiry = Annotated[
         json_schema_extra={"format": "date-time"},
     ),
 ]
+# Literal, not the enum: strict validation of an enum wants an instance, JSON has numbers.
+Code = Literal[301, 302, 307, 308]
 MaxVisits = Annotated[
     int | None,
     Field(ge=1, description="After this many visits it answers 410."),
@@ -50,7 +52,7 @@ class LinkCreate(Strict):
     title: str = ""
     notes: str = ""
     tags: list[str] = Field(default_factory=list, description="Single words; at most 20.")
-    redirect_code: RedirectCode = RedirectCode.FOUND
+    redirect_code: Code = RedirectCode.FOUND.value
     expires_at: Expiry = None
     max_visits: MaxVisits = None
 
@@ -62,7 +64,7 @@ class LinkPatch(Strict):
     title: str = Field(None)
     notes: str = Field(None)
     tags: list[str] = Field(None)
-    redirect_code: RedirectCode = Field(None)
+    redirect_code: Code = Field(None)
     expires_at: Expiry = None
     max_visits: MaxVisits = None
 

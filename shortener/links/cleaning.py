@@ -19,7 +19,7 @@ from django.utils.dateparse import parse_datetime
 from shortener import slugs, targets
 from shortener.links.access import is_signed_in, may_use_custom_slugs
 from shortener.links.refusal import LinkRefused
-from shortener.links.text import is_unencodable, text_problem
+from shortener.links.text import UNENCODABLE, is_unencodable, text_problem
 from shortener.models import BlockedDomain, Link, RedirectCode
 
 TITLE_MAX = 200
@@ -118,8 +118,10 @@ def stored(link: Link, name: str):
 
 
 def clean_target(value, context: Context) -> str:
-    if not isinstance(value, str) or is_unencodable(value):
+    if not isinstance(value, str):
         raise Refusal(SENTENCES["target"])
+    if is_unencodable(value):
+        raise Refusal(UNENCODABLE.format(label="destination"))
     if context.link is not None and value == context.link.target:
         return value  # unchanged: the policy judged it when it was set
     own_hosts = [host for host in settings.ALLOWED_HOSTS if host != "*"]
@@ -175,12 +177,10 @@ def text_cleaner(label: str, max_length: int, *, multiline: bool) -> Callable:
 def clean_tags(value, context: Context) -> list[str]:
     if value is None:
         return []
-    if isinstance(value, str):
-        if is_unencodable(value):
-            raise Refusal(SENTENCES["tags"])
-        value = value.replace(";", ",").split(",")
     if not isinstance(value, list | tuple) or not all(isinstance(n, str) for n in value):
         raise Refusal(SENTENCES["tags"])
+    if any(is_unencodable(name) for name in value):
+        raise Refusal(UNENCODABLE.format(label="tags"))
     names = list(dict.fromkeys(name.strip().lower() for name in value if name.strip()))
     bad = [name for name in names if not TAG_PATTERN.fullmatch(name)]
     if bad:

@@ -10,6 +10,7 @@ import unicodedata
 
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 MULTILINE_ALLOWED = frozenset("\n\r\t")
+UNENCODABLE = "The {label} contains text that is not valid Unicode; remove or retype it."
 
 
 def is_unencodable(value: str) -> bool:
@@ -24,7 +25,7 @@ def is_unencodable(value: str) -> bool:
 def text_problem(value: str, *, label: str, max_length: int, multiline: bool = False) -> str | None:
     """Why `value` cannot be stored as this field, in a sentence, or None."""
     if is_unencodable(value):
-        return f"The {label} contains text that is not valid Unicode; remove or retype it."
+        return UNENCODABLE.format(label=label)
     for ch in value:
         if multiline and ch in MULTILINE_ALLOWED:
             continue
@@ -34,5 +35,5 @@ def text_problem(value: str, *, label: str, max_length: int, multiline: bool = F
                 f"(such as U+{ord(ch):04X}); remove them."
             )
     if len(value) > max_length:
-        return f"The {label} is at most {max_length:,} characters; this one has {len(value):,}."
+        return f"The {label} can be at most {max_length:,} characters, not {len(value):,}."
     return None

@@ -1,0 +1,286 @@
+"""One table of bad link input, run through every entry point: the HTML form, the htmx
+form, the API, a webhook event and Django admin. Each refuses with the same sentence (the
+link core's) in its own form, and nothing is written: no link, tag, history row or visit.
+"""
+
+import html
+import json
+from dataclasses import dataclass
+
+import pytest
+from django.core.cache import caches
+from django.urls import reverse
+from waffle.testutils import override_flag
+
+from shortener.models import BlockedDomain, DestinationChange, EventStatus, Link, Tag, Visit
+from shortener.models import WebhookEvent
+from tests.api_client import ApiClient
+from tests.conftest import make_link, make_user
+from tests.webhook_delivery import deliver, make_source, payload
+
+pytestmark = pytest.mark.django_db
+
+FORM_ONLY = object()  # a value no JSON entry point can send as it is
+JSON_ONLY = object()  # a JSON type a form cannot express
+
+
+@dataclass(frozen=True)
+class Bad:
+    name: str
+    field: str
+    value: object  # as JSON (the API and webhooks)
+    sentence: str
+    form_value: object = None  # as typed in a form, when it differs from `value`
+
+    @property
+    def typed(self) -> object:
+        return self.value if self.form_value is None else self.form_value
+
+
+VISITS = "Maximum visits must be a whole number of at least 1, or left empty."
+CODES = "Choose a redirect code: 301, 302, 307 or 308."
+EXPIRY = "Enter the expiry as a date and time (UTC), for example 2031-12-31T23:59."
+PAST = "The expiry must lie in the future"
+SLUG_SHAPE = "A custom slug is 3 to 64 characters: letters, digits, hyphens and underscores only."
+TAG_WORDS = "Tags are single words of letters, digits, - or _ (at most 50)"
+CONTROLS = "contains control or text-direction characters"
+
+BAD = [
+    Bad(
+        "javascript",
+        "target",
+        "javascript:alert(1)",
+        "Links to javascript: addresses are not allowed",
+    ),
+    Bad(
+        "data-url", "target", "data:text/html,<b>hi</b>", "Links to data: addresses are not allowed"
+    ),
+    Bad(
+        "metadata-ip",
+        "target",
+        "http://169.254.169.254/latest",
+        "private, local or reserved network address",
+    ),
+    Bad(
+        "decimal-loopback",
+        "target",
+        "http://2130706433/",
+        "private, local or reserved network address",
+    ),
+    Bad(
+        "ipv6-mapped",
+        "target",
+        "http://[::ffff:10.0.0.1]/",
+        "private, local or reserved network address",
+    ),
+    Bad("localhost", "target", "https://localhost/admin", "is a local name"),
+    Bad("credentials", "target", "https://user:pw@example.com/", "user name or password"),
+    Bad(
+        "own-site",
+        "target",
+        "https://torii.example.com/loop",
+        "this site itself; a short link to it would loop",
+    ),
+    Bad(
+        "blocked", "target", "https://cdn.blocked.example/x", "Links to blocked.example are blocked"
+    ),
+    Bad("empty-target", "target", "", "Enter the address the short link should lead to"),
+    Bad(
+        "long-target", "target", "https://example.com/" + "x" * 2100, "longer than 2,048 characters"
+    ),
+    Bad("bell-in-target", "target", "https://example.com/\x07", "control characters"),
+    Bad(
+        "surrogate-target",
+        "target",
+        "https://example.com/\ud800",
+        "The destination contains text that is not valid Unicode",
+        JSON_ONLY,
+    ),
+    Bad(
+        "number-target", "target", 42, "Enter the address the short link should lead to", JSON_ONLY
+    ),
+    Bad("reserved-slug", "slug", "admin", "“admin” is reserved for the site's own pages"),
+    Bad("reserved-slug-case", "slug", "Healthz", "“Healthz” is reserved for the site's own pages"),
+    Bad("taken-slug", "slug", "taken-one", "“taken-one” is already taken; choose another."),
+    Bad("deleted-slug", "slug", "gone-one", "“gone-one” is already taken; choose another."),
+    Bad("slug-with-space", "slug", "a b c", SLUG_SHAPE),
+    Bad("short-slug", "slug", "ab", SLUG_SHAPE),
+    Bad("slug-with-slash", "slug", "a/b/c", SLUG_SHAPE),
+    Bad("tag-punctuation", "tags", ["ok", "not ok!"], TAG_WORDS, "ok, not ok!"),
+    Bad("tag-with-space", "tags", ["Hello World"], TAG_WORDS, "Hello World"),
+    Bad("tag-too-long", "tags", ["t" * 51], TAG_WORDS, "t" * 51),
+    Bad(
+        "too-many-tags",
+        "tags",
+        [f"t{n}" for n in range(21)],
+        "at most 20 tags",
+        ", ".join(f"t{n}" for n in range(21)),
+    ),
+    Bad("tags-as-text", "tags", "a,b", "Tags are a list of single words", JSON_ONLY),
+    Bad("past-expiry", "expires_at", "2001-01-01T00:00:00Z", PAST, "2001-01-01T00:00"),
+    Bad("malformed-expiry", "expires_at", "tomorrow-ish", EXPIRY),
+    Bad("impossible-date", "expires_at", "2031-13-45T25:61", EXPIRY),
+    Bad("integer-expiry", "expires_at", 0, EXPIRY, JSON_ONLY),
+    Bad("zero-visits", "max_visits", 0, VISITS, "0"),
+    Bad("negative-visits", "max_visits", -3, VISITS, "-3"),
+    Bad("word-visits", "max_visits", "many", VISITS),
+    Bad("fraction-visits", "max_visits", 1.5, VISITS, "1.5"),
+    Bad("boolean-visits", "max_visits", True, VISITS, JSON_ONLY),
+    Bad("unknown-code", "redirect_code", 303, CODES, "303"),
+    Bad("word-code", "redirect_code", "soon", CODES),
+    Bad("long-title", "title", "t" * 201, "The title can be at most 200 characters, not 201."),
+    Bad("long-notes", "notes", "n" * 2001, "The notes can be at most 2,000 characters, not 2,001."),
+    Bad("ansi-title", "title", "\x1b[31mred", CONTROLS),
+    Bad("bidi-title", "title", "abc\u202edcba", CONTROLS),
+    Bad("bell-notes", "notes", "ding\x07", CONTROLS),
+    Bad(
+        "surrogate-notes",
+        "notes",
+        "half \udc00",
+        "The notes contains text that is not valid Unicode",
+        JSON_ONLY,
+    ),
+    Bad("number-title", "title", 5, "The title must be text.", JSON_ONLY),
+]
+
+
+@pytest.fixture
+def world(db, settings):
+    """What the table refers to: a taken slug, a deleted one, a blocked domain, our host."""
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "torii.example.com"]
+    BlockedDomain.objects.create(domain="blocked.example")
+    make_link(slug="taken-one")
+    make_link(slug="gone-one", delete=True)
+    with override_flag("custom_slugs", active=True):
+        yield
+
+
+def written() -> tuple:
+    return (
+        Link.objects.count(),
+        Tag.objects.count(),
+        DestinationChange.objects.count(),
+        Visit.objects.count(),
+        sorted(caches["counters"]._cache.keys()) if hasattr(caches["counters"], "_cache") else (),
+    )
+
+
+def base(bad: Bad, typed: bool) -> dict:
+    value = bad.typed if typed else bad.value
+    values = {"target": "https://example.com/fine", "redirect_code": "302" if typed else 302}
+    values[bad.field] = value
+    return values
+
+
+def through_form(client, bad: Bad, htmx: bool = False) -> str:
+    client.force_login(make_user("former", is_staff=False))
+    headers = {"HX-Request": "true"} if htmx else {}
+    response = client.post(reverse("link-list"), base(bad, typed=True), headers=headers)
+    assert response.status_code == 422
+    if htmx:
+        assert b"<html" not in response.content  # the form fragment, not a page
+    return html.unescape(response.content.decode())
+
+
+def through_api(client, bad: Bad) -> str:
+    api = ApiClient(client, make_user("scripter"))
+    response = api.post("/api/v1/links", base(bad, typed=False))
+    assert response.status_code == 422, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    doc = response.json()
+    assert doc["type"] == "urn:torii:problem:invalid-link"
+    assert bad.sentence in doc["errors"][bad.field][0]
+    return doc["detail"]
+
+
+def through_webhook(client, bad: Bad) -> str:
+    source = make_source()
+    data = {("url" if k == "target" else k): v for k, v in base(bad, typed=False).items()}
+    response = deliver(client, source, payload("link.create", **data))
+    assert response.status_code in (200, 202), response.content
+    event = WebhookEvent.objects.get(delivery_id=response.json()["id"])
+    assert event.status == EventStatus.REJECTED
+    return event.outcome
+
+
+def through_admin(client, bad: Bad) -> str:
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    response = client.post(reverse("admin:shortener_link_add"), base(bad, typed=True))
+    assert response.status_code == 200  # the form again, with the error
+    return html.unescape(response.content.decode())
+
+
+ENTRY_POINTS = {
+    "form": lambda client, bad: through_form(client, bad),
+    "htmx-form": lambda client, bad: through_form(client, bad, htmx=True),
+    "api": through_api,
+    "webhook": through_webhook,
+    "admin": through_admin,
+}
+
+
+def expressible(entry: str, bad: Bad) -> bool:
+    typed = entry in ("form", "htmx-form", "admin")
+    if typed and bad.form_value is JSON_ONLY:
+        return False
+    return not (entry == "admin" and bad.field == "slug")  # admin always generates slugs
+
+
+@pytest.mark.parametrize("entry", list(ENTRY_POINTS))
+@pytest.mark.parametrize("bad", BAD, ids=[bad.name for bad in BAD])
+def test_every_entry_point_refuses_with_the_cores_sentence_and_writes_nothing(
+    client, world, entry, bad
+):
+    if not expressible(entry, bad):
+        pytest.skip(f"{entry} cannot send {bad.name}")
+    before = written()
+    answer = ENTRY_POINTS[entry](client, bad)
+    assert bad.sentence in answer
+    assert written() == before
+
+
+def test_the_table_is_wide_enough():
+    assert len(BAD) >= 25
+    assert {bad.field for bad in BAD} >= {
+        "target",
+        "slug",
+        "tags",
+        "expires_at",
+        "max_visits",
+        "redirect_code",
+        "title",
+        "notes",
+    }
+
+
+@pytest.mark.parametrize("entry", list(ENTRY_POINTS))
+def test_the_same_good_input_creates_one_link_everywhere(client, world, entry):
+    """The control case: the table's base values are accepted by every entry point."""
+    good = Bad("good", "title", "Fine", "", "Fine")
+    if entry == "form" or entry == "htmx-form":
+        client.force_login(make_user("former"))
+        headers = {"HX-Request": "true"} if entry == "htmx-form" else {}
+        response = client.post(reverse("link-list"), base(good, typed=True), headers=headers)
+        assert response.status_code in (200, 303)
+    elif entry == "api":
+        response = ApiClient(client, make_user("scripter")).post(
+            "/api/v1/links", base(good, typed=False)
+        )
+        assert response.status_code == 201
+    elif entry == "webhook":
+        data = {"url": "https://example.com/fine", "title": "Fine"}
+        deliver(client, make_source(), payload("link.create", **data))
+    else:
+        client.force_login(make_user("root", is_staff=True, is_superuser=True))
+        response = client.post(reverse("admin:shortener_link_add"), base(good, typed=True))
+        assert response.status_code == 302
+    link = Link.objects.get(title="Fine")
+    assert link.target == "https://example.com/fine" and link.destination_changes.count() == 1
+
+
+def test_wrong_json_types_are_refused_by_the_api_schema_in_the_cores_words(client, world):
+    api = ApiClient(client, make_user("scripter"))
+    response = api.post("/api/v1/links", {"target": "https://example.com/", "expires_at": 0})
+    doc = json.loads(response.content)
+    assert response.status_code == 422 and doc["errors"] == {"expires_at": [EXPIRY]}
+    assert Link.objects.count() == 2
