@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.apps import apps as global_apps
 from django.core import checks
 from django.db.models.signals import post_migrate
 
@@ -40,12 +41,13 @@ def check_registry(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     return errors
 
 
-def create_registered(sender, apps=None, using="default", **kwargs) -> None:
+def create_registered(sender, apps=global_apps, using="default", **kwargs) -> None:
     """After every migrate: rows for names registered since the install (existing rows kept).
 
     Like Django's own permissions, rows the code declares follow the code, so adding a
     flag to the registry needs no migration of its own. The historical models from the
-    migration state are used, as create_permissions does.
+    migration state are used, as create_permissions does; flush (emptying the database,
+    as transactional tests do) passes none, and gets the rows back with the real ones.
     """
     from waffle import get_waffle_flag_model, get_waffle_switch_model
 

@@ -76,12 +76,21 @@ def constants_in_project(module: str) -> dict[str, str]:
 def asks_in_python(source: str, where: str, constants_of=constants_in_project) -> list[Ask]:
     tree = ast.parse(source)
     constants = imported_constants(tree, constants_of) | module_constants(tree)
+    # `from waffle import flag_is_active as on`: `on(...)` is still asking waffle.
+    aliases = {
+        alias.asname: alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+        if alias.asname
+    }
     asks = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
         func = node.func
         called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        called = aliases.get(called, called)
         for kind, calls in (
             ("flag", FLAG_CALLS),
             ("switch", SWITCH_CALLS),
@@ -160,6 +169,7 @@ def test_the_scan_finds_the_names_torii_asks_for_today():
 PY_TYPO = """
 import waffle
 from waffle import flag_is_active
+from waffle import sample_is_active as sampled
 
 API = "api_v2"
 
@@ -173,6 +183,8 @@ def view(request):
         pass
     if flag_is_active(request, name_from_somewhere):
         pass
+    if sampled("half"):
+        pass
     return flag_is_active(request, "qr_codes")
 """
 
@@ -180,10 +192,11 @@ def view(request):
 def test_the_scan_fails_on_a_typo_in_python_naming_each_one():
     problems = unregistered(asks_in_python(PY_TYPO, "shortener/typo.py"))
     assert problems == [
-        "shortener/typo.py:9: flag 'custom_slug' is not registered",
-        "shortener/typo.py:11: switch 'readonly' is not registered",
-        "shortener/typo.py:13: flag 'api_v2' is not registered",
-        "shortener/typo.py:15: flag name name_from_somewhere is not a known name",
+        "shortener/typo.py:10: flag 'custom_slug' is not registered",
+        "shortener/typo.py:12: switch 'readonly' is not registered",
+        "shortener/typo.py:14: flag 'api_v2' is not registered",
+        "shortener/typo.py:16: flag name name_from_somewhere is not a known name",
+        "shortener/typo.py:18: sample 'half' is not registered",
     ]
 
 
