@@ -127,7 +127,7 @@ def missing_row(name: str) -> None:
     if name in FLAGS_BY_NAME:
         logger.warning("Flag %s is registered but has no row: off until migrate creates it", name)
         return
-    if getattr(settings, "FLAGS_STRICT_NAMES", settings.DEBUG):
+    if settings.FLAGS_STRICT_NAMES:
         raise UnregisteredName("Flag", name)
     logger.error("Flag %s is not registered in flags/registry.py: a typo? It is off.", name)
 
