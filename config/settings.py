@@ -210,7 +210,9 @@ WAFFLE_FLAG_MODEL = "flags.FeatureFlag"
 # waffle's own migrations create its Flag tables even when the model is swapped;
 # ours are the same migrations with Flag marked swappable (see the file header).
 MIGRATION_MODULES = {"waffle": "flags.waffle_migrations"}
-WAFFLE_CREATE_MISSING_FLAGS = True
+WAFFLE_CREATE_MISSING_FLAGS = False  # a typo must not create a flag: flags/registry.py
+# Asking for an unregistered flag raises while developing (and in tests); else it is logged.
+FLAGS_STRICT_NAMES = DEBUG
 WAFFLE_OVERRIDE = False  # never let ?dwft_<flag>=1 turn a flag on
 WAFFLE_SECURE = SECURE_SSL
 

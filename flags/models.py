@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 from waffle.models import AbstractUserFlag
 
+from flags import registry
 from flags.rules import describe
 
 
@@ -30,6 +31,12 @@ class FeatureFlag(AbstractUserFlag):
     class Meta(AbstractUserFlag.Meta):
         verbose_name = "feature flag"
         verbose_name_plural = "feature flags"
+
+    def is_active(self, request, read_only: bool = False) -> bool | None:
+        # waffle asks an unsaved instance when no row has the name: a typo must not pass quietly.
+        if not self.pk:
+            registry.missing_row(self.name)
+        return super().is_active(request, read_only)
 
     def set_everyone(self, on: bool) -> None:
         self.everyone = on

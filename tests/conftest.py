@@ -22,6 +22,8 @@ def pytest_configure(config):
     settings.VISIT_FLUSH_SECONDS = 0
     # Hashing passwords properly is slow on purpose; tests only need it to work.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Asking waffle for a flag nobody registered raises, as it does with DEBUG on.
+    settings.FLAGS_STRICT_NAMES = True
 
 
 @pytest.fixture(autouse=True)

@@ -61,8 +61,11 @@ def test_override_flag_flips_a_defined_flag_for_tests(rf, on):
 
 
 @pytest.mark.django_db
-def test_a_flag_referenced_in_code_but_missing_shows_up_in_the_database(rf):
+def test_a_flag_referenced_in_code_but_not_registered_is_refused_not_created(rf):
+    from flags.registry import UnregisteredName
+
     request = rf.get("/")
     request.user = AnonymousUser()
-    assert waffle.flag_is_active(request, "forgotten_flag") is False
-    assert get_waffle_flag_model().objects.filter(name="forgotten_flag").exists()
+    with pytest.raises(UnregisteredName):
+        waffle.flag_is_active(request, "forgotten_flag")
+    assert not get_waffle_flag_model().objects.filter(name="forgotten_flag").exists()
