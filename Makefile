@@ -8,8 +8,8 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WEB_CONCURRENCY ?= 2
-# Request threads per worker. The work is CPU-bound Python: side by side (make bench),
-# 1 or 2 threads gave p99 near 26-30 ms, 4 threads about 50 ms at the same throughput.
+# Request threads per worker. The work is CPU-bound Python: more threads only raise p99
+# at the same throughput (docs/performance.md).
 GRANIAN_THREADS ?= 2
 export
 

@@ -11,8 +11,7 @@ class PersistentDiskCache(DjangoCache):
     """Django closes every cache when a request finishes (`request_finished`).
 
     For diskcache that closes its SQLite connections, and closing the last one
-    checkpoints the write-ahead log: measured at about 10 ms a request with the
-    rate limiter on (bench/ratelimit.py), against about 0.07 ms kept open. The
+    checkpoints the write-ahead log, a cost on every request (docs/performance.md). The
     connections are per thread and per process (diskcache reopens after a fork),
     so keeping them is safe; they close with their thread.
     """
@@ -34,8 +33,8 @@ return false
 class RedisCounterCache(RedisCache):
     """Django's RedisCache tuned for counters that every request touches: one round trip.
 
-    Rate limits call add() then incr() on each request; on this machine a loopback round
-    trip to Redis takes about 125 µs and holds the request's thread. incr() is one script
+    Rate limits call add() then incr() on each request, and every round trip to Redis
+    holds the request's thread (docs/performance.md). incr() is one script
     instead of EXISTS + INCRBY, and add() remembers, per cache object (per thread), the
     expiring keys it has seen present until their timeout, answering those without asking. A key
     that vanishes early (evicted, flushed) makes the next incr() raise ValueError, as

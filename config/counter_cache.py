@@ -2,11 +2,10 @@
 
 Rate limits and visit limits increment one shared counter per request. In SQLite (the
 on-disk cache) that increment is a write transaction, and with two worker processes of
-two threads each the writers queue on the database lock: measured at 60 to 200 µs an
-increment, which halved redirect throughput. LMDB (a memory-mapped B-tree made for many
-processes) does about 3.4 times the increments a second under the same contention, a
-median of 17 µs against 59 through Django's cache API, and its p99 is milliseconds
-shorter (`make bench SECTIONS=ratelimit-counter`).
+two threads each the writers queue on the database lock, which halved redirect
+throughput. LMDB (a memory-mapped B-tree made for many processes) does several times the
+increments under the same contention (`make bench SECTIONS=ratelimit-counter`; figures in
+docs/performance.md).
 
 Writes are not synced to disk: an operating-system crash or power cut can lose the last
 counts, or leave the file unreadable; delete `$DATA_DIR/counters` then. It holds only

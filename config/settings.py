@@ -57,7 +57,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # After authentication (per-user keys) and htmx (the 429 fragment); before
-    # the views. README "Rate limiting".
+    # the views. docs/rate-limiting.md.
     "config.ratelimit.middleware.RateLimitMiddleware",
     "waffle.middleware.WaffleMiddleware",
     "flags.audit.ChangedByMiddleware",
@@ -125,8 +125,8 @@ else:
             "LOCATION": str(DATA_DIR / "cache"),
             "TIMEOUT": 300,
         },
-        # LMDB: an increment costs microseconds where SQLite's write lock cost a
-        # hundred under contention (config/counter_cache.py).
+        # LMDB: increments without SQLite's write lock, which queued under
+        # contention (config/counter_cache.py).
         "counters": {
             "BACKEND": "config.counter_cache.LmdbCounterCache",
             "LOCATION": str(DATA_DIR / "counters"),
@@ -140,7 +140,7 @@ SLUG_LENGTH = env.integer("SLUG_LENGTH", 7, minimum=4)
 # Seconds between writes of buffered visits; the most a crash can lose per worker.
 VISIT_FLUSH_SECONDS = env.number("VISIT_FLUSH_SECONDS", 1.0, minimum=0.05)
 
-# --- Rate limiting: config/ratelimit/, README "Rate limiting" ---
+# --- Rate limiting: config/ratelimit/, docs/rate-limiting.md ---
 RATE_LIMITS = {
     "redirect": env.rate("RATE_LIMIT_REDIRECT", "600/m"),
     "create": env.rate("RATE_LIMIT_CREATE", "30/m"),

@@ -24,7 +24,7 @@ def only(surface: str) -> frozenset[str]:
 
 
 # type suffix → what it means and where it is sent; the API's OpenAPI description lists
-# the types sent under /api/, the documentation lists them all.
+# the types sent under /api/; docs/api.md and docs/webhooks.md list them all.
 TYPES = {
     "unauthorized": ProblemType(
         "No valid API token: send `Authorization: Bearer <token>`.", only(API)

@@ -1,31 +1,46 @@
-"""Links and the blocklist in Django admin: the slug is read-only, targets pass the policy."""
+"""Links and the blocklist in Django admin: every link write goes through the link core.
+
+Admin never destroys a link: there is no delete permission, and the "delete" action
+keeps a tombstone as the site's own delete does, so a deleted slug is never reissued.
+"""
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 
-from shortener.models import (
-    ApiToken,
-    BlockedDomain,
-    Link,
-    LinkState,
-    Tag,
-    check_target,
-    create_link,
-)
+from shortener import links
+from shortener.forms import LinkFields, initial_of
+from shortener.links import LinkRefused
+from shortener.models import ApiToken, BlockedDomain, Link, LinkState, Tag
 
 
-class LinkAdminForm(forms.ModelForm):
+class LinkAdminForm(LinkFields, forms.ModelForm):
+    """The site's link fields (raw values for the core) and, for staff, the owner."""
+
     class Meta:
         model = Link
-        fields = ["target", "title", "notes", "tags", "owner", "redirect_code"]
-        fields += ["expires_at", "max_visits", "is_active"]
+        fields = ["owner"]
 
-    def clean_target(self) -> str:
-        verdict = check_target(self.cleaned_data["target"])
-        if not verdict.ok:
-            raise forms.ValidationError(verdict.reason)
-        return verdict.url
+    core_fields = (*LinkFields.core_fields, "owner")
+
+    def __init__(self, *args, actor=None, **kwargs):
+        instance = kwargs.get("instance")
+        if instance is not None and instance.pk:
+            kwargs["initial"] = {**initial_of(instance), **(kwargs.get("initial") or {})}
+        super().__init__(*args, **kwargs)
+        self.actor = actor
+
+    def clean(self):
+        cleaned = super().clean()
+        link = self.instance if self.instance.pk else None
+        values = self.values()
+        if link is None:
+            values["slug"] = ""
+        try:
+            self.core_values = links.clean(values, actor=self.actor, link=link)
+        except LinkRefused as refusal:
+            self.refused(refusal)
+        return cleaned
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -51,44 +66,63 @@ class LinkAdmin(admin.ModelAdmin):
     list_display = ["slug", "target", "owner", "state_label", "visit_count", "created_at"]
     list_filter = [StateFilter, "owner", "tags", "redirect_code"]
     search_fields = ["slug", "target", "title", "notes"]
-    readonly_fields = ["slug", "visit_count", "deleted_at", "created_at", "updated_at"]
+    readonly_fields = ["slug", "state_label", "visit_count", "deleted_at", "created_at"]
+    readonly_fields += ["updated_at"]
     autocomplete_fields = ["owner"]
-    filter_horizontal = ["tags"]
-    actions = ["disable_links", "enable_links"]
+    actions = ["disable_links", "enable_links", "delete_links"]
     list_select_related = ["owner"]
 
     @admin.display(description="state")
     def state_label(self, link: Link) -> str:
         return link.state.label
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class WithActor(form):
+            def __init__(self, *args, **inner):
+                super().__init__(*args, actor=request.user, **inner)
+
+        return WithActor
+
     def get_fields(self, request, obj=None):
-        fields = list(LinkAdminForm.Meta.fields)
-        return (["slug", *fields, *self.readonly_fields[1:]]) if obj else fields
+        fields = [*LinkFields.core_fields, "owner"]
+        return ["slug", *fields, *self.readonly_fields[1:]] if obj else fields
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # a destroyed row would free its slug for a hijack: see delete_links
 
     def save_model(self, request, obj: Link, form, change: bool) -> None:
+        values = form.values()
+        owner = values.pop("owner")
         if change:
-            old_target = Link.objects.get(pk=obj.pk).target
-            super().save_model(request, obj, form, change)
-            obj.record_target_change(old_target, by=request.user)
+            link = Link.objects.get(pk=obj.pk)
+            links.edit(link, by=request.user, owner=owner, **values)
+            obj.refresh_from_db()
             return
-        fields = {
-            name: form.cleaned_data[name]
-            for name in form.cleaned_data
-            if name not in {"target", "owner", "tags"}
-        }
-        created = create_link(target=obj.target, owner=obj.owner, **fields)
+        created = links.create(values, actor=request.user, owner=owner)
         obj.pk, obj.slug = created.pk, created.slug
+        obj.refresh_from_db()
         obj._state.adding = False
+
+    def save_related(self, request, form, formsets, change) -> None:
+        """Tags were written by the core with the link; admin has no related rows to save."""
+
+    def each(self, request, queryset: QuerySet, write, done: str) -> None:
+        changed = sum(bool(write(link, by=request.user)) for link in queryset.live())
+        messages.success(request, f"{done} {changed} link(s).")
 
     @admin.action(description="Disable selected links")
     def disable_links(self, request, queryset: QuerySet) -> None:
-        count = queryset.live().filter(is_active=True).update(is_active=False)
-        messages.success(request, f"Disabled {count} link(s).")
+        self.each(request, queryset, links.disable, "Disabled")
 
     @admin.action(description="Enable selected links")
     def enable_links(self, request, queryset: QuerySet) -> None:
-        count = queryset.live().filter(is_active=False).update(is_active=True)
-        messages.success(request, f"Enabled {count} link(s).")
+        self.each(request, queryset, links.enable, "Enabled")
+
+    @admin.action(description="Delete selected links (they answer 410; slugs never reused)")
+    def delete_links(self, request, queryset: QuerySet) -> None:
+        self.each(request, queryset, links.delete, "Deleted")
 
 
 @admin.register(BlockedDomain)

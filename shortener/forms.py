@@ -1,119 +1,99 @@
-"""Forms for creating and editing links; every target goes through the one target policy."""
+"""Forms for links: they carry the raw values to the link core and show its refusals.
 
-import re
+No rule lives here. Every field is a plain text field whose value goes to
+`shortener.links` as typed, so a refusal reads the same on the page as in the API,
+webhooks and admin.
+"""
 
 from django import forms
-from django.db import IntegrityError, transaction
-from django.db.models import Q
 
-from shortener import slugs
-from shortener.models import Link, RedirectCode, check_target, create_link
+from shortener.links import LinkRefused
+from shortener.models import Link, RedirectCode
 
 PERMANENT_NOTE = (
     "301 and 308 are permanent: browsers cache them and skip Torii next time, "
     "so later clicks go uncounted and a changed destination may not be seen."
 )
-TAG_PATTERN = re.compile(r"[\w-]{1,50}")
+EXPIRY_FORMAT = "%Y-%m-%dT%H:%M"
 
 
-class TargetField(forms.CharField):
-    def __init__(self, **kwargs):
-        super().__init__(
-            label="Destination",
-            max_length=None,  # the policy says it better than a generic length error
-            widget=forms.URLInput(attrs={"placeholder": "https://example.com/a/long/address"}),
-            **kwargs,
-        )
+def text(label: str, help_text: str = "", widget=None) -> forms.CharField:
+    field = forms.CharField(label=label, required=False, help_text=help_text, widget=widget)
+    field.validators = []  # not even Django's NUL check: the core says what is wrong
+    return field
 
 
-def parse_tags(raw: str) -> list[str]:
-    names = [name.strip().lower() for name in raw.replace(";", ",").split(",")]
-    return list(dict.fromkeys(name for name in names if name))
+class LinkFields(forms.Form):
+    """The fields every link form shows, in this order; `values()` is what the core gets."""
 
-
-class LinkFieldsMixin:
-    """Validation shared by the create and edit forms."""
-
-    request_host: str | None = None
-
-    def clean_target(self) -> str:
-        verdict = check_target(self.cleaned_data["target"], request_host=self.request_host)
-        if not verdict.ok:
-            raise forms.ValidationError(verdict.reason)
-        return verdict.url
-
-    def clean_tags(self) -> list[str]:
-        names = parse_tags(self.cleaned_data.get("tags", ""))
-        bad = [name for name in names if not TAG_PATTERN.fullmatch(name)]
-        if bad:
-            raise forms.ValidationError(
-                f"Tags are single words of letters, digits, - or _ (at most 50): {', '.join(bad)}."
-            )
-        if len(names) > 20:
-            raise forms.ValidationError("A link can carry at most 20 tags.")
-        return names
-
-
-class LinkForm(LinkFieldsMixin, forms.ModelForm):
-    """Edit a link: everything but the slug, which never changes."""
-
-    target = TargetField()
-    tags = forms.CharField(
-        required=False, help_text="Comma separated, for example: launch, newsletter"
+    target = text(
+        "Destination",
+        widget=forms.URLInput(
+            attrs={"placeholder": "https://example.com/a/long/address", "required": True}
+        ),
     )
-    expires_at = forms.DateTimeField(
-        required=False,
-        label="Expires",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="After this time (UTC) the short link answers 410 Gone.",
+    title = text("Title")
+    notes = text("Notes", widget=forms.Textarea(attrs={"rows": 3}))
+    tags = text("Tags", "Comma separated, for example: launch, newsletter")
+    redirect_code = text(
+        "Redirect", PERMANENT_NOTE, widget=forms.Select(choices=RedirectCode.choices)
+    )
+    expires_at = text(
+        "Expires",
+        "After this time (UTC) the short link answers 410 Gone.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=EXPIRY_FORMAT),
+    )
+    max_visits = text(
+        "Maximum visits",
+        "After this many visits the short link answers 410 Gone.",
+        widget=forms.NumberInput(attrs={"min": 1}),
     )
 
-    field_order = ["target", "title", "notes", "tags", "redirect_code", "expires_at", "max_visits"]
+    core_fields = ("target", "title", "notes", "tags", "redirect_code", "expires_at")
+    core_fields += ("max_visits",)
 
-    class Meta:
-        model = Link
-        fields = ["target", "title", "notes", "redirect_code", "expires_at", "max_visits"]
-        labels = {"max_visits": "Maximum visits", "redirect_code": "Redirect"}
-        help_texts = {
-            "redirect_code": PERMANENT_NOTE,
-            "max_visits": "After this many visits the short link answers 410 Gone.",
-        }
-        widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
-
-    def __init__(self, *args, request_host: str | None = None, **kwargs):
+    def __init__(self, *args, **kwargs):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
-        self.request_host = request_host
-        if self.instance.pk and not self.is_bound:
-            self.initial["tags"] = ", ".join(t.name for t in self.instance.tags.all())
-        self.fields["redirect_code"].choices = RedirectCode.choices
-        self.fields["max_visits"].min_value = 1
-        self.fields["max_visits"].widget.attrs["min"] = 1
+        self.fields["redirect_code"].initial = RedirectCode.FOUND
 
-    def clean_max_visits(self):
-        value = self.cleaned_data.get("max_visits")
-        if value is not None and value < 1:
-            raise forms.ValidationError("Maximum visits must be at least 1, or left empty.")
-        return value
+    def values(self) -> dict[str, str]:
+        names = [name for name in self.fields if name in self.core_fields or name == "slug"]
+        return {name: self.cleaned_data.get(name, "") for name in names}
 
-    def save_edit(self, by) -> Link:
-        """Save a valid edit with its destination history and tags, all or nothing."""
-        old_target = Link.objects.values_list("target", flat=True).get(pk=self.instance.pk)
-        with transaction.atomic():
-            link = self.save()
-            link.record_target_change(old_target, by=by)
-            link.set_tags(self.cleaned_data["tags"])
-        return link
+    def refused(self, refusal: LinkRefused) -> None:
+        """Show the core's sentences on their fields (others above the form)."""
+        for field, reason in refusal.errors.items():
+            self.add_error(field if field in self.fields else None, reason)
 
 
-class CreateLinkForm(LinkForm):
+def initial_of(link: Link) -> dict:
+    """What an edit form starts from: the link as stored."""
+    return {
+        "target": link.target,
+        "title": link.title,
+        "notes": link.notes,
+        "tags": ", ".join(tag.name for tag in link.tags.all()),
+        "redirect_code": link.redirect_code,
+        "expires_at": link.expires_at.strftime(EXPIRY_FORMAT) if link.expires_at else "",
+        "max_visits": link.max_visits or "",
+    }
+
+
+class LinkForm(LinkFields):
+    """Edit a link: everything but the slug, which never changes."""
+
+    def __init__(self, data=None, *, instance: Link, **kwargs):
+        super().__init__(data, initial=initial_of(instance), **kwargs)
+        self.instance = instance
+
+
+class CreateLinkForm(LinkFields):
     """Create a link; offers a custom slug when the custom_slugs flag is on for the user."""
 
-    slug = forms.CharField(
-        required=False,
-        label="Custom slug",
-        max_length=64,
-        help_text="Optional: 3 to 64 letters, digits, - or _. It can never be changed later.",
+    slug = text(
+        "Custom slug",
+        "Optional: 3 to 64 letters, digits, - or _. It can never be changed later.",
     )
 
     def __init__(self, *args, allow_custom_slug: bool = False, **kwargs):
@@ -122,37 +102,3 @@ class CreateLinkForm(LinkForm):
             del self.fields["slug"]
         else:
             self.order_fields(["target", "slug"])
-
-    def clean_slug(self) -> str:
-        slug = self.cleaned_data.get("slug", "").strip()
-        if not slug:
-            return ""
-        problem = slugs.custom_slug_problem(slug)
-        if problem:
-            raise forms.ValidationError(problem)
-        if Link.objects.filter(Q(slug=slug)).exists():
-            raise forms.ValidationError(taken(slug))
-        return slug
-
-    def create(self, owner) -> Link | None:
-        """Create the link from a valid form; None (with a slug error) if the slug was taken."""
-        data = self.cleaned_data
-        try:
-            return create_link(
-                target=data["target"],
-                owner=owner,
-                slug=data.get("slug") or None,
-                tags=data["tags"],
-                title=data["title"],
-                notes=data["notes"],
-                redirect_code=data["redirect_code"],
-                expires_at=data["expires_at"],
-                max_visits=data["max_visits"],
-            )
-        except IntegrityError:
-            self.add_error("slug", taken(data.get("slug")))
-            return None
-
-
-def taken(slug) -> str:
-    return f"“{slug}” is already taken; choose another."

@@ -1,19 +1,23 @@
-"""Links and what hangs off them: tags, the destination history, the blocklist, API tokens."""
+"""Links and what hangs off them: tags, the destination history, the blocklist, API tokens.
+
+Models, querysets and model methods only: the rules and writes live in shortener.links."""
 
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import models
 from django.db.models import F, Q
-from django.http.request import split_domain_port
 from django.urls import reverse
 from django.utils import timezone
 
-from shortener import slugs, targets
-
-SLUG_ATTEMPTS = 8
+from shortener import targets
 
 
 class SlugChangeRefused(ValueError):
     """A link's slug is fixed for life: links shared elsewhere must never break."""
+
+
+class LinkDestroyRefused(ValueError):
+    """Links are never destroyed: a deleted link keeps a tombstone (shortener.links.delete),
+    so its short URL answers 410 and its slug can never be taken by someone else."""
 
 
 class LinkState(models.TextChoices):
@@ -92,6 +96,9 @@ class LinkQuerySet(models.QuerySet):
             links = links.in_state(state)
         return links
 
+    def delete(self):
+        raise LinkDestroyRefused("Links are never destroyed; delete them with shortener.links.")
+
     def search(self, text: str):
         return self.filter(
             Q(target__icontains=text)
@@ -154,6 +161,9 @@ class Link(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("link-detail", args=[self.slug])
 
+    def delete(self, *args, **kwargs):
+        raise LinkDestroyRefused(f"Link {self.slug!r} is never destroyed; delete_softly() it.")
+
     @classmethod
     def from_db(cls, db, field_names, values, *args, **kwargs):
         instance = super().from_db(db, field_names, values, *args, **kwargs)
@@ -197,17 +207,6 @@ class Link(models.Model):
         self.is_active = False
         self.deleted_at = timezone.now()
         self.save(update_fields=["is_active", "deleted_at", "updated_at"])
-
-    def record_target_change(self, old_target: str, by) -> None:
-        """Call after saving an edit: the history keeps every destination the link has had."""
-        if old_target != self.target:
-            DestinationChange.objects.create(
-                link=self, old_target=old_target, new_target=self.target, changed_by=by
-            )
-
-    def set_tags(self, names: list[str]) -> None:
-        tags = [Tag.objects.get_or_create(name=name)[0] for name in names]
-        self.tags.set(tags)
 
 
 class DestinationChange(models.Model):
@@ -295,41 +294,6 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return self.key
-
-
-def check_target(url: str, *, request_host: str | None = None) -> targets.Verdict:
-    """The target policy with this site's hosts and the current blocklist."""
-    own_hosts = [h for h in settings.ALLOWED_HOSTS if h != "*"]
-    if request_host:
-        own_hosts.append(split_domain_port(request_host)[0])
-    return targets.check(
-        url,
-        own_hosts=own_hosts,
-        blocked_domains=BlockedDomain.objects.values_list("domain", flat=True),
-    )
-
-
-def create_link(*, target: str, owner=None, slug: str | None = None, tags=(), **fields) -> Link:
-    """Create a link with a fresh slug, retrying a bounded number of times on collision.
-
-    `target` must already have passed `check_target`. A requested `slug` is tried
-    once: if it is taken the IntegrityError reaches the caller.
-    """
-    length = getattr(settings, "SLUG_LENGTH", slugs.DEFAULT_LENGTH)
-    attempts = 1 if slug else SLUG_ATTEMPTS
-    for attempt in range(attempts):
-        candidate = slug or slugs.generate_slug(length)
-        try:
-            with transaction.atomic():
-                link = Link.objects.create(slug=candidate, target=target, owner=owner, **fields)
-                DestinationChange.objects.create(link=link, new_target=target, changed_by=owner)
-                if tags:
-                    link.set_tags(list(tags))
-                return link
-        except IntegrityError:
-            if slug or attempt == attempts - 1:
-                raise
-    raise AssertionError("unreachable")
 
 
 class Device(models.TextChoices):

@@ -96,8 +96,8 @@ def timestamp(value) -> float | None:
 
 
 def read(slug: str) -> Snapshot | None:
-    """One indexed query, written out: through the ORM it cost about 230 µs, a miss
-    on the hot path that a thousand links clicked every two seconds make often."""
+    """One indexed query, written out: the ORM's lookup cost many times more, on a
+    miss the hot path makes often (docs/performance.md)."""
     with connection.cursor() as cursor:
         cursor.execute(lookup_sql(), [slug])
         row = cursor.fetchone()

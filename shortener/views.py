@@ -15,8 +15,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from waffle import flag_is_active
 
 from hypermedia.fragments import varies_on_htmx, wants_fragment
-from shortener import analytics, qr
+from shortener import analytics, links, qr
 from shortener.forms import CreateLinkForm, LinkForm
+from shortener.links import LinkRefused
 from shortener.models import Link, LinkState, Tag
 from shortener.pagination import get_page, link_header, page_relations
 
@@ -25,15 +26,15 @@ RECENT = 10
 
 
 def may_create(request: HttpRequest) -> bool:
-    return request.user.is_authenticated or flag_is_active(request, "anonymous_links")
+    return links.may_create(request.user)
 
 
 def create_form(request: HttpRequest, data=None) -> CreateLinkForm:
-    return CreateLinkForm(
-        data,
-        request_host=request.get_host(),
-        allow_custom_slug=flag_is_active(request, "custom_slugs"),
-    )
+    return CreateLinkForm(data, allow_custom_slug=links.may_use_custom_slugs(request.user))
+
+
+def author(request: HttpRequest):
+    return request.user if request.user.is_authenticated else None
 
 
 def recent_links(request: HttpRequest):
@@ -54,12 +55,10 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", home_context(request))
 
 
-def owned_link_or_404(request: HttpRequest, slug: str) -> Link:
-    """The link if this user may see it; a 404 otherwise, so strangers learn nothing."""
-    if not request.user.is_authenticated:
-        raise Http404
+def visible_link_or_404(request: HttpRequest, slug: str) -> Link:
+    """The link if this user may see it (the core decides); a 404 otherwise."""
     try:
-        return Link.objects.live().owned_by(request.user).get(slug=slug)
+        return links.get_visible(author(request), slug)
     except Link.DoesNotExist:
         raise Http404 from None
 
@@ -78,12 +77,12 @@ def link_collection(request: HttpRequest) -> HttpResponse:
         return create(request)
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    links = Link.objects.live().owned_by(request.user).select_related("owner")
+    visible = links.visible_to(request.user).select_related("owner")
     query = request.GET.get("q", "").strip()[:200]
     tag = request.GET.get("tag", "").strip()[:50]
     state = request.GET.get("state", "")
-    links = links.matching(text=query, tag=tag, state=state)
-    page = get_page(request, links.prefetch_related("tags"), PER_PAGE)
+    visible = visible.matching(text=query, tag=tag, state=state)
+    page = get_page(request, visible.prefetch_related("tags"), PER_PAGE)
     response = render(
         request,
         "links/list.html",
@@ -94,7 +93,7 @@ def link_collection(request: HttpRequest) -> HttpResponse:
             "tag": tag,
             "state": state if state in LinkState.values else "",
             "states": [s for s in LinkState if s != LinkState.DELETED],
-            "tags": Tag.objects.filter(links__in=Link.objects.owned_by(request.user)).distinct(),
+            "tags": Tag.objects.filter(links__in=links.visible_to(request.user)).distinct(),
         },
     )
     response["X-Total-Count"] = str(page.paginator.count)
@@ -107,8 +106,11 @@ def create(request: HttpRequest) -> HttpResponse:
         return redirect_to_login(reverse("home"))
     form = create_form(request, request.POST)
     if form.is_valid():
-        link = form.create(request.user if request.user.is_authenticated else None)
-        if link is not None:
+        try:
+            link = links.create(form.values(), actor=author(request), own_host=request.get_host())
+        except LinkRefused as refusal:
+            form.refused(refusal)
+        else:
             return created(request, link)
     return invalid_create(request, form)
 
@@ -138,7 +140,7 @@ def invalid_create(request: HttpRequest, form: CreateLinkForm) -> HttpResponse:
 
 @require_GET
 def link_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    link = owned_link_or_404(request, slug)
+    link = visible_link_or_404(request, slug)
     return render(request, "links/detail.html", detail_context(request, link))
 
 
@@ -155,18 +157,22 @@ def detail_context(request: HttpRequest, link: Link) -> dict:
 @varies_on_htmx
 @require_http_methods(["GET", "HEAD", "POST"])
 def link_edit(request: HttpRequest, slug: str) -> HttpResponse:
-    link = owned_link_or_404(request, slug)
+    link = visible_link_or_404(request, slug)
     if request.method == "POST":
-        form = LinkForm(request.POST, instance=link, request_host=request.get_host())
+        form = LinkForm(request.POST, instance=link)
         if form.is_valid():
-            link = form.save_edit(by=request.user)
-            if wants_fragment(request):
-                return render(request, "links/detail.html#panel", detail_context(request, link))
-            messages.success(request, "Saved. The short link is unchanged.")
-            return redirect_303(link.get_absolute_url())
+            try:
+                links.edit(link, by=request.user, own_host=request.get_host(), **form.values())
+            except LinkRefused as refusal:
+                form.refused(refusal)
+            else:
+                if wants_fragment(request):
+                    return render(request, "links/detail.html#panel", detail_context(request, link))
+                messages.success(request, "Saved. The short link is unchanged.")
+                return redirect_303(link.get_absolute_url())
         template = "links/edit.html#form" if wants_fragment(request) else "links/edit.html"
         return render(request, template, {"link": link, "form": form}, status=422)
-    form = LinkForm(instance=link, request_host=request.get_host())
+    form = LinkForm(instance=link)
     template = "links/edit.html#form" if wants_fragment(request) else "links/edit.html"
     return render(request, template, {"link": link, "form": form})
 
@@ -190,24 +196,24 @@ def state_changed(request: HttpRequest, link: Link, message: str) -> HttpRespons
 @varies_on_htmx
 @require_POST
 def link_disable(request: HttpRequest, slug: str) -> HttpResponse:
-    link = owned_link_or_404(request, slug)
-    link.disable()
+    link = visible_link_or_404(request, slug)
+    links.disable(link, by=request.user)
     return state_changed(request, link, f"Disabled {link.slug}: it now answers 410 Gone.")
 
 
 @varies_on_htmx
 @require_POST
 def link_enable(request: HttpRequest, slug: str) -> HttpResponse:
-    link = owned_link_or_404(request, slug)
-    link.enable()
+    link = visible_link_or_404(request, slug)
+    links.enable(link, by=request.user)
     return state_changed(request, link, f"Enabled {link.slug}.")
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
 def link_delete(request: HttpRequest, slug: str) -> HttpResponse:
-    link = owned_link_or_404(request, slug)
+    link = visible_link_or_404(request, slug)
     if request.method == "POST":
-        link.delete_softly()
+        links.delete(link, by=request.user)
         messages.success(
             request, f"Deleted {link.slug}. Its short URL answers 410 Gone and is never reused."
         )
@@ -219,7 +225,7 @@ def link_delete(request: HttpRequest, slug: str) -> HttpResponse:
 def link_qr(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
     if not flag_is_active(request, "qr_codes"):
         raise Http404
-    link = owned_link_or_404(request, slug)
+    link = visible_link_or_404(request, slug)
     url = request.build_absolute_uri(link.get_short_path())
     body, content_type = qr.download(url, kind)
     response = HttpResponse(body, content_type=content_type)
@@ -245,7 +251,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 def analytics_or_404(request: HttpRequest, slug: str) -> Link:
     if not flag_is_active(request, "link_analytics"):
         raise Http404
-    return owned_link_or_404(request, slug)
+    return visible_link_or_404(request, slug)
 
 
 @varies_on_htmx

@@ -113,12 +113,19 @@ test_database_url.__test__ = False  # a helper, not a test
 
 
 def make_link(**overrides):
-    """A link as the create form would make it; override any field."""
-    from shortener.models import Link, create_link
+    """A link row as the core stores one (with its first history row and tags); override
+    any field, including states the core would refuse to create (a past expiry)."""
+    from shortener import slugs
+    from shortener.models import DestinationChange, Link, Tag
 
     visits = overrides.pop("visit_count_to", None)
     delete = overrides.pop("delete", False)
-    link = create_link(**{"target": "https://example.com/some/long/path", **overrides})
+    tags = overrides.pop("tags", ())
+    fields = {"target": "https://example.com/some/long/path", **overrides}
+    fields["slug"] = fields.get("slug") or slugs.generate_slug()
+    link = Link.objects.create(**fields)
+    DestinationChange.objects.create(link=link, new_target=link.target, changed_by=link.owner)
+    link.tags.set([Tag.objects.get_or_create(name=name)[0] for name in tags])
     if visits is not None:
         Link.objects.filter(pk=link.pk).update(visit_count=visits)
         link.refresh_from_db()

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from shortener.models import Link, check_target
+from shortener import targets
+from shortener.models import Link
 from tests.conftest import make_user
 
 urlish = st.one_of(
@@ -44,7 +45,7 @@ def test_posting_arbitrary_targets_never_fails_and_stores_only_policy_passing_li
         assert response.status_code == 422
         assert Link.objects.count() == before
     for link in Link.objects.all():
-        verdict = check_target(link.target)
+        verdict = targets.check(link.target)
         assert verdict.ok and verdict.url == link.target
 
 

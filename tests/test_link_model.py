@@ -1,4 +1,5 @@
-"""The Link model: immutable slugs, tombstones, states, bounded slug retries."""
+"""The Link model and the core's writes: immutable slugs, tombstones, states, bounded slug
+retries, links never destroyed."""
 
 from datetime import timedelta
 
@@ -6,8 +7,8 @@ import pytest
 from django.db import IntegrityError
 from django.utils import timezone
 
-from shortener import slugs
-from shortener.models import Link, LinkState, SlugChangeRefused, create_link
+from shortener import links, slugs
+from shortener.models import Link, LinkDestroyRefused, LinkState, SlugChangeRefused
 from tests.conftest import make_link, make_user
 
 pytestmark = pytest.mark.django_db
@@ -33,9 +34,7 @@ def test_editing_the_target_keeps_the_slug_and_records_history():
     user = make_user()
     link = make_link(owner=user)
     slug, old = link.slug, link.target
-    link.target = "https://example.org/new"
-    link.save()
-    link.record_target_change(old, by=user)
+    links.edit(link, by=user, target="https://example.org/new")
     link.refresh_from_db()
     assert link.slug == slug
     changes = list(link.destination_changes.values_list("old_target", "new_target"))
@@ -46,7 +45,7 @@ def test_slug_collisions_are_retried(monkeypatch):
     taken = make_link().slug
     draws = iter([taken, taken, "Fresh77"])
     monkeypatch.setattr(slugs, "generate_slug", lambda length: next(draws))
-    link = create_link(target="https://example.com/")
+    link = links.create({"target": "https://example.com/"}, actor=make_user())
     assert link.slug == "Fresh77"
 
 
@@ -54,13 +53,13 @@ def test_slug_retries_are_bounded(monkeypatch):
     taken = make_link().slug
     monkeypatch.setattr(slugs, "generate_slug", lambda length: taken)
     with pytest.raises(IntegrityError):
-        create_link(target="https://example.com/")
+        links.create({"target": "https://example.com/"}, actor=make_user())
     assert Link.objects.count() == 1
 
 
 def test_slug_length_comes_from_settings(settings):
     settings.SLUG_LENGTH = 10
-    assert len(make_link().slug) == 10
+    assert len(links.create({"target": "https://example.com/"}, actor=make_user()).slug) == 10
 
 
 def test_slugs_are_case_sensitive():
@@ -111,3 +110,12 @@ def test_disable_and_enable_change_only_what_they_may():
     link.enable()  # a tombstone never comes back
     stored = Link.objects.get(pk=link.pk)
     assert stored.state == LinkState.DELETED and stored.is_active is False
+
+
+def test_a_link_is_never_destroyed_by_the_model_or_a_queryset():
+    link = make_link()
+    with pytest.raises(LinkDestroyRefused):
+        link.delete()
+    with pytest.raises(LinkDestroyRefused):
+        Link.objects.all().delete()
+    assert Link.objects.filter(pk=link.pk, deleted_at__isnull=True).exists()

@@ -1,7 +1,7 @@
 """RateLimitMiddleware: groups by URL name, keys, 429 answers, cache failure, logging.
 
 Routes for links, the API and webhooks are other modules' work; this test
-urlconf gives their names (README "Rate limiting") to stand-in views.
+urlconf gives their names (docs/rate-limiting.md) to stand-in views.
 """
 
 import json

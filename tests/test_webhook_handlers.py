@@ -56,8 +56,10 @@ def test_a_custom_slug_is_honoured_only_when_the_owner_may_use_them(client):
     source = make_source()
     with override_flag("custom_slugs", active=False):
         off = send(client, source, "link.create", url="https://example.com/1", slug="launch")
-    assert off.status == EventStatus.PROCESSED and "slug ignored" in off.outcome
-    assert not Link.objects.filter(slug="launch").exists()
+    # As on the form and the API: refused, not silently replaced by a generated slug.
+    assert off.status == EventStatus.REJECTED
+    assert off.outcome == "Custom slugs are not available to your account."
+    assert Link.objects.count() == 0
     with override_flag("custom_slugs", active=True):
         on = send(client, source, "link.create", url="https://example.com/2", slug="launch")
         taken = send(client, source, "link.create", url="https://example.com/3", slug="launch")
@@ -65,7 +67,7 @@ def test_a_custom_slug_is_honoured_only_when_the_owner_may_use_them(client):
     assert on.status == EventStatus.PROCESSED and Link.objects.filter(slug="launch").exists()
     assert taken.status == EventStatus.REJECTED and "taken" in taken.outcome
     assert reserved.status == EventStatus.REJECTED and "reserved" in reserved.outcome
-    assert Link.objects.count() == 2
+    assert Link.objects.count() == 1
 
 
 def test_link_disable_by_slug_touches_only_the_owners_links(client):

@@ -33,7 +33,7 @@ def match_of(request: HttpRequest) -> ResolverMatch | None:
     return resolved(request.path_info, getattr(request, "urlconf", None) or settings.ROOT_URLCONF)
 
 
-@lru_cache(maxsize=4096)  # resolving costs tens of µs; short-link paths repeat
+@lru_cache(maxsize=4096)  # resolving shows in a redirect's profile; short-link paths repeat
 def resolved(path: str, urlconf: str) -> ResolverMatch | None:
     try:
         return resolve(path, urlconf)

@@ -1,6 +1,7 @@
 """API errors as problem documents: ninja's exceptions through the one builder."""
 
 import logging
+from collections.abc import Mapping
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
@@ -15,8 +16,13 @@ logger = logging.getLogger(__name__)
 TYPES = listed(API)
 
 
-def validation_errors(exc: ValidationError) -> tuple[str, dict[str, list[str]]]:
-    """pydantic's error list → (kind, field → messages), with `loc` reduced to the field name."""
+def validation_errors(
+    exc: ValidationError, sentences: Mapping[str, str] | None = None
+) -> tuple[str, dict[str, list[str]]]:
+    """pydantic's error list → (kind, field → messages), with `loc` reduced to the field name.
+
+    A body field named in `sentences` is refused in those words (the link core's), so a
+    wrong JSON type reads as the same rule the forms and webhooks state."""
     errors: dict[str, list[str]] = {}
     kind = "invalid-link"
     for error in exc.errors:
@@ -32,16 +38,18 @@ def validation_errors(exc: ValidationError) -> tuple[str, dict[str, list[str]]]:
             if loc[0] in ("query", "path"):
                 kind = "malformed-request"
                 loc = loc[1:]
+            elif sentences and loc[0] in sentences:
+                message = sentences[loc[0]]
         errors.setdefault(".".join(loc) or "body", []).append(message)
     return kind, errors
 
 
-def install(api: NinjaAPI) -> None:
+def install(api: NinjaAPI, sentences: Mapping[str, str] | None = None) -> None:
     """Every error ninja raises becomes a problem document."""
 
     @api.exception_handler(ValidationError)
     def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-        kind, errors = validation_errors(exc)
+        kind, errors = validation_errors(exc, sentences)
         status = 422 if kind == "invalid-link" else 400
         if kind == "unknown-field":
             detail = f"Unknown fields: {', '.join(errors)}."

@@ -35,7 +35,7 @@ PLACEHOLDER = "__slug__"
 def slug_url(request: HttpRequest, name: str, slug: str) -> str:
     """An absolute URL for a route with a slug, reversed once per request and route.
 
-    A page of 100 links needs 700 of these; reversing each costs more than the query.
+    A page needs several per link; reversing each costs more than the query.
     """
     templates = request.__dict__.setdefault("_slug_url_templates", {})
     if name not in templates:

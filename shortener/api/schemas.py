@@ -1,6 +1,8 @@
-"""The shapes of API v1 bodies. Types only: the link rules live in shortener.forms."""
+"""The shapes of API v1 bodies. Types only (strict: a number is never a date or a flag);
+the link rules live in the link core, shortener.links."""
 
 from datetime import date, datetime
+from typing import Annotated
 
 from ninja import Field, Schema
 from pydantic import ConfigDict
@@ -9,12 +11,28 @@ from shortener.models import LinkState, RedirectCode
 
 
 class Strict(Schema):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# JSON has no time type: an expiry is an RFC 3339 string that the link core reads.
+Expiry = Annotated[
+    str | None,
+    Field(
+        description="After this (UTC unless an offset is given) the short URL answers 410; "
+        "it must lie in the future.",
+        json_schema_extra={"format": "date-time"},
+    ),
+]
+MaxVisits = Annotated[
+    int | None,
+    Field(ge=1, description="After this many visits it answers 410."),
+]
 
 
 class LinkCreate(Strict):
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {"target": "https://example.com/launch/2026", "title": "Launch", "tags": ["news"]}
@@ -33,8 +51,8 @@ class LinkCreate(Strict):
     notes: str = ""
     tags: list[str] = Field(default_factory=list, description="Single words; at most 20.")
     redirect_code: RedirectCode = RedirectCode.FOUND
-    expires_at: datetime | None = Field(None, description="After this the short URL answers 410.")
-    max_visits: int | None = Field(None, description="After this many visits it answers 410.")
+    expires_at: Expiry = None
+    max_visits: MaxVisits = None
 
 
 class LinkPatch(Strict):
@@ -45,8 +63,8 @@ class LinkPatch(Strict):
     notes: str = Field(None)
     tags: list[str] = Field(None)
     redirect_code: RedirectCode = Field(None)
-    expires_at: datetime | None = None
-    max_visits: int | None = None
+    expires_at: Expiry = None
+    max_visits: MaxVisits = None
 
 
 class Href(Schema):

@@ -1,4 +1,4 @@
-"""API v1 operations, thin like the HTML views: parse, call the domain through the forms, render."""
+"""API v1 operations, thin like the HTML views: parse (strict), call the link core, render."""
 
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
@@ -6,7 +6,7 @@ from django.utils import timezone
 from ninja import Query, Router
 from waffle import flag_is_active
 
-from shortener import analytics, slugs
+from shortener import analytics, links, slugs
 from shortener.api import problems
 from shortener.api.idempotency import idempotent
 from shortener.api.openapi import DocumentedAPI
@@ -20,11 +20,10 @@ from shortener.api.representations import (
 )
 from shortener.api.schemas import LinkCreate, LinkOut, LinkPage, LinkPatch, Problem, Root, Stats
 from shortener.api.tokens import BearerToken
-from shortener.api.validation import current_values, form_data, form_problem, invalid
-from shortener.forms import CreateLinkForm, LinkForm
+from shortener.api.validation import refused
+from shortener.links import LinkRefused
 from shortener.models import Link, LinkState
 from shortener.pagination import get_page, link_header
-from shortener.views import analytics_or_404, owned_link_or_404
 
 DESCRIPTION = """
 Create and manage Torii short links from programs.
@@ -54,14 +53,17 @@ api = DocumentedAPI(
     auth=BearerToken(),
     default_router=Router(by_alias=True),  # `_links` and `self` are aliases of field names
 )
-problems.install(api)
+problems.install(api, links.SENTENCES)  # wrong JSON types read as the link rules
 
 
-def owned(request: HttpRequest, slug: str, find=owned_link_or_404) -> Link:
-    """The caller's link by slug (the HTML views' rule), or a 404 problem."""
+def owned(request: HttpRequest, slug: str) -> Link:
+    """The caller's link by slug (the core's rule of who sees what), or a 404 problem."""
     if not slugs.is_valid_slug(slug):
         raise Http404
-    return find(request, slug)
+    try:
+        return links.get_visible(request.user, slug)
+    except Link.DoesNotExist:
+        raise Http404 from None
 
 
 @api.get(
@@ -89,10 +91,9 @@ def list_links(
     tag: str = Query("", max_length=50),
     state: LinkState | None = None,
 ) -> HttpResponse:
-    links = Link.objects.live().owned_by(request.user)
-    links = links.matching(text=q, tag=tag, state=state or "")
-    links = links.prefetch_related(Prefetch("tags", to_attr="tag_list"))
-    found = get_page(request, links, per_page)
+    visible = links.visible_to(request.user).matching(text=q, tag=tag, state=state or "")
+    visible = visible.prefetch_related(Prefetch("tags", to_attr="tag_list"))
+    found = get_page(request, visible, per_page)
     response = json_response(page_json(request, found))
     response["X-Total-Count"] = str(found.paginator.count)
     response["Link"] = link_header(request, found)
@@ -102,17 +103,11 @@ def list_links(
 @api.post("/links", response={201: LinkOut}, summary="Create a link")
 @idempotent
 def create_link(request: HttpRequest, payload: LinkCreate) -> HttpResponse:
-    values = payload.model_dump()  # unsent fields take their defaults, as the form's do
-    allow_custom = flag_is_active(request, "custom_slugs")
-    if values.get("slug") and not allow_custom:
-        return invalid({"slug": ["Custom slugs are not available to your account."]})
-    data, errors = form_data(values)
-    if errors:
-        return invalid(errors)
-    form = CreateLinkForm(data, request_host=request.get_host(), allow_custom_slug=allow_custom)
-    link = form.create(request.user) if form.is_valid() else None
-    if link is None:
-        return form_problem(form)
+    values = payload.model_dump(exclude_unset=True)  # the core gives unsent fields defaults
+    try:
+        link = links.create(values, actor=request.user, own_host=request.get_host())
+    except LinkRefused as refusal:
+        return refused(refusal)
     response = json_response(link_json(request, link), status=201)
     response["Location"] = api_url(request, "link", link.slug)
     return response
@@ -136,18 +131,16 @@ def get_link(request: HttpRequest, slug: str) -> HttpResponse:
 def patch_link(request: HttpRequest, slug: str, payload: LinkPatch) -> HttpResponse:
     link = owned(request, slug)
     changes = payload.model_dump(exclude_unset=True)
-    data, errors = form_data({**current_values(link), **changes})
-    if errors:
-        return invalid(errors)
-    form = LinkForm(data, instance=link, request_host=request.get_host())
-    if not form.is_valid():
-        return form_problem(form)
-    return json_response(link_json(request, form.save_edit(by=request.user)))
+    try:
+        links.edit(link, by=request.user, own_host=request.get_host(), **changes)
+    except LinkRefused as refusal:
+        return refused(refusal)
+    return json_response(link_json(request, link))
 
 
 @api.delete("/links/{slug}", response={204: None}, summary="Delete a link (a tombstone)")
 def delete_link(request: HttpRequest, slug: str) -> HttpResponse:
-    owned(request, slug).delete_softly()
+    links.delete(owned(request, slug), by=request.user)
     return HttpResponse(status=204)
 
 
@@ -161,7 +154,7 @@ def delete_link(request: HttpRequest, slug: str) -> HttpResponse:
 def disable_link(request: HttpRequest, slug: str) -> HttpResponse:
     """Disable: the short URL answers 410 until enabled. Disabling twice changes nothing."""
     link = owned(request, slug)
-    link.disable()
+    links.disable(link, by=request.user)
     return json_response(link_json(request, link))
 
 
@@ -175,7 +168,7 @@ def disable_link(request: HttpRequest, slug: str) -> HttpResponse:
 def enable_link(request: HttpRequest, slug: str) -> HttpResponse:
     """Enable a disabled link. Enabling an enabled link changes nothing."""
     link = owned(request, slug)
-    link.enable()
+    links.enable(link, by=request.user)
     return json_response(link_json(request, link))
 
 
@@ -191,6 +184,8 @@ def link_stats(
     days: int = Query(30, ge=1, le=365, description="How many days of the daily series."),
 ) -> HttpResponse:
     """Totals and visits per day, as on the link's stats page (404 while analytics are off)."""
-    link = owned(request, slug, analytics_or_404)  # the stats page's rule, flag included
+    if not flag_is_active(request, "link_analytics"):  # as the stats page
+        raise Http404
+    link = owned(request, slug)
     daily = analytics.daily(link, days, timezone.now().date())
     return json_response(stats_json(request, link, analytics.totals(link), daily))

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.db import IntegrityError
-from django.http import HttpRequest
-from waffle import flag_is_active
+from shortener import links, targets
+from shortener.links import LinkRefused
+from shortener.models import BlockedDomain, Link, WebhookEvent
 
-from shortener import slugs, targets
-from shortener.models import BlockedDomain, Link, WebhookEvent, check_target, create_link
+# The event's field names → the link core's (the rest are the same).
+LINK_FIELDS = {"url": "target"}
 
 
 class EventRefused(Exception):
@@ -27,45 +27,24 @@ class EventRefused(Exception):
 
 
 def create(event: WebhookEvent, data: dict[str, Any]) -> str:
-    owner = event.source.owner
-    verdict = check_target(data["url"])
-    if not verdict.ok:
-        raise EventRefused(verdict.reason or "The target is refused.")
-    slug = data.get("slug")
-    note = ""
-    if slug and not may_use_custom_slugs(owner):
-        slug, note = None, f" (slug ignored: custom slugs are off for {owner.username})"
-    if slug:
-        problem = slugs.custom_slug_problem(slug)
-        if problem:
-            raise EventRefused(problem)
-        if Link.objects.filter(slug=slug).exists():
-            raise EventRefused(f"The slug “{slug}” is taken.")
+    values = {LINK_FIELDS.get(name, name): value for name, value in data.items()}
     try:
-        link = create_link(
-            target=verdict.url,
-            owner=owner,
-            slug=slug,
-            tags=data.get("tags", ()),
-            title=data.get("title", ""),
-        )
-    except IntegrityError:
-        raise EventRefused(f"The slug “{slug}” is taken.") from None
-    return f"Created {link.slug} → {link.target}{note}"
+        link = links.create(values, actor=event.source.owner)
+    except LinkRefused as refusal:
+        raise EventRefused(refusal.reason) from None
+    return f"Created {link.slug} → {link.target}"
 
 
 def disable(event: WebhookEvent, data: dict[str, Any]) -> str:
-    links = Link.objects.live().filter(owner=event.source.owner, is_active=True)
+    found = Link.objects.live().filter(owner=event.source.owner, is_active=True)
     if "slug" in data:
-        links = links.filter(slug=data["slug"])
+        found = found.filter(slug=data["slug"])
         wanted = f"slug {data['slug']}"
     else:
         verdict = targets.check(data["url"])  # normalised like stored targets, if it can be
-        links = links.filter(target__in={data["url"], verdict.url or data["url"]})
+        found = found.filter(target__in={data["url"], verdict.url or data["url"]})
         wanted = f"url {data['url']}"
-    disabled = [link.slug for link in links]
-    for link in links:
-        link.disable()
+    disabled = [link.slug for link in found if links.disable(link, by=event.source.owner)]
     if not disabled:
         return f"No live link of {event.source.owner.username} has {wanted}."
     return f"Disabled {len(disabled)} link(s): {', '.join(disabled)}"
@@ -81,7 +60,7 @@ def block(event: WebhookEvent, data: dict[str, Any]) -> str:
     disabled = []
     for link in Link.objects.live().filter(is_active=True, target__icontains=domain):
         if targets.matches_domain(urlsplit(link.target).hostname or "", domain):
-            link.disable()
+            links.disable(link)
             disabled.append(link.slug)
     state = "Blocked" if added else "Already blocked:"
     return f"{state} {domain}; disabled {len(disabled)} link(s)" + (
@@ -94,10 +73,3 @@ HANDLERS: dict[str, Callable[[WebhookEvent, dict[str, Any]], str]] = {
     "link.disable": disable,
     "domain.block": block,
 }
-
-
-def may_use_custom_slugs(user) -> bool:
-    """The `custom_slugs` flag as it stands for `user`, asked the way views ask waffle."""
-    request = HttpRequest()
-    request.user = user
-    return flag_is_active(request, "custom_slugs")

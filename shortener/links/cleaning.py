@@ -1,0 +1,281 @@
+"""Cleaning a link's values: every rule about what a link may hold, in one place.
+
+`clean()` takes plain values as any entry point has them (form strings, JSON values,
+Python objects), turns them into what is stored, and raises `LinkRefused` naming each
+refused field with a sentence. The sentences are the same whichever entry point asked.
+"""
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.http.request import split_domain_port
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from shortener import slugs, targets
+from shortener.links.access import is_signed_in, may_use_custom_slugs
+from shortener.links.refusal import LinkRefused
+from shortener.links.text import is_unencodable, text_problem
+from shortener.models import BlockedDomain, Link, RedirectCode
+
+TITLE_MAX = 200
+NOTES_MAX = 2000
+TAGS_MAX = 20
+TAG_MAX = 50
+TAG_PATTERN = re.compile(rf"[\w-]{{1,{TAG_MAX}}}")
+MAX_VISITS_MAX = 2_147_483_647  # the column's range on every database
+FIELDS = ("target", "slug", "title", "notes", "tags", "redirect_code", "expires_at", "max_visits")
+EDITABLE = tuple(name for name in FIELDS if name != "slug")
+DEFAULTS = {
+    "title": "",
+    "notes": "",
+    "tags": [],
+    "redirect_code": RedirectCode.FOUND,
+    "expires_at": None,
+    "max_visits": None,
+}
+
+# What each field must be, said when a value is of the wrong kind altogether (an entry
+# point's own parser, such as the API's, may refuse it first: it says the same).
+SENTENCES = {
+    "target": "Enter the address the short link should lead to: a full http or https address.",
+    "slug": "A custom slug is 3 to 64 characters: letters, digits, hyphens and underscores only.",
+    "title": "The title must be text.",
+    "notes": "The notes must be text.",
+    "tags": "Tags are a list of single words of letters, digits, - or _.",
+    "redirect_code": "Choose a redirect code: 301, 302, 307 or 308.",
+    "expires_at": "Enter the expiry as a date and time (UTC), for example 2031-12-31T23:59.",
+    "max_visits": "Maximum visits must be a whole number of at least 1, or left empty.",
+    "owner": "The owner must be a user of this site.",
+}
+PAST_EXPIRY = (
+    "The expiry must lie in the future: a link that has expired already would be dead "
+    "from the start."
+)
+
+
+class Refusal(ValueError):
+    """A cleaner's refusal of its one field (clean() gathers them into LinkRefused)."""
+
+
+@dataclass(frozen=True)
+class Context:
+    actor: Any
+    link: Link | None
+    own_host: str | None
+    now: datetime
+
+
+def clean(
+    values: Mapping[str, Any],
+    *,
+    actor,
+    link: Link | None = None,
+    own_host: str | None = None,
+) -> dict[str, Any]:
+    """The stored form of `values` for a new link (`link` None) or an edit of `link`.
+
+    A new link gets the defaults for fields not given. An edit cleans only the fields
+    given, and a value equal to the stored one passes as it is (so an expiry that has
+    passed, or a tag from before a rule, never blocks changing a title).
+    """
+    context = Context(actor=actor, link=link, own_host=own_host, now=timezone.now())
+    errors: dict[str, str] = {}
+    cleaned: dict[str, Any] = {}
+    for name in values:
+        if name not in CLEANERS:
+            errors[name] = "This field is not part of a link."
+    if link is not None and values.get("slug") not in (None, "", link.slug):
+        errors["slug"] = "A link's slug never changes: links shared elsewhere must keep working."
+    for name, cleaner in CLEANERS.items():
+        if name not in values or (link is not None and name == "slug"):
+            continue
+        try:
+            value = cleaner(values[name], context)
+        except Refusal as refusal:
+            errors[name] = str(refusal)
+            continue
+        if link is None or value != stored(link, name):
+            cleaned[name] = value
+    if link is None:
+        if "target" not in values:
+            errors.setdefault("target", SENTENCES["target"])
+        for name, default in DEFAULTS.items():
+            cleaned.setdefault(name, default)
+    if errors:
+        raise LinkRefused.of(errors)
+    return cleaned
+
+
+def stored(link: Link, name: str):
+    if name == "tags":
+        return sorted(tag.name for tag in link.tags.all())
+    return getattr(link, name)
+
+
+def clean_target(value, context: Context) -> str:
+    if not isinstance(value, str) or is_unencodable(value):
+        raise Refusal(SENTENCES["target"])
+    if context.link is not None and value == context.link.target:
+        return value  # unchanged: the policy judged it when it was set
+    own_hosts = [host for host in settings.ALLOWED_HOSTS if host != "*"]
+    if context.own_host:
+        own_hosts.append(split_domain_port(context.own_host)[0])
+    verdict = targets.check(
+        value,
+        own_hosts=own_hosts,
+        blocked_domains=BlockedDomain.objects.values_list("domain", flat=True),
+    )
+    if not verdict.ok:
+        raise Refusal(verdict.reason)
+    return verdict.url
+
+
+def clean_slug(value, context: Context) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or is_unencodable(value):
+        raise Refusal(SENTENCES["slug"])
+    slug = value.strip()
+    if not slug:
+        return None
+    if not may_use_custom_slugs(context.actor):
+        raise Refusal("Custom slugs are not available to your account.")
+    problem = slugs.custom_slug_problem(slug)
+    if problem:
+        raise Refusal(problem)
+    if Link.objects.filter(slug=slug).exists():  # tombstones included: never reissued
+        raise Refusal(taken(slug))
+    return slug
+
+
+def taken(slug: str) -> str:
+    return f"“{slug}” is already taken; choose another."
+
+
+def text_cleaner(label: str, max_length: int, *, multiline: bool) -> Callable:
+    def clean_text(value, context: Context) -> str:
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise Refusal(SENTENCES[label])
+        value = value.strip()
+        problem = text_problem(value, label=label, max_length=max_length, multiline=multiline)
+        if problem:
+            raise Refusal(problem)
+        return value
+
+    return clean_text
+
+
+def clean_tags(value, context: Context) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        if is_unencodable(value):
+            raise Refusal(SENTENCES["tags"])
+        value = value.replace(";", ",").split(",")
+    if not isinstance(value, list | tuple) or not all(isinstance(n, str) for n in value):
+        raise Refusal(SENTENCES["tags"])
+    names = list(dict.fromkeys(name.strip().lower() for name in value if name.strip()))
+    bad = [name for name in names if not TAG_PATTERN.fullmatch(name)]
+    if bad:
+        shown = ", ".join(shorten(name) for name in bad)
+        raise Refusal(
+            f"Tags are single words of letters, digits, - or _ (at most {TAG_MAX}): {shown}."
+        )
+    if len(names) > TAGS_MAX:
+        raise Refusal(f"A link can carry at most {TAGS_MAX} tags.")
+    return sorted(names)
+
+
+def shorten(text: str, limit: int = 30) -> str:
+    """A refused value as a sentence may quote it: printable, and not endless."""
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def clean_redirect_code(value, context: Context) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value not in RedirectCode.values:
+        raise Refusal(SENTENCES["redirect_code"])
+    return value
+
+
+def clean_expires_at(value, context: Context) -> datetime | None:
+    if value is None or value == "":
+        return None
+    when = parse_when(value)
+    if when is None:
+        raise Refusal(SENTENCES["expires_at"])
+    link = context.link
+    if link is not None and link.expires_at is not None and when in minutes_of(link.expires_at):
+        return link.expires_at  # unchanged (forms show minutes): no new judgement
+    if when <= context.now:
+        raise Refusal(PAST_EXPIRY)
+    return when
+
+
+def parse_when(value) -> datetime | None:
+    if isinstance(value, str) and not is_unencodable(value):
+        try:
+            value = parse_datetime(value.strip())
+        except ValueError:  # well formed but out of range, such as month 13
+            return None
+    if not isinstance(value, datetime):
+        return None
+    if timezone.is_naive(value):
+        value = value.replace(tzinfo=UTC)  # the site's times are UTC
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        return None
+
+
+def minutes_of(when: datetime) -> tuple[datetime, datetime]:
+    return (when, when.replace(second=0, microsecond=0))
+
+
+def clean_max_visits(value, context: Context) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise Refusal(SENTENCES["max_visits"])
+    if value > MAX_VISITS_MAX:
+        raise Refusal(f"Maximum visits can be at most {MAX_VISITS_MAX:,}.")
+    return value
+
+
+def clean_owner(value, context: Context):
+    """Only staff hand a link to someone else (admin); everyone else owns what they make."""
+    from django.contrib.auth import get_user_model
+
+    if value is not None and not isinstance(value, get_user_model()):
+        raise Refusal(SENTENCES["owner"])
+    actor = context.actor
+    if value != (actor if is_signed_in(actor) else None) and not (
+        is_signed_in(actor) and actor.is_staff
+    ):
+        raise Refusal("Only staff can make links for someone else.")
+    return value
+
+
+CLEANERS: dict[str, Callable] = {
+    "target": clean_target,
+    "slug": clean_slug,
+    "title": text_cleaner("title", TITLE_MAX, multiline=False),
+    "notes": text_cleaner("notes", NOTES_MAX, multiline=True),
+    "tags": clean_tags,
+    "redirect_code": clean_redirect_code,
+    "expires_at": clean_expires_at,
+    "max_visits": clean_max_visits,
+    "owner": clean_owner,
+}

@@ -1,0 +1,102 @@
+"""Every write to a link: create, edit (with its destination history), disable, enable,
+delete (always a tombstone). Each cleans through `clean()` and writes in one transaction;
+a refusal writes nothing."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from shortener import slugs
+from shortener.links.access import is_signed_in, may_create
+from shortener.links.cleaning import clean, taken
+from shortener.links.refusal import LinkRefused
+from shortener.models import DestinationChange, Link, Tag
+
+SLUG_ATTEMPTS = 8
+
+
+def create(
+    values: Mapping[str, Any], *, actor, own_host: str | None = None, owner: Any = ...
+) -> Link:
+    """A new link from `values`; it belongs to `actor` (staff may name another `owner`)."""
+    if not may_create(actor):
+        raise LinkRefused("__all__", "Sign in to create links.")
+    owner = (actor if is_signed_in(actor) else None) if owner is ... else owner
+    cleaned = clean({**values, "owner": owner}, actor=actor, own_host=own_host)
+    slug = cleaned.pop("slug", None)
+    tags = cleaned.pop("tags")
+    attempts = 1 if slug else SLUG_ATTEMPTS
+    length = getattr(settings, "SLUG_LENGTH", slugs.DEFAULT_LENGTH)
+    for attempt in range(attempts):
+        candidate = slug or slugs.generate_slug(length)
+        try:
+            with transaction.atomic():
+                link = Link.objects.create(slug=candidate, **cleaned)
+                DestinationChange.objects.create(
+                    link=link, new_target=link.target, changed_by=actor_or_none(actor)
+                )
+                set_tags(link, tags)
+                return link
+        except IntegrityError:
+            if slug:  # taken between the check and the insert
+                raise LinkRefused("slug", taken(slug)) from None
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def edit(link: Link, *, by, own_host: str | None = None, **changes) -> Link:
+    """Change the fields given; the slug never changes; a new target joins the history."""
+    if link.deleted_at is not None:
+        raise LinkRefused("__all__", "A deleted link cannot be changed.")
+    cleaned = clean(changes, actor=by, link=link, own_host=own_host)
+    if not cleaned:
+        return link
+    tags = cleaned.pop("tags", None)
+    old_target = link.target
+    with transaction.atomic():
+        for name, value in cleaned.items():
+            setattr(link, name, value)
+        link.save()
+        if link.target != old_target:
+            DestinationChange.objects.create(
+                link=link,
+                old_target=old_target,
+                new_target=link.target,
+                changed_by=actor_or_none(by),
+            )
+        if tags is not None:
+            set_tags(link, tags)
+    return link
+
+
+def set_tags(link: Link, names: list[str]) -> None:
+    link.tags.set([Tag.objects.get_or_create(name=name)[0] for name in names])
+
+
+def disable(link: Link, *, by=None) -> bool:
+    """The short URL answers 410 until enabled. True if this changed anything."""
+    was = link.can_disable
+    link.disable()
+    return was
+
+
+def enable(link: Link, *, by=None) -> bool:
+    """A disabled link redirects again; a tombstone never does. True if this changed anything."""
+    was = link.can_enable
+    link.enable()
+    return was
+
+
+def delete(link: Link, *, by=None) -> bool:
+    """Keep a tombstone: the short URL answers 410 forever and the slug is never reissued."""
+    if link.deleted_at is not None:
+        return False
+    link.delete_softly()
+    return True
+
+
+def actor_or_none(actor):
+    return actor if is_signed_in(actor) else None
