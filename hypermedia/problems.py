@@ -69,7 +69,7 @@ TYPES = {
         "The body ended before its Content-Length: deliver it again.", only(WEBHOOKS)
     ),
     "rejected-event": ProblemType(
-        "The event is not one Torii can act on; it is kept as `rejected` and not retried.",
+        "The body is not JSON or breaks its event type's schema; it is kept as `rejected`.",
         only(WEBHOOKS),
     ),
     "not-stored": ProblemType(
