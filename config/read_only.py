@@ -1,14 +1,8 @@
 """Maintenance mode: while the waffle switch `read_only` is on, writes are refused with 503.
 
 `ReadOnlyMiddleware` refuses every unsafe-method request site-wide, except the few views
-staff need to sign in and turn maintenance off again. The pieces are usable on their own:
-`site_is_read_only()` for code that writes outside a request (a task handling a webhook
-event), `refusal(request)` for the response, `read_only_exempt` for a view that must stay
-writable, `refuse_writes_when_read_only` for a view served without the middleware.
+staff need to sign in and turn maintenance off again (named in EXEMPT_URL_NAMES).
 """
-
-from collections.abc import Callable
-from functools import wraps
 
 import waffle
 from django.http import HttpRequest, HttpResponse
@@ -53,30 +47,9 @@ def is_exempt(url_name: str | None, namespaces: list[str] | tuple[str, ...] = ()
 def refusal(request: HttpRequest) -> HttpResponse:
     """The 503 a refused write gets: problem+json for API and webhooks, a message for
     htmx, else the maintenance page."""
-    return responses.refusal(request, 503, RETRY_AFTER_SECONDS, DETAIL, {"maintenance": True})
-
-
-def read_only_exempt(view: Callable) -> Callable:
-    """Mark a view as writable during maintenance (like csrf_exempt)."""
-
-    @wraps(view)
-    def wrapped(*args, **kwargs):
-        return view(*args, **kwargs)
-
-    wrapped.read_only_exempt = True
-    return wrapped
-
-
-def refuse_writes_when_read_only(view: Callable) -> Callable:
-    """The middleware's rule for one view."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs):
-        if is_write(request.method) and site_is_read_only():
-            return refusal(request)
-        return view(request, *args, **kwargs)
-
-    return wrapped
+    return responses.refusal(
+        request, 503, "read-only", RETRY_AFTER_SECONDS, DETAIL, {"maintenance": True}
+    )
 
 
 class ReadOnlyMiddleware:
@@ -91,9 +64,7 @@ class ReadOnlyMiddleware:
         if not is_write(request.method):
             return None
         match = request.resolver_match
-        if getattr(view_func, "read_only_exempt", False) or (
-            match and is_exempt(match.view_name, match.namespaces)
-        ):
+        if match and is_exempt(match.view_name, match.namespaces):
             return None
         if site_is_read_only():
             return refusal(request)

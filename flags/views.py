@@ -18,6 +18,7 @@ from flags.board import flag_rows, flags_with_members, row_for, switch_rows
 from flags.forms import FLAG_ACTIONS, SWITCH_ACTIONS, FlagChangeForm, SwitchChangeForm
 from flags.models import FeatureFlag, FlagChange
 from flags.rules import describe, flag_rule, switch_rule
+from hypermedia.fragments import wants_fragment
 
 
 def staff_only(view: Callable) -> Callable:
@@ -30,11 +31,6 @@ def staff_only(view: Callable) -> Callable:
         return view(request, *args, **kwargs)
 
     return wrapped
-
-
-def wants_fragment(request: HttpRequest) -> bool:
-    htmx = request.htmx
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
 def change_flag(flag: FeatureFlag, data: dict) -> None:

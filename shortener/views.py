@@ -14,9 +14,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from waffle import flag_is_active
 
+from hypermedia.fragments import varies_on_htmx, wants_fragment
 from shortener import analytics, links, qr
 from shortener.forms import CreateLinkForm, LinkForm
-from shortener.fragments import varies_on_htmx, wants_fragment
 from shortener.links import LinkRefused
 from shortener.models import Link, LinkState, Tag
 from shortener.pagination import get_page, link_header, page_relations

@@ -278,6 +278,7 @@ def test_api_and_webhook_refusals_are_problem_json():
         problem = json.loads(response.content)
         assert problem["status"] == 429
         assert problem["title"] == "Too Many Requests"
+        assert problem["type"] == "urn:torii:problem:rate-limited"
         assert "retry in" in problem["detail"]
 
 

@@ -2,13 +2,14 @@
 
 import logging
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django_htmx.http import reswap, retarget
 
 from config.ratelimit.fields import Usage, add_fields, retry_after
-from shortener.fragments import wants_fragment
+from hypermedia.fragments import wants_fragment
+from hypermedia.problems import problem
 
 # Machine clients: these paths get application/problem+json (RFC 9457) and,
 # under the limit too, the RateLimit fields.
@@ -40,13 +41,19 @@ def page(request: HttpRequest, status: int, seconds: int, context: dict) -> str:
 
 
 def refusal(
-    request: HttpRequest, status: int, seconds: int, detail: str, context: dict | None = None
+    request: HttpRequest,
+    status: int,
+    kind: str,
+    seconds: int,
+    detail: str,
+    context: dict | None = None,
 ) -> HttpResponse:
-    """A 429 or 503 in the form the client reads, with Retry-After and never cached."""
+    """A 429 or 503 in the form the client reads, with Retry-After and never cached.
+
+    `kind` is the problem type machine clients get (hypermedia.problems.TYPES)."""
     context = {"retry_after": seconds, **(context or {})}
     if for_machines(request):
-        body = {"type": "about:blank", "title": TITLES[status], "status": status, "detail": detail}
-        response = JsonResponse(body, status=status, content_type="application/problem+json")
+        response = problem(status, kind, detail)
     elif wants_fragment(request):
         html = render_to_string(f"{status}.html#message", context, request)
         response = reswap(retarget(HttpResponse(html, status=status), MESSAGES_TARGET), "innerHTML")
@@ -62,9 +69,9 @@ def too_many_requests(request: HttpRequest, usages: list[Usage]) -> HttpResponse
     seconds = retry_after(usages)
     over = ", ".join(u.policy for u in usages if u.exceeded)
     detail = f"Rate limit exceeded ({over}); retry in {seconds} seconds."
-    return add_fields(refusal(request, 429, seconds, detail), usages)
+    return add_fields(refusal(request, 429, "rate-limited", seconds, detail), usages)
 
 
 def limiter_unavailable(request: HttpRequest, seconds: int) -> HttpResponse:
     detail = f"Rate limiting is unavailable, so this is refused; retry in {seconds} seconds."
-    return refusal(request, 503, seconds, detail)
+    return refusal(request, 503, "rate-limiter-unavailable", seconds, detail)

@@ -11,7 +11,7 @@ COMMON = {
     "400": "Malformed request: a parameter, the JSON body, or an unknown field.",
     "401": "No valid API token.",
     "403": "The API is switched off for this account (`api_v1` flag).",
-    "429": "Too many requests (the `api` rate-limit group); see Retry-After.",
+    "429": "Too many requests (`rate-limited`, the `api` rate-limit group); see Retry-After.",
 }
 BODY = {
     "411": "A chunked body without Content-Length.",
@@ -51,7 +51,7 @@ def problem_responses(path: str, method: str, operation: dict) -> None:
     if path.rstrip("/") == "/api/v1":  # the map needs no token and takes no parameters
         del extra["400"], extra["401"]
     if method in ("post", "patch", "delete"):
-        extra["503"] = "Maintenance: the site is read-only for now; see Retry-After."
+        extra["503"] = "Maintenance (`read-only`): the site is read-only for now; see Retry-After."
     if method in ("post", "patch"):
         extra |= BODY
     if method == "post":

@@ -1,57 +1,19 @@
-"""Errors as RFC 9457 problem documents (application/problem+json), one builder for all."""
+"""API errors as problem documents: ninja's exceptions through the one builder."""
 
-import json
 import logging
 from collections.abc import Mapping
-from http import HTTPStatus
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-CONTENT_TYPE = "application/problem+json"
-TYPE_BASE = "urn:torii:problem:"
+from hypermedia.problems import API, CONTENT_TYPE, TYPE_BASE, listed, problem
+
+__all__ = ["CONTENT_TYPE", "TYPES", "TYPE_BASE", "install", "problem"]
 logger = logging.getLogger(__name__)
-
-# type suffix → what it means; docs/api.md and the OpenAPI description list the same.
-TYPES = {
-    "unauthorized": "No valid API token: send `Authorization: Bearer <token>`.",
-    "api-disabled": "The API is switched off for this account (the `api_v1` flag).",
-    "not-found": "No such resource, or it is not yours.",
-    "method-not-allowed": "The resource does not answer this method.",
-    "malformed-request": "The body is not a JSON object, or a parameter is malformed.",
-    "unknown-field": "The body names a field this resource does not have.",
-    "unsupported-media-type": "Bodies must be `application/json`.",
-    "body-too-large": "Bodies are limited to 64 KB.",
-    "length-required": "Send bodies with Content-Length, not chunked.",
-    "invalid-link": "A field breaks the link rules (the same rules as the site's forms).",
-    "idempotency-key-reused": "This Idempotency-Key was used with a different request.",
-    "idempotency-key-in-flight": "A request with this Idempotency-Key is still running.",
-    "invalid-idempotency-key": "Idempotency-Key must be 1 to 255 visible ASCII characters.",
-    # For the site's rate-limit middleware, which answers /api/ requests over the limit.
-    "rate-limited": "Too many requests: wait for the time in Retry-After.",
-}
-
-
-def problem(
-    status: int,
-    kind: str,
-    detail: str,
-    *,
-    errors: dict[str, list[str]] | None = None,
-    title: str | None = None,
-) -> HttpResponse:
-    assert kind in TYPES, kind
-    doc = {
-        "type": TYPE_BASE + kind,
-        "title": title or HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-    }
-    if errors:
-        doc["errors"] = errors
-    return HttpResponse(json.dumps(doc), status=status, content_type=CONTENT_TYPE)
+# type suffix → meaning for every type sent under /api/: the OpenAPI description lists these.
+TYPES = listed(API)
 
 
 def validation_errors(

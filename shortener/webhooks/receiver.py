@@ -11,10 +11,10 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from hypermedia.problems import problem
 from shortener.models import EventStatus, SignatureScheme, WebhookEvent, WebhookSource
 from shortener.webhook_models import printable
 from shortener.webhooks import processing, schemas, signatures
-from shortener.webhooks.problems import problem
 
 logger = logging.getLogger(__name__)
 
@@ -36,21 +36,21 @@ KEPT_HEADERS = (
 @csrf_exempt  # the signature, not a cookie, authenticates a sender
 def receive(request: HttpRequest, source: str) -> HttpResponse:
     if request.method != "POST":
-        response = problem(405, "Webhooks are delivered with POST.")
+        response = problem(405, "method-not-allowed", "Webhooks are delivered with POST.")
         response["Allow"] = "POST"
         return response
     found = None
     if SOURCE_NAME.fullmatch(source):  # PostgreSQL refuses some strings (NUL) outright
         found = WebhookSource.objects.filter(name=source, enabled=True).first()
     if found is None:
-        return problem(404, "There is no enabled webhook source with that name.")
+        return problem(404, "unknown-source", "There is no enabled webhook source with that name.")
     body = read_body(request)
     if isinstance(body, HttpResponse):
         return body
     try:
         delivery_id = verify(found, request, body)
     except signatures.SignatureRefused as refusal:
-        return problem(401, refusal.reason)
+        return problem(401, "bad-signature", refusal.reason)
     if WebhookEvent.objects.filter(source=found, delivery_id=delivery_id).exists():
         return duplicate(delivery_id)
     return store(found, request, delivery_id, body)
@@ -60,15 +60,19 @@ def read_body(request: HttpRequest) -> bytes | HttpResponse:
     """The raw body, refusing more than MAX_BODY_BYTES before reading it all."""
     declared = request.META.get("CONTENT_LENGTH") or "0"
     if not (declared.isascii() and declared.isdigit()):
-        return problem(400, "The Content-Length header is not a number.")
+        return problem(400, "malformed-request", "The Content-Length header is not a number.")
     if int(declared) > MAX_BODY_BYTES:
-        return problem(413, f"The body is larger than {MAX_BODY_BYTES // 1024} KB.")
+        return problem(
+            413, "body-too-large", f"The body is larger than {MAX_BODY_BYTES // 1024} KB."
+        )
     try:
         body = request.read(MAX_BODY_BYTES + 1)
     except OSError:  # the client went away mid-body (Django's UnreadablePostError)
-        return problem(400, "The body could not be read completely.")
+        return problem(400, "incomplete-body", "The body could not be read completely.")
     if len(body) > MAX_BODY_BYTES:
-        return problem(413, f"The body is larger than {MAX_BODY_BYTES // 1024} KB.")
+        return problem(
+            413, "body-too-large", f"The body is larger than {MAX_BODY_BYTES // 1024} KB."
+        )
     return body
 
 
@@ -111,11 +115,15 @@ def store(source: WebhookSource, request: HttpRequest, delivery_id: str, body: b
         return duplicate(delivery_id)
     except Exception:  # the database or the queue: the sender must deliver again
         logger.exception("could not store webhook delivery %s/%s", source.name, delivery_id)
-        response = problem(503, "The event could not be stored; deliver it again later.")
+        response = problem(
+            503, "not-stored", "The event could not be stored; deliver it again later."
+        )
         response["Retry-After"] = "10"
         return response
     if status == EventStatus.REJECTED:
-        return problem(400, event.outcome or "Refused.", event=delivery_id, stored="rejected")
+        return problem(
+            400, "rejected-event", event.outcome or "Refused.", event=delivery_id, stored="rejected"
+        )
     return JsonResponse({"id": delivery_id, "status": status}, status=202)
 
 
