@@ -122,14 +122,14 @@ def test_concurrent_duplicates_create_one_link(monkeypatch):
     user = make_user()
     raw = ApiClient(Client(), user=user).raw
     entered, release = threading.Event(), threading.Event()
-    real_create = api_views.CreateLinkForm.create
+    real_create = api_views.links.create
 
-    def slow_create(form, owner):
+    def slow_create(*args, **kwargs):
         entered.set()
         release.wait(10)
-        return real_create(form, owner)
+        return real_create(*args, **kwargs)
 
-    monkeypatch.setattr(api_views.CreateLinkForm, "create", slow_create)
+    monkeypatch.setattr(api_views.links, "create", slow_create)
     results = {}
 
     def send(name):
