@@ -32,9 +32,10 @@ INSTALLED_APPS = [
     "django_htmx",
     "waffle",
     "django_ratelimit",
-    "django_tasks_db",
     "ninja",  # its Swagger UI assets are served from our static files, not a CDN
     "config.apps.SiteConfig",
+    # After config, whose db_worker (reclaiming tasks of dead workers) replaces its own.
+    "django_tasks_db",
     "flags",
     "shortener",
 ]
@@ -176,6 +177,9 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+# A task RUNNING this long is taken for lost with its worker and run again
+# (config/stale_tasks.py); tasks must be idempotent, and finish well within it.
+TASK_RECLAIM_SECONDS = env.number("TASK_RECLAIM_SECONDS", 300, minimum=1)
 
 # --- Accounts ---
 AUTH_PASSWORD_VALIDATORS = [
