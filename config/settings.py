@@ -79,6 +79,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "config.password_reset.mail_status",
             ],
         },
     },
@@ -192,6 +193,11 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
+# --- Mail: EMAIL_URL (smtp://, smtp+ssl://, console://) and DEFAULT_FROM_EMAIL set
+# MAILERS, DEFAULT_FROM_EMAIL, SERVER_EMAIL and EMAIL_CONFIGURED; without EMAIL_URL
+# nothing is sent and the password-reset page says to ask staff (config/password_reset.py).
+globals().update(env.email("EMAIL_URL", "DEFAULT_FROM_EMAIL"))
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -248,6 +254,9 @@ SILENCED_SYSTEM_CHECKS = [
     # HSTS preload is an irrevocable commitment for the whole domain; the
     # operator opts in at hstspreload.org, not this app.
     "security.W021",
+    # MAILERS is empty without EMAIL_URL on purpose: mail is optional, and the pages
+    # that would send it say it is not set up.
+    "mail.W001",
 ]
 
 LOGGING = {
