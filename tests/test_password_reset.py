@@ -230,3 +230,64 @@ def test_mismatched_new_passwords_change_nothing(client, mail_set_up):
     assert "The two password fields didn\u2019t match" in refused.content.decode()
     user = get_user_model().objects.get(username="bob")
     assert user.check_password("the-old-password-1")
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on loopback that wants a login, keeping what it receives."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    received, logins = [], []
+
+    class Keep:
+        async def handle_DATA(self, server, session, envelope):
+            received.append(envelope)
+            return "250 Message accepted for delivery"
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        if isinstance(auth_data, LoginPassword):
+            logins.append((auth_data.login.decode(), auth_data.password.decode()))
+            ok = logins[-1] == ("torii@example.com", "p@ss:word")
+            return AuthResult(success=ok)
+        return AuthResult(success=False, handled=False)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(
+        Keep(),
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=authenticator,
+        auth_required=True,
+        auth_require_tls=False,  # loopback only; TLS is smtplib's, not ours to test
+    )
+    controller.start()
+    try:
+        yield port, received, logins
+    finally:
+        controller.stop()
+
+
+@pytest.mark.django_db
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+def test_an_smtp_email_url_delivers_the_reset_link_to_a_real_server(
+    client, settings, monkeypatch, smtp_server
+):
+    port, received, logins = smtp_server
+    monkeypatch.setenv("EMAIL_URL", f"smtp://torii%40example.com:p%40ss%3Aword@127.0.0.1:{port}")
+    monkeypatch.setenv("DEFAULT_FROM_EMAIL", FROM)
+    for name, value in environment.email("EMAIL_URL", "DEFAULT_FROM_EMAIL").items():
+        setattr(settings, name, value)
+    make_user("bob", email="bob@example.com")
+
+    sent = client.post(reverse("password_reset"), {"email": "bob@example.com"})
+    assert sent.status_code == 302
+    assert logins == [("torii@example.com", "p@ss:word")]
+    [envelope] = received
+    assert envelope.mail_from == "torii@example.com" and envelope.rcpt_tos == ["bob@example.com"]
+    body = envelope.content.decode()
+    assert "/accounts/reset/" in body and "Subject: Choose a new Torii password" in body
