@@ -14,7 +14,7 @@ from django.utils import timezone
 from config.stale_tasks import MAX_CLAIMS, reclaim_stale_tasks
 from shortener.models import EventStatus, Link, WebhookEvent
 from shortener.webhooks import processing
-from tests.conftest import ROOT, test_database_url
+from tests.conftest import ROOT, run_manage, test_database_url
 from tests.webhook_delivery import deliver, make_source, payload
 
 DATABASE_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
@@ -65,6 +65,12 @@ def test_only_tasks_running_past_the_bound_are_reclaimed(settings):
     assert f"died while running this task, {MAX_CLAIMS} times" in killer.traceback
     assert reclaim_stale_tasks("default", 300) == (1, 0)  # spared only by its own worker
     assert status(own) == "READY" and status(young) == "RUNNING"
+
+
+@pytest.mark.parametrize("value", ["soon", "0"])
+def test_start_up_stops_on_a_bad_reclaim_bound(value):
+    result = run_manage("check", env={"TASK_RECLAIM_SECONDS": value})
+    assert result.returncode != 0 and "TASK_RECLAIM_SECONDS" in result.stderr
 
 
 def worker_env() -> dict[str, str]:
@@ -129,7 +135,8 @@ def test_a_worker_killed_mid_task_loses_no_event_and_repeats_none(
     )
     try:
         wait_for((tmp_path / "started").exists, 30, "task started", doomed)
-        assert DBTaskResult.objects.get().status == "RUNNING"
+        claimed = DBTaskResult.objects.get()
+        assert claimed.status == "RUNNING"
         doomed.send_signal(signal.SIGKILL)
         doomed.wait(timeout=10)
     finally:
@@ -143,10 +150,10 @@ def test_a_worker_killed_mid_task_loses_no_event_and_repeats_none(
     rescuer = start("manage.py", "db_worker", "--no-startup-delay", "--interval=0.1")
     try:
         # Reclaimed once the task has run RECLAIM_SECONDS, checked every half of it;
-        # the rest is the new worker's start-up.
+        # the rest is the new worker's start-up (seconds on a loaded machine).
         wait_for(
             lambda: DBTaskResult.objects.get().status == "SUCCESSFUL",
-            RECLAIM_SECONDS * 1.5 + 15,
+            RECLAIM_SECONDS * 1.5 + 30,
             "reclaimed task finished",
             rescuer,
         )
@@ -160,6 +167,8 @@ def test_a_worker_killed_mid_task_loses_no_event_and_repeats_none(
     assert Link.objects.get().target == "https://example.com/kept"  # exactly one link
     task = DBTaskResult.objects.get()
     assert len(task.worker_ids) == 2  # the dead worker's claim, then the rescuer's
+    # Not taken from the dead worker before the bound: a live one would have kept it.
+    assert task.started_at - claimed.started_at >= timedelta(seconds=RECLAIM_SECONDS)
     if point == "finished":
         assert task.return_value == "not pending: nothing to do"
     print(f"{point}: finished {took:.1f} s after the kill")
