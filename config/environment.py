@@ -2,10 +2,13 @@
 
 import os
 import secrets
+from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.validators import validate_email
 
 from config.ratelimit.rates import InvalidRate, Rate, parse_rate
 
@@ -138,3 +141,123 @@ def choices(name: str, default: list[str], allowed: tuple[str, ...]) -> list[str
             f"choose from {', '.join(allowed)}."
         )
     return items
+
+
+# EMAIL_URL schemes: django-environ's names for SMTP, plus `console` for development.
+# Its other schemes are left out on purpose: `dummymail` would let the password-reset
+# page say "sent" while nothing is.
+SMTP_SCHEMES = {"smtp": None, "smtp+tls": "tls", "smtps": "tls", "smtp+ssl": "ssl"}
+CONSOLE_SCHEMES = {"console", "consolemail"}
+EMAIL_OPTIONS = ("tls", "ssl", "timeout")
+
+
+def email(url_name: str, from_name: str) -> dict:
+    """MAILERS, DEFAULT_FROM_EMAIL and EMAIL_CONFIGURED from EMAIL_URL and DEFAULT_FROM_EMAIL.
+
+    Without EMAIL_URL there is no mailer, and the pages that would send mail say so.
+    """
+    value = os.environ.get(url_name, "").strip()
+    if not value:
+        return {"EMAIL_CONFIGURED": False, "MAILERS": {}}
+    shown = _without_password(value)
+    scheme, separator, rest = value.partition("://")
+    scheme = scheme.lower()
+    if scheme in CONSOLE_SCHEMES:
+        mailer = {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+        return _configured(mailer, _from_address(from_name, required=False))
+    if not separator:
+        raise ImproperlyConfigured(
+            f"{url_name}={shown!r} is not a mail URL: expected "
+            "smtp://user:password@host:587/?tls=true, smtp+ssl://user:password@host "
+            "or console://."
+        )
+    if scheme not in SMTP_SCHEMES:
+        raise ImproperlyConfigured(
+            f"{url_name}={shown!r} has an unknown scheme {scheme!r}: use smtp, smtp+tls, "
+            "smtp+ssl or console."
+        )
+    address, _, query = value.partition("?")
+    try:
+        config = environ.Env.email_url_config(address)
+    except Exception as error:  # a port that is not a number, among others
+        raise ImproperlyConfigured(f"{url_name}={shown!r} could not be parsed: {error}") from None
+    if not config.get("EMAIL_HOST") or not rest:
+        raise ImproperlyConfigured(f"{url_name}={shown!r} names no host.")
+    security = SMTP_SCHEMES[scheme]
+    timeout = 10.0  # a hung mail server must not hold a web worker for ever
+    # django-environ passes query values on as strings ("False" is true), so we read them.
+    for key, values in parse_qs(query, keep_blank_values=True).items():
+        option, setting = key.lower(), values[-1]
+        if option not in EMAIL_OPTIONS:
+            raise ImproperlyConfigured(
+                f"{url_name}={shown!r} has an unknown option {key!r}: "
+                f"use {', '.join(EMAIL_OPTIONS)}."
+            )
+        if option == "timeout":
+            try:
+                timeout = float(setting)
+            except ValueError:
+                timeout = -1
+            if not 0 < timeout < float("inf"):
+                raise ImproperlyConfigured(
+                    f"{url_name}={shown!r}: timeout={setting!r} is not a number of seconds."
+                )
+            continue
+        folded = setting.strip().lower()
+        if folded not in _TRUE | _FALSE:
+            raise ImproperlyConfigured(
+                f"{url_name}={shown!r}: {key}={setting!r} is not a boolean (true or false)."
+            )
+        if folded in _TRUE:
+            if security not in (None, option):
+                raise ImproperlyConfigured(
+                    f"{url_name}={shown!r} asks for both TLS and SSL: choose one."
+                )
+            security = option
+        elif security == option:
+            security = None
+    options = {
+        "host": config["EMAIL_HOST"],
+        "port": config["EMAIL_PORT"],  # None: Django picks 25, 587 (tls) or 465 (ssl)
+        "username": config["EMAIL_HOST_USER"] or "",
+        "password": config["EMAIL_HOST_PASSWORD"] or "",
+        "use_tls": security == "tls",
+        "use_ssl": security == "ssl",
+        "timeout": timeout,
+    }
+    mailer = {"BACKEND": "django.core.mail.backends.smtp.EmailBackend", "OPTIONS": options}
+    return _configured(mailer, _from_address(from_name, required=True))
+
+
+def _configured(mailer: dict, sender: dict) -> dict:
+    return {"EMAIL_CONFIGURED": True, "MAILERS": {"default": mailer}, **sender}
+
+
+def _from_address(name: str, *, required: bool) -> dict:
+    """DEFAULT_FROM_EMAIL (and SERVER_EMAIL): `torii@example.com` or `Torii <torii@…>`."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        if required:
+            raise ImproperlyConfigured(
+                f"{name} is needed with an SMTP EMAIL_URL: the address mail is sent from, "
+                "such as 'Torii <torii@example.com>'."
+            )
+        value = "torii@localhost"
+    _, address = parseaddr(value)
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a mail address such as 'Torii <torii@example.com>'."
+        ) from None
+    return {"DEFAULT_FROM_EMAIL": value, "SERVER_EMAIL": value}
+
+
+def _without_password(url: str) -> str:
+    """The URL as an error message may show it: the password replaced by ***."""
+    scheme, separator, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}{separator}{user}:***@{host}"

@@ -32,9 +32,10 @@ INSTALLED_APPS = [
     "django_htmx",
     "waffle",
     "django_ratelimit",
-    "django_tasks_db",
     "ninja",  # its Swagger UI assets are served from our static files, not a CDN
     "config.apps.SiteConfig",
+    # After config, whose db_worker (reclaiming tasks of dead workers) replaces its own.
+    "django_tasks_db",
     "flags",
     "shortener",
 ]
@@ -78,6 +79,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "config.password_reset.mail_status",
             ],
         },
     },
@@ -176,6 +178,9 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+# A task RUNNING this long is taken for lost with its worker and run again
+# (config/stale_tasks.py); tasks must be idempotent, and finish well within it.
+TASK_RECLAIM_SECONDS = env.number("TASK_RECLAIM_SECONDS", 300, minimum=1)
 
 # --- Accounts ---
 AUTH_PASSWORD_VALIDATORS = [
@@ -187,6 +192,11 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
+
+# --- Mail: EMAIL_URL (smtp://, smtp+ssl://, console://) and DEFAULT_FROM_EMAIL set
+# MAILERS, DEFAULT_FROM_EMAIL, SERVER_EMAIL and EMAIL_CONFIGURED; without EMAIL_URL
+# nothing is sent and the password-reset page says to ask staff (config/password_reset.py).
+globals().update(env.email("EMAIL_URL", "DEFAULT_FROM_EMAIL"))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -246,6 +256,9 @@ SILENCED_SYSTEM_CHECKS = [
     # HSTS preload is an irrevocable commitment for the whole domain; the
     # operator opts in at hstspreload.org, not this app.
     "security.W021",
+    # MAILERS is empty without EMAIL_URL on purpose: mail is optional, and the pages
+    # that would send it say it is not set up.
+    "mail.W001",
 ]
 
 LOGGING = {

@@ -70,7 +70,9 @@ def finish(event: WebhookEvent, status: str, outcome: str) -> None:
 
 def record_refusal(event_id: int, reason: str) -> str:
     with transaction.atomic():
-        event = WebhookEvent.objects.select_for_update().get(pk=event_id)
+        event = pending_locked(event_id)
+        if event is None:
+            return "not pending: nothing to do"
         event.attempts += 1
         finish(event, EventStatus.REJECTED, reason)
     return reason
@@ -79,7 +81,9 @@ def record_refusal(event_id: int, reason: str) -> str:
 def record_failure(event_id: int, error: str) -> str:
     """Count the failed attempt; try again later, or give up after MAX_ATTEMPTS."""
     with transaction.atomic():
-        event = WebhookEvent.objects.select_for_update().get(pk=event_id)
+        event = pending_locked(event_id)
+        if event is None:
+            return "not pending: nothing to do"
         event.attempts += 1
         if event.attempts >= MAX_ATTEMPTS:
             finish(event, EventStatus.FAILED, f"Gave up after {event.attempts} attempts: {error}")
@@ -89,6 +93,16 @@ def record_failure(event_id: int, error: str) -> str:
         attempts = event.attempts
     schedule(event_id, delay=FIRST_BACKOFF_SECONDS * 2 ** (attempts - 1))
     return f"attempt {attempts} failed; retrying"
+
+
+def pending_locked(event_id: int) -> WebhookEvent | None:
+    """The event, locked, if still pending: a second run of the task (one reclaimed
+    from a worker taken for dead) may have settled it since this run began."""
+    return (
+        WebhookEvent.objects.select_for_update()
+        .filter(pk=event_id, status=EventStatus.PENDING)
+        .first()
+    )
 
 
 def enqueue(event_id: int, *, delay: float = 0) -> None:
