@@ -12,8 +12,15 @@ from django.core.cache import caches
 from django.urls import reverse
 from waffle.testutils import override_flag
 
-from shortener.models import BlockedDomain, DestinationChange, EventStatus, Link, Tag, Visit
-from shortener.models import WebhookEvent
+from shortener.models import (
+    BlockedDomain,
+    DestinationChange,
+    EventStatus,
+    Link,
+    Tag,
+    Visit,
+    WebhookEvent,
+)
 from tests.api_client import ApiClient
 from tests.conftest import make_link, make_user
 from tests.webhook_delivery import deliver, make_source, payload

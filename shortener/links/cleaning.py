@@ -201,6 +201,8 @@ def shorten(text: str, limit: int = 30) -> str:
 
 
 def clean_redirect_code(value, context: Context) -> int:
+    if value is None or value == "":
+        return RedirectCode.FOUND  # left unchosen: the default
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or value not in RedirectCode.values:
