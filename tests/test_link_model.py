@@ -119,3 +119,24 @@ def test_a_link_is_never_destroyed_by_the_model_or_a_queryset():
     with pytest.raises(LinkDestroyRefused):
         Link.objects.all().delete()
     assert Link.objects.filter(pk=link.pk, deleted_at__isnull=True).exists()
+
+
+def test_an_edit_judges_only_what_changes():
+    """Values stored before a rule (a tag with a space, a passed expiry) never block an edit
+    of another field; changing them to something refused still fails."""
+    from shortener.links import LinkRefused
+
+    user = make_user()
+    link = make_link(
+        owner=user, tags=["Hello World"], expires_at=timezone.now() - timedelta(days=1)
+    )
+    old_expiry = link.expires_at
+    links.edit(
+        link, by=user, title="New title", tags=["Hello World"], expires_at=old_expiry.isoformat()
+    )
+    link.refresh_from_db()
+    assert link.title == "New title" and link.expires_at == old_expiry
+    with pytest.raises(LinkRefused) as refused:
+        links.edit(link, by=user, tags=["Hello World", "second one"])
+    assert refused.value.field == "tags"
+    assert sorted(link.tags.values_list("name", flat=True)) == ["Hello World"]

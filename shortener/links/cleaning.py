@@ -181,6 +181,10 @@ def clean_tags(value, context: Context) -> list[str]:
         raise Refusal(SENTENCES["tags"])
     if any(is_unencodable(name) for name in value):
         raise Refusal(UNENCODABLE.format(label="tags"))
+    if context.link is not None:
+        as_given = sorted(dict.fromkeys(name.strip() for name in value if name.strip()))
+        if as_given == stored(context.link, "tags"):
+            return as_given  # unchanged, even if stored before today's rule
     names = list(dict.fromkeys(name.strip().lower() for name in value if name.strip()))
     bad = [name for name in names if not TAG_PATTERN.fullmatch(name)]
     if bad:
