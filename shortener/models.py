@@ -1,6 +1,7 @@
 """Links and what hangs off them: tags, the destination history, the blocklist, API tokens."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q
 from django.http.request import split_domain_port
@@ -228,6 +229,10 @@ class DestinationChange(models.Model):
         return f"{self.link.slug}: {self.old_target or '(new)'} → {self.new_target}"
 
 
+class BlockedDomainRefused(ValueError):
+    """Not a domain the blocklist can hold (a bare public suffix, not a domain name)."""
+
+
 class BlockedDomain(models.Model):
     """A domain no link may lead to; it covers all its subdomains."""
 
@@ -242,8 +247,18 @@ class BlockedDomain(models.Model):
         return self.domain
 
     def save(self, *args, **kwargs):
-        self.domain = self.domain.strip().lower().rstrip(".")
+        # Stored exactly as target hosts are normalised, so Bücher.example blocks xn--bcher-kva.
+        verdict = targets.blocklist_entry(self.domain)
+        if not verdict.ok:
+            raise BlockedDomainRefused(verdict.reason)
+        self.domain = verdict.url
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        verdict = targets.blocklist_entry(self.domain)
+        if not verdict.ok:
+            raise ValidationError({"domain": verdict.reason})
+        self.domain = verdict.url
 
 
 class ApiToken(models.Model):
