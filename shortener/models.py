@@ -94,8 +94,11 @@ class LinkQuerySet(models.QuerySet):
         return links
 
     def search(self, text: str):
+        in_target = Q()
+        for form in targets.stored_forms(text):  # targets are stored ASCII, as browsers send them
+            in_target |= Q(target__icontains=form)
         return self.filter(
-            Q(target__icontains=text)
+            in_target
             | Q(title__icontains=text)
             | Q(notes__icontains=text)
             | Q(slug__icontains=text)

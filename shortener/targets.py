@@ -39,7 +39,6 @@ _SIXTOFOUR = ipaddress.IPv6Network("2002::/16")
 _FRAGMENT_SET = frozenset(' "<>`')
 _QUERY_SET = frozenset(" \"#<>'")  # the special-query set: http and https are special
 _PATH_SET = frozenset(' "#<>?^`{}')
-_PERCENT_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 
 
 @dataclass(frozen=True)
@@ -176,7 +175,7 @@ def normalise_host(host: str) -> Verdict:
             return refuse(f"{host} is not a valid IPv6 address.")
     try:
         ascii_host = _to_ascii(host)
-    except idna.IDNAError as error:
+    except UnicodeError as error:  # IDNAError, or a lone surrogate Punycode cannot encode
         return refuse(_idna_problem(host, error))
     labels = ascii_host.rstrip(".").split(".")
     if not _NUMERIC_LABEL.match(labels[-1]) and not all(_HOST_LABEL.match(x) for x in labels):
@@ -207,18 +206,20 @@ def _to_ascii(host: str) -> str:
     return ".".join(encoded) + ("." if trailing_dot else "")
 
 
-def _idna_problem(host: str, error: idna.IDNAError) -> str:
+def _idna_problem(host: str, error: UnicodeError) -> str:
     if isinstance(error, idna.IDNABidiError):
         return (
             f"{host} is not a valid domain name: it mixes right-to-left and "
             "left-to-right text in a way browsers refuse."
         )
-    if error.codepoint is not None:
-        char = chr(error.codepoint)
-        shown = char if char.isprintable() and not unicodedata.combining(char) else ""
+    codepoint = getattr(error, "codepoint", None)
+    if codepoint is not None:
+        char = chr(codepoint)
+        shown = f"{char} " if char.isprintable() and not unicodedata.combining(char) else ""
+        where = " there" if isinstance(error, idna.InvalidCodepointContext) else ""
         return (
             f"{host} is not a valid domain name: domain names may not contain "
-            f"{shown} (U+{error.codepoint:04X}) there.".replace("  ", " ")
+            f"{shown}(U+{codepoint:04X}){where}."
         )
     return f"{host} is not a valid domain name."
 
@@ -322,6 +323,18 @@ def matches_domain(host: str, domain: str) -> bool:
     return bool(domain) and (host == domain or host.endswith("." + domain))
 
 
+def stored_forms(text: str) -> set[str]:
+    """How text a person types may be written inside stored targets, for search.
+
+    Ж is stored as %D0%96 in a path and bücher as xn--bcher-kva in a host.
+    """
+    forms = {text, encode_rest(text)}
+    host = normalise_host(text)
+    if host.ok and host.url:
+        forms.add(host.url.strip("[]"))
+    return forms
+
+
 def blocklist_entry(raw: str) -> Verdict:
     """Normalise a blocklist entry exactly as target hosts are normalised, or say why not.
 
@@ -365,98 +378,3 @@ def _public_suffix_list():
 def is_public_suffix(domain: str) -> bool:
     """Is this (A-label) domain a public suffix, ICANN or private (com, co.uk, github.io)?"""
     return _public_suffix_list().is_public(domain)
-
-
-def readable(url: str) -> str:
-    """A stored target as a person should read it: Unicode host, decoded UTF-8 escapes.
-
-    For display only, never for links. A label is shown in Unicode only if it is of
-    one script and not made only of letters that imitate Latin ones; a character that
-    is invisible, a space, a control or a bidi control stays percent-encoded.
-    """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if not parts.netloc or "@" in parts.netloc:
-        return url
-    prefix = url[: len(parts.scheme) + 3]
-    host = _raw_host(parts.netloc)
-    shown_host = host if host.startswith("[") or ":" in host else _readable_host(host)
-    netloc = parts.netloc.replace(host, shown_host, 1)
-    rest = url[len(prefix) + len(parts.netloc) :]
-    return prefix + netloc + _PERCENT_RUN.sub(_decode_run, rest)
-
-
-def _readable_host(host: str) -> str:
-    labels = []
-    for label in host.split("."):
-        if label.lower().startswith("xn--"):
-            try:
-                decoded = idna.ulabel(label)
-            except idna.IDNAError:
-                decoded = label
-            labels.append(decoded if _safe_to_show(decoded) else label)
-        else:
-            labels.append(label)
-    return ".".join(labels)
-
-
-# Letters of other scripts that look like Latin ones: a label made only of these
-# (a Cyrillic "apple", xn--80ak6aa92e) stays in its xn-- form.
-_LATIN_LOOKALIKES = frozenset("аеорсухіјӏԁѕԛԝһкпмтвнᴦοαρνικτυεхсԍɡʏꮃꭺꮯꮪꭼ")
-
-
-def _safe_to_show(label: str) -> bool:
-    scripts = {_script(ch) for ch in label} - {"COMMON"}
-    if len(scripts) > 1:
-        return False
-    if (
-        scripts
-        and scripts != {"LATIN"}
-        and all(ch in _LATIN_LOOKALIKES or ch in "-0123456789" for ch in label)
-    ):
-        return False
-    return all(unicodedata.category(ch) not in _FORBIDDEN_CATEGORIES for ch in label)
-
-
-def _script(ch: str) -> str:
-    """A character's script, roughly, from its Unicode name (stdlib has no Script property)."""
-    if ch.isascii():
-        return "LATIN" if ch.isalpha() else "COMMON"
-    if unicodedata.category(ch).startswith("M"):
-        return "COMMON"  # combining marks belong to the letter they sit on
-    name = unicodedata.name(ch, "")
-    if name.startswith(("CJK ", "HIRAGANA", "KATAKANA")):
-        return "CJK"  # Han, kana: Japanese mixes them as one writing system
-    return name.split(" ", 1)[0] if name else "UNKNOWN"
-
-
-def _decode_run(match: re.Match[str]) -> str:
-    """Decode one run of %XX escapes where that only reveals printable non-ASCII text."""
-    run = match.group(0)
-    data = bytes.fromhex(run.replace("%", ""))
-    out, index = [], 0
-    while index < len(data):
-        byte = data[index]
-        if byte < 0x80:  # ASCII escapes (%20, %2F, %25...) mean something: keep them
-            out.append(f"%{byte:02X}")
-            index += 1
-            continue
-        width = 4 if byte >= 0xF0 else 3 if byte >= 0xE0 else 2 if byte >= 0xC0 else 1
-        chunk = data[index : index + width]
-        try:
-            char = chunk.decode("utf-8")
-        except UnicodeDecodeError:
-            char = None
-        if char is None or len(char) != 1 or not _printable(char):
-            out.append("".join(f"%{b:02X}" for b in chunk[:1]))
-            index += 1
-            continue
-        out.append(char)
-        index += width
-    return "".join(out)
-
-
-def _printable(char: str) -> bool:
-    return unicodedata.category(char) not in _FORBIDDEN_CATEGORIES | {"Co", "Cn", "Mn", "Me"}

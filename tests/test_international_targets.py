@@ -3,14 +3,19 @@ with exactly those ASCII bytes, shown readable; Unicode blocklist entries block 
 
 import http.client
 import importlib
+import re
 from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.admin.sites import site
 from django.template import Context, Template
 from django.urls import reverse
+from hypothesis import given
+from hypothesis import strategies as st
 
+from shortener import targets
 from shortener.models import BlockedDomain, BlockedDomainRefused, Link
+from shortener.readable_urls import readable
 from tests.conftest import make_link, make_user
 
 pytestmark = pytest.mark.django_db
@@ -93,20 +98,50 @@ def test_refused_hosts_say_why_and_write_nothing(client, alice, typed, reason):
     assert not Link.objects.exists()
 
 
-def test_the_filter_shows_hosts_and_paths_readably_but_not_lookalikes_or_controls():
-    template = Template("{% load destinations %}{{ url|readable_url }}")
+READABLE = [
+    ("https://xn--e1afmkfd.xn--p1ai/wiki/%D0%96", "https://пример.рф/wiki/Ж"),
+    (
+        "https://xn--fa-hia.de:8443/stra%C3%9Fe?q=%F0%9F%99%82#%E2%82%AC",
+        "https://faß.de:8443/straße?q=🙂#€",
+    ),
+    ("https://xn--r8jz45g.xn--zckzah/", "https://例え.テスト/"),
+    ("https://xn--e1aybc.xn--p1ai/", "https://тест.рф/"),  # Cyrillic under a Cyrillic TLD
+    ("https://xn--80ak6aa92e.com/", "https://xn--80ak6aa92e.com/"),  # a Cyrillic "apple"
+    ("https://xn--e1aybc.com/", "https://xn--e1aybc.com/"),  # Latin lookalikes under .com
+    ("https://xn--pypal-4ve.example/", "https://xn--pypal-4ve.example/"),  # Latin + Cyrillic a
+    ("https://[2001:4860::1]:8080/%D0%96", "https://[2001:4860::1]:8080/Ж"),
+    ("https://example.com/%c3%a9", "https://example.com/é"),
+    # never decoded: ASCII escapes, bidi, invisible, blank, broken or unassigned UTF-8
+    ("https://example.com/a%20b%2Fc%25", "https://example.com/a%20b%2Fc%25"),
+    ("https://example.com/%3Cscript%3E", "https://example.com/%3Cscript%3E"),
+    ("https://example.com/%E2%80%AEexe.txt", "https://example.com/%E2%80%AEexe.txt"),
+    ("https://example.com/%E2%80%8B", "https://example.com/%E2%80%8B"),
+    ("https://example.com/%C2%A0%E3%80%80", "https://example.com/%C2%A0%E3%80%80"),
+    ("https://example.com/%C3", "https://example.com/%C3"),
+    ("https://example.com/%ED%A0%80", "https://example.com/%ED%A0%80"),
+    ("https://example.com/%EF%BF%BF", "https://example.com/%EF%BF%BF"),
+    ("https://example.com/%CC%81", "https://example.com/%CC%81"),  # a lone combining mark
+    ("https://xn--zz.com/", "https://xn--zz.com/"),  # not Punycode: shown as stored
+]
 
-    def shown(url):
-        return template.render(Context({"url": url}))
 
-    assert shown("https://xn--e1afmkfd.xn--p1ai/%D0%96") == "https://пример.рф/Ж"
-    assert (
-        shown("https://xn--80ak6aa92e.com/") == "https://xn--80ak6aa92e.com/"
-    )  # a Cyrillic "apple"
-    assert shown("https://example.com/%E2%80%AEtxt.exe") == "https://example.com/%E2%80%AEtxt.exe"
-    assert shown("https://example.com/a%20b%2Fc") == "https://example.com/a%20b%2Fc"
-    assert shown("https://example.com/%3Cscript%3E") == "https://example.com/%3Cscript%3E"
-    assert shown("https://example.com/?q=<b>") == "https://example.com/?q=&lt;b&gt;"  # escaped
+@pytest.mark.parametrize(("stored", "shown"), READABLE, ids=[r[0][:50] for r in READABLE])
+def test_destinations_read_as_text_but_never_mislead(stored, shown):
+    assert readable(stored) == shown
+
+
+def test_the_template_filter_shows_the_readable_form_escaped():
+    template = Template("{% load readable_urls %}{{ url|readable_url }}")
+    rendered = template.render(Context({"url": "https://example.com/%D0%96?q=<b>"}))
+    assert rendered == "https://example.com/Ж?q=&lt;b&gt;"
+
+
+def test_search_finds_a_destination_by_what_a_person_types(client, alice):
+    create_through_the_form(client, "https://bücher.example/wiki/Ж")
+    for text in ("Ж", "bücher", "xn--bcher", "%D0%96"):
+        body = client.get(reverse("link-list"), {"q": text}).content.decode()
+        assert "https://bücher.example/wiki/Ж" in body, text
+    assert "bücher.example" not in client.get(reverse("link-list"), {"q": "Я"}).content.decode()
 
 
 # --- the blocklist ------------------------------------------------------------
@@ -149,16 +184,32 @@ def test_the_admin_form_normalises_and_refuses_with_the_sentence(admin_client):
 def test_the_migration_rewrites_stored_entries_and_merges_duplicates():
     from django.apps import apps
 
-    migration = importlib.import_module("shortener.migrations.0005_blocklist_entries_normalised")
+    migration = importlib.import_module("shortener.migrations.0005_targets_as_browsers_send_them")
     rows = ["Bücher.example.", "xn--bcher-kva.example", "EVIL.example", "com", "ok.example"]
     BlockedDomain.objects.bulk_create([BlockedDomain(domain=d) for d in rows])  # as before
-    migration.normalise_entries(apps, None)
+    migration.normalise_blocklist(apps, None)
     assert sorted(BlockedDomain.objects.values_list("domain", flat=True)) == [
         "com",  # refused now, left to staff rather than silently unblocked
         "evil.example",
         "ok.example",
         "xn--bcher-kva.example",
     ]
+
+
+def test_the_migration_stores_old_unicode_targets_as_browsers_send_them(client):
+    from django.apps import apps
+
+    migration = importlib.import_module("shortener.migrations.0005_targets_as_browsers_send_them")
+    old = make_link(target="https://ru.wikipedia.org/wiki/Ж?q=🙂#€")  # written before the fix
+    plain = make_link(target="https://example.com/a%20b")
+    migration.encode_targets(apps, None)
+    old.refresh_from_db()
+    assert old.target == "https://ru.wikipedia.org/wiki/%D0%96?q=%F0%9F%99%82#%E2%82%AC"
+    assert Link.objects.get(pk=plain.pk).target == "https://example.com/a%20b"
+    location = client.get(f"/{old.slug}").serialize_headers()
+    assert (
+        b"Location: https://ru.wikipedia.org/wiki/%D0%96?q=%F0%9F%99%82#%E2%82%AC\r\n" in location
+    )
 
 
 def test_an_old_unicode_entry_still_blocks_before_the_migration(client, alice):
@@ -190,3 +241,15 @@ def test_granian_sends_the_same_location_bytes():
                 connection.close()
             assert response.status == 302
             assert location.encode("latin-1") == sent
+
+
+@given(
+    st.sampled_from(["https://example.com", "https://bücher.example", "http://пример.рф:8080"]),
+    st.text(max_size=40),
+)
+def test_what_is_shown_leads_back_to_the_same_stored_target(origin, rest):
+    stored = targets.check(f"{origin}/{rest}").url
+    if stored is None:
+        return
+    shown = readable(stored)
+    assert targets.check(shown).url == re.sub(r"%[0-9a-f]{2}", lambda m: m[0].upper(), stored)

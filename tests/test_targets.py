@@ -1,5 +1,7 @@
 """The target policy (shortener/targets.py): pure functions, no database."""
 
+import ipaddress
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -260,3 +262,96 @@ def test_the_policy_never_raises_and_what_it_accepts_it_accepts_again(text):
 def test_url_shaped_input_never_raises(text):
     verdict = targets.check(text, own_hosts=OWN, blocked_domains=BLOCKED)
     assert verdict.ok != (verdict.reason is not None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "entry"),
+    [
+        ("evil.example", "evil.example"),
+        ("  EVIL.Example.  ", "evil.example"),
+        ("*.evil.example", "evil.example"),
+        (".evil.example", "evil.example"),
+        ("bücher.example", "xn--bcher-kva.example"),
+        ("BÜCHER.example.", "xn--bcher-kva.example"),
+        ("xn--BCHER-kva.example", "xn--bcher-kva.example"),
+        ("faß.de", "xn--fa-hia.de"),
+        ("evil\uff0eexample", "evil.example"),
+        ("пример.рф", "xn--e1afmkfd.xn--p1ai"),
+        ("evil.github.io", "evil.github.io"),  # under a private suffix: one site
+        ("city.kawasaki.jp", "city.kawasaki.jp"),  # an exception to *.kawasaki.jp
+        ("example.co.uk", "example.co.uk"),
+        ("0x08080808", "8.8.8.8"),  # as targets write the address
+        ("[2606:4700::1111]", "2606:4700::1111"),
+    ],
+)
+def test_blocklist_entries_are_normalised_as_target_hosts_are(raw, entry):
+    verdict = targets.blocklist_entry(raw)
+    assert verdict.ok, verdict.reason
+    assert verdict.url == entry
+    host = targets.check(f"https://{raw.strip().lstrip('*.').strip()}/").url
+    if host:  # the entry blocks the target written the same way
+        blocked = targets.check(host, blocked_domains=[verdict.url])
+        assert not blocked.ok and "blocked" in blocked.reason
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("com", "com is a public suffix"),
+        ("CO.UK.", "CO.UK is a public suffix"),
+        ("*.co.uk", "co.uk is a public suffix"),
+        ("github.io", "github.io is a public suffix"),
+        ("blogspot.com", "public suffix"),
+        ("foo.kawasaki.jp", "public suffix"),  # *.kawasaki.jp
+        ("рф", "рф is a public suffix"),
+        ("xn--p1ai", "public suffix"),
+        ("example", "public suffix"),  # an unknown TLD counts as one
+        ("", "Enter the domain"),
+        ("   ", "Enter the domain"),
+        ("*.", "Enter the domain"),
+        ("https://evil.example/", "domain name only"),
+        ("evil.example/path", "domain name only"),
+        ("user@evil.example", "domain name only"),
+        ("evil .example", "domain name only"),
+        ("☃.com", "not a valid domain"),
+        ("-evil.example", "not a valid domain"),
+        ("evil..example", "not a valid domain"),
+        ("%65vil.example", "Percent-encoded"),
+    ],
+)
+def test_blocklist_entries_that_are_no_single_site_are_refused(raw, expected):
+    verdict = targets.blocklist_entry(raw)
+    assert not verdict.ok and verdict.url is None
+    assert expected.lower() in verdict.reason.lower()
+    assert verdict.reason.endswith(".")
+
+
+def test_a_unicode_entry_stored_before_normalising_still_matches():
+    assert targets.matches_domain("xn--bcher-kva.example", "Bücher.example")
+    assert targets.matches_domain("a.xn--bcher-kva.example", "bücher.example.")
+
+
+@pytest.mark.parametrize(
+    ("address", "carried"),
+    [
+        ("::ffff:10.0.0.1", ["10.0.0.1"]),
+        ("::10.0.0.1", ["10.0.0.1"]),
+        ("::ffff:0:10.0.0.1", ["10.0.0.1"]),
+        ("64:ff9b::10.0.0.1", ["10.0.0.1"]),
+        ("2002:a00:1::", ["10.0.0.1"]),
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffe", ["65.54.227.120", "10.0.0.1"]),
+        ("2001:db8::5efe:a00:1", ["10.0.0.1"]),
+        ("2001:db8::200:5efe:a00:1", ["10.0.0.1"]),
+        ("2001:4860:4860::8888", []),
+        ("::1", []),
+        ("::", []),
+    ],
+)
+def test_ipv6_addresses_are_read_for_the_ipv4_they_carry(address, carried):
+    found = targets.embedded_ipv4(ipaddress.IPv6Address(address))
+    assert [str(v4) for v4 in found] == carried
+
+
+def test_search_looks_for_text_as_targets_store_it():
+    assert targets.stored_forms("Ж") >= {"Ж", "%D0%96"}
+    assert "xn--bcher-kva.example" in targets.stored_forms("Bücher.example")

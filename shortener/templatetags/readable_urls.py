@@ -1,8 +1,8 @@
-"""`{% load destinations %}`: show a stored destination the way a person reads it."""
+"""`{% load readable_urls %}`: show a stored destination the way a person reads it."""
 
 from django import template
 
-from shortener import targets
+from shortener.readable_urls import readable
 
 register = template.Library()
 
@@ -10,4 +10,4 @@ register = template.Library()
 @register.filter
 def readable_url(url: str) -> str:
     """`{{ link.target|readable_url }}`: Unicode host and path, for text; href keeps the target."""
-    return targets.readable(url or "")
+    return readable(url or "")
