@@ -6,6 +6,7 @@ where showing the character would mislead: a host label made only of letters tha
 imitate Latin ones, mixed scripts, and anything invisible, blank or bidi.
 """
 
+import functools
 import re
 import unicodedata
 from urllib.parse import urlsplit
@@ -37,6 +38,7 @@ def readable(url: str) -> str:
     return prefix + netloc + _PERCENT_RUN.sub(_decode_run, rest)
 
 
+@functools.lru_cache(maxsize=4096)  # Punycode decoding is most of the cost; hosts repeat
 def _readable_host(host: str) -> str:
     labels = [_unicode_label(label) for label in host.split(".")]
     tld_scripts = _scripts(labels[-1] or (labels[-2] if len(labels) > 1 else ""))

@@ -123,6 +123,15 @@ HOSTILE = [
     ("http://LOCALHOST\u3002/", "local name"),
     ("http://\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54/", "local name"),
     ("http://evil\uff0eexample/", "blocked"),
+    ("http://\u2460\u2461\u2466.0.0.1/", "private"),  # circled digits
+    ("http://0300.0250.0.1/", "private"),
+    ("http://192.168.257/", "private"),
+    ("http://0xc0a80101/", "private"),
+    ("http://127.0.0.1./", "private"),
+    ("http://loc\uff41lhost/", "local name"),
+    ("http://localhost\uff0e/", "local name"),
+    ("http://\uff3b::1\uff3d/", "malformed"),  # full-width brackets
+    ("http://[::8.8.8.8]/", "link to 8.8.8.8 itself"),
     # IDNA: hosts that UTS #46 / IDNA 2008 refuse, as browsers do
     ("http://\u2603.net/", "not a valid domain"),  # snowman: a symbol
     ("http://\U0001f4a9.la/", "not a valid domain"),  # emoji
