@@ -187,8 +187,9 @@ def _to_ascii(host: str) -> str:
     """UTS #46 mapping, then A-labels for labels that need them (WHATWG "domain to ASCII").
 
     Plain ASCII labels skip the IDNA 2008 label rules, as in browsers
-    (UseSTD3ASCIIRules and CheckHyphens off), so sub_domain and ab--cd stay valid;
-    idna 3.20 always processes non-transitionally (faß.de stays faß.de).
+    (UseSTD3ASCIIRules and CheckHyphens off), so sub_domain and ab--cd stay valid.
+    idna 3.20 always maps non-transitionally: ß and ς are kept, so faß.de is
+    xn--fa-hia.de (the IDNA 2003 codec wrote fass.de, another domain).
     """
     mapped = idna.uts46_remap(host, std3_rules=False)
     labels = mapped.split(".")
