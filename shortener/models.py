@@ -3,6 +3,7 @@
 Models, querysets and model methods only: the rules and writes live in shortener.links."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
@@ -100,8 +101,11 @@ class LinkQuerySet(models.QuerySet):
         raise LinkDestroyRefused("Links are never destroyed; delete them with shortener.links.")
 
     def search(self, text: str):
+        in_target = Q()
+        for form in targets.stored_forms(text):  # targets are stored ASCII, as browsers send them
+            in_target |= Q(target__icontains=form)
         return self.filter(
-            Q(target__icontains=text)
+            in_target
             | Q(title__icontains=text)
             | Q(notes__icontains=text)
             | Q(slug__icontains=text)
@@ -227,6 +231,10 @@ class DestinationChange(models.Model):
         return f"{self.link.slug}: {self.old_target or '(new)'} → {self.new_target}"
 
 
+class BlockedDomainRefused(ValueError):
+    """Not a domain the blocklist can hold (a bare public suffix, not a domain name)."""
+
+
 class BlockedDomain(models.Model):
     """A domain no link may lead to; it covers all its subdomains."""
 
@@ -241,8 +249,18 @@ class BlockedDomain(models.Model):
         return self.domain
 
     def save(self, *args, **kwargs):
-        self.domain = self.domain.strip().lower().rstrip(".")
+        # Stored exactly as target hosts are normalised, so Bücher.example blocks xn--bcher-kva.
+        verdict = targets.blocklist_entry(self.domain)
+        if not verdict.ok:
+            raise BlockedDomainRefused(verdict.reason)
+        self.domain = verdict.url
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        verdict = targets.blocklist_entry(self.domain)
+        if not verdict.ok:
+            raise ValidationError({"domain": verdict.reason})
+        self.domain = verdict.url
 
 
 class ApiToken(models.Model):

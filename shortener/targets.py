@@ -1,15 +1,20 @@
 """Target-URL policy: pure functions that normalise a URL or say, in a sentence, why not.
 
 Nothing here touches the database or the network: the caller passes the site's own
-hosts and the blocklist. The server never fetches a target.
+hosts and the blocklist. The server never fetches a target. A URL is stored the way
+a browser serialises it (WHATWG URL): an IDNA A-label host (UTS #46, non-transitional)
+and percent-encoded UTF-8 in path, query and fragment, so the stored target is ASCII.
 """
 
+import functools
 import ipaddress
 import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+import idna
 
 MAX_LENGTH = 2048
 ALLOWED_SCHEMES = ("http", "https")
@@ -20,7 +25,20 @@ LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa", ".lan", ".i
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 _NUMERIC_LABEL = re.compile(r"^(0[xX][0-9a-fA-F]*|[0-9]+)$")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp", "Zs"})
+
+# The only IPv6 space allocated for global unicast; everything outside it (loopback,
+# link-local, site-local, ULA, multicast, IPv4-mapped/-compatible/-translated, NAT64,
+# discard) is refused outright.
+_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+# Inside 2000::/3 but not routable, and not yet known to Python's is_global.
+_NOT_ROUTED = (ipaddress.IPv6Network("3fff::/20"),)  # documentation (RFC 9637)
+_TEREDO = ipaddress.IPv6Network("2001::/32")
+_SIXTOFOUR = ipaddress.IPv6Network("2002::/16")
+# WHATWG URL percent-encode sets (beyond C0 controls and non-ASCII, always encoded).
+_FRAGMENT_SET = frozenset(' "<>`')
+_QUERY_SET = frozenset(" \"#<>'")  # the special-query set: http and https are special
+_PATH_SET = frozenset(' "#<>?^`{}')
 
 
 @dataclass(frozen=True)
@@ -73,7 +91,7 @@ def check(
     if "@" in parts.netloc:
         return refuse("Addresses with a user name or password (user:pass@host) are not allowed.")
 
-    host_verdict = normalise_host(parts.hostname or "")
+    host_verdict = normalise_host(_raw_host(parts.netloc))
     if not host_verdict.ok:
         return host_verdict
     host = host_verdict.url or ""
@@ -83,11 +101,9 @@ def check(
     except ValueError:
         return refuse(f"{host} is not a valid IP address.")
     if address is not None:
-        if not address.is_global or address.is_multicast:
-            return refuse(
-                f"{host} is a private, local or reserved network address; "
-                "short links must lead to the public internet."
-            )
+        problem = address_problem(address)
+        if problem:
+            return refuse(problem)
         if address.version == 4:
             host = str(address)  # 134744072 and 0x8.8.8.8 are written 8.8.8.8
     else:
@@ -102,37 +118,111 @@ def check(
         return refuse(f"Links to {blocked} are blocked on this site.")
 
     netloc = host if port is None else f"{host}:{port}"
-    # Path, query and fragment stay exactly as given: only scheme and host change.
-    rest = raw[len(scheme) + 3 + len(parts.netloc) :]
-    url = f"{scheme}://{netloc}{rest}"
+    url = f"{scheme}://{netloc}{encode_rest(raw[len(scheme) + 3 + len(parts.netloc) :])}"
     if len(url) > MAX_LENGTH:
         return refuse(f"The address is longer than {MAX_LENGTH:,} characters once normalised.")
     return Verdict(url=url)
 
 
 def _is_forbidden_char(ch: str) -> bool:
-    return ch.isspace() or unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp", "Zs"}
+    return ch.isspace() or unicodedata.category(ch) in _FORBIDDEN_CATEGORIES
+
+
+def _raw_host(netloc: str) -> str:
+    """The host as typed (urlsplit's hostname lower-cases it, which is not UTS #46 mapping)."""
+    if netloc.startswith("["):
+        return netloc[1:].partition("]")[0]
+    return netloc.rpartition(":")[0] if ":" in netloc else netloc
+
+
+def encode_rest(rest: str) -> str:
+    """Percent-encode path, query and fragment the way a browser serialises them.
+
+    Existing %XX escapes are kept as they are, so encoding twice changes nothing.
+    """
+    rest, hash_sign, fragment = rest.partition("#")
+    path, question_mark, query = rest.partition("?")
+    return (
+        _percent_encode(path, _PATH_SET)
+        + question_mark
+        + _percent_encode(query, _QUERY_SET)
+        + hash_sign
+        + _percent_encode(fragment, _FRAGMENT_SET)
+    )
+
+
+def _percent_encode(text: str, ascii_set: frozenset[str]) -> str:
+    if text.isascii() and not any(ch in ascii_set for ch in text):
+        return text
+    return "".join(
+        "".join(f"%{byte:02X}" for byte in ch.encode("utf-8"))
+        if ch in ascii_set or not " " <= ch <= "~"
+        else ch
+        for ch in text
+    )
 
 
 def normalise_host(host: str) -> Verdict:
-    """Lower-case and IDNA-encode a host; IPv6 literals come back in brackets."""
+    """Map and IDNA-encode a host as browsers do; IPv6 literals come back in brackets."""
     if not host:
         return refuse("The address has no host name; it should look like https://example.com/.")
     if "%" in host:
         return refuse("Percent-encoded characters are not allowed in the host name.")
-    if ":" in host:  # urlsplit strips the brackets of an IPv6 literal
+    if ":" in host:  # an IPv6 literal, brackets already removed
         try:
             return Verdict(url=f"[{ipaddress.IPv6Address(host).compressed}]")
         except ValueError:
             return refuse(f"{host} is not a valid IPv6 address.")
     try:
-        ascii_host = host.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        return refuse(f"{host} is not a valid domain name.")
+        ascii_host = _to_ascii(host)
+    except UnicodeError as error:  # IDNAError, or a lone surrogate Punycode cannot encode
+        return refuse(_idna_problem(host, error))
     labels = ascii_host.rstrip(".").split(".")
     if not _NUMERIC_LABEL.match(labels[-1]) and not all(_HOST_LABEL.match(x) for x in labels):
         return refuse(f"{host} is not a valid domain name.")
     return Verdict(url=ascii_host)
+
+
+def _to_ascii(host: str) -> str:
+    """UTS #46 mapping, then A-labels for labels that need them (WHATWG "domain to ASCII").
+
+    Plain ASCII labels skip the IDNA 2008 label rules, as in browsers
+    (UseSTD3ASCIIRules and CheckHyphens off), so sub_domain and ab--cd stay valid.
+    idna 3.20 always maps non-transitionally: ß and ς are kept, so faß.de is
+    xn--fa-hia.de (the IDNA 2003 codec wrote fass.de, another domain).
+    """
+    mapped = idna.uts46_remap(host, std3_rules=False)
+    labels = mapped.split(".")
+    trailing_dot = len(labels) > 1 and labels[-1] == ""
+    if trailing_dot:
+        labels.pop()
+    encoded = []
+    for label in labels:
+        if not label:
+            raise idna.IDNAError("Empty label", code="empty_label")
+        if label.isascii() and not label.startswith("xn--"):
+            encoded.append(label)
+        else:
+            encoded.append(idna.alabel(label).decode("ascii"))
+    return ".".join(encoded) + ("." if trailing_dot else "")
+
+
+def _idna_problem(host: str, error: UnicodeError) -> str:
+    if isinstance(error, idna.IDNABidiError):
+        return (
+            f"{host} is not a valid domain name: it mixes right-to-left and "
+            "left-to-right text in a way browsers refuse."
+        )
+    codepoint = getattr(error, "codepoint", None)
+    if codepoint is not None:
+        char = chr(codepoint)
+        shown = f"{char} " if char.isprintable() and not unicodedata.combining(char) else ""
+        where = " there" if isinstance(error, idna.InvalidCodepointContext) else ""
+        return (
+            f"{host} is not a valid domain name: domain names may not contain "
+            f"{shown}(U+{codepoint:04X}){where}."
+        )
+    return f"{host} is not a valid domain name."
 
 
 def ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -140,15 +230,11 @@ def ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
 
     Follows the WHATWG URL standard: a host whose last label is numeric is an IPv4
     address written in decimal, octal (leading 0) or hex (0x), with 1 to 4 parts
-    (so 2130706433, 0177.1 and 0x7f.0.0.1 are all 127.0.0.1). IPv4-mapped IPv6
-    addresses are read as the IPv4 address they carry. Raises ValueError for a
-    numeric host that is no valid address (browsers refuse those too).
+    (so 2130706433, 0177.1 and 0x7f.0.0.1 are all 127.0.0.1). Raises ValueError
+    for a numeric host that is no valid address (browsers refuse those too).
     """
     if host.startswith("["):
-        address = ipaddress.IPv6Address(host.strip("[]"))
-        if address in _NAT64:
-            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-        return address.ipv4_mapped or address.sixtofour or address
+        return ipaddress.IPv6Address(host.strip("[]"))
     labels = host.rstrip(".").split(".")
     if not _NUMERIC_LABEL.match(labels[-1]):
         return None
@@ -174,6 +260,49 @@ def _parse_ipv4_part(label: str) -> int:
     return int(label, 10)
 
 
+def address_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why a short link may not lead to this IP address, or None if it may."""
+    refusal = (
+        f"{address} is a private, local or reserved network address; "
+        "short links must lead to the public internet."
+    )
+    if address.version == 4:
+        return None if address.is_global and not address.is_multicast else refusal
+    embedded = embedded_ipv4(address)
+    if any(not v4.is_global or v4.is_multicast for v4 in embedded):
+        return refusal
+    if address not in _GLOBAL_UNICAST or any(address in net for net in _NOT_ROUTED):
+        if embedded:  # ::ffff:8.8.8.8, 64:ff9b::8.8.8.8: public, but say it plainly
+            return f"{address} wraps the IPv4 address {embedded[0]}; link to {embedded[0]} itself."
+        return refusal
+    if not address.is_global:
+        return refusal
+    return None
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """Every IPv4 address an IPv6 address carries in a known transition format.
+
+    IPv4-mapped (::ffff:0:0/96), -compatible (::/96), -translated (::ffff:0:0:0/96),
+    NAT64 (64:ff9b::/96; the local-use 64:ff9b:1::/48 is refused whole), 6to4 (2002::/16),
+    Teredo (2001::/32: server, and the client XOR-ed) and ISATAP interface ids.
+    """
+    value = int(address)
+    low = ipaddress.IPv4Address(value & 0xFFFFFFFF)
+    high96 = value >> 32
+    found = []
+    if high96 in (0xFFFF, 0, 0xFFFF << 16, 0x0064FF9B << 64) and value > 1:
+        found.append(low)
+    if address in _SIXTOFOUR:
+        found.append(ipaddress.IPv4Address((value >> 80) & 0xFFFFFFFF))
+    if address in _TEREDO:
+        found.append(ipaddress.IPv4Address((value >> 64) & 0xFFFFFFFF))
+        found.append(ipaddress.IPv4Address(~value & 0xFFFFFFFF))
+    if (value >> 32) & 0xFDFFFFFF == 0x5EFE:  # ISATAP interface id: 0:5efe or 200:5efe
+        found.append(low)
+    return found
+
+
 def local_name_problem(host: str) -> str | None:
     name = host.rstrip(".")
     if name in LOCAL_NAMES or name.endswith(LOCAL_SUFFIXES):
@@ -189,4 +318,64 @@ def matches_domain(host: str, domain: str) -> bool:
     host = host.lower().rstrip(".")
     if domain.startswith("*."):
         domain = domain[2:]
+    if not domain.isascii():  # a Unicode entry saved before entries were normalised
+        entry = blocklist_entry(domain)
+        domain = entry.url or domain
     return bool(domain) and (host == domain or host.endswith("." + domain))
+
+
+def stored_forms(text: str) -> set[str]:
+    """How text a person types may be written inside stored targets, for search.
+
+    Ж is stored as %D0%96 in a path and bücher as xn--bcher-kva in a host.
+    """
+    forms = {text, encode_rest(text)}
+    host = normalise_host(text)
+    if host.ok and host.url:
+        forms.add(host.url.strip("[]"))
+    return forms
+
+
+def blocklist_entry(raw: str) -> Verdict:
+    """Normalise a blocklist entry exactly as target hosts are normalised, or say why not.
+
+    `*.example.com`, `.example.com` and `example.com.` all mean example.com and its
+    subdomains. A bare public suffix (com, co.uk, github.io) would block a whole
+    registry or hosting service, so it is refused.
+    """
+    text = raw.strip() if isinstance(raw, str) else ""
+    if text.startswith("*."):
+        text = text[2:]
+    text = text.lstrip(".").rstrip(".")
+    if not text:
+        return refuse("Enter the domain to block, like example.com.")
+    if any(_is_forbidden_char(ch) for ch in text) or any(ch in text for ch in "/?#@"):
+        return refuse(f"Enter a domain name only, like example.com, not {text}.")
+    host = normalise_host(text.strip("[]"))
+    if not host.ok:
+        return host
+    name = (host.url or "").strip("[]")
+    try:
+        address = ip_literal(host.url or "")
+    except ValueError:
+        return refuse(f"{text} is not a valid IP address.")
+    if address is not None:
+        return Verdict(url=str(address))  # matched against the host as targets write it
+    if is_public_suffix(name):
+        return refuse(
+            f"{text} is a public suffix shared by many unrelated sites; "
+            f"block a domain under it (like example.{text}) instead."
+        )
+    return Verdict(url=name)
+
+
+@functools.cache
+def _public_suffix_list():
+    from publicsuffixlist import PublicSuffixList  # the list ships in the package: no network
+
+    return PublicSuffixList()
+
+
+def is_public_suffix(domain: str) -> bool:
+    """Is this (A-label) domain a public suffix, ICANN or private (com, co.uk, github.io)?"""
+    return _public_suffix_list().is_public(domain)

@@ -51,10 +51,10 @@ def disable(event: WebhookEvent, data: dict[str, Any]) -> str:
 
 
 def block(event: WebhookEvent, data: dict[str, Any]) -> str:
-    host = targets.normalise_host(data["domain"].strip().rstrip("."))
-    if not host.ok or not host.url or host.url.startswith("["):
-        raise EventRefused(host.reason or f"{data['domain']} is not a domain name.")
-    domain = host.url
+    entry = targets.blocklist_entry(data["domain"])  # the admin's rule: no public suffix
+    if not entry.ok:
+        raise EventRefused(entry.reason)
+    domain = entry.url
     reason = data.get("reason") or f"Blocked by webhook source {event.source.name}."
     _, added = BlockedDomain.objects.get_or_create(domain=domain, defaults={"reason": reason})
     disabled = []
