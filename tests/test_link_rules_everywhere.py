@@ -80,6 +80,30 @@ BAD = [
         "http://[::ffff:10.0.0.1]/",
         "private, local or reserved network address",
     ),
+    Bad(
+        "ipv4-compatible",
+        "target",
+        "http://[::127.0.0.1]/",
+        "private, local or reserved network address",
+    ),
+    Bad(
+        "ipv4-translated",
+        "target",
+        "http://[::ffff:0:127.0.0.1]/",
+        "private, local or reserved network address",
+    ),
+    Bad(
+        "ipv6-site-local",
+        "target",
+        "http://[fec0::1]/",
+        "private, local or reserved network address",
+    ),
+    Bad(
+        "fullwidth-loopback",
+        "target",
+        "http://\uff11\uff12\uff17.0.0.1/",
+        "private, local or reserved network address",
+    ),
     Bad("localhost", "target", "https://localhost/admin", "is a local name"),
     Bad("credentials", "target", "https://user:pw@example.com/", "user name or password"),
     Bad(
