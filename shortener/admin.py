@@ -77,6 +77,9 @@ class LinkAdmin(admin.ModelAdmin):
         return link.state.label
 
     def get_form(self, request, obj=None, change=False, **kwargs):
+        # Only the owner maps onto the model; the other fields are raw values for the core
+        # (admin would otherwise copy them, unjudged, onto the instance it shows).
+        kwargs["fields"] = ["owner"]
         form = super().get_form(request, obj, change=change, **kwargs)
 
         class WithActor(form):

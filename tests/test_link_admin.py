@@ -80,3 +80,13 @@ def test_non_staff_cannot_reach_link_admin(client):
     client.force_login(make_user())
     response = client.get(reverse("admin:shortener_link_changelist"))
     assert response.status_code == 302 and "login" in response["Location"]
+
+
+def test_a_tombstone_cannot_be_edited_in_admin_and_says_so(admin_client):
+    link = make_link(title="Gone", delete=True)
+    url = reverse("admin:shortener_link_change", args=[link.pk])
+    response = admin_client.post(url, add_form(title="Back?", target="https://example.org/"))
+    assert response.status_code == 200
+    assert "A deleted link cannot be changed." in response.content.decode()
+    link.refresh_from_db()
+    assert link.title == "Gone" and link.target == "https://example.com/some/long/path"

@@ -315,3 +315,44 @@ def test_wrong_json_types_are_refused_by_the_api_schema_in_the_cores_words(clien
     doc = json.loads(response.content)
     assert response.status_code == 422 and doc["errors"] == {"expires_at": [EXPIRY]}
     assert Link.objects.count() == 2
+
+
+def edit_on_form(client, link, bad: Bad) -> str:
+    client.force_login(link.owner)
+    values = {"target": link.target, "redirect_code": "302", bad.field: bad.typed}
+    response = client.post(reverse("link-edit", args=[link.slug]), values)
+    assert response.status_code == 422
+    return html.unescape(response.content.decode())
+
+
+def edit_through_api(client, link, bad: Bad) -> str:
+    response = ApiClient(client, link.owner).patch(
+        f"/api/v1/links/{link.slug}", {bad.field: bad.value}
+    )
+    assert response.status_code == 422, response.content
+    return response.json()["errors"][bad.field][0]
+
+
+def edit_in_admin(client, link, bad: Bad) -> str:
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    values = {"target": link.target, "redirect_code": "302", "owner": link.owner.pk}
+    values[bad.field] = bad.typed
+    response = client.post(reverse("admin:shortener_link_change", args=[link.pk]), values)
+    assert response.status_code == 200
+    return html.unescape(response.content.decode())
+
+
+EDITORS = {"form-edit": edit_on_form, "api-patch": edit_through_api, "admin-edit": edit_in_admin}
+EDITABLE_BAD = [bad for bad in BAD if bad.field != "slug" and bad.name != "empty-target"]
+
+
+@pytest.mark.parametrize("editor", list(EDITORS))
+@pytest.mark.parametrize("bad", EDITABLE_BAD, ids=[bad.name for bad in EDITABLE_BAD])
+def test_every_edit_refuses_with_the_cores_sentence_and_changes_nothing(client, world, editor, bad):
+    if editor != "api-patch" and bad.form_value is JSON_ONLY:
+        pytest.skip(f"{editor} cannot send {bad.name}")
+    link = make_link(owner=make_user("editor"), title="Before", tags=["kept"])
+    before = (Link.objects.filter(pk=link.pk).values().get(), written())
+    assert bad.sentence in EDITORS[editor](client, link, bad)
+    assert (Link.objects.filter(pk=link.pk).values().get(), written()) == before
+    assert list(link.tags.values_list("name", flat=True)) == ["kept"]

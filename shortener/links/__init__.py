@@ -6,7 +6,6 @@ Nothing here knows of requests, forms, JSON or admin.
 """
 
 from shortener.links.access import (
-    flag_on,
     get_visible,
     may_create,
     may_use_custom_slugs,
@@ -27,7 +26,6 @@ __all__ = [
     "disable",
     "edit",
     "enable",
-    "flag_on",
     "get_visible",
     "may_create",
     "may_use_custom_slugs",

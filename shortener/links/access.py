@@ -7,11 +7,11 @@ from waffle import flag_is_active
 from shortener.models import Link, LinkQuerySet
 
 
-def flag_on(name: str, user) -> bool:
-    """A waffle flag as it stands for `user`, asked the way views ask it."""
+def as_request(user) -> HttpRequest:
+    """What waffle needs to decide a flag for `user`, outside any request."""
     request = HttpRequest()
     request.user = user if user is not None else AnonymousUser()
-    return flag_is_active(request, name)
+    return request
 
 
 def is_signed_in(user) -> bool:
@@ -19,11 +19,11 @@ def is_signed_in(user) -> bool:
 
 
 def may_create(user) -> bool:
-    return is_signed_in(user) or flag_on("anonymous_links", user)
+    return is_signed_in(user) or flag_is_active(as_request(user), "anonymous_links")
 
 
 def may_use_custom_slugs(user) -> bool:
-    return flag_on("custom_slugs", user)
+    return flag_is_active(as_request(user), "custom_slugs")
 
 
 def visible_to(user) -> LinkQuerySet:

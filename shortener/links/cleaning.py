@@ -83,6 +83,8 @@ def clean(
     given, and a value equal to the stored one passes as it is (so an expiry that has
     passed, or a tag from before a rule, never blocks changing a title).
     """
+    if link is not None and link.deleted_at is not None:
+        raise LinkRefused("__all__", "A deleted link cannot be changed.")
     context = Context(actor=actor, link=link, own_host=own_host, now=timezone.now())
     errors: dict[str, str] = {}
     cleaned: dict[str, Any] = {}
@@ -166,6 +168,8 @@ def text_cleaner(label: str, max_length: int, *, multiline: bool) -> Callable:
         if not isinstance(value, str):
             raise Refusal(SENTENCES[label])
         value = value.strip()
+        if context.link is not None and value == getattr(context.link, label):
+            return value  # unchanged, even if stored before today's rule
         problem = text_problem(value, label=label, max_length=max_length, multiline=multiline)
         if problem:
             raise Refusal(problem)

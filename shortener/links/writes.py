@@ -49,8 +49,6 @@ def create(
 
 def edit(link: Link, *, by, own_host: str | None = None, **changes) -> Link:
     """Change the fields given; the slug never changes; a new target joins the history."""
-    if link.deleted_at is not None:
-        raise LinkRefused("__all__", "A deleted link cannot be changed.")
     cleaned = clean(changes, actor=by, link=link, own_host=own_host)
     if not cleaned:
         return link
