@@ -492,6 +492,19 @@ def test_fail_open_is_configurable_per_group(cache_down, settings):
     assert response["Content-Type"] == "application/problem+json"
 
 
+def test_webhook_buckets_spent_by_the_view_fail_open_too(cache_down):
+    assert set(statuses(LIMIT * 2, method="post", url="/webhooks/github/")) == {200}
+    assert set(statuses(LIMIT * 2, method="post", url="/webhooks/forged/")) == {401}
+
+
+def test_a_fail_closed_webhook_bucket_answers_503_from_the_view(cache_down, settings):
+    settings.RATE_LIMIT_FAIL_OPEN = ["auth-failures"]
+    response = send("post", "/webhooks/github/")
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/problem+json"
+    assert response["Retry-After"] == "30"
+
+
 def test_a_cache_failure_is_logged_without_flooding(cache_down, caplog, monkeypatch):
     monkeypatch.setattr(ratelimit_middleware, "_last_cache_failure_log", 0.0)
     with caplog.at_level(logging.ERROR, logger="config.ratelimit.middleware"):

@@ -27,7 +27,7 @@ class Check:
     group: str
     key: str
     # False: refuse once the bucket is full, but leave the spending to the view, which
-    # knows whether this request fails (a webhook's signature, config/ratelimit/in_view.py).
+    # knows whether this request fails (a webhook signature: middleware.ViewLimits).
     spend: bool = True
 
 
@@ -127,7 +127,7 @@ def checks_for(request: HttpRequest, match: ResolverMatch | None) -> list[Check]
         checks.append(Check("login-username", "login", username_of(request)))
     elif group == "webhook":
         # The source's own bucket is spent by the receiver once the signature holds
-        # (in_view.py); a stranger's failures count against the stranger's address.
+        # (middleware.ViewLimits); a stranger's failures count against its address.
         checks.append(Check("auth-failures", "auth-failures", address_of(request), spend=False))
     elif group == "create":
         checks.append(Check("create", "create", user_or_address(request)))
