@@ -414,3 +414,25 @@ def test_the_webhook_rate_limit_group_answers_429_per_source(client, settings):
     limited = deliver(client, cms)
     assert is_problem(limited, 429) and WebhookEvent.objects.count() == 2
     assert deliver(client, feed).status_code == 202  # keyed per source
+
+
+def test_the_migration_digests_the_bodies_still_inside_the_window():
+    import hashlib
+    import importlib
+    from datetime import timedelta
+
+    from django.apps import apps
+    from django.utils import timezone
+
+    from tests.webhook_delivery import make_event
+
+    migration = importlib.import_module("shortener.migrations.0005_webhook_event_body_digest")
+    source = make_source("ci", scheme="github")
+    recent, old = make_event(source, "recent"), make_event(source, "old")
+    WebhookEvent.objects.update(body_digest="")
+    WebhookEvent.objects.filter(pk=old.pk).update(received_at=timezone.now() - timedelta(days=2))
+    migration.digest_recent_bodies(apps, None)
+    recent.refresh_from_db()
+    old.refresh_from_db()
+    assert recent.body_digest == hashlib.sha256(bytes(recent.body)).hexdigest()
+    assert old.body_digest == ""
