@@ -1,5 +1,6 @@
 """Torii's settings: every value comes from the environment (and `.env`), with defaults."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.utils.csp import CSP
@@ -148,7 +149,9 @@ RATE_LIMITS = {
     "create": env.rate("RATE_LIMIT_CREATE", "30/m"),
     "login": env.rate("RATE_LIMIT_LOGIN", "10/m"),
     "api": env.rate("RATE_LIMIT_API", "5000/h"),
-    "webhook": env.rate("RATE_LIMIT_WEBHOOK", "600/m"),
+    "webhook": env.rate("RATE_LIMIT_WEBHOOK", "600/m"),  # per verified source
+    # Per client address: made-up API tokens, unsigned webhooks, unknown sources.
+    "auth-failures": env.rate("RATE_LIMIT_AUTH_FAILURES", "20/m"),
     "default": env.rate("RATE_LIMIT_DEFAULT", "300/m"),
 }
 # URL name → group. Name new routes to match; anything unnamed here is
@@ -159,15 +162,22 @@ RATE_LIMIT_GROUPS = {
     "link-list": "create",  # POST only (creating a link); a GET is `default`
     "api-link-list": "create",  # POST only; always `api` as well
     "login": "login",  # POST only: per client address and per username
-    "webhook-receive": "webhook",  # per `source` URL kwarg
+    "webhook-receive": "webhook",  # POST only; the receiver counts a source once verified
 }
 RATE_LIMIT_EXEMPT = ["healthz"]  # URL names; static files are exempt by path
 # Groups that let requests through while the cache is down; the others answer 503.
 RATE_LIMIT_FAIL_OPEN = env.choices(
-    "RATE_LIMIT_FAIL_OPEN", ["redirect", "create", "api", "webhook", "default"], rates.GROUPS
+    "RATE_LIMIT_FAIL_OPEN",
+    ["redirect", "create", "api", "webhook", "auth-failures", "default"],
+    rates.GROUPS,
 )
 # Proxies in front of the app that append to X-Forwarded-For; 0 trusts none.
 TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0, minimum=0)
+
+# --- Webhooks ---
+# How long a GitHub-style body is remembered: its delivery id is not signed, so the
+# same signed body under a new X-GitHub-Delivery is a replay within this window.
+WEBHOOK_REPLAY_WINDOW = timedelta(hours=env.integer("WEBHOOK_REPLAY_WINDOW_HOURS", 24, minimum=1))
 
 # --- Background tasks (django.tasks): webhook events are processed by a worker ---
 # The database queue needs no server; `make run` starts `manage.py db_worker` beside

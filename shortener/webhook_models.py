@@ -1,6 +1,7 @@
 """Webhook sources (who may send, with which secrets) and the events they delivered."""
 
 import base64
+import hashlib
 import secrets
 
 from django.conf import settings
@@ -25,6 +26,15 @@ def printable(text: str) -> str:
 class SignatureScheme(models.TextChoices):
     STANDARD = "standard", "Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature)"
     GITHUB = "github", "GitHub style (X-Hub-Signature-256, X-GitHub-Delivery)"
+
+
+# Schemes whose signature does not cover the delivery id: a captured body replays under
+# a new id, so the receiver also dedupes on the body's digest (WEBHOOK_REPLAY_WINDOW).
+UNSIGNED_DELIVERY_ID = frozenset({SignatureScheme.GITHUB})
+
+
+def body_digest(body: bytes) -> str:
+    return hashlib.sha256(bytes(body)).hexdigest()
 
 
 class WebhookSource(models.Model):
@@ -101,6 +111,7 @@ class WebhookEvent(models.Model):
     event_type = models.CharField(max_length=100, blank=True)
     # Bytes, exactly as signed: the body may not be text (PostgreSQL text refuses NUL).
     body = models.BinaryField()
+    body_digest = models.CharField(max_length=64, blank=True, editable=False)  # SHA-256, hex
     headers = models.JSONField(default=dict)
     received_at = models.DateTimeField(default=timezone.now)
     status = models.CharField(
@@ -117,7 +128,12 @@ class WebhookEvent(models.Model):
                 fields=["source", "delivery_id"], name="webhook_event_once_per_source"
             )
         ]
-        indexes = [models.Index(fields=["status", "received_at"])]
+        indexes = [
+            models.Index(fields=["status", "received_at"]),
+            models.Index(
+                fields=["source", "body_digest", "received_at"], name="webhook_event_replays"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.source.name}/{self.delivery_id}"
@@ -126,6 +142,8 @@ class WebhookEvent(models.Model):
         # Both come from the sender's body (a type, a schema error quoting it).
         self.event_type = printable(self.event_type)[:100]
         self.outcome = printable(self.outcome)
+        if not self.body_digest:
+            self.body_digest = body_digest(self.body)
         super().save(*args, **kwargs)
 
     def body_text(self) -> str:

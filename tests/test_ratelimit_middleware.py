@@ -16,7 +16,7 @@ from django.urls import path
 from django_htmx.middleware import HtmxDetails
 
 from config.ratelimit import middleware as ratelimit_middleware
-from config.ratelimit.middleware import RateLimitMiddleware
+from config.ratelimit.middleware import EarlyRateLimitMiddleware, RateLimitMiddleware
 from tests.conftest import DAY, per_day
 
 
@@ -64,7 +64,16 @@ called = []
 
 def view(request):
     called.append(request.path)
+    if request.path.startswith("/webhooks/") and request.method == "POST":
+        return receiver(request, request.path.split("/")[2])
     return HttpResponse("ok")
+
+
+def receiver(request, source):
+    """Stands in for the webhook receiver: `forged` fails its signature, others pass."""
+    if source == "forged":
+        return request.rate_limits.authentication_failed() or HttpResponse(status=401)
+    return request.rate_limits.webhook_verified(source) or HttpResponse("ok")
 
 
 middleware = RateLimitMiddleware(view)
@@ -112,9 +121,23 @@ def test_redirect_group_is_per_client_address():
     assert send(url="/other", ip="192.0.2.2").status_code == 200
 
 
-def test_health_checks_and_static_files_are_exempt():
+def test_health_checks_are_exempt():
     assert set(statuses(LIMIT * 3, url="/healthz")) == {200}
-    assert set(statuses(LIMIT * 3, url="/static/css/site.css")) == {200}
+
+
+@pytest.mark.parametrize("path", ["/static/css/site.css", "/static/no/such.file", "/favicon.ico"])
+def test_the_early_limiter_leaves_static_paths_to_whitenoise(path):
+    # Whitenoise, below it, serves the files that exist; the rest reach the late one.
+    early = EarlyRateLimitMiddleware(view)
+    answers = [early(factory.get(path, REMOTE_ADDR="192.0.2.1")).status_code for _ in range(9)]
+    assert set(answers) == {200}
+
+
+@pytest.mark.parametrize("path", ["/static/no/such.file", "/static/", "/static/../etc/passwd"])
+def test_static_paths_that_reach_the_late_limiter_count_as_default(path):
+    # Only a path whitenoise did not serve gets this far: it is a 404 page like any other.
+    assert statuses(LIMIT + 1, url=path) == [200] * LIMIT + [429]
+    assert send(url="/").status_code == 429  # the address's default bucket
 
 
 def test_a_path_that_resolves_to_nothing_counts_as_default():
@@ -131,16 +154,54 @@ def test_sign_in_posts_are_limited_per_address():
     assert send("post", "/accounts/login/", ip="192.0.2.9").status_code == 200
 
 
-def test_sign_in_posts_are_limited_per_username_across_addresses():
+def sign_in_from_many_addresses(username):
     for number in range(LIMIT):
         ip = f"198.51.100.{number}"
-        assert (
-            send("post", "/accounts/login/", ip=ip, data={"username": "Alice"}).status_code == 200
-        )
+        data = {"username": username}
+        assert send("post", "/accounts/login/", ip=ip, data=data).status_code == 200
+
+
+def test_sign_in_posts_are_limited_per_username_across_addresses():
+    sign_in_from_many_addresses("alice")
     refused = send("post", "/accounts/login/", ip="203.0.113.50", data={"username": " alice "})
     assert refused.status_code == 429
     assert '"login-username";r=0' in refused["RateLimit"]
     assert '"login";r=' in refused["RateLimit"]
+
+
+# Every spelling that the sign-in form turns into `alice` (strip, then NFKC).
+ALICE_SPELLINGS = [
+    "\uff41\uff4c\uff49\uff43\uff45",  # all five letters fullwidth
+    "a\uff4cice",  # one fullwidth letter
+    "\u3000alice\u3000",  # ideographic spaces around it
+    "\u1d43lice",  # modifier letter small a
+    "al\u2170ce",  # small roman numeral one
+]
+
+
+@pytest.mark.parametrize("spelling", ALICE_SPELLINGS)
+def test_a_username_is_one_bucket_however_it_is_spelled(spelling):
+    from django.contrib.auth.forms import UsernameField
+
+    assert UsernameField().clean(spelling) == "alice"  # the form signs in as alice
+    sign_in_from_many_addresses("alice")
+    refused = send("post", "/accounts/login/", ip="203.0.113.50", data={"username": spelling})
+    assert refused.status_code == 429
+    assert '"login-username";r=0' in refused["RateLimit"]
+
+
+@pytest.mark.parametrize("spelling", ALICE_SPELLINGS)
+def test_guessing_under_another_spelling_spends_alices_bucket(spelling):
+    sign_in_from_many_addresses(spelling)
+    refused = send("post", "/accounts/login/", ip="203.0.113.50", data={"username": "alice"})
+    assert refused.status_code == 429
+
+
+def test_another_case_is_another_account_and_another_bucket():
+    # ModelBackend matches usernames case-sensitively: `Alice` never signs in as alice.
+    sign_in_from_many_addresses("alice")
+    other = send("post", "/accounts/login/", ip="203.0.113.50", data={"username": "Alice"})
+    assert other.status_code == 200
 
 
 def test_viewing_the_sign_in_form_is_default_not_login():
@@ -165,12 +226,11 @@ def test_a_get_to_the_create_url_is_default():
     assert send(url="/links/new").status_code == 200
 
 
-def test_api_is_per_token():
-    token = {"Authorization": "Bearer first-token"}
-    assert statuses(LIMIT + 1, url="/api/v1/links/x", **token) == [200] * LIMIT + [429]
-    other = {"Authorization": "Bearer second-token"}
-    assert send(url="/api/v1/links/x", **other).status_code == 200
-    assert send(url="/api/v1/links/x").status_code == 200  # no token: per address
+def test_made_up_tokens_share_the_address_bucket_and_count_as_failures():
+    made_up = [send(url="/api/v1/links/x", Authorization=f"Bearer made-up-{n}") for n in range(5)]
+    assert [answer.status_code for answer in made_up] == [200] * LIMIT + [429, 429]
+    assert '"auth-failures";r=0' in made_up[LIMIT]["RateLimit"]
+    assert send(url="/api/v1/links/x", ip="192.0.2.2", Authorization="Bearer x").status_code == 200
 
 
 def test_api_without_a_token_is_per_address():
@@ -178,8 +238,16 @@ def test_api_without_a_token_is_per_address():
     assert send(url="/api/v1/links/x", ip="192.0.2.2").status_code == 200
 
 
+def test_a_request_without_a_token_is_no_failure():
+    statuses(LIMIT, url="/api/v1/links/x")
+    response = send(url="/api/v1/links/x")
+    assert response.status_code == 429
+    assert "auth-failures" not in response["RateLimit"]
+    assert send(url="/api/v1/links/x", ip="192.0.2.2", Authorization="Bearer x").status_code == 200
+
+
 def test_api_responses_under_the_limit_carry_the_fields():
-    response = send(url="/api/v1/links/x", Authorization="Bearer t")
+    response = send(url="/api/v1/links/x")
     assert response.status_code == 200
     assert response["RateLimit-Policy"] == f'"api";q={LIMIT};w={DAY}'
     assert re.fullmatch(rf'"api";r={LIMIT - 1};t=\d+', response["RateLimit"])
@@ -190,16 +258,42 @@ def test_html_pages_under_the_limit_carry_no_fields():
 
 
 def test_creating_through_the_api_counts_as_api_and_create():
-    response = send("post", "/api/v1/links/", Authorization="Bearer t")
+    response = send("post", "/api/v1/links/")
     policies = FIELD_MEMBER.findall(response["RateLimit-Policy"])
     assert [member.split(";")[0] for member in policies] == ['"api"', '"create"']
     assert all(STATE_MEMBER.fullmatch(m.strip()) for m in response["RateLimit"].split(","))
 
 
-def test_webhooks_are_per_source():
+def test_verified_webhooks_are_per_source():
     assert statuses(LIMIT + 1, method="post", url="/webhooks/github/") == [200] * LIMIT + [429]
     assert send("post", "/webhooks/stripe/").status_code == 200
     assert send("post", "/webhooks/github/", ip="192.0.2.99").status_code == 429
+
+
+def test_failed_webhooks_spend_the_address_not_the_source():
+    forged = statuses(LIMIT + 2, method="post", url="/webhooks/forged/")
+    assert forged == [401] * LIMIT + [429, 429]
+    assert send("post", "/webhooks/github/", ip="192.0.2.1").status_code == 429  # that address
+    assert statuses(LIMIT, method="post", url="/webhooks/github/", ip="192.0.2.9") == [200] * LIMIT
+
+
+def test_a_full_failure_bucket_refuses_before_the_view():
+    statuses(LIMIT, method="post", url="/webhooks/forged/")
+    called.clear()
+    refused = send("post", "/webhooks/github/")
+    assert refused.status_code == 429 and not called
+    assert refused["RateLimit"].startswith('"auth-failures";r=0;')
+
+
+def test_a_verified_delivery_reports_its_source_bucket_only():
+    response = send("post", "/webhooks/github/")
+    assert response["RateLimit-Policy"] == f'"webhook";q={LIMIT};w={DAY}'
+
+
+def test_a_get_to_the_webhook_url_is_default():
+    statuses(LIMIT, method="post", url="/webhooks/forged/")
+    assert send(url="/webhooks/forged/", ip="192.0.2.5").status_code == 200
+    assert statuses(LIMIT, url="/", ip="192.0.2.5") == [200] * (LIMIT - 1) + [429]
 
 
 def test_a_group_set_off_is_never_limited(settings):
@@ -397,6 +491,19 @@ def test_fail_open_is_configurable_per_group(cache_down, settings):
     response = send(url="/api/v1/links/x")
     assert response.status_code == 503
     assert response["Content-Type"] == "application/problem+json"
+
+
+def test_webhook_buckets_spent_by_the_view_fail_open_too(cache_down):
+    assert set(statuses(LIMIT * 2, method="post", url="/webhooks/github/")) == {200}
+    assert set(statuses(LIMIT * 2, method="post", url="/webhooks/forged/")) == {401}
+
+
+def test_a_fail_closed_webhook_bucket_answers_503_from_the_view(cache_down, settings):
+    settings.RATE_LIMIT_FAIL_OPEN = ["auth-failures"]
+    response = send("post", "/webhooks/github/")
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/problem+json"
+    assert response["Retry-After"] == "30"
 
 
 def test_a_cache_failure_is_logged_without_flooding(cache_down, caplog, monkeypatch):

@@ -103,7 +103,9 @@ def test_settings_hold_a_rate_for_every_group():
         ("RATE_LIMIT_API", ""),
         ("RATE_LIMIT_WEBHOOK", "lots"),
         ("RATE_LIMIT_DEFAULT", "0/m"),
+        ("RATE_LIMIT_AUTH_FAILURES", "20/minute"),
         ("RATE_LIMIT_FAIL_OPEN", "everything"),
+        ("WEBHOOK_REPLAY_WINDOW_HOURS", "0"),
         ("TRUSTED_PROXY_COUNT", "-1"),
         ("TRUSTED_PROXY_COUNT", "two"),
     ],
@@ -118,6 +120,13 @@ def test_start_up_stops_on_a_bad_rate_limit_variable(name, value):
 def test_start_up_accepts_off_and_good_rates():
     result = run_manage("check", env={"RATE_LIMIT_REDIRECT": "off", "RATE_LIMIT_API": "100/5m"})
     assert result.returncode == 0, result.stderr
+
+
+def test_failed_authentication_has_its_own_group_and_fails_open_by_default():
+    from django.conf import settings
+
+    assert settings.RATE_LIMITS["auth-failures"] == Rate(20, 60)
+    assert "auth-failures" in settings.RATE_LIMIT_FAIL_OPEN
 
 
 def check_ids(settings_changes, settings) -> list[str]:

@@ -288,6 +288,83 @@ def test_github_style_source(client):
     assert Link.objects.count() == 1
 
 
+def github_delivery(client, source, body, delivery_id):
+    return client.post(
+        f"/webhooks/{source.name}/",
+        body,
+        content_type="application/json",
+        HTTP_X_HUB_SIGNATURE_256=sign_github(source.secret, body),
+        HTTP_X_GITHUB_DELIVERY=delivery_id,
+        HTTP_X_GITHUB_EVENT="link.create",
+    )
+
+
+def test_a_github_body_replayed_under_a_new_delivery_id_is_a_duplicate(client):
+    # X-Hub-Signature-256 covers the body only: anyone who saw one delivery can resend
+    # it with a fresh X-GitHub-Delivery.
+    source = make_source("ci", scheme="github")
+    body = payload()
+    assert github_delivery(client, source, body, "delivery-1").status_code == 202
+    replay = github_delivery(client, source, body, "delivery-2")
+    assert replay.status_code == 200
+    assert replay.json() == {"id": "delivery-2", "status": "duplicate"}
+    assert WebhookEvent.objects.get().delivery_id == "delivery-1"
+    assert Link.objects.count() == 1
+
+
+def test_another_github_body_or_another_source_is_a_new_event(client):
+    ci, other = make_source("ci", scheme="github"), make_source("other", scheme="github")
+    body = payload()
+    assert github_delivery(client, ci, body, "delivery-1").status_code == 202
+    assert github_delivery(client, other, body, "delivery-1").status_code == 202
+    changed = payload(url="https://example.com/another")
+    assert github_delivery(client, ci, changed, "delivery-2").status_code == 202
+    assert WebhookEvent.objects.count() == 3
+
+
+def test_a_github_body_is_new_again_after_the_replay_window(client, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    source = make_source("ci", scheme="github")
+    body = payload()
+    assert github_delivery(client, source, body, "delivery-1").status_code == 202
+    window = settings.WEBHOOK_REPLAY_WINDOW
+    assert window == timedelta(hours=24)  # the documented default
+    WebhookEvent.objects.update(received_at=timezone.now() - window - timedelta(seconds=1))
+    assert github_delivery(client, source, body, "delivery-2").status_code == 202
+    assert WebhookEvent.objects.count() == 2
+
+
+def test_standard_webhooks_sign_their_id_so_the_same_body_may_come_again(client):
+    # webhook-id and webhook-timestamp are signed: a new id needs the secret.
+    source = make_source()
+    body = payload()
+    assert deliver(client, source, body, delivery_id="msg_1").status_code == 202
+    assert deliver(client, source, body, delivery_id="msg_2").status_code == 202
+    assert WebhookEvent.objects.count() == 2
+
+
+def test_every_stored_event_keeps_its_body_digest(client):
+    import hashlib
+
+    deliver(client, make_source())
+    event = WebhookEvent.objects.get()
+    assert event.body_digest == hashlib.sha256(payload()).hexdigest()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_github_replays_store_one_event():
+    source = make_source("ci", scheme="github")
+    body = payload()
+    statuses = at_once(
+        8, lambda: github_delivery(Client(), source, body, f"d-{time.monotonic_ns()}").status_code
+    )
+    assert sorted(statuses) == [200] * 7 + [202]
+    assert WebhookEvent.objects.count() == 1 and Link.objects.count() == 1
+
+
 def test_github_ping_is_ignored_and_a_bad_github_signature_is_401(client):
     source = make_source("ci", scheme="github")
     body = b'{"zen": "Keep it logically awesome.", "hook_id": 1}'
@@ -353,3 +430,25 @@ def test_the_webhook_rate_limit_group_answers_429_per_source(client, settings):
     limited = deliver(client, cms)
     assert is_problem(limited, 429) and WebhookEvent.objects.count() == 2
     assert deliver(client, feed).status_code == 202  # keyed per source
+
+
+def test_the_migration_digests_the_bodies_still_inside_the_window():
+    import hashlib
+    import importlib
+    from datetime import timedelta
+
+    from django.apps import apps
+    from django.utils import timezone
+
+    from tests.webhook_delivery import make_event
+
+    migration = importlib.import_module("shortener.migrations.0006_webhook_event_body_digest")
+    source = make_source("ci", scheme="github")
+    recent, old = make_event(source, "recent"), make_event(source, "old")
+    WebhookEvent.objects.update(body_digest="")
+    WebhookEvent.objects.filter(pk=old.pk).update(received_at=timezone.now() - timedelta(days=2))
+    migration.digest_recent_bodies(apps, None)
+    recent.refresh_from_db()
+    old.refresh_from_db()
+    assert recent.body_digest == hashlib.sha256(bytes(recent.body)).hexdigest()
+    assert old.body_digest == ""

@@ -5,14 +5,17 @@ import re
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 from django.urls import ResolverMatch
 
 from config.ratelimit.client_address import address_key, client_address
+from shortener.api import tokens
 
 API_PREFIX = "/api/"
-# Creating links and signing in are POSTs; a GET to the same URL is browsing.
-POST_ONLY = frozenset({"create", "login"})
+# Creating links, signing in and delivering webhooks are POSTs; a GET to the same URL
+# is browsing.
+POST_ONLY = frozenset({"create", "login", "webhook"})
 _READABLE_SOURCE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -23,6 +26,9 @@ class Check:
     policy: str
     group: str
     key: str
+    # False: refuse once the bucket is full, but leave the spending to the view, which
+    # knows whether this request fails (a webhook signature: middleware.ViewLimits).
+    spend: bool = True
 
 
 CLIENT_ADDRESS_META = "torii.client_address"
@@ -45,19 +51,49 @@ def address_of(request: HttpRequest) -> str:
     return "ip:" + address_key(address)
 
 
+def has_bearer_token(request: HttpRequest) -> bool:
+    scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
+
+
+def token_user(request: HttpRequest) -> str | None:
+    """`user:<id>` of a live bearer token, looked up as the API's gate will look it up."""
+    token = tokens.from_request(request) if has_bearer_token(request) else None
+    return f"user:{token.user_id}" if token is not None else None
+
+
 def user_or_address(request: HttpRequest) -> str:
+    """The signed-in user, by session or (under /api/) bearer token; else the address.
+
+    This runs before the API's gate sets request.user from the token, so the token is
+    resolved here: one user is one bucket, through forms and the API alike.
+    """
+    if request.path_info.startswith(API_PREFIX) and (user := token_user(request)):
+        return user
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return f"user:{user.pk}"
     return address_of(request)
 
 
-def token_or_address(request: HttpRequest) -> str:
-    scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() == "bearer" and token:
-        return "token:" + digest(token)
-    return address_of(request)
+def api_checks(request: HttpRequest) -> list[Check]:
+    """A live token counts against its user; a made-up one against the address, twice.
+
+    Keyed by the token itself, every made-up token would be a fresh bucket.
+    """
+    if not has_bearer_token(request):
+        return [Check("api", "api", address_of(request))]
+    if user := token_user(request):
+        return [Check("api", "api", user)]
+    address = address_of(request)
+    return [Check("api", "api", address), Check("auth-failures", "auth-failures", address)]
+
+
+def normalized_username(username: str) -> str:
+    """The username as sign-in looks it up: the form strips it, then NFKC-normalises it
+    (UsernameField, AbstractBaseUser.normalize_username). No case folding: ModelBackend
+    matches usernames case-sensitively, so `Alice` is another account than `alice`."""
+    return get_user_model().normalize_username(username.strip())
 
 
 def username_of(request: HttpRequest) -> str:
@@ -65,14 +101,13 @@ def username_of(request: HttpRequest) -> str:
         username = request.POST.get("username", "")
     except Exception:  # unreadable or oversized bodies: the view will refuse them
         username = ""
-    return "username:" + digest(username.strip().casefold())
+    return "username:" + digest(normalized_username(username))
 
 
-def webhook_source(match: ResolverMatch | None) -> str:
-    source = str(match.kwargs.get("source", "")) if match else ""
-    if _READABLE_SOURCE.fullmatch(source):
-        return "source:" + source
-    return "source:" + digest(source)
+def webhook_source(name: str) -> str:
+    if _READABLE_SOURCE.fullmatch(name):
+        return "source:" + name
+    return "source:" + digest(name)
 
 
 def checks_for(request: HttpRequest, match: ResolverMatch | None) -> list[Check]:
@@ -86,12 +121,14 @@ def checks_for(request: HttpRequest, match: ResolverMatch | None) -> list[Check]
 
     checks = []
     if request.path_info.startswith(API_PREFIX):
-        checks.append(Check("api", "api", token_or_address(request)))
+        checks.extend(api_checks(request))
     if group == "login":
         checks.append(Check("login", "login", address_of(request)))
         checks.append(Check("login-username", "login", username_of(request)))
     elif group == "webhook":
-        checks.append(Check("webhook", "webhook", webhook_source(match)))
+        # The source's own bucket is spent by the receiver once the signature holds
+        # (middleware.ViewLimits); a stranger's failures count against its address.
+        checks.append(Check("auth-failures", "auth-failures", address_of(request), spend=False))
     elif group == "create":
         checks.append(Check("create", "create", user_or_address(request)))
     elif group == "redirect":

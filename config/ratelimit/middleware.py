@@ -12,7 +12,7 @@ from django.urls import Resolver404, ResolverMatch, resolve
 from django_ratelimit.core import get_usage
 
 from config.ratelimit.fields import Usage, add_fields
-from config.ratelimit.groups import Check, checks_for, digest
+from config.ratelimit.groups import Check, address_of, checks_for, digest, webhook_source
 from config.ratelimit.responses import for_machines, limiter_unavailable, too_many_requests
 
 logger = logging.getLogger(__name__)
@@ -41,8 +41,8 @@ def resolved(path: str, urlconf: str) -> ResolverMatch | None:
         return None
 
 
-def is_static_file(path: str) -> bool:
-    """Static files are exempt: those under STATIC_URL and whitenoise's root files."""
+def is_static_path(path: str) -> bool:
+    """Under STATIC_URL, or one of whitenoise's root files (/favicon.ico)."""
     return path.startswith(settings.STATIC_URL) or path in root_files(settings.WHITENOISE_ROOT)
 
 
@@ -60,7 +60,7 @@ def count(request: HttpRequest, check: Check) -> Usage | None:
             group=check.policy,
             key=lambda _group, _request: check.key,
             rate=rate.as_tuple(),
-            increment=True,
+            increment=check.spend,
         )
     except Exception as error:  # each cache backend raises its own connection errors
         raise CacheUnavailable(repr(error)) from error
@@ -71,7 +71,10 @@ def count(request: HttpRequest, check: Check) -> Usage | None:
     # The window ends at `time_left` (0 … window-1 s from now) and its last
     # second still counts, so a new window starts one second later.
     reset = usage["time_left"] + 1
-    return Usage(check.policy, rate.limit, rate.seconds, usage["count"], reset)
+    # A check that does not spend reports the count this request makes if the view
+    # spends it too: a full bucket refuses the request before the view.
+    counted = usage["count"] + (0 if check.spend else 1)
+    return Usage(check.policy, rate.limit, rate.seconds, counted, reset)
 
 
 def log_rejection_once(request: HttpRequest, check: Check, usage: Usage) -> None:
@@ -127,7 +130,7 @@ class RateLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if is_static_file(request.path_info) or getattr(request, "rate_limit_counted", False):
+        if self.leaves(request) or getattr(request, "rate_limit_counted", False):
             return self.get_response(request)
         match = getattr(request, "rate_limit_match", _UNRESOLVED)
         if match is _UNRESOLVED:
@@ -136,6 +139,7 @@ class RateLimitMiddleware:
         if any(check.group in self.deferred for check in checks):
             return self.get_response(request)
         request.rate_limit_counted = True
+        limits = request.rate_limits = ViewLimits(request)
         try:
             counted = [(check, usage) for check in checks if (usage := count(request, check))]
         except CacheUnavailable as error:
@@ -153,9 +157,16 @@ class RateLimitMiddleware:
             return too_many_requests(request, usages)
 
         response = self.get_response(request)
-        if usages and for_machines(request):
-            add_fields(response, usages)
+        # A bucket the request only looked at is no news to a client that did not fail.
+        reported = [usage for check, usage in counted if check.spend] + limits.usages
+        if reported and for_machines(request):
+            add_fields(response, reported)
         return response
+
+    def leaves(self, request: HttpRequest) -> bool:
+        """Requests this instance does not count. The late one counts all that reach it:
+        whitenoise, above it, has served the static files that exist."""
+        return False
 
 
 class EarlyRateLimitMiddleware(RateLimitMiddleware):
@@ -163,3 +174,49 @@ class EarlyRateLimitMiddleware(RateLimitMiddleware):
     signed-in user, so the redirect fast path below it is limited too."""
 
     deferred = frozenset({"create"})
+
+    def leaves(self, request: HttpRequest) -> bool:
+        # Whitenoise, below, serves the files that exist, unlimited; a static path that
+        # is no file goes on to the 404 page and is counted by the late instance.
+        return is_static_path(request.path_info)
+
+
+class ViewLimits:
+    """Buckets a view spends itself, once it knows what the middleware cannot.
+
+    A webhook's source is the sender only once the receiver has checked the signature:
+    before that a delivery is a stranger's, counted against the stranger's address and
+    only when it fails. The middleware sets one on every request it counts
+    (`request.rate_limits`, as AuthenticationMiddleware sets `request.user`), so views,
+    which never import config, spend buckets and get the site's own refusals back.
+    """
+
+    def __init__(self, request: HttpRequest):
+        self.request = request
+        self.usages: list[Usage] = []  # the middleware reports them on the response
+
+    def webhook_verified(self, source: str) -> HttpResponse | None:
+        """Spend the verified source's bucket: None to go on, or the refusal to answer."""
+        return self.spend(Check("webhook", "webhook", webhook_source(source)))
+
+    def authentication_failed(self) -> HttpResponse | None:
+        """Count a failed signature or an unknown sender against the client's address."""
+        address = address_of(self.request)
+        return self.spend(Check("auth-failures", "auth-failures", address))
+
+    def spend(self, check: Check) -> HttpResponse | None:
+        if settings.RATE_LIMITS.get(check.group) is None:
+            return None
+        try:
+            usage = count(self.request, check)
+        except CacheUnavailable as error:
+            fail_open = check.group in settings.RATE_LIMIT_FAIL_OPEN
+            log_cache_failure(error, fail_open)
+            return None if fail_open else limiter_unavailable(self.request, UNAVAILABLE_RETRY_AFTER)
+        if usage is None:
+            return None
+        self.usages.append(usage)
+        if not usage.exceeded:
+            return None
+        log_rejection_once(self.request, check, usage)
+        return too_many_requests(self.request, [usage])

@@ -3,7 +3,7 @@
 import re
 from dataclasses import dataclass
 
-GROUPS = ("redirect", "create", "login", "api", "webhook", "default")
+GROUPS = ("redirect", "create", "login", "api", "webhook", "auth-failures", "default")
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

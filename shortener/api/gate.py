@@ -60,7 +60,7 @@ def gate(view):
 
 def admit(request: HttpRequest) -> HttpResponse | None:
     """The refusal for a request that may not reach the API, or None."""
-    request.api_token = tokens.from_header(request)
+    request.api_token = tokens.from_request(request)
     if request.api_token is not None:
         request.user = request.api_token.user
     if not flag_is_active(request, FLAG):

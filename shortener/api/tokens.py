@@ -51,6 +51,16 @@ def from_header(request: HttpRequest) -> ApiToken | None:
     return find(raw.strip())
 
 
+def from_request(request: HttpRequest) -> ApiToken | None:
+    """The request's live token, looked up once: the site's rate limiter keys on its user
+    before the gate admits the request, and both must see the same answer."""
+    try:
+        return request._torii_api_token
+    except AttributeError:
+        token = request._torii_api_token = from_header(request)
+        return token
+
+
 class BearerToken(HttpBearer):
     """`Authorization: Bearer <token>` (for ninja and the OpenAPI security scheme)."""
 

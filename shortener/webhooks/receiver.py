@@ -1,19 +1,24 @@
 """The receiver, POST /webhooks/<source>/: verify, store once, acknowledge; never act here.
 
-Order of checks: method (405), source (404), size (413), signature (401), body (400,
-kept as a rejected event). A repeated delivery id answers 200 and writes nothing.
+Order of checks: method (405), source (404), size (413), signature (401), the source's
+rate (429), body (400, kept as a rejected event). A repeated delivery id answers 200 and
+writes nothing; so does, for GitHub-style sources whose delivery id is not signed, a body
+already received within WEBHOOK_REPLAY_WINDOW. Every refusal before the signature holds
+counts against the client's address, never against the source it names.
 """
 
 import logging
 import re
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from hypermedia.problems import problem
 from shortener.models import EventStatus, SignatureScheme, WebhookEvent, WebhookSource
-from shortener.webhook_models import printable
+from shortener.webhook_models import UNSIGNED_DELIVERY_ID, body_digest, printable
 from shortener.webhooks import processing, schemas, signatures
 
 logger = logging.getLogger(__name__)
@@ -43,17 +48,33 @@ def receive(request: HttpRequest, source: str) -> HttpResponse:
     if SOURCE_NAME.fullmatch(source):  # PostgreSQL refuses some strings (NUL) outright
         found = WebhookSource.objects.filter(name=source, enabled=True).first()
     if found is None:
-        return problem(404, "unknown-source", "There is no enabled webhook source with that name.")
+        return failed(request) or problem(
+            404, "unknown-source", "There is no enabled webhook source with that name."
+        )
     body = read_body(request)
     if isinstance(body, HttpResponse):
-        return body
+        return failed(request) or body
     try:
         delivery_id = verify(found, request, body)
     except signatures.SignatureRefused as refusal:
-        return problem(401, "bad-signature", refusal.reason)
+        return failed(request) or problem(401, "bad-signature", refusal.reason)
+    limits = getattr(request, "rate_limits", None)
+    if limits is not None and (refused := limits.webhook_verified(found.name)):
+        return refused
     if WebhookEvent.objects.filter(source=found, delivery_id=delivery_id).exists():
         return duplicate(delivery_id)
     return store(found, request, delivery_id, body)
+
+
+def failed(request: HttpRequest) -> HttpResponse | None:
+    """Count a delivery that is not the source's against the client's address.
+
+    The site's rate limiter sets request.rate_limits (config/ratelimit/middleware.py),
+    as authentication sets request.user; without it nothing is counted. Its answer is
+    the refusal to send instead, once the address has failed too often.
+    """
+    limits = getattr(request, "rate_limits", None)
+    return limits.authentication_failed() if limits is not None else None
 
 
 def read_body(request: HttpRequest) -> bytes | HttpResponse:
@@ -106,6 +127,8 @@ def store(source: WebhookSource, request: HttpRequest, delivery_id: str, body: b
     )
     try:
         with transaction.atomic():
+            if source.scheme in UNSIGNED_DELIVERY_ID and is_replay(source, event):
+                return duplicate(delivery_id)
             event.save(force_insert=True)
             if status == EventStatus.PENDING:
                 # The database queue's task row commits with the event: one write
@@ -125,6 +148,21 @@ def store(source: WebhookSource, request: HttpRequest, delivery_id: str, body: b
             400, "rejected-event", event.outcome or "Refused.", event=delivery_id, stored="rejected"
         )
     return JsonResponse({"id": delivery_id, "status": status}, status=202)
+
+
+def is_replay(source: WebhookSource, event: WebhookEvent) -> bool:
+    """The same body from this source within the window, under any delivery id.
+
+    Runs in the storing transaction with the source's row locked (PostgreSQL; SQLite's
+    IMMEDIATE transactions serialise writers already), so of two replays racing, one
+    is stored and the other sees it.
+    """
+    list(WebhookSource.objects.select_for_update().filter(pk=source.pk).values_list("pk"))
+    event.body_digest = body_digest(event.body)
+    since = timezone.now() - settings.WEBHOOK_REPLAY_WINDOW
+    return WebhookEvent.objects.filter(
+        source=source, body_digest=event.body_digest, received_at__gte=since
+    ).exists()
 
 
 def duplicate(delivery_id: str) -> JsonResponse:
