@@ -258,6 +258,8 @@ def uncountable(request: HttpRequest) -> HttpResponse:
             status=503,
         )
     response["Retry-After"] = str(seconds)
+    # Logged once a minute above; Django would add a line for every refused click.
+    response._has_been_logged = True
     return response
 
 
