@@ -121,11 +121,9 @@ def test_every_place_that_matches_a_slug_agrees(text, valid):
         "API path parameter": Draft202012Validator(
             {"type": "string", "pattern": api_pattern}
         ).is_valid(text),
+        # link.create's schema checks only the shape; the link core judges its slug
+        # with custom_slug_problem, tested below.
         "webhook link.disable": problem_with_data("link.disable", {"slug": text}) is None,
-        "webhook link.create": problem_with_data(
-            "link.create", {"url": "https://example.com/", "slug": text}
-        )
-        is None,
     }
     assert verdicts == dict.fromkeys(verdicts, valid)
 
