@@ -17,6 +17,10 @@ SLUG = re.compile(SLUG_PATTERN)
 # the lookahead keeps Python's `$` (jsonschema's) from accepting a trailing newline.
 SCHEMA_PATTERN = rf"^{SLUG_PATTERN}$(?!\n)"
 CUSTOM_PATTERN = re.compile(rf"[{CHARACTERS}]{{{CUSTOM_MIN_LENGTH},{MAX_LENGTH}}}")
+CUSTOM_RULE = (
+    f"A custom slug is {CUSTOM_MIN_LENGTH} to {MAX_LENGTH} characters: "
+    "letters, digits, hyphens and underscores only."
+)
 
 # Every top-level path the site uses or may use; compared case-insensitively so
 # no slug can shadow a page or look like one.
@@ -69,10 +73,7 @@ def is_reserved(slug: str) -> bool:
 def custom_slug_problem(slug: str) -> str | None:
     """Why a requested custom slug cannot be used (apart from being taken), or None."""
     if not CUSTOM_PATTERN.fullmatch(slug):
-        return (
-            f"A custom slug is {CUSTOM_MIN_LENGTH} to {MAX_LENGTH} characters: "
-            "letters, digits, hyphens and underscores only."
-        )
+        return CUSTOM_RULE
     if is_reserved(slug):
         return f"“{slug}” is reserved for the site's own pages; choose another."
     return None

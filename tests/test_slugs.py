@@ -3,7 +3,7 @@
 import pytest
 from django.urls import get_resolver
 
-from shortener import slugs
+from shortener import links, slugs
 
 
 def test_generated_slugs_use_the_unambiguous_alphabet_and_length():
@@ -138,5 +138,7 @@ def test_the_lengths_come_from_one_place():
     from shortener.models import Link
 
     assert Link._meta.get_field("slug").max_length == slugs.MAX_LENGTH
-    problem = slugs.custom_slug_problem("ab")
-    assert f"{slugs.CUSTOM_MIN_LENGTH} to {slugs.MAX_LENGTH} characters" in problem
+    assert slugs.custom_slug_problem("ab") == slugs.CUSTOM_RULE
+    assert f"{slugs.CUSTOM_MIN_LENGTH} to {slugs.MAX_LENGTH} characters" in slugs.CUSTOM_RULE
+    # The core's sentence for a slug of the wrong kind says the same rule.
+    assert links.SENTENCES["slug"] == slugs.CUSTOM_RULE
