@@ -5,12 +5,12 @@ from django.urls import include, path, re_path
 
 from config.health import healthz
 from config.password_reset import password_reset
-from shortener import redirects
+from shortener import redirects, slugs
 from shortener import token_views as tokens
 from shortener import views as links
 from shortener.webhooks.receiver import receive as receive_webhook
 
-SLUG = r"(?P<slug>[A-Za-z0-9_-]{1,64})"
+SLUG = rf"(?P<slug>{slugs.SLUG_PATTERN})"
 
 urlpatterns = [
     path("", links.home, name="home"),

@@ -10,11 +10,13 @@ unknown slugs included) in front of one indexed query, so an edit, a disable or 
 delete takes effect everywhere within LOOKUP_TTL seconds.
 """
 
+import logging
 import re
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC
+from enum import Enum
 from functools import lru_cache
 
 from cachetools import TTLCache
@@ -27,11 +29,21 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from shortener.models import Link, LinkState, state_of
+from shortener.slugs import SLUG_PATTERN
 from shortener.visits import buffer
 
 LOOKUP_TTL = 2.0
 LOOKUP_SIZE = 10_000
-SLUG_PATH = re.compile(r"/([A-Za-z0-9_-]{1,64})\Z")
+SLUG_PATH = re.compile(rf"/({SLUG_PATTERN})\Z")
+# Seconds a visitor of a limited link is asked to wait while the counters are down.
+UNCOUNTABLE_RETRY_AFTER = 30
+# A down cache cannot de-duplicate its own log lines: one per process this often.
+COUNTERS_DOWN_LOG_INTERVAL = 60.0
+UNCOUNTABLE_REASON = (
+    "This short link allows a limited number of visits, and visits cannot be counted "
+    "right now, so it cannot be followed for the moment."
+)
+logger = logging.getLogger(__name__)
 
 GONE_REASONS = {
     LinkState.DISABLED: "This short link has been disabled by its owner.",
@@ -131,17 +143,56 @@ def forget_lookups() -> None:
         _lookups.clear()
 
 
-def take_visit(link: Snapshot) -> bool:
+class Claim(Enum):
+    """What claiming one visit of a limited link came to."""
+
+    TAKEN = "taken"
+    USED_UP = "used up"
+    UNCOUNTABLE = "uncountable"  # the counters cache is down: refuse, never guess
+
+
+def take_visit(link: Snapshot) -> Claim:
     """For a link with a visit limit: claim one visit in the shared cache, exactly.
 
     The counter starts from the stored count the first time any worker needs it and is
     then only incremented atomically, so with any number of workers at most
-    `max_visits` requests are redirected.
+    `max_visits` requests are redirected. While the cache cannot count, no visit is
+    taken and the counter is left as it stands, so the count continues when it is back.
     """
     counters = caches["counters"]
     key = f"link-visits:{link.pk}"
-    counters.add(key, link.visit_count, timeout=None)
-    return counters.incr(key) <= link.max_visits
+    try:
+        try:
+            counters.add(key, link.visit_count, timeout=None)
+            count = counters.incr(key)
+        except ValueError:  # the key vanished between add and incr (evicted, flushed)
+            counters.add(key, link.visit_count, timeout=None)
+            count = counters.incr(key)
+    except Exception as error:  # each cache backend raises its own connection errors
+        log_counters_down(repr(error))
+        return Claim.UNCOUNTABLE
+    if count is None:  # a backend that lost the count without raising
+        log_counters_down("the cache returned no count")
+        return Claim.UNCOUNTABLE
+    return Claim.TAKEN if count <= link.max_visits else Claim.USED_UP
+
+
+_last_counters_down_log = float("-inf")
+_counters_down_lock = threading.Lock()
+
+
+def log_counters_down(error: str) -> None:
+    global _last_counters_down_log  # a per-process throttle: the cache is what failed
+    with _counters_down_lock:
+        now = time.monotonic()
+        if now - _last_counters_down_log < COUNTERS_DOWN_LOG_INTERVAL:
+            return
+        _last_counters_down_log = now
+    logger.error(
+        "Counters cache unavailable (%s): links with a visit limit answer 503, "
+        "links without one keep redirecting",
+        error,
+    )
 
 
 def live_redirect(request: HttpRequest, slug: str) -> HttpResponse | None:
@@ -150,9 +201,11 @@ def live_redirect(request: HttpRequest, slug: str) -> HttpResponse | None:
     if link is None or link.state(time.time()) != LinkState.ACTIVE:
         return None
     counted = request.method == "GET"
-    if counted and link.max_visits is not None and not take_visit(link):
-        request.torii_exhausted = True
-        return None
+    if counted and link.max_visits is not None:
+        claim = take_visit(link)
+        if claim is not Claim.TAKEN:
+            request.torii_claim = claim
+            return None
     if counted:
         buffer.add(link.pk, request.META)
     response = HttpResponse(status=link.redirect_code)
@@ -182,6 +235,34 @@ def gone(request: HttpRequest, state: LinkState) -> HttpResponse:
     return render(request, "410.html", {"reason": GONE_REASONS[state], "state": state}, status=410)
 
 
+_unrenderable_logged = False
+
+
+def uncountable(request: HttpRequest) -> HttpResponse:
+    """503 with Retry-After: the visit limit cannot be checked while the counters are down."""
+    seconds = UNCOUNTABLE_RETRY_AFTER
+    context = {"retry_after": seconds, "reason": UNCOUNTABLE_REASON}
+    try:
+        response = render(request, "503.html", context, status=503)
+    except Exception:
+        # The site's page may need the very cache that is down (the flags in the
+        # header on Redis): a refusal must not become a 500, nor a log line each.
+        global _unrenderable_logged
+        if not _unrenderable_logged:
+            _unrenderable_logged = True
+            logger.exception("Could not render 503.html; sending a plain page instead")
+        response = HttpResponse(
+            f"<!doctype html><title>503 Service Unavailable</title>"
+            f"<h1>Temporarily unavailable</h1><p>{UNCOUNTABLE_REASON}</p>"
+            f"<p>Try again in {seconds} seconds.</p>",
+            status=503,
+        )
+    response["Retry-After"] = str(seconds)
+    # Logged once a minute above; Django would add a line for every refused click.
+    response._has_been_logged = True
+    return response
+
+
 @never_cache
 @require_safe
 def follow(request: HttpRequest, slug: str) -> HttpResponse:
@@ -189,15 +270,18 @@ def follow(request: HttpRequest, slug: str) -> HttpResponse:
     link = lookup(slug)
     if link is None:
         raise Http404
-    if getattr(request, "torii_exhausted", False):
-        return gone(request, LinkState.EXHAUSTED)
-    state = link.state(time.time())
-    if state != LinkState.ACTIVE:
-        return gone(request, state)
-    response = live_redirect(request, slug)
-    if response is None:
-        return gone(request, LinkState.EXHAUSTED)
-    return response
+    claim = getattr(request, "torii_claim", None)  # the middleware's, if it tried
+    if claim is None:
+        state = link.state(time.time())
+        if state != LinkState.ACTIVE:
+            return gone(request, state)
+        response = live_redirect(request, slug)
+        if response is not None:
+            return response
+        claim = getattr(request, "torii_claim", Claim.USED_UP)
+    if claim is Claim.UNCOUNTABLE:
+        return uncountable(request)
+    return gone(request, LinkState.EXHAUSTED)
 
 
 @require_safe

@@ -6,7 +6,21 @@ import shortuuid
 
 ALPHABET = shortuuid.get_alphabet()  # 57 symbols: no 0/O, 1/I/l look-alikes
 DEFAULT_LENGTH = 7
-CUSTOM_PATTERN = re.compile(r"[A-Za-z0-9_-]{3,64}")
+# Every slug, generated or custom, in every place that matches one: the URLs, the
+# redirect middleware, the API's path parameters and the webhook schema.
+CHARACTERS = "A-Za-z0-9_-"
+MAX_LENGTH = 64  # Link.slug's column
+CUSTOM_MIN_LENGTH = 3
+SLUG_PATTERN = rf"[{CHARACTERS}]{{1,{MAX_LENGTH}}}"
+SLUG = re.compile(SLUG_PATTERN)
+# For JSON Schema and OpenAPI, whose patterns are searched rather than fully matched;
+# the lookahead keeps Python's `$` (jsonschema's) from accepting a trailing newline.
+SCHEMA_PATTERN = rf"^{SLUG_PATTERN}$(?!\n)"
+CUSTOM_PATTERN = re.compile(rf"[{CHARACTERS}]{{{CUSTOM_MIN_LENGTH},{MAX_LENGTH}}}")
+CUSTOM_RULE = (
+    f"A custom slug is {CUSTOM_MIN_LENGTH} to {MAX_LENGTH} characters: "
+    "letters, digits, hyphens and underscores only."
+)
 
 # Every top-level path the site uses or may use; compared case-insensitively so
 # no slug can shadow a page or look like one.
@@ -59,15 +73,12 @@ def is_reserved(slug: str) -> bool:
 def custom_slug_problem(slug: str) -> str | None:
     """Why a requested custom slug cannot be used (apart from being taken), or None."""
     if not CUSTOM_PATTERN.fullmatch(slug):
-        return "A custom slug is 3 to 64 characters: letters, digits, hyphens and underscores only."
+        return CUSTOM_RULE
     if is_reserved(slug):
         return f"“{slug}” is reserved for the site's own pages; choose another."
     return None
 
 
-_ANY_SLUG = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
 def is_valid_slug(slug: str) -> bool:
     """Could this string be a slug at all (generated or custom)? Cheap guard for lookups."""
-    return bool(_ANY_SLUG.fullmatch(slug))
+    return bool(SLUG.fullmatch(slug))

@@ -4,6 +4,7 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -55,6 +56,9 @@ def granian(workers: int = 2, env: dict[str, str] | None = None):
     }
     full_env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     collected_static(full_env)
+    # A file, not a pipe: nobody reads a pipe until the end, and a server that logs
+    # more than the pipe holds (64 KiB) blocks its workers in the middle of a test.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed after stop() below
     process = subprocess.Popen(
         [
             str(ROOT / ".venv" / "bin" / "granian"),
@@ -75,22 +79,24 @@ def granian(workers: int = 2, env: dict[str, str] | None = None):
         ],
         cwd=ROOT,
         env=full_env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
+    process.log = log
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(url, process)
         yield url
     finally:
         stop(process)
+        log.close()
 
 
 def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"granian exited: {process.stdout.read().decode()}")
+            raise RuntimeError(f"granian exited: {output_of(process)}")
         try:
             with urllib.request.urlopen(f"{url}/healthz", timeout=2):
                 return
@@ -107,7 +113,15 @@ def stop(process: subprocess.Popen) -> str:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
-    return process.stdout.read().decode(errors="replace") if process.stdout else ""
+    return output_of(process)
+
+
+def output_of(process: subprocess.Popen) -> str:
+    log = getattr(process, "log", None)
+    if log is None:
+        return process.stdout.read().decode(errors="replace") if process.stdout else ""
+    log.seek(0)
+    return log.read().decode(errors="replace")
 
 
 def status_of(url: str) -> int:

@@ -1,13 +1,20 @@
 """Redirects under real load from several processes against granian with two workers:
 counts are exact, visit limits hold across workers, a graceful stop loses nothing."""
 
+import http.client
+import shutil
+import socket
+import subprocess
+import time
 from collections import Counter
+from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import pytest
 
 from shortener.models import Link, Visit
 from tests.conftest import make_link
-from tests.servers import granian, statuses
+from tests.servers import free_port, granian, statuses
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -41,3 +48,62 @@ def test_a_disabled_link_answers_410_within_the_lookup_bound():
         while set(statuses([f"{url}/{link.slug}"] * 10, processes=2)) != {410}:
             assert time.monotonic() - disabled_at < 2.5, "still redirecting after the bound"
             time.sleep(0.1)
+
+
+@contextmanager
+def own_redis(port: int):
+    """A throwaway redis-server of our own (never the shared one), without persistence."""
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server is not installed")
+    command = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        yield server
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def page_of(url: str) -> tuple[int, http.client.HTTPMessage, str]:
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        connection.request("GET", parts.path)
+        response = connection.getresponse()
+        return response.status, response.msg, response.read().decode()
+    finally:
+        connection.close()
+
+
+def test_with_redis_stopped_limited_links_answer_503_and_the_others_redirect():
+    free = make_link(target="https://example.com/free")
+    limited = make_link(target="https://example.com/limited", max_visits=30)
+    port = free_port()
+    with own_redis(port) as redis, granian(env={"REDIS_URL": f"redis://127.0.0.1:{port}/0"}) as url:
+        free_url, limited_url = f"{url}/{free.slug}", f"{url}/{limited.slug}"
+        assert Counter(statuses([free_url] * 10 + [limited_url] * 10)) == {302: 20}
+
+        redis.terminate()
+        redis.wait(timeout=10)
+        during = statuses([free_url] * 40 + [limited_url] * 40)
+        assert Counter(during[:40]) == {302: 40}
+        assert Counter(during[40:]) == {503: 40}
+        status, headers, body = page_of(limited_url)
+        assert status == 503 and headers["Retry-After"] == "30"
+        assert "no-store" in headers["Cache-Control"]
+        assert "visits cannot be counted right now" in body
+
+        with own_redis(port):  # back, and empty: the count starts again from the database
+            time.sleep(3)  # visits flushed (0.2 s) and every worker's lookup refreshed (2 s)
+            after = Counter(statuses([limited_url] * 40))
+    assert after == {302: 20, 410: 20}
+    assert Link.objects.get(pk=free.pk).visit_count == 50
+    assert Link.objects.get(pk=limited.pk).visit_count == 30

@@ -1,11 +1,14 @@
 """Following short links: GET/HEAD /<slug>, the 404 and 410 pages, the preview page."""
 
+import logging
 from datetime import timedelta
 
 import pytest
+from django.core.cache.backends.base import BaseCache
 from django.urls import reverse
 from django.utils import timezone
 
+from shortener import redirects
 from shortener.models import Link
 from tests.conftest import flush_visits, make_link
 
@@ -103,3 +106,136 @@ def test_preview_and_follow_urls_come_from_reverse(client):
 def test_a_link_expiring_later_still_redirects(client):
     link = make_link(expires_at=timezone.now() + timedelta(minutes=5))
     assert client.get(f"/{link.slug}").status_code == 302
+
+
+# --- The counters cache down: limited links answer 503, the others keep redirecting ------
+
+
+class DownCounters(BaseCache):
+    """A counters cache that cannot be reached, as a stopped Redis or a broken LMDB."""
+
+    def __init__(self, location, params):
+        super().__init__(params)
+
+    def add(self, *args, **kwargs):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    get = set = incr = delete = add
+
+    def clear(self):
+        pass
+
+
+class CountLosingCounters(DownCounters):
+    """Answers without raising but keeps nothing, as a cache that evicts at once."""
+
+    def add(self, *args, **kwargs):
+        return False
+
+    def incr(self, *args, **kwargs):
+        return None
+
+
+@pytest.fixture(params=[DownCounters, CountLosingCounters])
+def counters_down(request, settings, monkeypatch):
+    monkeypatch.setattr(redirects, "_last_counters_down_log", float("-inf"))
+    backend = f"{__name__}.{request.param.__name__}"
+    settings.CACHES = {**settings.CACHES, "counters": {"BACKEND": backend}}
+
+
+def test_a_limited_link_answers_503_while_the_counters_are_down(client, counters_down):
+    link = make_link(max_visits=5)
+    response = client.get(f"/{link.slug}")
+    assert response.status_code == 503
+    assert "Location" not in response
+    assert response["Retry-After"] == "30"
+    assert "no-cache" in response["Cache-Control"] and "no-store" in response["Cache-Control"]
+    page = response.content.decode()
+    assert "Temporarily unavailable" in page
+    assert "visits cannot be counted right now" in page
+    assert "Go to the home page" in page  # the site's page, not a bare body
+    assert flush_visits() == 0
+    assert Link.objects.get(pk=link.pk).visit_count == 0
+
+
+def test_links_without_a_limit_keep_redirecting_while_the_counters_are_down(client, counters_down):
+    link = make_link()
+    assert [client.get(f"/{link.slug}").status_code for _ in range(3)] == [302, 302, 302]
+    assert flush_visits() == 3
+    assert Link.objects.get(pk=link.pk).visit_count == 3
+
+
+def test_a_head_needs_no_counter_and_still_redirects(client, counters_down):
+    link = make_link(max_visits=5)
+    response = client.head(f"/{link.slug}")
+    assert response.status_code == 302 and response["Location"] == link.target
+
+
+def test_the_counters_being_down_is_logged_once_a_minute(client, counters_down, caplog):
+    limited = make_link(max_visits=5)
+    with caplog.at_level(logging.WARNING):
+        codes = {client.get(f"/{limited.slug}").status_code for _ in range(10)}
+    assert codes == {503}
+    lines = [r.getMessage() for r in caplog.records if r.name == "shortener.redirects"]
+    assert len(lines) == 1
+    assert not [r for r in caplog.records if r.name == "django.request"]  # not one a click
+    assert "Counters cache unavailable" in lines[0]
+    assert "links with a visit limit answer 503" in lines[0]
+
+
+def test_the_log_line_comes_again_after_the_interval(client, counters_down, caplog, monkeypatch):
+    limited = make_link(max_visits=5)
+    with caplog.at_level(logging.ERROR, logger="shortener.redirects"):
+        client.get(f"/{limited.slug}")
+        monkeypatch.setattr(
+            redirects,
+            "_last_counters_down_log",
+            redirects._last_counters_down_log - redirects.COUNTERS_DOWN_LOG_INTERVAL,
+        )
+        client.get(f"/{limited.slug}")
+        client.get(f"/{limited.slug}")
+    assert len([r for r in caplog.records if r.name == "shortener.redirects"]) == 2
+
+
+def test_a_503_page_that_cannot_render_is_still_a_503(client, counters_down, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ConnectionError("the flags live in the cache that is down")
+
+    monkeypatch.setattr(redirects, "render", broken)
+    link = make_link(max_visits=5)
+    response = client.get(f"/{link.slug}")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert "visits cannot be counted right now" in response.content.decode()
+
+
+def test_the_count_continues_when_the_counters_are_back(client, settings):
+    link = make_link(max_visits=3)
+    follow = lambda: client.get(f"/{link.slug}").status_code  # noqa: E731
+    assert follow() == 302
+    real = settings.CACHES
+    settings.CACHES = {**real, "counters": {"BACKEND": f"{__name__}.DownCounters"}}
+    assert [follow(), follow()] == [503, 503]  # refused, and nothing claimed
+    settings.CACHES = real
+    assert [follow(), follow(), follow(), follow()] == [302, 302, 410, 410]
+    assert flush_visits() == 3
+    assert Link.objects.get(pk=link.pk).visit_count == 3
+
+
+def test_a_counter_that_vanishes_between_add_and_incr_is_seeded_again(client, monkeypatch):
+    from django.core.cache import caches
+
+    link = make_link(max_visits=2)
+    counters = caches["counters"]
+    real_incr = counters.incr
+    vanished = []
+
+    def incr_once_missing(key, *args, **kwargs):
+        if not vanished:
+            vanished.append(key)
+            counters.delete(key)  # evicted or flushed just now
+        return real_incr(key, *args, **kwargs)
+
+    monkeypatch.setattr(counters, "incr", incr_once_missing)
+    codes = [client.get(f"/{link.slug}").status_code for _ in range(3)]
+    assert vanished and codes == [302, 302, 410]

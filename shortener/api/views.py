@@ -1,9 +1,12 @@
 """API v1 operations, thin like the HTML views: parse (strict), call the link core, render."""
 
+from typing import Annotated
+
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Query, Router
+from ninja import Path, Query, Router
+from pydantic import WithJsonSchema
 from waffle import flag_is_active
 
 from shortener import analytics, links, slugs
@@ -24,6 +27,12 @@ from shortener.api.validation import refused
 from shortener.links import LinkRefused
 from shortener.models import Link, LinkState
 from shortener.pagination import get_page, link_header
+
+# The one slug pattern, in the document only: a path value outside it names no link,
+# so it answers 404 like an unknown slug (and like the HTML pages), not 400.
+SlugPath = Annotated[
+    str, Path(), WithJsonSchema({"type": "string", "pattern": slugs.SCHEMA_PATTERN})
+]
 
 DESCRIPTION = """
 Create and manage Torii short links from programs.
@@ -119,7 +128,7 @@ def create_link(request: HttpRequest, payload: LinkCreate) -> HttpResponse:
     url_name="link",
     summary="One link",
 )
-def get_link(request: HttpRequest, slug: str) -> HttpResponse:
+def get_link(request: HttpRequest, slug: SlugPath) -> HttpResponse:
     return json_response(link_json(request, owned(request, slug)))
 
 
@@ -128,7 +137,7 @@ def get_link(request: HttpRequest, slug: str) -> HttpResponse:
     response={200: LinkOut},
     summary="Change some of a link's fields",
 )
-def patch_link(request: HttpRequest, slug: str, payload: LinkPatch) -> HttpResponse:
+def patch_link(request: HttpRequest, slug: SlugPath, payload: LinkPatch) -> HttpResponse:
     link = owned(request, slug)
     changes = payload.model_dump(exclude_unset=True)
     try:
@@ -139,7 +148,7 @@ def patch_link(request: HttpRequest, slug: str, payload: LinkPatch) -> HttpRespo
 
 
 @api.delete("/links/{slug}", response={204: None}, summary="Delete a link (a tombstone)")
-def delete_link(request: HttpRequest, slug: str) -> HttpResponse:
+def delete_link(request: HttpRequest, slug: SlugPath) -> HttpResponse:
     links.delete(owned(request, slug), by=request.user)
     return HttpResponse(status=204)
 
@@ -151,7 +160,7 @@ def delete_link(request: HttpRequest, slug: str) -> HttpResponse:
     summary="Disable a link",
 )
 @idempotent
-def disable_link(request: HttpRequest, slug: str) -> HttpResponse:
+def disable_link(request: HttpRequest, slug: SlugPath) -> HttpResponse:
     """Disable: the short URL answers 410 until enabled. Disabling twice changes nothing."""
     link = owned(request, slug)
     links.disable(link, by=request.user)
@@ -165,7 +174,7 @@ def disable_link(request: HttpRequest, slug: str) -> HttpResponse:
     summary="Enable a link",
 )
 @idempotent
-def enable_link(request: HttpRequest, slug: str) -> HttpResponse:
+def enable_link(request: HttpRequest, slug: SlugPath) -> HttpResponse:
     """Enable a disabled link. Enabling an enabled link changes nothing."""
     link = owned(request, slug)
     links.enable(link, by=request.user)
@@ -180,7 +189,7 @@ def enable_link(request: HttpRequest, slug: str) -> HttpResponse:
 )
 def link_stats(
     request: HttpRequest,
-    slug: str,
+    slug: SlugPath,
     days: int = Query(30, ge=1, le=365, description="How many days of the daily series."),
 ) -> HttpResponse:
     """Totals and visits per day, as on the link's stats page (404 while analytics are off)."""

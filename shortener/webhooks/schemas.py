@@ -11,7 +11,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from shortener import targets
+from shortener import slugs, targets
 
 TYPE_MAX_LENGTH = 100
 LINK_CREATE_FIELDS = ("url", "slug", "title", "notes", "tags", "redirect_code", "expires_at")
@@ -29,7 +29,7 @@ ENVELOPE = {
 
 # No control characters in any text: PostgreSQL refuses NUL, and none belongs in a link.
 _NO_CONTROLS = "^[^\\x00-\\x1f\\x7f]*$"
-_SLUG = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
+_SLUG = {"type": "string", "pattern": slugs.SCHEMA_PATTERN}
 _URL = {"type": "string", "minLength": 1, "maxLength": targets.MAX_LENGTH, "pattern": _NO_CONTROLS}
 
 
