@@ -1,0 +1,255 @@
+"""A granian worker killed under load (SIGKILL, as the OOM killer does it) is replaced
+while the other worker serves on.
+
+Clients GET a short link without pause, half of them on kept-alive connections (as
+browsers) and half on a new connection per request (as scripts and link checkers). A
+request counts as answered only when its 302 arrives: a connection cut by the kill is a
+failure, never retried, though the client opens a new connection for its next request.
+The kill can cost at most the requests the dead worker held, and the visits it had
+buffered since its last flush.
+"""
+
+import http.client
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import pytest
+
+from shortener.models import Link, Visit
+from tests.conftest import make_link
+from tests.servers import granian_process
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+FLUSH_SECONDS = 0.5
+KEPT_ALIVE_CLIENTS = 4
+ONE_SHOT_CLIENTS = 4
+# Enough requests that the few the kill can cut (about one per client) stay under 1 %.
+AT_LEAST_REQUESTS = 2500
+LOAD_BEFORE_KILL = 2.5  # seconds: longer than the window the visit bound looks at
+LOAD_AFTER_REPLACEMENT = 1.0
+GIVE_UP_AFTER = 25.0  # seconds of load in all, however slow the machine
+
+
+@dataclass
+class Answer:
+    sent: float  # time.monotonic() when the request went out
+    answered: float  # and when its answer (or the failure) came back
+    status: int | None  # None: no response (reset, closed, cut short)
+
+
+@dataclass
+class Load:
+    """Client threads that GET one URL until stopped, recording every attempt."""
+
+    url: str
+    answers: list[Answer] = field(default_factory=list)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self) -> None:
+        for keep_alive in [True] * KEPT_ALIVE_CLIENTS + [False] * ONE_SHOT_CLIENTS:
+            thread = threading.Thread(target=self._client, args=(keep_alive,), daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+    def redirects(self) -> int:
+        return sum(answer.status == 302 for answer in self.answers)
+
+    def _client(self, keep_alive: bool) -> None:
+        parts = urlsplit(self.url)
+        connection = None
+        while not self.stopping.is_set():
+            if connection is None:
+                connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+            sent = time.monotonic()
+            try:
+                connection.request("GET", parts.path, headers={"User-Agent": "torii-tests/1.0"})
+                response = connection.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                status = None
+            self.answers.append(Answer(sent, time.monotonic(), status))  # append is atomic
+            if status is None or not keep_alive:
+                connection.close()
+                connection = None
+            if status is None:
+                time.sleep(0.01)  # a client that failed comes back, but not in a busy loop
+        if connection is not None:
+            connection.close()
+
+
+def workers_of(main_pid: int) -> set[int]:
+    """The live children of granian's main process: its workers."""
+    children = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                state, parent = stat.read().rsplit(")", 1)[1].split()[:2]
+        except OSError:
+            continue  # ended while we looked
+        if int(parent) == main_pid and state != "Z":
+            children.add(int(entry))
+    return children
+
+
+def tcp_sockets(pid: int, port: int) -> list[tuple[str, int]]:
+    """(state, remote port) of each IPv4 TCP socket on `port` that the process holds."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    sockets = []
+    with open("/proc/net/tcp") as table:
+        next(table)
+        for line in table:
+            columns = line.split()
+            local, remote, state, inode = columns[1], columns[2], columns[3], columns[9]
+            if inode in inodes and int(local.split(":")[1], 16) == port:
+                sockets.append((state, int(remote.split(":")[1], 16)))
+    return sockets
+
+
+LISTEN, ESTABLISHED = "0A", "01"
+
+
+def is_listening(pid: int, port: int) -> bool:
+    try:
+        return any(state == LISTEN for state, _ in tcp_sockets(pid, port))
+    except OSError:
+        return False
+
+
+def redirects_answered_by(pid: int, url: str, connections: int = 16) -> int:
+    """How many of `connections` fresh connections got their 302 from this worker.
+
+    The kernel spreads new connections over the workers' listening sockets by a hash of
+    the client's port; while ours are still open, the worker's own sockets name them.
+    """
+    parts = urlsplit(url)
+    opened, answered = [], set()
+    try:
+        for _ in range(connections):
+            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+            opened.append(connection)
+            connection.request("GET", parts.path, headers={"User-Agent": "torii-tests/1.0"})
+            response = connection.getresponse()
+            response.read()
+            if response.status == 302:
+                answered.add(connection.sock.getsockname()[1])
+        held = {remote for state, remote in tcp_sockets(pid, parts.port) if state == ESTABLISHED}
+        return len(answered & held)
+    finally:
+        for connection in opened:
+            connection.close()
+
+
+def kill_a_worker_under(load: Load, server) -> tuple[float, float, float]:
+    """Kill one worker amid the load; when it was killed, its replacement listening, serving."""
+    port = urlsplit(load.url).port
+    began = time.monotonic()
+    while time.monotonic() - began < LOAD_BEFORE_KILL or load.redirects() < 200:
+        assert server.poll() is None, "granian's main process exited"
+        assert time.monotonic() - began < GIVE_UP_AFTER, "too slow to load the server"
+        time.sleep(0.05)
+
+    workers = workers_of(server.pid)
+    assert len(workers) == 2
+    victim, survivor = sorted(workers)
+    os.kill(victim, signal.SIGKILL)
+    killed_at = time.monotonic()
+
+    replacement = None
+    while replacement is None or not is_listening(replacement, port):
+        assert server.poll() is None, "granian's main process exited"
+        assert time.monotonic() - killed_at < 40, "no replacement worker listening"
+        replacement = next(iter(workers_of(server.pid) - {victim, survivor}), None)
+        time.sleep(0.02)
+    listening_at = time.monotonic()
+    assert redirects_answered_by(replacement, load.url) > 0
+    serving_at = time.monotonic()
+
+    while (
+        time.monotonic() - serving_at < LOAD_AFTER_REPLACEMENT
+        or len(load.answers) < AT_LEAST_REQUESTS
+    ) and time.monotonic() - began < GIVE_UP_AFTER:
+        time.sleep(0.05)
+    load.stop()
+
+    assert server.poll() is None
+    assert workers_of(server.pid) == {survivor, replacement}
+    # Still serving once the load is over, on both workers.
+    assert redirects_answered_by(survivor, load.url) > 0
+    assert redirects_answered_by(replacement, load.url) > 0
+    return killed_at, listening_at, serving_at
+
+
+def test_a_killed_worker_is_replaced_while_the_other_serves():
+    link = make_link(target="https://example.com/steady")
+    env = {"VISIT_FLUSH_SECONDS": str(FLUSH_SECONDS), "RATE_LIMIT_REDIRECT": "1000000/m"}
+    with granian_process(workers=2, env=env) as (url, server):
+        load = Load(f"{url}/{link.slug}")
+        load.start()
+        try:
+            killed_at, listening_at, serving_at = kill_a_worker_under(load, server)
+        finally:
+            load.stop()
+    # granian has stopped gracefully: both live workers wrote what they held.
+
+    answers = load.answers
+    redirected = load.redirects()
+    failed = len(answers) - redirected
+    during_respawn = [a for a in answers if killed_at <= a.sent < listening_at]
+    visits = Visit.objects.filter(link=link).count()
+    lost = redirected - visits
+    # What the dead worker could have held: the visits since its last write began, a
+    # flush interval plus the write; two intervals if the kill came during a write
+    # (that write is lost too). A server slow to answer (a busy machine) is as slow to
+    # write: the window grows by the slowest answer before the kill. Counting both
+    # workers' redirects leaves room for an uneven split of connections.
+    stall = max(
+        a.answered - a.sent for a in answers if killed_at - 2 < a.sent and a.answered <= killed_at
+    )
+    window = 2 * FLUSH_SECONDS + 0.25 + stall
+    bound = sum(a.status == 302 and killed_at - window < a.sent <= killed_at for a in answers)
+    last_interval = sum(
+        a.status == 302 and killed_at - FLUSH_SECONDS < a.sent <= killed_at for a in answers
+    )
+    sent_before_kill = sorted(
+        (a.sent for a in answers if a.status == 302 and a.sent <= killed_at), reverse=True
+    )
+    lost_seconds = killed_at - sent_before_kill[lost - 1] if lost > 0 else 0.0
+    print(
+        f"\n{len(answers)} requests over {answers[-1].sent - answers[0].sent:.1f} s, "
+        f"{redirected / len(answers):.2%} answered with 302 ({failed} not); "
+        f"replacement listening {listening_at - killed_at:.2f} s after the kill, "
+        f"serving by {serving_at - killed_at:.2f} s; "
+        f"{sum(a.status == 302 for a in during_respawn)} of {len(during_respawn)} "
+        f"answered meanwhile; visits lost {lost}, bound {bound} (redirects sent in the "
+        f"last {window:.2f} s before the kill, slowest answer {stall:.2f} s; "
+        f"{last_interval} in the last {FLUSH_SECONDS} s; "
+        f"the lost equal the redirects of the last {lost_seconds:.2f} s)"
+    )
+
+    assert redirected >= 0.99 * len(answers)
+    assert {a.status for a in answers} <= {302, None}  # nothing answered wrongly
+    assert any(a.status == 302 for a in during_respawn), "nobody served during the respawn"
+    # A visit written just before the kill cut its response short is a visit all the same.
+    assert redirected - bound <= visits <= redirected + failed
+    assert Link.objects.get(pk=link.pk).visit_count == visits
