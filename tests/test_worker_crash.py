@@ -1,5 +1,5 @@
 """A granian worker killed under load (SIGKILL, as the OOM killer does it) is replaced
-while the other worker serves on.
+while the other worker serves on, and leaves nothing behind that hurts the others.
 
 Clients GET a short link without pause, half of them on kept-alive connections (as
 browsers) and half on a new connection per request (as scripts and link checkers). A
@@ -12,6 +12,8 @@ buffered since its last flush.
 import http.client
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,11 +21,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from config.counter_cache import LmdbCounterCache
 from shortener.models import Link, Visit
-from tests.conftest import make_link
+from tests.conftest import ROOT, make_link
 from tests.servers import granian_process
-
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 FLUSH_SECONDS = 0.5
 KEPT_ALIVE_CLIENTS = 4
@@ -200,6 +201,8 @@ def kill_a_worker_under(load: Load, server) -> tuple[float, float, float]:
     return killed_at, listening_at, serving_at
 
 
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
 def test_a_killed_worker_is_replaced_while_the_other_serves():
     link = make_link(target="https://example.com/steady")
     env = {"VISIT_FLUSH_SECONDS": str(FLUSH_SECONDS), "RATE_LIMIT_REDIRECT": "1000000/m"}
@@ -253,3 +256,40 @@ def test_a_killed_worker_is_replaced_while_the_other_serves():
     # A visit written just before the kill cut its response short is a visit all the same.
     assert redirected - bound <= visits <= redirected + failed
     assert Link.objects.get(pk=link.pk).visit_count == visits
+
+
+# The counters of the embedded default (LMDB) in a process of their own: a worker that
+# opens them, reads a counter, and is killed before the read ends; then its replacement.
+COUNTERS_OPTIONS = {"OPTIONS": {"MAP_SIZE": 1 << 20}}  # 1 MiB: full soon if pages leak
+KILLED_MID_READ = f"""
+import os, signal, sys
+from config.counter_cache import LmdbCounterCache
+env, values, _ = LmdbCounterCache(sys.argv[1], {COUNTERS_OPTIONS})._env()
+transaction = env.begin(db=values)
+transaction.get(b"hits")
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+REPLACEMENT = f"""
+import sys
+from config.counter_cache import LmdbCounterCache
+LmdbCounterCache(sys.argv[1], {COUNTERS_OPTIONS}).get("hits")
+"""
+
+
+def run_python(code: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, timeout=60
+    )
+
+
+def test_counters_keep_counting_after_a_worker_died_mid_read(tmp_path):
+    # LMDB keeps a dead reader's snapshot, and every page written after it, until
+    # someone clears the reader's slot; the workers that lived on would fill the map.
+    survivor = LmdbCounterCache(str(tmp_path), COUNTERS_OPTIONS)  # open all along
+    survivor.set("hits", 0)
+    assert run_python(KILLED_MID_READ, str(tmp_path)).returncode == -signal.SIGKILL
+    assert run_python(REPLACEMENT, str(tmp_path)).returncode == 0
+
+    for _ in range(3000):  # each write copies its pages: about 12 MiB without reuse
+        survivor.incr("hits")
+    assert survivor.get("hits") == 3000
