@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -24,7 +25,7 @@ import pytest
 from config.counter_cache import LmdbCounterCache
 from shortener.models import Link, Visit
 from tests.conftest import ROOT, make_link
-from tests.servers import granian_process
+from tests.servers import granian_process, status_of, statuses
 
 FLUSH_SECONDS = 0.5
 KEPT_ALIVE_CLIENTS = 4
@@ -137,21 +138,24 @@ def is_listening(pid: int, port: int) -> bool:
         return False
 
 
-def redirects_answered_by(pid: int, url: str, connections: int = 16) -> int:
+def redirects_answered_by(pid: int, load: Load, connections: int = 16) -> int:
     """How many of `connections` fresh connections got their 302 from this worker.
 
     The kernel spreads new connections over the workers' listening sockets by a hash of
     the client's port; while ours are still open, the worker's own sockets name them.
+    These requests are visits too: they join the load's answers.
     """
-    parts = urlsplit(url)
+    parts = urlsplit(load.url)
     opened, answered = [], set()
     try:
         for _ in range(connections):
             connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
             opened.append(connection)
+            sent = time.monotonic()
             connection.request("GET", parts.path, headers={"User-Agent": "torii-tests/1.0"})
             response = connection.getresponse()
             response.read()
+            load.answers.append(Answer(sent, time.monotonic(), response.status))
             if response.status == 302:
                 answered.add(connection.sock.getsockname()[1])
         held = {remote for state, remote in tcp_sockets(pid, parts.port) if state == ESTABLISHED}
@@ -183,7 +187,7 @@ def kill_a_worker_under(load: Load, server) -> tuple[float, float, float]:
         replacement = next(iter(workers_of(server.pid) - {victim, survivor}), None)
         time.sleep(0.02)
     listening_at = time.monotonic()
-    assert redirects_answered_by(replacement, load.url) > 0
+    assert redirects_answered_by(replacement, load) > 0
     serving_at = time.monotonic()
 
     while (
@@ -196,8 +200,8 @@ def kill_a_worker_under(load: Load, server) -> tuple[float, float, float]:
     assert server.poll() is None
     assert workers_of(server.pid) == {survivor, replacement}
     # Still serving once the load is over, on both workers.
-    assert redirects_answered_by(survivor, load.url) > 0
-    assert redirects_answered_by(replacement, load.url) > 0
+    assert redirects_answered_by(survivor, load) > 0
+    assert redirects_answered_by(replacement, load) > 0
     return killed_at, listening_at, serving_at
 
 
@@ -256,6 +260,39 @@ def test_a_killed_worker_is_replaced_while_the_other_serves():
     # A visit written just before the kill cut its response short is a visit all the same.
     assert redirected - bound <= visits <= redirected + failed
     assert Link.objects.get(pk=link.pk).visit_count == visits
+
+
+def is_granian(pid: int) -> bool:
+    """Whether the process still runs granian (and the pid is not reused by another)."""
+    try:
+        return b"granian" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_workers_stop_and_write_their_visits_when_the_main_process_is_killed():
+    link = make_link(target="https://example.com/orphans")
+    with granian_process(workers=2, env={"VISIT_FLUSH_SECONDS": "30"}) as (url, server):
+        assert set(statuses([f"{url}/{link.slug}"] * 40, processes=2)) == {302}
+        workers = workers_of(server.pid)
+        assert len(workers) == 2
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(timeout=10)
+        try:
+            deadline = time.monotonic() + 30
+            while alive := {pid for pid in workers if is_granian(pid)}:
+                assert time.monotonic() < deadline, f"workers {alive} serve on, orphaned"
+                time.sleep(0.1)
+        finally:
+            for pid in workers:
+                if is_granian(pid):  # ours, left behind by a failure
+                    os.kill(pid, signal.SIGKILL)
+        with pytest.raises(ConnectionRefusedError):
+            status_of(f"{url}/{link.slug}")
+    # Nothing flushed by the clock (30 s): every visit was written by a graceful stop.
+    assert Visit.objects.filter(link=link).count() == 40
 
 
 # The counters of the embedded default (LMDB) in a process of their own: a worker that
