@@ -117,6 +117,7 @@ def start_torii(data_dir: Path, port: int, limits: bool = True) -> subprocess.Po
         "--port", str(port),
         "--workers", "2",
         "--blocking-threads", os.environ.get("GRANIAN_THREADS", "2"),
+        "--respawn-failed-workers",
         "--no-ws",
         "--log-level", "warning",
         "config.wsgi:application",

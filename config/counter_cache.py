@@ -61,6 +61,10 @@ def environment(path: Path, map_size: int) -> tuple[lmdb.Environment, object, ob
                     metasync=False,
                     writemap=True,
                 )
+                # A worker killed while reading leaves its reader slot behind, and the
+                # snapshot it pins keeps every page written since from being reused: the
+                # map fills. Its replacement clears the slots of processes that are gone.
+                env.reader_check()
                 values, expiries = env.open_db(b"values"), env.open_db(b"expiries")
                 opened = _environments[key] = (os.getpid(), env, values, expiries)
     return opened[1], opened[2], opened[3]

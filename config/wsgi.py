@@ -1,12 +1,32 @@
 """WSGI entry point for granian: `granian --interface wsgi config.wsgi:application`."""
 
+import ctypes
 import gc
+import multiprocessing
 import os
+import signal
 import sys
 
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def stop_with_the_main_process() -> None:
+    """A granian worker whose main process is killed would serve on, unsupervised and
+    holding the port beside a restarted server's workers: ask the kernel for SIGTERM,
+    a graceful stop that writes the buffered visits, when that process goes."""
+    parent = multiprocessing.parent_process()
+    if parent is None or not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent.pid:  # gone already, before we asked
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+stop_with_the_main_process()
 
 application = get_wsgi_application()
 

@@ -4,7 +4,8 @@ Redirects hand each visit to `buffer.add()`, which only appends to a list in mem
 A thread per worker process writes the list every VISIT_FLUSH_SECONDS in one
 transaction: a bulk insert of visits and one counter update per link. The buffer is
 flushed again when the process exits (granian's graceful stop), so only a crash
-(SIGKILL, power loss) can lose visits: at most one flush interval's worth per worker.
+(SIGKILL, power loss) can lose visits: per worker, those since its last committed write
+began, a flush interval plus that write, and the write a kill cuts short if any.
 
 Privacy: the client's IP address lives only in memory until the next flush. What is
 stored is the referrer's host, browser/OS/device families from ua-parser, a bot flag

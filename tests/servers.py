@@ -46,6 +46,13 @@ def _static_is_stale() -> bool:
 @contextmanager
 def granian(workers: int = 2, env: dict[str, str] | None = None):
     """Yield the base URL of granian serving config.wsgi on the test database."""
+    with granian_process(workers, env) as (url, _):
+        yield url
+
+
+@contextmanager
+def granian_process(workers: int = 2, env: dict[str, str] | None = None):
+    """Yield the base URL and granian's main process, started as `make run` starts it."""
     port = free_port()
     full_env = {
         **os.environ,
@@ -72,6 +79,7 @@ def granian(workers: int = 2, env: dict[str, str] | None = None):
             str(workers),
             "--blocking-threads",
             "4",
+            "--respawn-failed-workers",
             "--no-ws",
             "--log-level",
             "warning",
@@ -86,9 +94,9 @@ def granian(workers: int = 2, env: dict[str, str] | None = None):
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(url, process)
-        yield url
+        yield url, process
     finally:
-        stop(process)
+        print(stop(process))  # pytest shows it when the test fails
         log.close()
 
 
