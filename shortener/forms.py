@@ -7,6 +7,7 @@ webhooks and admin.
 
 from django import forms
 
+from shortener import slugs
 from shortener.links import LinkRefused
 from shortener.models import Link, RedirectCode
 
@@ -96,7 +97,8 @@ class CreateLinkForm(LinkFields):
 
     slug = text(
         "Custom slug",
-        "Optional: 3 to 64 letters, digits, - or _. It can never be changed later.",
+        f"Optional: {slugs.CUSTOM_MIN_LENGTH} to {slugs.MAX_LENGTH} letters, digits, - or _. "
+        "It can never be changed later.",
     )
 
     def __init__(self, *args, allow_custom_slug: bool = False, **kwargs):

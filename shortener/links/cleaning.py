@@ -43,7 +43,7 @@ DEFAULTS = {
 # point's own parser, such as the API's, may refuse it first: it says the same).
 SENTENCES = {
     "target": "Enter the address the short link should lead to: a full http or https address.",
-    "slug": "A custom slug is 3 to 64 characters: letters, digits, hyphens and underscores only.",
+    "slug": slugs.CUSTOM_RULE,
     "title": "The title must be text.",
     "notes": "The notes must be text.",
     "tags": "Tags are a list of single words of letters, digits, - or _.",
