@@ -1,10 +1,19 @@
-"""Cache backends: diskcache that keeps its connections; Redis counters in one round trip."""
+"""Cache backends: diskcache that keeps its connections; a Redis cache that survives Redis
+going away; Redis counters in one round trip."""
 
+import logging
+import threading
 import time
 
 from diskcache import DjangoCache
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger(__name__)
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+LOG_INTERVAL = 60.0
 
 
 class PersistentDiskCache(DjangoCache):
@@ -18,6 +27,79 @@ class PersistentDiskCache(DjangoCache):
 
     def close(self, **kwargs) -> None:
         pass
+
+
+class ResilientRedisCache(RedisCache):
+    """The `default` cache on Redis: while Redis cannot be reached, reads miss and writes
+    are dropped, so waffle reads its flags from the database and every page still renders
+    (a 404 page must not become a 500). Logged at most once a minute per process."""
+
+    _last_logged = 0.0
+    _log_lock = threading.Lock()
+
+    def _unreachable(self, error: Exception, default=None):
+        now = time.monotonic()
+        with self._log_lock:
+            due = now - ResilientRedisCache._last_logged >= LOG_INTERVAL
+            if due:
+                ResilientRedisCache._last_logged = now
+        if due:
+            logger.error("Shared cache unavailable (%s): reading from the database instead", error)
+        return default
+
+    def get(self, key, default=None, version=None):
+        try:
+            return super().get(key, default, version)
+        except UNREACHABLE as error:
+            return self._unreachable(error, default)
+
+    def get_many(self, keys, version=None):
+        try:
+            return super().get_many(keys, version)
+        except UNREACHABLE as error:
+            return self._unreachable(error, {})
+
+    def has_key(self, key, version=None):
+        try:
+            return super().has_key(key, version)
+        except UNREACHABLE as error:
+            return self._unreachable(error, False)
+
+    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        try:
+            return super().add(key, value, timeout, version)
+        except UNREACHABLE as error:
+            return self._unreachable(error, False)
+
+    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        try:
+            super().set(key, value, timeout, version)
+        except UNREACHABLE as error:
+            self._unreachable(error)
+
+    def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
+        try:
+            return super().set_many(data, timeout, version)
+        except UNREACHABLE as error:
+            return self._unreachable(error, list(data))
+
+    def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
+        try:
+            return super().touch(key, timeout, version)
+        except UNREACHABLE as error:
+            return self._unreachable(error, False)
+
+    def delete(self, key, version=None):
+        try:
+            return super().delete(key, version)
+        except UNREACHABLE as error:
+            return self._unreachable(error, False)
+
+    def delete_many(self, keys, version=None):
+        try:
+            super().delete_many(keys, version)
+        except UNREACHABLE as error:
+            self._unreachable(error)
 
 
 # Redis answers INCR on a missing key by creating it; Django's cache API raises instead,

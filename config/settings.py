@@ -112,9 +112,11 @@ if REDIS_URL:
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "torii",
+        # A Redis that stops answering must cost a request seconds, not hang it.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
     }
     CACHES = {
-        "default": _REDIS,
+        "default": {**_REDIS, "BACKEND": "config.caches.ResilientRedisCache"},
         "counters": {
             **_REDIS,
             "BACKEND": "config.caches.RedisCounterCache",
@@ -140,7 +142,8 @@ RATELIMIT_USE_CACHE = "counters"
 
 # --- Links and visits ---
 SLUG_LENGTH = env.integer("SLUG_LENGTH", 7, minimum=4)
-# Seconds between writes of buffered visits; the most a crash can lose per worker.
+# Seconds between writes of buffered visits; a killed worker loses what it took since its
+# last write began (docs/operations.md, "When a process dies").
 VISIT_FLUSH_SECONDS = env.number("VISIT_FLUSH_SECONDS", 1.0, minimum=0.05)
 
 # --- Rate limiting: config/ratelimit/, docs/rate-limiting.md ---

@@ -83,16 +83,32 @@ def _clean(text: str) -> str:
     return "".join(ch for ch in text if ch.isprintable())
 
 
-@lru_cache(maxsize=4)
+_salts: dict[date, bytes] = {}
+
+
 def daily_salt(day: date) -> bytes:
     """The day's random salt, shared by every worker through the cache, gone after two days.
 
-    Remembered in the process too: it never changes during its day.
+    Remembered in the process too: it never changes during its day. While the shared
+    cache cannot be reached, this process uses a salt of its own for the day (its
+    visitors are then unique per worker) and asks the cache again next time.
     """
+    if day in _salts:
+        return _salts[day]
     key = f"visitor-salt:{day.isoformat()}"
     cache.add(key, secrets.token_hex(16), timeout=2 * 86400)
-    salt = cache.get(key) or secrets.token_hex(16)
-    return salt.encode()
+    shared = cache.get(key)
+    if shared is None:
+        return own_salt(day)
+    if len(_salts) >= 4:
+        _salts.clear()
+    _salts[day] = shared.encode()
+    return _salts[day]
+
+
+@lru_cache(maxsize=4)
+def own_salt(day: date) -> bytes:
+    return secrets.token_hex(16).encode()
 
 
 def visitor_key(address: str, user_agent: str, day: date) -> str:

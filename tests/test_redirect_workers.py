@@ -86,6 +86,7 @@ def page_of(url: str) -> tuple[int, http.client.HTTPMessage, str]:
 def test_with_redis_stopped_limited_links_answer_503_and_the_others_redirect():
     free = make_link(target="https://example.com/free")
     limited = make_link(target="https://example.com/limited", max_visits=30)
+    disabled = make_link(target="https://example.com/off", is_active=False)
     port = free_port()
     with own_redis(port) as redis, granian(env={"REDIS_URL": f"redis://127.0.0.1:{port}/0"}) as url:
         free_url, limited_url = f"{url}/{free.slug}", f"{url}/{limited.slug}"
@@ -100,6 +101,11 @@ def test_with_redis_stopped_limited_links_answer_503_and_the_others_redirect():
         assert status == 503 and headers["Retry-After"] == "30"
         assert "no-store" in headers["Cache-Control"]
         assert "visits cannot be counted right now" in body
+        # Every other page renders from the database: flags are read there, never a 500.
+        assert page_of(f"{url}/NoSuchSlug")[0] == 404
+        status, _, body = page_of(f"{url}/{disabled.slug}")
+        assert status == 410 and "disabled" in body
+        assert page_of(f"{url}/")[0] == 200
 
         with own_redis(port):  # back, and empty: the count starts again from the database
             time.sleep(3)  # visits flushed (0.2 s) and every worker's lookup refreshed (2 s)

@@ -121,3 +121,25 @@ def test_redis_counters_recover_when_a_remembered_key_vanishes():
     redis.Redis.from_url(os.environ["REDIS_URL"]).delete(counters.make_key("link-visits:1"))
     assert counters.add("link-visits:1", 5, timeout=None) is True
     assert counters.incr("link-visits:1") == 6
+
+
+def test_the_default_redis_cache_misses_instead_of_failing_while_redis_is_away(caplog):
+    """No Redis listens on this port: reads miss, writes are dropped, one log line."""
+    from config import caches as backends
+    from config.caches import ResilientRedisCache
+    from tests.servers import free_port
+
+    cache = ResilientRedisCache(
+        f"redis://127.0.0.1:{free_port()}/0",
+        {"OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}},
+    )
+    backends.ResilientRedisCache._last_logged = 0.0
+    with caplog.at_level("ERROR", logger="config.caches"):
+        assert cache.get("flag:x", "fallback") == "fallback"
+        assert cache.get_many(["a", "b"]) == {}
+        assert cache.add("a", 1) is False
+        cache.set("a", 1)
+        assert cache.delete("a") is False
+        assert not cache.has_key("a")
+    unavailable = [r for r in caplog.records if "Shared cache unavailable" in r.message]
+    assert len(unavailable) == 1

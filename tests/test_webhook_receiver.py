@@ -194,11 +194,12 @@ def test_a_non_utf8_body_is_refused_and_not_stored(client):
         (payload("domain.block", reason="no domain"), "'domain' is a required property"),
         (payload("link.disable", url="https://example.com/\x00"), "does not match"),
         (payload("link.disable", slug="a b"), "does not match"),
+        (payload("domain.block", domain="evil.example\n"), "does not match"),
         (payload("domain.block", domain="evil.example", reason="\x00"), "data.reason"),
     ],
     ids=[
         *["text", "empty", "deep", "array", "no-type", "no-url", "extra", "both"],
-        *["dom", "url-nul", "slug-space", "reason-nul"],
+        *["dom", "url-nul", "slug-space", "domain-newline", "reason-nul"],
     ],
 )
 def test_a_body_failing_its_schema_is_400_and_kept_as_rejected(client, body, words):

@@ -28,7 +28,7 @@ ENVELOPE = {
 }
 
 # No control characters in any text: PostgreSQL refuses NUL, and none belongs in a link.
-_NO_CONTROLS = "^[^\\x00-\\x1f\\x7f]*$"
+_NO_CONTROLS = "^[^\\x00-\\x1f\\x7f]*$(?!\\n)"  # $ alone passes a final newline
 _SLUG = {"type": "string", "pattern": slugs.SCHEMA_PATTERN}
 _URL = {"type": "string", "minLength": 1, "maxLength": targets.MAX_LENGTH, "pattern": _NO_CONTROLS}
 
