@@ -165,6 +165,7 @@ RATE_LIMIT_GROUPS = {
     "link-list": "create",  # POST only (creating a link); a GET is `default`
     "api-link-list": "create",  # POST only; always `api` as well
     "login": "login",  # POST only: per client address and per username
+    "password_reset": "login",  # POST only: per address and per e-mail address (no mail bombs)
     "webhook-receive": "webhook",  # POST only; the receiver counts a source once verified
 }
 RATE_LIMIT_EXEMPT = ["healthz"]  # URL names; static files are exempt by path

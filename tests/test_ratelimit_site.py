@@ -237,3 +237,24 @@ def test_static_files_are_exempt_and_other_static_paths_are_limited(settings):
     assert missing == [404] * LIMIT + [429]
     assert client.get("/").status_code == 429  # the address's default bucket
     assert client.get("/static/css/site.css").status_code == 200
+
+
+@pytest.mark.django_db
+def test_reset_mails_to_one_address_are_limited_from_any_number_of_addresses(client, settings):
+    from django.core import mail
+
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+    settings.EMAIL_CONFIGURED = True
+    make_user("alice", email="alice@example.com")
+    statuses = [
+        client.post(
+            reverse("password_reset"),
+            {"email": "alice@example.com"},
+            REMOTE_ADDR=f"198.51.100.{number}",
+        ).status_code
+        for number in range(LIMIT + 2)
+    ]
+    assert statuses == [302] * LIMIT + [429, 429]
+    assert len(mail.outbox) == LIMIT
+    other = client.post(reverse("password_reset"), {"email": "bob@example.com"})
+    assert other.status_code == 302  # another person's address has its own bucket

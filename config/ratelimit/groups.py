@@ -97,8 +97,9 @@ def normalized_username(username: str) -> str:
 
 
 def username_of(request: HttpRequest) -> str:
+    """The account a sign-in or a password reset (by e-mail address) is about."""
     try:
-        username = request.POST.get("username", "")
+        username = request.POST.get("username", "") or request.POST.get("email", "")
     except Exception:  # unreadable or oversized bodies: the view will refuse them
         username = ""
     return "username:" + digest(normalized_username(username))
