@@ -65,7 +65,7 @@ def test_the_specification_test_vector(monkeypatch):
 
 
 def test_a_message_signed_by_the_standardwebhooks_library():
-    msg_id, at = "msg_library", datetime.now(tz=UTC)
+    msg_id, at = "msg_library", datetime.fromtimestamp(NOW, tz=UTC)  # the frozen clock
     text = json.dumps({"type": "link.create", "data": {"url": "https://example.org/é"}})
     signature = Webhook(SECRET).sign(msg_id, at, text)
     given = {"webhook-id": msg_id, "webhook-timestamp": str(int(at.timestamp()))}
