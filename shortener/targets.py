@@ -269,8 +269,12 @@ def address_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> s
     if address.version == 4:
         return None if address.is_global and not address.is_multicast else refusal
     embedded = embedded_ipv4(address)
-    if any(not v4.is_global or v4.is_multicast for v4 in embedded):
-        return refusal
+    hidden = next((v4 for v4 in embedded if not v4.is_global or v4.is_multicast), None)
+    if hidden is not None:  # say what the disguise hides: ::7f00:1 means little to anyone
+        return (
+            f"{address} carries the IPv4 address {hidden}, a private, local or reserved "
+            "network address; short links must lead to the public internet."
+        )
     if address not in _GLOBAL_UNICAST or any(address in net for net in _NOT_ROUTED):
         if embedded:  # ::ffff:8.8.8.8, 64:ff9b::8.8.8.8: public, but say it plainly
             return f"{address} wraps the IPv4 address {embedded[0]}; link to {embedded[0]} itself."
