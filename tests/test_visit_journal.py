@@ -140,13 +140,14 @@ def test_discard_forgets_the_journal_too(client, journal_dir):
 
 
 @pytest.mark.django_db
-def test_the_journal_of_a_killed_process_is_written_once_by_another(client, journal_dir):
+def test_the_journal_of_a_killed_process_is_written_once_by_another(client, journal_dir, caplog):
     link = make_link()
     client.get(f"/{link.slug}")  # this process journals too: its lease is live
     owner = killed_writer(journal_dir, link.pk, 40)
     assert any(name.startswith(owner) for name in journal_files(journal_dir))
 
     assert visits.buffer.recover() == 40  # the torn 41st record is no visit
+    assert "Recovered 40 visits journaled by a process that died" in caplog.text
     assert not [name for name in os.listdir(journal_dir) if name.startswith(owner)]
     assert Visit.objects.filter(link=link).count() == 40
     assert Link.objects.get(pk=link.pk).visit_count == 40
@@ -216,7 +217,7 @@ def test_two_recoverers_racing_for_the_same_journals_write_each_visit_once(tmp_p
     assert sorted(os.listdir(tmp_path)) == sorted(f"{r.owner}.lease" for r in recoverers)
     assert left.claim_orphans() == 0
     for journal in [left, *recoverers]:
-        journal.close(written=True)
+        journal.close(remove_own=True)
 
 
 def test_a_big_journal_is_written_in_batches_that_are_never_repeated(tmp_path, monkeypatch):
@@ -273,3 +274,26 @@ def test_the_journal_directory_setting(value, expected, monkeypatch, tmp_path):
         assert found is None
     else:
         assert found == Path("/base") / expected
+
+
+@pytest.mark.django_db
+def test_a_forked_child_journals_into_files_of_its_own(client, journal_dir):
+    link = make_link()
+    client.get(f"/{link.slug}")
+    pid = os.fork()
+    if pid == 0:  # the child, as a granian worker just forked: none of the parent's state
+        code = 1
+        try:
+            if visits.buffer.pending() == 0 and visits.buffer._journal is None:
+                visits.buffer.add(link.pk, {"REMOTE_ADDR": "192.0.2.1"})
+                owner = visits.buffer._journal.owner
+                code = 0 if owner.startswith(f"{os.getpid()}-") else 2
+        finally:
+            os._exit(code)  # as a kill would: no flush, its journal left behind
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert visits.buffer.pending() == 1  # the parent's own, still in its journal
+    assert visits.buffer.recover() == 1  # the child's
+    assert flush_visits() == 1
+    assert Visit.objects.filter(link=link).count() == 2
+    assert journal_files(journal_dir) == []
