@@ -19,11 +19,13 @@ A kill between a commit and that removal writes the file again; the window is on
 """
 
 import fcntl
+import itertools
 import json
 import logging
 import os
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
 from json.encoder import encode_basestring_ascii as quote
@@ -87,7 +89,10 @@ class Journal:
         self.owner = ""
         self._lease: int | None = None
         self._fd: int | None = None
-        self._number = 0
+        self._lease_lock = threading.Lock()
+        # next() on a count is atomic: the flusher's claims and the requests' new files
+        # take numbers at once, and a rename onto a taken name would replace that file.
+        self._numbers = itertools.count(1)
         self._files: list[Path] = []  # own journals, holding visits still pending
         self._claimed: list[Path] = []  # dead owners' journals, renamed ours, not yet written
         self._failing = False
@@ -160,8 +165,7 @@ class Journal:
     def _open_next(self) -> None:
         if self._lease is None:
             self._take_lease()
-        self._number += 1
-        path = self.directory / f"{self.owner}.{self._number}.journal"
+        path = self.directory / f"{self.owner}.{next(self._numbers)}.journal"
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL
         self._fd = os.open(path, flags, 0o600)
         self._files.append(path)
@@ -174,18 +178,21 @@ class Journal:
     def _take_lease(self) -> None:
         """Made under a name recovery ignores, locked, then renamed into place: a recoverer
         never sees this lease unlocked while its owner lives."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        owner = f"{os.getpid()}-{secrets.token_hex(8)}"
-        new = self.directory / f"{owner}{NEW_LEASE_SUFFIX}"
-        fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            os.rename(new, self.directory / f"{owner}{LEASE_SUFFIX}")
-        except BaseException:
-            os.close(fd)
-            new.unlink(missing_ok=True)
-            raise
-        self.owner, self._lease = owner, fd
+        with self._lease_lock:  # a request's first visit and the flusher's first claim
+            if self._lease is not None:
+                return
+            self.directory.mkdir(parents=True, exist_ok=True)
+            owner = f"{os.getpid()}-{secrets.token_hex(8)}"
+            new = self.directory / f"{owner}{NEW_LEASE_SUFFIX}"
+            fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.rename(new, self.directory / f"{owner}{LEASE_SUFFIX}")
+            except BaseException:
+                os.close(fd)
+                new.unlink(missing_ok=True)
+                raise
+            self.owner, self._lease = owner, fd
 
     # --- recovering the visits of processes that died ---
 
@@ -212,8 +219,8 @@ class Journal:
                 # it): a live owner's lease exists from before its first journal.
                 if match["owner"] not in dead and lease.exists():
                     continue
-                self._number += 1
-                mine = self.directory / f"{self.owner}.{self._number}.{match['done'] or 0}.journal"
+                number = next(self._numbers)
+                mine = self.directory / f"{self.owner}.{number}.{match['done'] or 0}.journal"
                 try:
                     os.rename(self.directory / name, mine)
                 except FileNotFoundError:
