@@ -94,7 +94,8 @@ class Journal:
         # take numbers at once, and a rename onto a taken name would replace that file.
         self._numbers = itertools.count(1)
         self._files: list[Path] = []  # own journals, holding visits still pending
-        self._claimed: list[Path] = []  # dead owners' journals, renamed ours, not yet written
+        # Dead owners' journals, renamed ours and not yet written → the name they had.
+        self._claimed: dict[Path, str] = {}
         self._failing = False
 
     # --- this process's visits (every method here runs under the buffer's lock) ---
@@ -150,8 +151,8 @@ class Journal:
 
     def discard(self) -> None:
         """Forget every file, visits and all (tests start each from nothing)."""
-        self.remove(self._claimed)
-        self._claimed = []
+        self.remove(list(self._claimed))
+        self._claimed = {}
         self.close(remove_own=True)
 
     def abandon(self) -> None:
@@ -160,7 +161,7 @@ class Journal:
             if fd is not None:
                 os.close(fd)
         self._fd = self._lease = None
-        self._files, self._claimed = [], []
+        self._files, self._claimed = [], {}
 
     def _open_next(self) -> None:
         if self._lease is None:
@@ -225,7 +226,7 @@ class Journal:
                     os.rename(self.directory / name, mine)
                 except FileNotFoundError:
                     continue  # another process claimed it first
-                self._claimed.append(mine)
+                self._claimed[mine] = name
                 claimed += 1
             for owner in dead:
                 (self.directory / f"{owner}{LEASE_SUFFIX}").unlink(missing_ok=True)
@@ -238,18 +239,18 @@ class Journal:
         """Write the visits of every claimed journal, a transaction per batch, removing each
         file once written; a file whose write fails stays claimed for the next call."""
         total = 0
-        for path in list(self._claimed):
+        for path, name in list(self._claimed.items()):
             try:
                 written, skipped = self._replay_file(path, write)
             except Exception:
-                logger.exception("Writing the visits journaled in %s failed; will retry", path)
+                logger.exception("Writing the visits journaled in %s failed; will retry", name)
                 continue
             total += written
             if written or skipped:
                 logger.warning(
                     "Recovered %d visits journaled by a process that died (%s)%s",
                     written,
-                    path.name,
+                    name,
                     f"; {skipped} unreadable records skipped" if skipped else "",
                 )
         return total
@@ -271,12 +272,13 @@ class Journal:
                 # Progress in the name, right after the commit: a later kill repeats none of it.
                 done = path.with_name(f"{match['owner']}.{match['n']}.{end}.journal")
                 os.rename(path, done)
-                self._claimed[self._claimed.index(path)] = path = done
+                self._claimed[done] = self._claimed.pop(path)
+                path = done
         if batch:
             write(batch)
             written += len(batch)
         path.unlink(missing_ok=True)
-        self._claimed.remove(path)
+        del self._claimed[path]
         return written, skipped
 
     @staticmethod
