@@ -297,3 +297,16 @@ def test_a_forked_child_journals_into_files_of_its_own(client, journal_dir):
     assert flush_visits() == 1
     assert Visit.objects.filter(link=link).count() == 2
     assert journal_files(journal_dir) == []
+
+
+def test_a_journal_directory_that_cannot_be_made_fails_at_start_naming_the_variable(
+    monkeypatch, tmp_path
+):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from config import environment
+
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("VISIT_JOURNAL_DIR", str(tmp_path / "a-file" / "journal"))
+    with pytest.raises(ImproperlyConfigured, match=r"VISIT_JOURNAL_DIR=.*cannot be made"):
+        environment.directory("VISIT_JOURNAL_DIR", tmp_path, tmp_path)
