@@ -75,6 +75,21 @@ def string_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def directory(name: str, default: Path, base_dir: Path) -> Path | None:
+    """A directory made if missing (relative to `base_dir`); set empty, None: turned off."""
+    value = os.environ.get(name)
+    if value is not None and not value.strip():
+        return None
+    path = Path(value.strip()) if value is not None else default
+    if not path.is_absolute():
+        path = base_dir / path
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ImproperlyConfigured(f"{name}={str(path)!r} cannot be made: {error}") from None
+    return path
+
+
 def database(name: str, default: str) -> dict:
     value = os.environ.get(name) or default
     scheme = value.split("://", 1)[0].lower() if "://" in value else ""

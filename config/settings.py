@@ -142,9 +142,11 @@ RATELIMIT_USE_CACHE = "counters"
 
 # --- Links and visits ---
 SLUG_LENGTH = env.integer("SLUG_LENGTH", 7, minimum=4)
-# Seconds between writes of buffered visits; a killed worker loses what it took since its
-# last write began (docs/operations.md, "When a process dies").
+# Seconds between writes of buffered visits (docs/operations.md, "When a process dies").
 VISIT_FLUSH_SECONDS = env.number("VISIT_FLUSH_SECONDS", 1.0, minimum=0.05)
+# Each process also appends every visit to a journal file here before answering, so a
+# killed worker's visits are written by another (shortener/visit_journal.py); empty: off.
+VISIT_JOURNAL_DIR = env.directory("VISIT_JOURNAL_DIR", DATA_DIR / "visit-journal", BASE_DIR)
 
 # --- Rate limiting: config/ratelimit/, docs/rate-limiting.md ---
 RATE_LIMITS = {

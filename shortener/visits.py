@@ -1,13 +1,16 @@
 """The visit buffer and its flushing, and what a visit keeps of a person (almost nothing).
 
-Redirects hand each visit to `buffer.add()`, which only appends to a list in memory.
-A thread per worker process writes the list every VISIT_FLUSH_SECONDS in one
-transaction: a bulk insert of visits and one counter update per link. The buffer is
-flushed again when the process exits (granian's graceful stop), so only a crash
-(SIGKILL, power loss) can lose visits: per worker, those since its last committed write
-began, a flush interval plus that write, and the write a kill cuts short if any.
+Redirects hand each visit to `buffer.add()`, which appends it to a list in memory and
+to the process's journal file (shortener/visit_journal.py) before the redirect is
+answered. A thread per worker process writes the list every VISIT_FLUSH_SECONDS in one
+transaction: a bulk insert of visits and one counter update per link; then the journal
+files of that batch are removed. The buffer is flushed again when the process exits
+(granian's graceful stop). A killed process leaves its journal, and the same thread in
+another process writes it (at its start and every RECOVER_SECONDS); only a power cut,
+or a journal that cannot be written, can lose visits.
 
-Privacy: the client's IP address lives only in memory until the next flush. What is
+Privacy: the client's IP address lives only in memory, and in the journal files, until
+the next flush (or, for a killed process, until another recovers its journal). What is
 stored is the referrer's host, browser/OS/device families from ua-parser, a bot flag
 and `visitor`, an HMAC of IP and user agent under a salt that is random, kept only in
 the shared cache and replaced every day, so visitors are unique per day and the hash
@@ -32,10 +35,14 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections, connection, transaction
 
+from shortener import visit_journal
+from shortener.visit_journal import Journal
+
 logger = logging.getLogger(__name__)
 
 MAX_USER_AGENT = 512
 MAX_REFERRER = 2048
+RECOVER_SECONDS = 10  # how often a process looks for the journals of processes that died
 BOT_WORDS = ("bot", "crawl", "spider", "slurp", "curl", "wget", "python-requests", "headless")
 
 # (unix time, link id, client address, user agent, referrer)
@@ -152,6 +159,20 @@ def write(raws: list[RawVisit]) -> None:
         cursor.executemany(bump, [(n, link_id) for link_id, n in counts.items()])
 
 
+def write_recovered(raws: list[RawVisit]) -> None:
+    """`write()` for a dead process's journal: a link this database lacks (the journal
+    came from another) is left out, or the file would fail to write, and stay, for ever."""
+    from shortener.models import Link
+
+    known = set(Link.objects.filter(pk__in={raw[1] for raw in raws}).values_list("pk", flat=True))
+    kept = [raw for raw in raws if raw[1] in known]
+    if len(kept) < len(raws):
+        logger.warning(
+            "Left out %d recovered visits of links this database lacks", len(raws) - len(kept)
+        )
+    write(kept)
+
+
 def flush_seconds() -> float:
     """How often the thread writes; 0 means never by itself (tests flush explicitly)."""
     return settings.VISIT_FLUSH_SECONDS
@@ -165,6 +186,7 @@ class VisitBuffer:
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._stopping = threading.Event()
+        self._journal: Journal | None = None
 
     def add(self, link_id: int, meta: dict) -> None:
         raw = (
@@ -175,7 +197,14 @@ class VisitBuffer:
             meta.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT],
             meta.get("HTTP_REFERER", "")[:MAX_REFERRER],
         )
+        journal = self._journal
+        if (journal.directory if journal else None) is not settings.VISIT_JOURNAL_DIR:
+            journal = self._open_journal()
+        record = visit_journal.encode(raw) if journal is not None else b""
         with self._lock:
+            # Both under the lock: a flush takes exactly the visits its files hold.
+            if journal is not None:
+                journal.append(record)
             self._pending.append(raw)
         if (self._thread is None or self._pid != os.getpid()) and flush_seconds() > 0:
             self._start()
@@ -184,15 +213,24 @@ class VisitBuffer:
         return len(self._pending)
 
     def discard(self) -> None:
+        """Forget the pending visits and the journal, files and all (for tests)."""
         with self._lock:
             self._pending = []
+            journal, self._journal = self._journal, None
+            if journal is not None:
+                journal.discard()
 
     def flush(self) -> int:
-        """Write what is pending now; on failure keep it for the next attempt."""
+        """Write what is pending now; on failure keep it, and its journal files, for the
+        next attempt, which removes those files once it has written their visits."""
         with self._flush_lock:
             with self._lock:
                 raws, self._pending = self._pending, []
+                journal = self._journal
+                files = journal.rotate() if journal is not None else []
             if not raws:
+                if journal is not None:
+                    journal.remove(files)
                 return 0
             try:
                 write(raws)
@@ -202,8 +240,49 @@ class VisitBuffer:
                 )
                 with self._lock:
                     self._pending[:0] = raws
+                    if journal is not None:
+                        journal.restore(files)
                 return 0
+            if journal is not None:
+                journal.remove(files)  # at once: a kill before this writes them twice
             return len(raws)
+
+    def recover(self) -> int:
+        """Write the visits journaled by processes that died; how many."""
+        journal = self._journal
+        if journal is None:
+            return 0
+        with self._flush_lock:
+            try:
+                journal.claim_orphans()
+            except OSError:
+                logger.exception("Cannot claim dead processes' journals in %s", journal.directory)
+            return journal.replay(write_recovered)
+
+    def _open_journal(self) -> Journal | None:
+        """The journal for VISIT_JOURNAL_DIR, made on the first visit (and again when a
+        test changes the setting); None when it is off."""
+        directory = settings.VISIT_JOURNAL_DIR
+        with self._lock:
+            old = self._journal
+            if old is not None and old.directory is directory:
+                return old
+            self._journal = Journal(directory) if directory is not None else None
+            if old is not None:  # its visits stay pending, in memory only: no duplicates
+                old.close(remove_own=True)
+            return self._journal
+
+    def _forget_parent(self) -> None:
+        """In a forked child: fresh locks, no thread, and none of the parent's journal or
+        the visits it holds (the parent writes those, or recovers them when it dies)."""
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread = None
+        if self._journal is not None:
+            self._journal.abandon()
+            self._journal = None
+            self._pending = []
 
     def _start(self) -> None:
         with self._lock:
@@ -215,17 +294,29 @@ class VisitBuffer:
             self._thread.start()
 
     def _run(self) -> None:
+        self.recover()
+        recovered_at = time.monotonic()
         while not self._stopping.wait(flush_seconds()):
             self.flush()
+            if time.monotonic() - recovered_at >= RECOVER_SECONDS:
+                self.recover()
+                recovered_at = time.monotonic()
             close_old_connections()
 
     def shutdown(self) -> None:
-        """Stop the thread and write everything that is left (called at process exit)."""
+        """Stop the thread, write everything that is left and any dead process's journal,
+        and remove this process's journal (called at process exit)."""
         self._stopping.set()
         if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout=5)
         self.flush()
+        self.recover()
+        with self._lock:
+            journal, self._journal = self._journal, None
+            if journal is not None:
+                journal.close(remove_own=not self._pending)
 
 
 buffer = VisitBuffer()
 atexit.register(buffer.shutdown)
+os.register_at_fork(after_in_child=buffer._forget_parent)

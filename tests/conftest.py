@@ -20,6 +20,9 @@ def pytest_configure(config):
     }
     # Visits are flushed explicitly by the tests that count them (see flush_visits).
     settings.VISIT_FLUSH_SECONDS = 0
+    # No visit journal: the buffer is shared, and tests/test_visit_journal.py turns it on
+    # in a directory of its own.
+    settings.VISIT_JOURNAL_DIR = None
     # Hashing passwords properly is slow on purpose; tests only need it to work.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Asking waffle for a flag nobody registered raises, as it does with DEBUG on.

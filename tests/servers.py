@@ -54,11 +54,15 @@ def granian(workers: int = 2, env: dict[str, str] | None = None):
 def granian_process(workers: int = 2, env: dict[str, str] | None = None):
     """Yield the base URL and granian's main process, started as `make run` starts it."""
     port = free_port()
+    # A journal directory of its own (kept across respawns): the journal a killed test
+    # server leaves is never written into another test's database rows.
+    journal = tempfile.TemporaryDirectory(prefix="torii-visit-journal-")
     full_env = {
         **os.environ,
         "DATABASE_URL": test_database_url(),
         "STATIC_ROOT": str(STATIC_ROOT),
         "VISIT_FLUSH_SECONDS": "0.2",
+        "VISIT_JOURNAL_DIR": journal.name,
         **(env or {}),
     }
     full_env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
@@ -98,6 +102,7 @@ def granian_process(workers: int = 2, env: dict[str, str] | None = None):
     finally:
         print(stop(process))  # pytest shows it when the test fails
         log.close()
+        journal.cleanup()
 
 
 def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
