@@ -65,7 +65,10 @@ def classify(user_agent: str) -> tuple[str, str, str, bool]:
     """(browser family, OS family, device class, is bot) for a user-agent string."""
     if not user_agent:
         return ("", "", "other", False)
-    result = ua_parser.parse(user_agent)
+    try:
+        result = ua_parser.parse(user_agent)
+    except UnicodeError:  # a lone surrogate (no WSGI server sends one): not a browser we know
+        return ("Other", "Other", "other", False)
     browser = result.user_agent.family if result.user_agent else "Other"
     system = result.os.family if result.os else "Other"
     family = result.device.family if result.device else ""

@@ -150,3 +150,9 @@ def test_the_buffer_keeps_every_visit_added_until_a_flush():
     for _ in range(1000):
         buffer.add(1, request.META)
     assert buffer.pending() == 1000
+
+
+def test_a_user_agent_that_is_not_valid_unicode_is_classified_as_other_not_an_error():
+    from shortener.visits import classify
+
+    assert classify("Mozilla/5.0 \ud800") == ("Other", "Other", "other", False)
