@@ -280,6 +280,11 @@ SILENCED_SYSTEM_CHECKS = [
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"without_traceback": {"()": "config.log_filters.WithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.raw("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # A request for a host that is not ours gets a 400 and one line, not a traceback.
+        "django.security.DisallowedHost": {"filters": ["without_traceback"]},
+    },
 }

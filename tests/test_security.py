@@ -42,3 +42,25 @@ def test_clickjacking_and_sniffing_headers(client):
     response = client.get(reverse("home"))
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.django_db
+def test_a_foreign_host_header_is_a_400_and_one_log_line_without_a_traceback():
+    import io
+    import logging
+
+    from django.test import Client
+
+    client = Client(raise_request_exception=False)
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("django.security.DisallowedHost")
+    logger.addHandler(handler)
+    try:
+        response = client.get("/", HTTP_HOST="evil.example")
+    finally:
+        logger.removeHandler(handler)
+    assert response.status_code == 400
+    assert "Invalid HTTP_HOST header: 'evil.example'" in stream.getvalue()
+    assert "Traceback" not in stream.getvalue()
