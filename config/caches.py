@@ -47,59 +47,39 @@ class ResilientRedisCache(RedisCache):
             logger.error("Shared cache unavailable (%s): reading from the database instead", error)
         return default
 
-    def get(self, key, default=None, version=None):
+    def _or(self, default, operation, *args):
+        """`operation(*args)`, or `default` while Redis cannot be reached."""
         try:
-            return super().get(key, default, version)
+            return operation(*args)
         except UNREACHABLE as error:
             return self._unreachable(error, default)
 
+    def get(self, key, default=None, version=None):
+        return self._or(default, super().get, key, default, version)
+
     def get_many(self, keys, version=None):
-        try:
-            return super().get_many(keys, version)
-        except UNREACHABLE as error:
-            return self._unreachable(error, {})
+        return self._or({}, super().get_many, keys, version)
 
     def has_key(self, key, version=None):
-        try:
-            return super().has_key(key, version)
-        except UNREACHABLE as error:
-            return self._unreachable(error, False)
+        return self._or(False, super().has_key, key, version)
 
     def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            return super().add(key, value, timeout, version)
-        except UNREACHABLE as error:
-            return self._unreachable(error, False)
+        return self._or(False, super().add, key, value, timeout, version)
 
     def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            super().set(key, value, timeout, version)
-        except UNREACHABLE as error:
-            self._unreachable(error)
+        self._or(None, super().set, key, value, timeout, version)
 
     def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            return super().set_many(data, timeout, version)
-        except UNREACHABLE as error:
-            return self._unreachable(error, list(data))
+        return self._or(list(data), super().set_many, data, timeout, version)
 
     def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            return super().touch(key, timeout, version)
-        except UNREACHABLE as error:
-            return self._unreachable(error, False)
+        return self._or(False, super().touch, key, timeout, version)
 
     def delete(self, key, version=None):
-        try:
-            return super().delete(key, version)
-        except UNREACHABLE as error:
-            return self._unreachable(error, False)
+        return self._or(False, super().delete, key, version)
 
     def delete_many(self, keys, version=None):
-        try:
-            super().delete_many(keys, version)
-        except UNREACHABLE as error:
-            self._unreachable(error)
+        self._or(None, super().delete_many, keys, version)
 
 
 # Redis answers INCR on a missing key by creating it; Django's cache API raises instead,
