@@ -1,74 +1,77 @@
 """Aggregations for a link's stats page, and its bar chart drawn as SVG on the server."""
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from html import escape
 
-from django.db.models import Count, Q
-from django.db.models.functions import TruncDate
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
 
-from shortener.models import Link, Visit
+from shortener.models import DailyCount, DailyStat, Link, Visit
+from shortener.rollups import DIMENSIONS
+from shortener.stat_ranges import DateRange
 
-PERIODS = (30, 90)
 TOP = 8
 
 
 @dataclass(frozen=True)
 class Totals:
     clicks: int
+    # Distinct visitors of each day, summed over the range: the visitor key is salted
+    # per day, so one person on three days counts three times (visitor-days).
     unique_visitors: int
     humans: int
     bots: int
 
 
-def totals(link: Link) -> Totals:
-    counts = link.visits.aggregate(
-        clicks=Count("id"),
-        bots=Count("id", filter=Q(is_bot=True)),
-        # The visitor hash is salted per day, so this counts visitor-days.
-        unique_visitors=Count("visitor", distinct=True),
+def _days(link: Link, period: DateRange):
+    return DailyStat.objects.filter(link=link, day__range=(period.start, period.end))
+
+
+def totals(link: Link, period: DateRange) -> Totals:
+    """One indexed read of at most a range's worth of daily rows."""
+    sums = _days(link, period).aggregate(
+        clicks=Coalesce(Sum("clicks"), 0),
+        bots=Coalesce(Sum("bots"), 0),
+        unique_visitors=Coalesce(Sum("visitors"), 0),
     )
     return Totals(
-        clicks=counts["clicks"],
-        unique_visitors=counts["unique_visitors"],
-        humans=counts["clicks"] - counts["bots"],
-        bots=counts["bots"],
+        clicks=sums["clicks"],
+        unique_visitors=sums["unique_visitors"],
+        humans=sums["clicks"] - sums["bots"],
+        bots=sums["bots"],
     )
 
 
-def daily(link: Link, days: int, today: date) -> list[tuple[date, int]]:
-    """Clicks per day for the last `days` days up to `today`, zero-filled, oldest first."""
-    start = today - timedelta(days=days - 1)
-    rows = (
-        link.visits.filter(at__date__gte=start)
-        .annotate(day=TruncDate("at"))
-        .values("day")
-        .annotate(n=Count("id"))
-        .values_list("day", "n")
-    )
-    by_day = dict(rows)
-    return [
-        (start + timedelta(days=i), by_day.get(start + timedelta(days=i), 0)) for i in range(days)
-    ]
+def daily(link: Link, period: DateRange) -> list[tuple[date, int]]:
+    """Clicks per day over the range, zero-filled, oldest first."""
+    by_day = dict(_days(link, period).values_list("day", "clicks"))
+    return [(day, by_day.get(day, 0)) for day in period.dates()]
 
 
-def top(link: Link, field: str, limit: int = TOP) -> list[tuple[str, int]]:
+def top(link: Link, dimension: str, period: DateRange, limit: int = TOP) -> list[tuple[str, int]]:
     rows = (
-        link.visits.values_list(field)
-        .annotate(n=Count("id"))
-        .order_by("-n", field)
-        .values_list(field, "n")[:limit]
+        DailyCount.objects.filter(
+            link=link, dimension=dimension, day__range=(period.start, period.end)
+        )
+        .values("value")
+        .annotate(total=Sum("n"))
+        .order_by("-total", "value")
+        .values_list("value", "total")[:limit]
     )
     return [(value or "(none)", n) for value, n in rows]
 
 
-def breakdowns(link: Link) -> dict[str, list[tuple[str, int]]]:
-    return {
-        "Referrers": top(link, "referrer_host"),
-        "Browsers": top(link, "browser"),
-        "Operating systems": top(link, "os"),
-        "Devices": top(link, "device"),
-    }
+@dataclass(frozen=True)
+class Breakdown:
+    name: str
+    heading: str
+    label: str
+    rows: list[tuple[str, int]]
+
+
+def breakdowns(link: Link, period: DateRange) -> list[Breakdown]:
+    return [Breakdown(d.name, d.heading, d.label, top(link, d.name, period)) for d in DIMENSIONS]
 
 
 def visits_for_export(link: Link):

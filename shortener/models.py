@@ -344,6 +344,8 @@ class Visit(models.Model):
 
 
 # Webhook models live in their own module; importing them here registers them.
+# Daily rollups of visits, likewise.
+from shortener.rollup_models import DailyCount, DailyStat, DailyVisitor  # noqa: E402, F401
 from shortener.webhook_models import (  # noqa: E402, F401
     EventStatus,
     SignatureScheme,

@@ -8,12 +8,12 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from waffle import flag_is_active
 
 from hypermedia.fragments import varies_on_htmx, wants_fragment
-from shortener import analytics, links, qr
+from shortener import analytics, links, qr, stat_ranges
 from shortener.forms import CreateLinkForm, LinkForm
 from shortener.links import LinkRefused
 from shortener.models import Link, LinkState, Tag
@@ -256,31 +256,49 @@ def analytics_or_404(request: HttpRequest, slug: str) -> Link:
 @varies_on_htmx
 @require_GET
 def link_stats(request: HttpRequest, slug: str) -> HttpResponse:
+    """Totals, the daily chart and breakdowns for a range of days, read from the rollups.
+
+    A range that cannot be answered is a 400 that shows the default range and says why."""
     link = analytics_or_404(request, slug)
+    today = timezone.now().date()
+    refusal = None
+    try:
+        period = stat_ranges.parse(
+            request.GET.get("days"), request.GET.get("from"), request.GET.get("to"), today
+        )
+    except stat_ranges.RangeRefused as refused:
+        refusal, period = refused, stat_ranges.last_days(stat_ranges.DEFAULT_DAYS, today)
+    status = 400 if refusal else 200
     if wants_fragment(request) and request.htmx.target == "stats-totals":
-        return render(request, "links/stats.html#totals", {"link": link, **stats_totals(link)})
-    days = int(request.GET["days"]) if request.GET.get("days") in {"30", "90"} else 30
-    series = analytics.daily(link, days, timezone.now().date())
+        context = {"link": link, **stats_totals(link, period)}
+        return render(request, "links/stats.html#totals", context, status=status)
+    series = analytics.daily(link, period)
     clicks = sum(n for _, n in series)
     chart = analytics.bar_chart(
         series,
-        title=f"Clicks per day, last {days} days",
+        title=f"Clicks per day, {period.describe()}",
         description=f"{clicks} clicks on {link.slug} between {series[0][0]} and {series[-1][0]}.",
     )
     context = {
         "link": link,
-        "days": days,
-        "periods": analytics.PERIODS,
+        "periods": stat_ranges.PERIODS,
+        "max_days": stat_ranges.MAX_DAYS,
+        "refusal": refusal,
         "series": series,
         "chart": chart,
-        "breakdowns": analytics.breakdowns(link),
-        **stats_totals(link),
+        "breakdowns": analytics.breakdowns(link, period),
+        **stats_totals(link, period),
     }
-    return render(request, "links/stats.html", context)
+    return render(request, "links/stats.html", context, status=status)
 
 
-def stats_totals(link: Link) -> dict:
-    return {"totals": analytics.totals(link), "refreshed_at": timezone.now()}
+def stats_totals(link: Link, period: stat_ranges.DateRange) -> dict:
+    return {
+        "period": period,
+        "period_query": urlencode(period.query()),
+        "totals": analytics.totals(link, period),
+        "refreshed_at": timezone.now(),
+    }
 
 
 @require_GET

@@ -35,7 +35,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections, connection, transaction
 
-from shortener import visit_journal
+from shortener import rollups, visit_journal
 from shortener.visit_journal import Journal
 
 logger = logging.getLogger(__name__)
@@ -140,11 +140,16 @@ def visit_row(raw: RawVisit) -> tuple:
 
 
 def write(raws: list[RawVisit]) -> None:
-    """Store visits and bump each link's counter, all in one transaction.
+    """Store visits, bump each link's counter and add them to the daily rollups, all in
+    one transaction: one batch, all or nothing.
 
     Plain executemany statements rather than bulk_create and one ORM update per link:
     this runs in the worker beside the request threads, and the ORM's per-statement work
     held the GIL they need for long stretches (docs/performance.md).
+
+    The counters go first, in link order: that locks each link's row before its visits
+    and rollups are written, the lock `rollup_visits` takes to rebuild a link safely, and
+    two workers flushing the same links take their locks in the same order.
     """
     from shortener.models import Link, Visit
 
@@ -157,9 +162,22 @@ def write(raws: list[RawVisit]) -> None:
     count = quote(Link._meta.get_field("visit_count").column)
     bump = f"UPDATE {quote(Link._meta.db_table)} SET {count} = {count} + %s WHERE id = %s"  # noqa: S608
     counts = Counter(raw[1] for raw in raws)
+    rows = [visit_row(raw) for raw in raws]
+    days = [utc_day(raw[0]) for raw in raws]
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(insert, [visit_row(raw) for raw in raws])
-        cursor.executemany(bump, [(n, link_id) for link_id, n in counts.items()])
+        cursor.executemany(bump, [(counts[link_id], link_id) for link_id in sorted(counts)])
+        cursor.executemany(insert, rows)
+        rollups.add(cursor, rows, days, VISIT_COLUMNS)
+
+
+@lru_cache(maxsize=8)
+def _day_of(day_number: int) -> date:
+    return datetime.fromtimestamp(day_number * 86400, UTC).date()
+
+
+def utc_day(when: float) -> date:
+    """The UTC day of a unix time (the day its visit is counted on)."""
+    return _day_of(int(when // 86400))
 
 
 def write_recovered(raws: list[RawVisit]) -> None:

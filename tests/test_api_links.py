@@ -1,16 +1,14 @@
 """The API used as a script would: create, read, page, follow links, change state, delete."""
 
 import re
-from datetime import timedelta
 
 import pytest
 from django.contrib.staticfiles import finders
-from django.utils import timezone
 from waffle.testutils import override_flag
 
-from shortener.models import DestinationChange, Link, LinkState, Visit
+from shortener.models import DestinationChange, Link, LinkState
 from tests.api_client import ApiClient, assert_problem
-from tests.conftest import make_link, make_user
+from tests.conftest import make_link, make_user, make_visits
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("api_on")]
 LINKS = "/api/v1/links"
@@ -121,9 +119,8 @@ def test_delete_leaves_a_tombstone(api):
 
 def test_stats_match_the_stats_page(api):
     link = make_link(owner=api.user, visit_count_to=3)
-    now = timezone.now()
     for days_ago, bot in ((0, False), (0, True), (2, False)):
-        Visit.objects.create(link=link, at=now - timedelta(days=days_ago), is_bot=bot, visitor="v")
+        make_visits(link, days_ago=days_ago, is_bot=bot, visitor="v")
     with override_flag("link_analytics", active=True):
         relations = api.get(f"{LINKS}/{link.slug}").json()["_links"]
         body = api.get(path_of(relations["stats"]["href"]), days=7).json()
@@ -131,7 +128,9 @@ def test_stats_match_the_stats_page(api):
     assert (body["clicks"], body["humans"], body["bots"]) == (3, 2, 1)
     assert len(body["daily"]) == 7
     assert [day["visits"] for day in body["daily"]] == [0, 0, 0, 0, 1, 0, 2]
-    assert path_of(body["_links"]["html"]["href"]) == f"/links/{link.slug}/stats/"
+    assert body["unique_visitors"] == 2  # "v" on two days
+    assert body["breakdowns"]["browser"] == [{"value": "Firefox", "visits": 3}]
+    assert path_of(body["_links"]["html"]["href"]) == f"/links/{link.slug}/stats/?days=7"
 
 
 def test_stats_follow_the_link_analytics_flag(api):

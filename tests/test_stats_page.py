@@ -10,9 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 from waffle.testutils import override_flag
 
-from shortener import analytics
-from shortener.models import Visit
-from tests.conftest import make_link, make_user
+from shortener import analytics, stat_ranges
+from tests.conftest import make_link, make_user, make_visits
 
 pytestmark = pytest.mark.django_db
 
@@ -24,18 +23,10 @@ def owner(client):
     return user
 
 
-def add_visits(link, count, *, days_ago=0, **fields):
-    at = timezone.now() - timedelta(days=days_ago)
-    defaults = {"browser": "Firefox", "os": "Linux", "device": "desktop", "visitor": "v1"}
-    Visit.objects.bulk_create(
-        Visit(link=link, at=at, **{**defaults, **fields}) for _ in range(count)
-    )
-
-
 def test_stats_show_totals_chart_and_breakdowns(client, owner):
     link = make_link(owner=owner)
-    add_visits(link, 3, referrer_host="news.example.com", visitor="a")
-    add_visits(link, 2, days_ago=3, is_bot=True, device="bot", browser="Googlebot", visitor="b")
+    make_visits(link, 3, referrer_host="news.example.com", visitor="a")
+    make_visits(link, 2, days_ago=3, is_bot=True, device="bot", browser="Googlebot", visitor="b")
     with override_flag("link_analytics", active=True):
         response = client.get(reverse("link-stats", args=[link.slug]))
     body = response.content.decode()
@@ -61,7 +52,7 @@ def test_ninety_days_and_junk_periods(client, owner):
 
 def test_htmx_refresh_answers_only_the_totals(client, owner):
     link = make_link(owner=owner)
-    add_visits(link, 4)
+    make_visits(link, 4)
     with override_flag("link_analytics", active=True):
         response = client.get(
             reverse("link-stats", args=[link.slug]),
@@ -76,7 +67,7 @@ def test_htmx_refresh_answers_only_the_totals(client, owner):
 
 def test_csv_download_lists_every_visit(client, owner):
     link = make_link(owner=owner)
-    add_visits(link, 3, referrer_host="a.example")
+    make_visits(link, 3, referrer_host="a.example")
     with override_flag("link_analytics", active=True):
         response = client.get(reverse("link-visits-csv", args=[link.slug]))
     assert response["Content-Type"].startswith("text/csv")
@@ -105,9 +96,9 @@ def test_other_peoples_stats_are_404(client, owner):
 
 def test_daily_series_is_zero_filled_oldest_first():
     link = make_link()
-    add_visits(link, 2, days_ago=1)
+    make_visits(link, 2, days_ago=1)
     today = timezone.now().date()
-    series = analytics.daily(link, 7, today)
+    series = analytics.daily(link, stat_ranges.last_days(7, today))
     assert [d for d, _ in series] == [today - timedelta(days=6 - i) for i in range(7)]
     assert dict(series)[today - timedelta(days=1)] == 2 and sum(n for _, n in series) == 2
 

@@ -7,11 +7,13 @@ from django.core.paginator import Page
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils.http import urlencode
 from waffle import flag_is_active
 
 from shortener import analytics
 from shortener.models import Link
 from shortener.pagination import page_relations
+from shortener.stat_ranges import DateRange
 
 
 def json_response(data: dict, status: int = 200) -> HttpResponse:
@@ -108,20 +110,32 @@ def page_json(request: HttpRequest, page: Page) -> dict:
 
 
 def stats_json(
-    request: HttpRequest, link: Link, totals: analytics.Totals, daily: list[tuple[date, int]]
+    request: HttpRequest,
+    link: Link,
+    period: DateRange,
+    totals: analytics.Totals,
+    daily: list[tuple[date, int]],
+    breakdowns: list[analytics.Breakdown],
 ) -> dict:
     return {
         "slug": link.slug,
+        "from": period.start,
+        "to": period.end,
         "total_visits": link.visit_count,
         "clicks": totals.clicks,
         "unique_visitors": totals.unique_visitors,
         "humans": totals.humans,
         "bots": totals.bots,
         "daily": [{"date": day, "visits": visits} for day, visits in daily],
+        "breakdowns": {
+            b.name: [{"value": value, "visits": n} for value, n in b.rows] for b in breakdowns
+        },
         "_links": {
             "self": href(request.build_absolute_uri()),
             "link": href(slug_url(request, "api-v1:link", link.slug)),
-            "html": href(slug_url(request, "link-stats", link.slug)),
+            "html": href(
+                f"{slug_url(request, 'link-stats', link.slug)}?{urlencode(period.query())}"
+            ),
         },
     }
 

@@ -143,14 +143,30 @@ class StatsRelations(Schema):
     html: Href = Field(description="The link's stats page.")
 
 
+class Count(Schema):
+    value: str = Field(
+        description="The referrer host, browser, OS or device class; empty for none."
+    )
+    visits: int
+
+
 class Stats(Schema):
     slug: str
+    from_: date = Field(alias="from", description="First UTC day of the range.")
+    to: date = Field(description="Last UTC day of the range, included.")
     total_visits: int = Field(description="The link's visit counter (what max_visits checks).")
-    clicks: int = Field(description="Recorded visits.")
-    unique_visitors: int = Field(description="Distinct visitors per day, summed.")
+    clicks: int = Field(description="Recorded visits in the range.")
+    unique_visitors: int = Field(
+        description="Each day's distinct visitors, added up over the range (visitor-days): "
+        "the visitor key changes every UTC day, so one person on three days counts three times."
+    )
     humans: int
     bots: int
     daily: list[Day] = Field(description="Recorded visits per UTC day, oldest first.")
+    breakdowns: dict[str, list[Count]] = Field(
+        description="Per breakdown (referrer, browser, os, device), its most frequent values "
+        "in the range, up to 8, most visits first."
+    )
     links: StatsRelations = Field(alias="_links")
 
 

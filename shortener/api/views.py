@@ -9,7 +9,7 @@ from ninja import Path, Query, Router
 from pydantic import WithJsonSchema
 from waffle import flag_is_active
 
-from shortener import analytics, links, slugs
+from shortener import analytics, links, slugs, stat_ranges
 from shortener.api import problems
 from shortener.api.idempotency import idempotent
 from shortener.api.openapi import DocumentedAPI
@@ -183,18 +183,45 @@ def enable_link(request: HttpRequest, slug: SlugPath) -> HttpResponse:
 
 @api.get(
     "/links/{slug}/stats",
-    response={200: Stats},
+    response={200: Stats, 400: Problem},
     url_name="link-stats",
     summary="Visits of a link",
 )
 def link_stats(
     request: HttpRequest,
     slug: SlugPath,
-    days: int = Query(30, ge=1, le=365, description="How many days of the daily series."),
+    days: str | None = Query(
+        None,
+        description=f"The last this many UTC days, 1 to {stat_ranges.MAX_DAYS} "
+        f"(default {stat_ranges.DEFAULT_DAYS}).",
+    ),
+    from_: str | None = Query(
+        None, alias="from", description="First UTC day of a custom range (YYYY-MM-DD), with `to`."
+    ),
+    to: str | None = Query(
+        None,
+        description=f"Last UTC day of a custom range, included; a range spans at most "
+        f"{stat_ranges.MAX_DAYS} days.",
+    ),
 ) -> HttpResponse:
-    """Totals and visits per day, as on the link's stats page (404 while analytics are off)."""
+    """Totals, visits per day and breakdowns for a range of days, as on the link's stats
+    page (404 while analytics are off). A range's unique visitors are each day's distinct
+    visitors added up."""
     if not flag_is_active(request, "link_analytics"):  # as the stats page
         raise Http404
     link = owned(request, slug)
-    daily = analytics.daily(link, days, timezone.now().date())
-    return json_response(stats_json(request, link, analytics.totals(link), daily))
+    try:
+        period = stat_ranges.parse(days, from_, to, timezone.now().date())
+    except stat_ranges.RangeRefused as refused:
+        errors = {refused.field: [refused.reason]}
+        return problems.problem(400, "malformed-request", refused.reason, errors=errors)
+    return json_response(
+        stats_json(
+            request,
+            link,
+            period,
+            analytics.totals(link, period),
+            analytics.daily(link, period),
+            analytics.breakdowns(link, period),
+        )
+    )
