@@ -367,8 +367,9 @@ def differences(expected: Rows, actual: Rows) -> Iterator[tuple[int, date, str, 
 def check(scope: Scope) -> list[tuple[int, date, str, object, object]]:
     """Recount and compare inside one transaction, so both sides see the same visits
     (REPEATABLE READ on PostgreSQL; SQLite's transaction is a snapshot already)."""
+    outermost = not connection.in_atomic_block  # else the caller's transaction decides
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and outermost:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         return list(differences(recount(scope), stored(scope)))

@@ -74,14 +74,14 @@ def test_n_redirects_make_n_visits_and_a_total_of_n(client):
 def test_flushed_visits_are_found_by_day_and_time(client):
     from django.utils import timezone
 
-    from shortener import analytics
+    from shortener import analytics, stat_ranges
 
     link = make_link()
     client.get(f"/{link.slug}")
     flush_visits()
     visit = Visit.objects.get()
     assert abs((timezone.now() - visit.at).total_seconds()) < 60
-    assert analytics.daily(link, 1, timezone.now().date())[-1][1] == 1
+    assert analytics.daily(link, stat_ranges.last_days(1, timezone.now().date()))[-1][1] == 1
     assert Visit.objects.filter(at__date=timezone.now().date()).count() == 1
 
 
