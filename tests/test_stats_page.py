@@ -6,12 +6,16 @@ import re
 from datetime import date, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from waffle.testutils import override_flag
 
 from shortener import analytics, stat_ranges
-from tests.conftest import make_link, make_user, make_visits
+from shortener.models import Visit
+from shortener.visits import MAX_REFERRER, MAX_USER_AGENT
+from tests.conftest import flush_visits, make_link, make_user, make_visits
 
 pytestmark = pytest.mark.django_db
 
@@ -41,13 +45,124 @@ def test_stats_show_totals_chart_and_breakdowns(client, owner):
     assert f"<td>{timezone.now().date():%Y-%m-%d}</td><td>3</td>" in body
 
 
-def test_ninety_days_and_junk_periods(client, owner):
-    link = make_link(owner=owner)
+def stats(client, link, **params):
     with override_flag("link_analytics", active=True):
-        ninety = client.get(reverse("link-stats", args=[link.slug]), {"days": "90"})
-        junk = client.get(reverse("link-stats", args=[link.slug]), {"days": "-5"})
-    assert ninety.content.decode().count('<rect class="bar"') == 90
-    assert junk.content.decode().count('<rect class="bar"') == 30
+        return client.get(reverse("link-stats", args=[link.slug]), params)
+
+
+def totals_shown(response) -> list[str]:
+    return re.findall(r'stat-value">(\d+)', response.content.decode())
+
+
+def test_periods_and_a_custom_range_in_the_query_string(client, owner):
+    link = make_link(owner=owner)
+    make_visits(link, 2)
+    make_visits(link, 5, days_ago=40, visitor="old")
+    body = stats(client, link).content.decode()
+    assert 'href="?days=7"' in body and 'href="?days=90"' in body
+    assert '<strong aria-current="true">Last 30 days</strong>' in body
+    assert '<form method="get"' in body and 'name="from"' in body and 'name="to"' in body
+    assert stats(client, link, days="7").content.decode().count('<rect class="bar"') == 7
+    assert stats(client, link, days="90").content.decode().count('<rect class="bar"') == 90
+    assert totals_shown(stats(client, link)) == ["2", "1", "2", "0"]
+    assert totals_shown(stats(client, link, days="90")) == ["7", "2", "7", "0"]
+    old = (timezone.now() - timedelta(days=40)).date()
+    custom = stats(client, link, **{"from": f"{old}", "to": f"{old + timedelta(days=1)}"})
+    body = custom.content.decode()
+    assert custom.status_code == 200 and totals_shown(custom) == ["5", "1", "5", "0"]
+    assert body.count('<rect class="bar"') == 2
+    assert f'hx-get="/links/{link.slug}/stats/?from={old}&amp;to={old + timedelta(days=1)}"' in body
+    assert f"{old} to {old + timedelta(days=1)}" in body
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"days": "-5"}, "days must be a whole number from 1 to 366."),
+        ({"days": "100000"}, "days must be a whole number from 1 to 366."),
+        ({"days": "ten"}, "days must be a whole number from 1 to 366."),
+        ({"from": "2026-03-01", "to": "2026-02-01"}, "to must not be before from."),
+        ({"from": "2026-02-31", "to": "2026-03-01"}, "from must be a date written YYYY-MM-DD."),
+        ({"from": "2020-01-01", "to": "2026-01-01"}, "A range may span at most 366 days."),
+        ({"from": "2026-01-01"}, "A custom range needs both from and to."),
+        ({"days": "7", "from": "2026-01-01", "to": "2026-01-02"}, "Ask for either days or"),
+    ],
+)
+def test_a_range_that_cannot_be_answered_is_a_400_that_says_why(client, owner, params, message):
+    link = make_link(owner=owner)
+    make_visits(link, 3)
+    response = stats(client, link, **params)
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert '<p class="error" role="alert">' in body and message in body
+    assert "Showing the last 30 days instead." in body
+    assert totals_shown(response) == ["3", "1", "3", "0"]  # the default range, still correct
+    with override_flag("link_analytics", active=True):
+        fragment = client.get(
+            reverse("link-stats", args=[link.slug]),
+            params,
+            headers={"HX-Request": "true", "HX-Target": "stats-totals"},
+        )
+    assert fragment.status_code == 400
+
+
+def test_a_range_outside_the_data_and_a_link_without_visits_show_zeros(client, owner):
+    link = make_link(owner=owner)
+    empty = make_link(owner=owner)
+    make_visits(link, 3)
+    for response in (
+        stats(client, link, **{"from": "1990-01-01", "to": "1990-12-31"}),
+        stats(client, link, **{"from": "2090-01-01", "to": "2090-01-07"}),
+        stats(client, empty),
+        stats(client, empty, days="1"),
+    ):
+        assert response.status_code == 200
+        assert totals_shown(response) == ["0", "0", "0", "0"]
+        assert response.content.decode().count("No visits on these days.") == 4
+
+
+def test_a_day_with_a_single_bot_visit(client, owner):
+    link = make_link(owner=owner)
+    client.get(f"/{link.slug}", headers={"User-Agent": "curl/8.5.0"})
+    assert flush_visits() == 1
+    response = stats(client, link, days="1")
+    body = response.content.decode()
+    assert totals_shown(response) == ["1", "1", "0", "1"]
+    assert "<td>bot</td><td>1</td>" in body and "<td>curl</td><td>1</td>" in body
+    assert "<td>(none)</td><td>1</td>" in body  # no referrer
+
+
+def test_agents_and_referrers_at_their_length_limits(client, owner):
+    link = make_link(owner=owner)
+    host = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])  # 253 characters
+    agent = "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0 " + "z" * MAX_USER_AGENT
+    referrer = f"https://{host}/" + "p" * MAX_REFERRER
+    for _ in range(2):
+        client.get(f"/{link.slug}", headers={"User-Agent": agent, "Referer": referrer})
+    assert flush_visits() == 2
+    response = stats(client, link)
+    assert response.status_code == 200 and totals_shown(response) == ["2", "1", "2", "0"]
+    assert f"<td>{host}</td><td>2</td>" in response.content.decode()
+
+
+def test_the_page_the_totals_and_the_api_never_read_raw_visits(client, owner):
+    link = make_link(owner=owner)
+    make_visits(link, 3)
+    raw = connection.ops.quote_name(Visit._meta.db_table)
+    with CaptureQueriesContext(connection) as page:
+        assert stats(client, link, days="90").status_code == 200
+    with (
+        CaptureQueriesContext(connection) as fragment,
+        override_flag("link_analytics", active=True),
+    ):
+        client.get(
+            reverse("link-stats", args=[link.slug]),
+            headers={"HX-Request": "true", "HX-Target": "stats-totals"},
+        )
+    sql = [q["sql"] for q in page.captured_queries + fragment.captured_queries]
+    assert not [q for q in sql if raw in q]
+    stat_reads = [q for q in fragment.captured_queries if "dailystat" in q["sql"]]
+    assert len(stat_reads) == 1  # the refresh: one read of the daily rows
 
 
 def test_htmx_refresh_answers_only_the_totals(client, owner):

@@ -125,6 +125,7 @@ def test_stats_page_draws_the_chart_without_console_errors(page):
 
     from django.utils import timezone
 
+    from shortener import rollups
     from shortener.models import Visit
 
     # A transactional test run earlier flushes the flags the data migration made.
@@ -138,10 +139,20 @@ def test_stats_page_draws_the_chart_without_console_errors(page):
               device="desktop", referrer_host=f"site{n % 3}.example", visitor=str(n))
         for n in range(120)
     )  # fmt: skip
+    rollups.rebuild_locked(rollups.Scope((link.pk,)))  # as `rollup_visits` would
     page.goto(link.get_absolute_url())
     page.get_by_role("link", name="Stats", exact=True).click()
     page.wait_for_url("**/stats/")
     assert page.locator("svg.chart rect.bar").count() == 30
+    assert page.locator("#stats-totals .stat-value").first.inner_text() == "120"
+    page.get_by_role("link", name="Last 7 days").click()  # a period: a plain link
+    page.wait_for_url("**/stats/?days=7")
+    assert page.locator("svg.chart rect.bar").count() == 7
+    page.get_by_label("From", exact=True).fill(f"{(now - timedelta(days=19)).date()}")
+    page.get_by_label("To", exact=True).fill(f"{now.date()}")
+    page.get_by_role("button", name="Show").click()  # a custom range: a GET form
+    page.wait_for_url("**/stats/?from=*")
+    assert page.locator("svg.chart rect.bar").count() == 20
     assert page.locator("#stats-totals .stat-value").first.inner_text() == "120"
     page.screenshot(path="data/screenshot-stats.png", full_page=True)
     assert page.console_errors == []
