@@ -25,13 +25,14 @@ def setup_django() -> None:
 
 
 def sections() -> dict[str, Callable[[], Iterable[Row]]]:
-    from bench import api, counters, ratelimit, redirects, webhooks
+    from bench import api, counters, ratelimit, redirects, stats, webhooks
 
     return {
         "api": api.api_benchmark,
         "ratelimit-counter": counters.section,
         "ratelimit-middleware": ratelimit.middleware_cost,
         "redirects": redirects.redirect_benchmark,
+        "stats": stats.section,
         "webhooks": webhooks.section,
     }
 
