@@ -25,10 +25,11 @@ def setup_django() -> None:
 
 
 def sections() -> dict[str, Callable[[], Iterable[Row]]]:
-    from bench import api, counters, ratelimit, redirects, stats, webhooks
+    from bench import api, counters, flush_cost, ratelimit, redirects, stats, webhooks
 
     return {
         "api": api.api_benchmark,
+        "flush": flush_cost.section,
         "ratelimit-counter": counters.section,
         "ratelimit-middleware": ratelimit.middleware_cost,
         "redirects": redirects.redirect_benchmark,
