@@ -36,7 +36,9 @@ DIMENSIONS = (
     Dimension("os", "os", "Operating systems", "Operating system"),
     Dimension("device", "device", "Devices", "Device"),
 )
-VALUES_PER_STATEMENT = 300  # rows in one multi-row VALUES insert (SQLite's variable limit)
+VALUES_PER_STATEMENT = (
+    300  # rows in one multi-row VALUES insert: 5 columns stay in SQLite's variable limit
+)
 
 
 def _tables():
@@ -70,42 +72,71 @@ def add(cursor, rows: list[tuple], days: list[date], columns: tuple[str, ...]) -
         for name, at in dimension_at:
             counts[link_id, name, day, row[at]] += 1
 
-    adapt = connection.ops.adapt_datefield_value
     table = quote(DailyVisitor._meta.db_table)
     link, day_col = column(DailyVisitor, "link"), column(DailyVisitor, "day")
-    names = f"{link}, {day_col}, {column(DailyVisitor, 'visitor')}"
-    new = list(visitors)
-    for first in range(0, len(new), VALUES_PER_STATEMENT):
-        chunk = new[first : first + VALUES_PER_STATEMENT]
-        values = ", ".join(["(%s, %s, %s)"] * len(chunk))
-        cursor.execute(
-            f"INSERT INTO {table} ({names}) VALUES {values} "
-            f"ON CONFLICT DO NOTHING RETURNING {link}, {day_col}",
-            [p for link_id, day, key in chunk for p in (link_id, adapt(day), key)],
-        )
-        for link_id, day in cursor.fetchall():  # only the rows that were new
-            stats[link_id, _as_date(day)][2] += 1
+    names = [link, day_col, column(DailyVisitor, "visitor")]
+    returning = f"ON CONFLICT DO NOTHING RETURNING {link}, {day_col}"
+    for link_id, day in _insert(
+        cursor, table, names, ("bigint", "date", "text"), visitors, returning
+    ):
+        stats[link_id, _as_date(day)][2] += 1  # only the rows that were new
 
     table = quote(DailyStat._meta.db_table)
+    keys = [column(DailyStat, n) for n in ("link", "day")]
     sums = [column(DailyStat, n) for n in ("clicks", "bots", "visitors")]
-    cursor.executemany(
-        f"INSERT INTO {table} ({column(DailyStat, 'link')}, {column(DailyStat, 'day')}, "
-        f"{', '.join(sums)}) VALUES (%s, %s, %s, %s, %s) "
-        f"ON CONFLICT ({column(DailyStat, 'link')}, {column(DailyStat, 'day')}) DO UPDATE SET "
+    _insert(
+        cursor,
+        table,
+        keys + sums,
+        ("bigint", "date", "bigint", "bigint", "bigint"),
+        [(link_id, day, *totals) for (link_id, day), totals in stats.items()],
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
         + ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in sums),
-        [(link_id, adapt(day), *totals) for (link_id, day), totals in stats.items()],
     )
     table = quote(DailyCount._meta.db_table)
-    key = ", ".join(column(DailyCount, n) for n in ("link", "dimension", "day", "value"))
+    keys = [column(DailyCount, n) for n in ("link", "dimension", "day", "value")]
     n = column(DailyCount, "n")
-    cursor.executemany(
-        f"INSERT INTO {table} ({key}, {n}) VALUES (%s, %s, %s, %s, %s) "
-        f"ON CONFLICT ({key}) DO UPDATE SET {n} = {table}.{n} + excluded.{n}",
-        [
-            (link_id, name, adapt(day), value, count)
-            for (link_id, name, day, value), count in counts.items()
-        ],
+    _insert(
+        cursor,
+        table,
+        [*keys, n],
+        ("bigint", "text", "date", "text", "bigint"),
+        [(*key, count) for key, count in counts.items()],
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {n} = {table}.{n} + excluded.{n}",
     )
+
+
+def _insert(cursor, table: str, names: list[str], types, rows, conflict: str) -> list[tuple]:
+    """Insert rows with one ON CONFLICT clause; the rows it RETURNs, if it asks.
+
+    PostgreSQL: one statement over unnest() of one array per column, since psycopg
+    composing thousands of rows on the client (Django's default) cost more CPU than the
+    rest of the flush (docs/performance.md). SQLite: multi-row VALUES statements, whose
+    binding in sqlite3 is cheap."""
+    rows = list(rows)
+    if not rows:
+        return []
+    columns = ", ".join(names)
+    adapt = connection.ops.adapt_datefield_value
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) {conflict}",
+            [list(values) for values in zip(*rows, strict=True)],
+        )
+        return cursor.fetchall() if "RETURNING" in conflict else []
+    dates = [i for i, kind in enumerate(types) if kind == "date"]
+    returned = []
+    for first in range(0, len(rows), VALUES_PER_STATEMENT):
+        chunk = rows[first : first + VALUES_PER_STATEMENT]
+        one = f"({', '.join(['%s'] * len(names))})"
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * len(chunk))} {conflict}",
+            [adapt(v) if i in dates else v for row in chunk for i, v in enumerate(row)],
+        )
+        if "RETURNING" in conflict:
+            returned += cursor.fetchall()
+    return returned
 
 
 def _as_date(value) -> date:

@@ -3,8 +3,9 @@
 Redirects hand each visit to `buffer.add()`, which appends it to a list in memory and
 to the process's journal file (shortener/visit_journal.py) before the redirect is
 answered. A thread per worker process writes the list every VISIT_FLUSH_SECONDS in one
-transaction: a bulk insert of visits and one counter update per link; then the journal
-files of that batch are removed. The buffer is flushed again when the process exits
+transaction: one counter update per link, a bulk insert of visits and their additions
+to the daily rollups (shortener/rollups.py); then the journal files of that batch are
+removed. The buffer is flushed again when the process exits
 (granian's graceful stop). A killed process leaves its journal, and the same thread in
 another process writes it (at its start and every RECOVER_SECONDS); only a power cut,
 or a journal that cannot be written, can lose visits.
