@@ -285,10 +285,10 @@ def insert_visits(n: dict[str, int]) -> None:
 def build_rollups() -> None:
     from django.db import connection, transaction
 
-    from shortener import rollups
+    from shortener import rollup_rebuild
 
     with transaction.atomic():
-        rollups.rebuild(rollups.Scope())
+        rollup_rebuild.rebuild(rollup_rebuild.Scope())
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
 

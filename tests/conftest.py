@@ -159,7 +159,7 @@ def make_visits(link, count: int = 1, *, days_ago: int = 0, **fields):
 
     from django.utils import timezone
 
-    from shortener import rollups
+    from shortener import rollup_rebuild
     from shortener.models import Visit
 
     at = fields.pop("at", None) or timezone.now() - timedelta(days=days_ago)
@@ -167,4 +167,4 @@ def make_visits(link, count: int = 1, *, days_ago: int = 0, **fields):
     Visit.objects.bulk_create(
         Visit(link=link, at=at, **{**defaults, **fields}) for _ in range(count)
     )
-    rollups.rebuild_locked(rollups.Scope((link.pk,)))
+    rollup_rebuild.rebuild_locked(rollup_rebuild.Scope((link.pk,)))

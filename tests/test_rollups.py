@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import QuerySet
 
-from shortener import rollups, visits
+from shortener import rollup_rebuild, rollups, visits
 from shortener.models import DailyCount, DailyStat, DailyVisitor, Link, Visit
 from shortener.visits import MAX_REFERRER, MAX_USER_AGENT, buffer
 from tests.conftest import flush_visits, make_link, make_visits, run_manage, test_database_url
@@ -88,7 +88,7 @@ def test_random_visits_through_the_buffer_roll_up_exactly(monkeypatch):
         assert flush_visits() == 150
 
     assert stored() == recount_in_python()
-    assert rollups.check(rollups.Scope()) == []
+    assert rollup_rebuild.check(rollup_rebuild.Scope()) == []
     # And what was sent: clicks per link-day, and its distinct people (address + agent).
     clicks = Counter((link_id, day) for link_id, day, *_ in sent)
     people = defaultdict(set)
@@ -160,7 +160,7 @@ def test_a_link_bigger_than_a_batch_is_rebuilt_by_ranges_of_days():
     DailyCount.objects.all().delete()
     DailyVisitor.objects.all().delete()
     DailyStat.objects.create(link=link, day=datetime(2001, 1, 1).date(), clicks=5)  # stale
-    batches = list(rollups.plan([link.pk], 5))
+    batches = list(rollup_rebuild.plan([link.pk], 5))
     assert len(batches) > 2 and sum(b.visits for b in batches) == 21
     call_command("rollup_visits", "--batch", "5")
     assert stored() == before

@@ -125,7 +125,7 @@ def test_stats_page_draws_the_chart_without_console_errors(page):
 
     from django.utils import timezone
 
-    from shortener import rollups
+    from shortener import rollup_rebuild
     from shortener.models import Visit
 
     # A transactional test run earlier flushes the flags the data migration made.
@@ -139,7 +139,7 @@ def test_stats_page_draws_the_chart_without_console_errors(page):
               device="desktop", referrer_host=f"site{n % 3}.example", visitor=str(n))
         for n in range(120)
     )  # fmt: skip
-    rollups.rebuild_locked(rollups.Scope((link.pk,)))  # as `rollup_visits` would
+    rollup_rebuild.rebuild_locked(rollup_rebuild.Scope((link.pk,)))  # as `rollup_visits` would
     page.goto(link.get_absolute_url())
     page.get_by_role("link", name="Stats", exact=True).click()
     page.wait_for_url("**/stats/")
