@@ -36,6 +36,7 @@ from django.core.cache import cache
 from django.db import close_old_connections, connection, transaction
 
 from shortener import visit_journal
+from shortener.visit_batches import Outcome, write_splitting
 from shortener.visit_journal import Journal
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 MAX_USER_AGENT = 512
 MAX_REFERRER = 2048
 RECOVER_SECONDS = 10  # how often a process looks for the journals of processes that died
+DROPS_LOG_SECONDS = 60  # visits dropped past VISIT_BUFFER_MAX are logged at most this often
 BOT_WORDS = ("bot", "crawl", "spider", "slurp", "curl", "wget", "python-requests", "headless")
 
 # (unix time, link id, client address, user agent, referrer)
@@ -162,9 +164,25 @@ def write(raws: list[RawVisit]) -> None:
         cursor.executemany(bump, [(n, link_id) for link_id, n in counts.items()])
 
 
+def write_batch(raws: list[RawVisit]) -> Outcome:
+    """`write()` with the rows the database refuses split out and dropped, one log line
+    saying how many and why (shortener/visit_batches.py); what an unavailable database
+    left unwritten is in the outcome, for the caller to keep."""
+    outcome = write_splitting(write, raws)
+    if outcome.refused:
+        logger.warning(
+            "Dropped %d of %d visits the database refused: %s",
+            outcome.dropped,
+            len(raws),
+            "; ".join(f"{count} for {why}" for why, count in outcome.refused.most_common()),
+        )
+    return outcome
+
+
 def write_recovered(raws: list[RawVisit]) -> None:
-    """`write()` for a dead process's journal: a link this database lacks (the journal
-    came from another) is left out, or the file would fail to write, and stay, for ever."""
+    """`write_batch()` for a dead process's journal. A link this database lacks (the
+    journal came from another) is left out with one query, not bisected; an unavailable
+    database raises, and the journal's file is written again later."""
     from shortener.models import Link
 
     known = set(Link.objects.filter(pk__in={raw[1] for raw in raws}).values_list("pk", flat=True))
@@ -173,7 +191,11 @@ def write_recovered(raws: list[RawVisit]) -> None:
         logger.warning(
             "Left out %d recovered visits of links this database lacks", len(raws) - len(kept)
         )
-    write(kept)
+    outcome = write_batch(kept)
+    if outcome.error is not None:
+        # The parts written so far are written again with the file: a double fault (a
+        # refused row, then the database gone mid-split) can repeat them.
+        raise outcome.error
 
 
 def flush_seconds() -> float:
@@ -190,6 +212,11 @@ class VisitBuffer:
         self._pid = os.getpid()
         self._stopping = threading.Event()
         self._journal: Journal | None = None
+        self._in_flight = 0  # visits a flush has taken and not yet written or given back
+        self._dropped = 0  # visits past VISIT_BUFFER_MAX, not yet logged
+        self._dropped_total = 0
+        self._dropped_logged_at = -float("inf")
+        self._failing = False  # the last flush failed: say the next failure in one line
 
     def add(self, link_id: int, meta: dict) -> None:
         raw = (
@@ -204,31 +231,55 @@ class VisitBuffer:
         if (journal.directory if journal else None) is not settings.VISIT_JOURNAL_DIR:
             journal = self._open_journal()
         record = visit_journal.encode(raw) if journal is not None else b""
+        limit = settings.VISIT_BUFFER_MAX
         with self._lock:
-            # Both under the lock: a flush takes exactly the visits its files hold.
-            if journal is not None:
-                journal.append(record)
-            self._pending.append(raw)
+            # Past the bound a visit is neither kept nor journaled: memory and the journal
+            # hold at most VISIT_BUFFER_MAX visits, whatever the database does.
+            kept = len(self._pending) + self._in_flight < limit
+            if kept:
+                # Both under the lock: a flush takes exactly the visits its files hold.
+                if journal is not None:
+                    journal.append(record)
+                self._pending.append(raw)
+            else:
+                self._dropped += 1
+                self._dropped_total += 1
+        if not kept:
+            self._log_dropped()
         if (self._thread is None or self._pid != os.getpid()) and flush_seconds() > 0:
             self._start()
 
     def pending(self) -> int:
         return len(self._pending)
 
+    def dropped(self) -> int:
+        """Visits dropped past VISIT_BUFFER_MAX since the process started."""
+        return self._dropped_total
+
     def discard(self) -> None:
         """Forget the pending visits and the journal, files and all (for tests)."""
         with self._lock:
             self._pending = []
+            self._dropped = self._dropped_total = 0
+            self._dropped_logged_at = -float("inf")
             journal, self._journal = self._journal, None
             if journal is not None:
                 journal.discard()
 
     def flush(self) -> int:
-        """Write what is pending now; on failure keep it, and its journal files, for the
-        next attempt, which removes those files once it has written their visits."""
+        """Write what is pending now; how many visits were written.
+
+        Rows the database refuses are dropped (`write_batch`). When it is unavailable,
+        what is left unwritten is kept, before the newer visits, for the next attempt;
+        its journal files too, or, when part of the batch got written, a new journal of
+        the rest. A batch's files are removed once every visit in them is written,
+        dropped, or journaled again.
+        """
         with self._flush_lock:
+            self._log_dropped()
             with self._lock:
                 raws, self._pending = self._pending, []
+                self._in_flight = len(raws)  # still counted against VISIT_BUFFER_MAX
                 journal = self._journal
                 files = journal.rotate() if journal is not None else []
             if not raws:
@@ -236,19 +287,64 @@ class VisitBuffer:
                     journal.remove(files)
                 return 0
             try:
-                write(raws)
-            except Exception:
-                logger.exception(
-                    "Writing %d visits failed; keeping them for the next flush", len(raws)
-                )
+                outcome = write_batch(raws)
+            finally:
                 with self._lock:
-                    self._pending[:0] = raws
-                    if journal is not None:
-                        journal.restore(files)
-                return 0
+                    self._in_flight = 0
+            if outcome.left:
+                self._keep(outcome, journal, files)
+                return outcome.written
+            self._failing = False
             if journal is not None:
                 journal.remove(files)  # at once: a kill before this writes them twice
-            return len(raws)
+            return outcome.written
+
+    def _keep(self, outcome: Outcome, journal: Journal | None, files: list) -> None:
+        """The database is unavailable: keep what it left unwritten for the next flush."""
+        left = outcome.left
+        if self._failing:  # one line a flush while the outage lasts, the traceback once
+            logger.error(
+                "Writing %d visits failed again (%s); keeping them for the next flush",
+                len(left),
+                f"{type(outcome.error).__name__}: {outcome.error}".strip().splitlines()[0],
+            )
+        else:
+            logger.error(
+                "Writing %d visits failed; keeping them for the next flush",
+                len(left),
+                exc_info=outcome.error,
+            )
+        self._failing = True
+        with self._lock:
+            self._pending[:0] = left
+            if journal is None:
+                return
+            if not (outcome.written or outcome.dropped):
+                journal.restore(files)  # nothing written or dropped: the files hold it all
+                return
+            # The files also hold visits now written: journal the rest anew, then remove
+            # them (a kill in between writes the rest twice, never loses it).
+            for raw in left:
+                journal.append(visit_journal.encode(raw))
+        journal.remove(files)
+
+    def _log_dropped(self, *, final: bool = False) -> None:
+        """Say how many visits were dropped past VISIT_BUFFER_MAX, at most once a minute."""
+        now = time.monotonic()
+        with self._lock:
+            if not self._dropped or (
+                not final and now - self._dropped_logged_at < DROPS_LOG_SECONDS
+            ):
+                return
+            dropped, self._dropped = self._dropped, 0
+            since = now - self._dropped_logged_at
+            self._dropped_logged_at = now
+        logger.error(
+            "Dropped %d visits past VISIT_BUFFER_MAX=%d%s: the database is not taking them",
+            dropped,
+            settings.VISIT_BUFFER_MAX,
+            f" in the last {since:.0f} s" if since < 10 * DROPS_LOG_SECONDS else "",
+        )
 
     def recover(self) -> int:
         """Write the visits journaled by processes that died; how many."""
@@ -282,6 +378,9 @@ class VisitBuffer:
         self._flush_lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread = None
+        self._in_flight = self._dropped = self._dropped_total = 0
+        self._dropped_logged_at = -float("inf")
+        self._failing = False
         if self._journal is not None:
             self._journal.abandon()
             self._journal = None
@@ -314,6 +413,7 @@ class VisitBuffer:
             self._thread.join(timeout=5)
         self.flush()
         self.recover()
+        self._log_dropped(final=True)
         with self._lock:
             journal, self._journal = self._journal, None
             if journal is not None:
