@@ -28,11 +28,13 @@ import time
 from collections import Counter
 from datetime import UTC, date, datetime
 from functools import lru_cache
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import ua_parser
 from django.conf import settings
 from django.core.cache import cache
+from django.core.signals import setting_changed
 from django.db import close_old_connections, connection, transaction
 
 from shortener import visit_journal
@@ -198,6 +200,27 @@ def write_recovered(raws: list[RawVisit]) -> None:
         raise outcome.error
 
 
+# (VISIT_JOURNAL_DIR, VISIT_BUFFER_MAX), read once: reading a setting through django.conf
+# costs about 0.9 µs (docs/performance.md), and add() is on the redirect's path.
+_settings: tuple[Path | None, int] | None = None
+
+
+def _read_settings() -> tuple[Path | None, int]:
+    global _settings
+    _settings = (settings.VISIT_JOURNAL_DIR, settings.VISIT_BUFFER_MAX)
+    return _settings
+
+
+def _forget_settings(*, setting: str, **kwargs) -> None:
+    """Tests change them (the `settings` fixture says so through this signal)."""
+    global _settings
+    if setting in {"VISIT_JOURNAL_DIR", "VISIT_BUFFER_MAX"}:
+        _settings = None
+
+
+setting_changed.connect(_forget_settings)
+
+
 def flush_seconds() -> float:
     """How often the thread writes; 0 means never by itself (tests flush explicitly)."""
     return settings.VISIT_FLUSH_SECONDS
@@ -227,11 +250,11 @@ class VisitBuffer:
             meta.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT],
             meta.get("HTTP_REFERER", "")[:MAX_REFERRER],
         )
+        directory, limit = _settings or _read_settings()
         journal = self._journal
-        if (journal.directory if journal else None) is not settings.VISIT_JOURNAL_DIR:
-            journal = self._open_journal()
+        if (journal.directory if journal else None) is not directory:
+            journal = self._open_journal(directory)
         record = visit_journal.encode(raw) if journal is not None else b""
-        limit = settings.VISIT_BUFFER_MAX
         with self._lock:
             # Past the bound a visit is neither kept nor journaled: memory and the journal
             # hold at most VISIT_BUFFER_MAX visits, whatever the database does.
@@ -358,10 +381,9 @@ class VisitBuffer:
                 logger.exception("Cannot claim dead processes' journals in %s", journal.directory)
             return journal.replay(write_recovered)
 
-    def _open_journal(self) -> Journal | None:
+    def _open_journal(self, directory: Path | None) -> Journal | None:
         """The journal for VISIT_JOURNAL_DIR, made on the first visit (and again when a
         test changes the setting); None when it is off."""
-        directory = settings.VISIT_JOURNAL_DIR
         with self._lock:
             old = self._journal
             if old is not None and old.directory is directory:
