@@ -4,7 +4,8 @@ A batch is written in one transaction, all or nothing, so one row the database r
 (a visit of a link removed meanwhile, a value it cannot store) would fail the batch at
 every attempt, for ever. When the database refuses, the batch is split in halves, each
 written in a transaction of its own, down to single rows: only the rows refused alone
-are dropped. k bad rows in n cost about 2·k·log2(n) transactions.
+are dropped. k bad rows in n cost about 2·k·log2(n) transactions, so the commonest
+cause, visits of a link removed meanwhile, is first left out with one query.
 
 When the database is unavailable instead (it is down, locked, timed out, the connection
 broke) nothing is bisected or dropped: writing stops, and what is left is kept for the
@@ -51,15 +52,37 @@ def reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {message[0][:200]}" if message else type(error).__name__
 
 
-def write_splitting(write: Callable[[list], Any], rows: list) -> Outcome:
-    """Write `rows` with `write` (one transaction a call), isolating the refused ones."""
+Narrow = Callable[[list], tuple[list, Counter]]
+
+
+def write_splitting(
+    write: Callable[[list], Any], rows: list, narrow: Narrow | None = None
+) -> Outcome:
+    """Write `rows` with `write` (one transaction a call), isolating the refused ones.
+
+    `narrow`, called once if the whole batch is refused, may leave out the rows it knows
+    the database refuses (one query, where splitting costs transactions by the row): it
+    returns the rows kept and how many it left out for which reason.
+    """
     outcome = Outcome()
-    parts = [rows]  # a stack: the next part to write is last
+    parts = [rows] if rows else []  # a stack: the next part to write is last
     while parts:
         part = parts.pop()
         try:
             write(part)
         except REFUSALS as refusal:
+            if narrow is not None and part is rows:
+                try:
+                    kept, left_out = narrow(part)
+                except REFUSALS:  # it cannot tell: split
+                    kept, left_out = part, Counter()
+                except Exception as error:  # unavailable: keep the whole batch
+                    outcome.error, outcome.left = error, list(part)
+                    return outcome
+                outcome.refused.update(left_out)
+                if len(kept) < len(part):
+                    parts += [kept] if kept else []  # whole again: it may all go in now
+                    continue
             if len(part) == 1:
                 outcome.refused[reason(refusal)] += 1
             else:

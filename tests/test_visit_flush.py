@@ -3,6 +3,7 @@ unavailable database keeps every visit for the next flush, and the buffer is bou
 
 import logging
 import os
+from collections import Counter
 
 import pytest
 from django.db import IntegrityError, OperationalError
@@ -89,6 +90,52 @@ def test_a_database_lost_in_the_middle_of_a_split_keeps_the_unwritten_tail():
     assert outcome.left == ["b1", "g3", "g4", "g5", "g6", "g7"]  # the tail, in order
 
 
+def test_rows_known_to_be_refused_are_left_out_with_one_question_before_any_split():
+    written, transactions = [], []
+
+    def vanished(rows):  # as a query for the links that still exist answers
+        return [row for row in rows if row != "b1"], Counter({"a link that no longer exists": 1})
+
+    rows = ["g1", "b1", "g2", "b2", "g3"]
+    outcome = write_splitting(refusing(written, transactions), rows, narrow=vanished)
+    assert written == ["g1", "g2", "g3"]
+    assert outcome.refused == {
+        "a link that no longer exists": 1,
+        "IntegrityError: FOREIGN KEY constraint failed": 1,
+    }
+    # The batch, the batch without b1, then splits for b2 alone.
+    assert transactions[:2] == [5, 4] and len(transactions) <= 2 + 2 * 3
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected"),
+    [
+        (OperationalError("database is locked"), (0, 0, 3)),  # unavailable: keep it all
+        (OverflowError("int too large"), (2, 1, 0)),  # it cannot tell: split instead
+    ],
+)
+def test_a_question_that_fails_keeps_the_batch_or_falls_back_to_splitting(failure, expected):
+    written = []
+
+    def failing(rows):
+        raise failure
+
+    outcome = write_splitting(refusing(written), ["g1", "b1", "g2"], narrow=failing)
+    assert (outcome.written, outcome.dropped, len(outcome.left)) == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_whole_batch_of_a_vanished_link_costs_one_query_not_a_split(
+    django_assert_max_num_queries,
+):
+    link = make_link()
+    batch = [good_raw(link.pk + 1000, n) for n in range(2000)] + [good_raw(link.pk)]
+    with django_assert_max_num_queries(12):  # not the ~4,000 transactions of a split
+        outcome = visits.write_batch(batch)
+    assert (outcome.written, outcome.dropped) == (1, 2000)
+    assert Visit.objects.filter(link=link).count() == 1
+
+
 def good_raw(link_id: int, n: int = 0) -> tuple:
     return (1_780_000_000.0 + n, link_id, "192.0.2.1", "Mozilla/5.0 (X11; Linux x86_64)", "")
 
@@ -109,7 +156,10 @@ def test_a_visit_of_a_link_that_does_not_exist_no_longer_blocks_the_others(
         assert Visit.objects.filter(link=link).count() == 2
         assert Link.objects.get(pk=link.pk).visit_count == 2
         assert visits.buffer.pending() == 0
-        assert "Dropped 1 of 3 visits the database refused: 1 for IntegrityError" in caplog.text
+        assert (
+            "Dropped 1 of 3 visits the database refused: 1 for a link that no longer exists"
+            in caplog.text
+        )
         assert os.listdir(settings.VISIT_JOURNAL_DIR) == [f"{visits.buffer._journal.owner}.lease"]
         client.get(f"/{link.slug}")  # and the next flush writes as before
         assert flush_visits() == 1
@@ -151,8 +201,9 @@ def test_a_poisoned_visit_in_a_dead_process_journal_is_dropped_and_the_rest_reco
             cut = data.rindex(b"\n") + 1  # after the last whole line: drop the torn one
             journal.seek(0)
             journal.truncate()
-            journal.write(data[:cut] + b'[1e20,%d,"","",""]\n' % link.pk + data[:cut])
-        assert visits.buffer.recover() == 7  # read and handled: none left to retry
+            poison = b'[1e20,%d,"","",""]\n[1.0,%d,"","",""]\n' % (link.pk, 2**70)
+            journal.write(data[:cut] + poison + data[:cut])
+        assert visits.buffer.recover() == 8  # read and handled: none left to retry
         assert Visit.objects.filter(link=link).count() == 6
         assert not [n for n in os.listdir(settings.VISIT_JOURNAL_DIR) if n == dead]
         assert flush_visits() == 1

@@ -73,7 +73,7 @@ def test_a_poisoned_batch_loses_only_the_poisoned_row_and_the_worker_writes_on()
         wait_for(lambda: visits_of(kept) == 2, "the good visits of the poisoned batch")
         wait_for(
             lambda: (
-                "Dropped 1 of 3 visits the database refused: 1 for IntegrityError"
+                "Dropped 1 of 3 visits the database refused: 1 for a link that no longer exists"
                 in server_log(server)
             ),
             "the line saying what was dropped and why",
