@@ -147,6 +147,9 @@ VISIT_FLUSH_SECONDS = env.number("VISIT_FLUSH_SECONDS", 1.0, minimum=0.05)
 # Each process also appends every visit to a journal file here before answering, so a
 # killed worker's visits are written by another (shortener/visit_journal.py); empty: off.
 VISIT_JOURNAL_DIR = env.directory("VISIT_JOURNAL_DIR", DATA_DIR / "visit-journal", BASE_DIR)
+# Visits a worker process holds unwritten (in memory and its journal) while the database
+# is away; past it, visits are counted as dropped (docs/operations.md).
+VISIT_BUFFER_MAX = env.integer("VISIT_BUFFER_MAX", 100_000, minimum=1)
 
 # --- Rate limiting: config/ratelimit/, docs/rate-limiting.md ---
 RATE_LIMITS = {

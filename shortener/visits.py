@@ -5,10 +5,12 @@ to the process's journal file (shortener/visit_journal.py) before the redirect i
 answered. A thread per worker process writes the list every VISIT_FLUSH_SECONDS in one
 transaction: one counter update per link, a bulk insert of visits and their additions
 to the daily rollups (shortener/rollups.py); then the journal files of that batch are
-removed. The buffer is flushed again when the process exits
-(granian's graceful stop). A killed process leaves its journal, and the same thread in
-another process writes it (at its start and every RECOVER_SECONDS); only a power cut,
-or a journal that cannot be written, can lose visits.
+removed. Rows the database refuses are split out and dropped
+alone (shortener/visit_batches.py); while it is unavailable the visits are kept, up to
+VISIT_BUFFER_MAX a process, and counted as dropped past that. The buffer is flushed
+again when the process exits (granian's graceful stop). A killed process leaves its
+journal, and the same thread in another process writes it (at its start and every
+RECOVER_SECONDS); only a power cut, or a journal that cannot be written, can lose visits.
 
 Privacy: the client's IP address lives only in memory, and in the journal files, until
 the next flush (or, for a killed process, until another recovers its journal). What is
@@ -29,14 +31,17 @@ import time
 from collections import Counter
 from datetime import UTC, date, datetime
 from functools import lru_cache
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import ua_parser
 from django.conf import settings
 from django.core.cache import cache
+from django.core.signals import setting_changed
 from django.db import close_old_connections, connection, transaction
 
 from shortener import rollups, visit_journal
+from shortener.visit_batches import Outcome, write_splitting
 from shortener.visit_journal import Journal
 
 logger = logging.getLogger(__name__)
@@ -44,6 +49,7 @@ logger = logging.getLogger(__name__)
 MAX_USER_AGENT = 512
 MAX_REFERRER = 2048
 RECOVER_SECONDS = 10  # how often a process looks for the journals of processes that died
+DROPS_LOG_SECONDS = 60  # visits dropped past VISIT_BUFFER_MAX are logged at most this often
 BOT_WORDS = ("bot", "crawl", "spider", "slurp", "curl", "wget", "python-requests", "headless")
 
 # (unix time, link id, client address, user agent, referrer)
@@ -181,18 +187,71 @@ def utc_day(when: float) -> date:
     return _day_of(int(when // 86400))
 
 
-def write_recovered(raws: list[RawVisit]) -> None:
-    """`write()` for a dead process's journal: a link this database lacks (the journal
-    came from another) is left out, or the file would fail to write, and stay, for ever."""
+def write_batch(raws: list[RawVisit]) -> Outcome:
+    """`write()` with the rows the database refuses split out and dropped, one log line
+    saying how many and why (shortener/visit_batches.py); what an unavailable database
+    left unwritten is in the outcome, for the caller to keep."""
+    outcome = write_splitting(write, raws, narrow=without_vanished_links)
+    if outcome.refused:
+        logger.warning(
+            "Dropped %d of %d visits the database refused: %s",
+            outcome.dropped,
+            len(raws),
+            "; ".join(f"{count} for {why}" for why, count in outcome.refused.most_common()),
+        )
+    return outcome
+
+
+def without_vanished_links(raws: list[RawVisit]) -> tuple[list[RawVisit], Counter]:
+    """The visits whose link still exists, and how many were left out: a link removed
+    while its visits were buffered fails its whole batch, and splitting it down to each
+    of, say, 100,000 visits would take minutes of transactions."""
     from shortener.models import Link
 
-    known = set(Link.objects.filter(pk__in={raw[1] for raw in raws}).values_list("pk", flat=True))
+    # An id no column holds (a journal line parses as any integer) would fail the query.
+    ids = {raw[1] for raw in raws if -(2**63) <= raw[1] < 2**63}
+    known = set(Link.objects.filter(pk__in=ids).values_list("pk", flat=True))
     kept = [raw for raw in raws if raw[1] in known]
+    return kept, Counter(
+        {"a link that no longer exists": len(raws) - len(kept)} if len(kept) < len(raws) else {}
+    )
+
+
+def write_recovered(raws: list[RawVisit]) -> None:
+    """`write_batch()` for a dead process's journal. A link this database lacks (the
+    journal came from another) is left out with one query, not bisected; an unavailable
+    database raises, and the journal's file is written again later."""
+    kept, _ = without_vanished_links(raws)
     if len(kept) < len(raws):
         logger.warning(
             "Left out %d recovered visits of links this database lacks", len(raws) - len(kept)
         )
-    write(kept)
+    outcome = write_batch(kept)
+    if outcome.error is not None:
+        # The parts written so far are written again with the file: a double fault (a
+        # refused row, then the database gone mid-split) can repeat them.
+        raise outcome.error
+
+
+# (VISIT_JOURNAL_DIR, VISIT_BUFFER_MAX), read once: reading a setting through django.conf
+# costs about 0.9 µs (docs/performance.md), and add() is on the redirect's path.
+_settings: tuple[Path | None, int] | None = None
+
+
+def _read_settings() -> tuple[Path | None, int]:
+    global _settings
+    _settings = (settings.VISIT_JOURNAL_DIR, settings.VISIT_BUFFER_MAX)
+    return _settings
+
+
+def _forget_settings(*, setting: str, **kwargs) -> None:
+    """Tests change them (the `settings` fixture says so through this signal)."""
+    global _settings
+    if setting in {"VISIT_JOURNAL_DIR", "VISIT_BUFFER_MAX"}:
+        _settings = None
+
+
+setting_changed.connect(_forget_settings)
 
 
 def flush_seconds() -> float:
@@ -209,6 +268,11 @@ class VisitBuffer:
         self._pid = os.getpid()
         self._stopping = threading.Event()
         self._journal: Journal | None = None
+        self._in_flight = 0  # visits a flush has taken and not yet written or given back
+        self._dropped = 0  # visits past VISIT_BUFFER_MAX, not yet logged
+        self._dropped_total = 0
+        self._dropped_logged_at = -float("inf")
+        self._failing = False  # the last flush failed: say the next failure in one line
 
     def add(self, link_id: int, meta: dict) -> None:
         raw = (
@@ -219,35 +283,59 @@ class VisitBuffer:
             meta.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT],
             meta.get("HTTP_REFERER", "")[:MAX_REFERRER],
         )
+        directory, limit = _settings or _read_settings()
         journal = self._journal
-        if (journal.directory if journal else None) is not settings.VISIT_JOURNAL_DIR:
-            journal = self._open_journal()
+        if (journal.directory if journal else None) is not directory:
+            journal = self._open_journal(directory)
         record = visit_journal.encode(raw) if journal is not None else b""
         with self._lock:
-            # Both under the lock: a flush takes exactly the visits its files hold.
-            if journal is not None:
-                journal.append(record)
-            self._pending.append(raw)
+            # Past the bound a visit is neither kept nor journaled: memory and the journal
+            # hold at most VISIT_BUFFER_MAX visits, whatever the database does.
+            kept = len(self._pending) + self._in_flight < limit
+            if kept:
+                # Both under the lock: a flush takes exactly the visits its files hold.
+                if journal is not None:
+                    journal.append(record)
+                self._pending.append(raw)
+            else:
+                self._dropped += 1
+                self._dropped_total += 1
+        if not kept:
+            self._log_dropped()
         if (self._thread is None or self._pid != os.getpid()) and flush_seconds() > 0:
             self._start()
 
     def pending(self) -> int:
         return len(self._pending)
 
+    def dropped(self) -> int:
+        """Visits dropped past VISIT_BUFFER_MAX since the process started."""
+        return self._dropped_total
+
     def discard(self) -> None:
         """Forget the pending visits and the journal, files and all (for tests)."""
         with self._lock:
             self._pending = []
+            self._dropped = self._dropped_total = 0
+            self._dropped_logged_at = -float("inf")
             journal, self._journal = self._journal, None
             if journal is not None:
                 journal.discard()
 
     def flush(self) -> int:
-        """Write what is pending now; on failure keep it, and its journal files, for the
-        next attempt, which removes those files once it has written their visits."""
+        """Write what is pending now; how many visits were written.
+
+        Rows the database refuses are dropped (`write_batch`). When it is unavailable,
+        what is left unwritten is kept, before the newer visits, for the next attempt;
+        its journal files too, or, when part of the batch got written, a new journal of
+        the rest. A batch's files are removed once every visit in them is written,
+        dropped, or journaled again.
+        """
         with self._flush_lock:
+            self._log_dropped()
             with self._lock:
                 raws, self._pending = self._pending, []
+                self._in_flight = len(raws)  # still counted against VISIT_BUFFER_MAX
                 journal = self._journal
                 files = journal.rotate() if journal is not None else []
             if not raws:
@@ -255,19 +343,64 @@ class VisitBuffer:
                     journal.remove(files)
                 return 0
             try:
-                write(raws)
-            except Exception:
-                logger.exception(
-                    "Writing %d visits failed; keeping them for the next flush", len(raws)
-                )
+                outcome = write_batch(raws)
+            finally:
                 with self._lock:
-                    self._pending[:0] = raws
-                    if journal is not None:
-                        journal.restore(files)
-                return 0
+                    self._in_flight = 0
+            if outcome.left:
+                self._keep(outcome, journal, files)
+                return outcome.written
+            self._failing = False
             if journal is not None:
                 journal.remove(files)  # at once: a kill before this writes them twice
-            return len(raws)
+            return outcome.written
+
+    def _keep(self, outcome: Outcome, journal: Journal | None, files: list) -> None:
+        """The database is unavailable: keep what it left unwritten for the next flush."""
+        left = outcome.left
+        if self._failing:  # one line a flush while the outage lasts, the traceback once
+            logger.error(
+                "Writing %d visits failed again (%s); keeping them for the next flush",
+                len(left),
+                f"{type(outcome.error).__name__}: {outcome.error}".strip().splitlines()[0],
+            )
+        else:
+            logger.error(
+                "Writing %d visits failed; keeping them for the next flush",
+                len(left),
+                exc_info=outcome.error,
+            )
+        self._failing = True
+        with self._lock:
+            self._pending[:0] = left
+            if journal is None:
+                return
+            if not (outcome.written or outcome.dropped):
+                journal.restore(files)  # nothing written or dropped: the files hold it all
+                return
+            # The files also hold visits now written: journal the rest anew, then remove
+            # them (a kill in between writes the rest twice, never loses it).
+            for raw in left:
+                journal.append(visit_journal.encode(raw))
+        journal.remove(files)
+
+    def _log_dropped(self, *, final: bool = False) -> None:
+        """Say how many visits were dropped past VISIT_BUFFER_MAX, at most once a minute."""
+        now = time.monotonic()
+        with self._lock:
+            if not self._dropped or (
+                not final and now - self._dropped_logged_at < DROPS_LOG_SECONDS
+            ):
+                return
+            dropped, self._dropped = self._dropped, 0
+            since = now - self._dropped_logged_at
+            self._dropped_logged_at = now
+        logger.error(
+            "Dropped %d visits past VISIT_BUFFER_MAX=%d%s: the database is not taking them",
+            dropped,
+            settings.VISIT_BUFFER_MAX,
+            f" in the last {since:.0f} s" if since < 10 * DROPS_LOG_SECONDS else "",
+        )
 
     def recover(self) -> int:
         """Write the visits journaled by processes that died; how many."""
@@ -281,10 +414,9 @@ class VisitBuffer:
                 logger.exception("Cannot claim dead processes' journals in %s", journal.directory)
             return journal.replay(write_recovered)
 
-    def _open_journal(self) -> Journal | None:
+    def _open_journal(self, directory: Path | None) -> Journal | None:
         """The journal for VISIT_JOURNAL_DIR, made on the first visit (and again when a
         test changes the setting); None when it is off."""
-        directory = settings.VISIT_JOURNAL_DIR
         with self._lock:
             old = self._journal
             if old is not None and old.directory is directory:
@@ -301,6 +433,9 @@ class VisitBuffer:
         self._flush_lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread = None
+        self._in_flight = self._dropped = self._dropped_total = 0
+        self._dropped_logged_at = -float("inf")
+        self._failing = False
         if self._journal is not None:
             self._journal.abandon()
             self._journal = None
@@ -333,6 +468,7 @@ class VisitBuffer:
             self._thread.join(timeout=5)
         self.flush()
         self.recover()
+        self._log_dropped(final=True)
         with self._lock:
             journal, self._journal = self._journal, None
             if journal is not None:
