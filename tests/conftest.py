@@ -33,6 +33,7 @@ def pytest_configure(config):
 def _clean_cache():
     from django.core.cache import caches
 
+    from shortener.domains import forget_domains
     from shortener.redirects import forget_lookups
     from shortener.visits import buffer
 
@@ -40,6 +41,7 @@ def _clean_cache():
         for cache in caches.all():
             cache.clear()
         forget_lookups()
+        forget_domains()
         buffer.discard()
 
     clean()
