@@ -126,6 +126,10 @@ class Domain(models.Model):
             found["is_default"] = "The default domain must be active."
         return found
 
+    def validate_constraints(self, exclude=None) -> None:
+        # One default: save() moves it from the old default, so choosing one is no error.
+        super().validate_constraints(exclude={*(exclude or ()), "is_default"})
+
     def clean(self) -> None:
         found = self.problems()
         if found:

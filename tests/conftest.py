@@ -141,6 +141,15 @@ def make_link(**overrides):
     return link
 
 
+def make_domain(host: str, *, groups=(), **fields):
+    """A short domain (active, https unless told); `groups` restricts who may use it."""
+    from shortener.models import Domain
+
+    domain = Domain.objects.create(host=host, **fields)
+    domain.groups.set(groups)
+    return domain
+
+
 def set_flag(name: str, **fields):
     """A feature flag saved with these fields, created if missing (on for nobody by default)."""
     from waffle import get_waffle_flag_model
