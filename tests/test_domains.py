@@ -42,7 +42,7 @@ def follow(client, path: str, host: str | None):
 
 
 def test_the_site_host_is_the_default_domain_and_links_live_on_it_unless_told(settings):
-    site = Domain.objects.get(host=settings.SITE_HOST)
+    site = Domain.objects.site()
     assert site.is_default and site.is_active and site.is_site
     link = make_link(slug="plain")
     assert link.domain == site
@@ -78,7 +78,7 @@ def test_urls_are_https_unless_the_domain_is_marked_http_only():
 def test_one_default_domain_choosing_another_moves_it(settings):
     ex = make_domain("ex.co", is_default=True)
     assert list(Domain.objects.filter(is_default=True)) == [ex]
-    assert not Domain.objects.get(host=settings.SITE_HOST).is_default
+    assert not Domain.objects.site().is_default
 
 
 def test_slugs_are_unique_per_domain_in_the_database_too():
@@ -214,7 +214,7 @@ def test_an_unknown_slug_is_a_404_or_goes_where_staff_said(client, two):
 
 
 def test_the_site_root_cannot_redirect_nor_the_site_host_go_inactive(settings):
-    site = Domain.objects.get(host=settings.SITE_HOST)
+    site = Domain.objects.site()
     site.root_redirect, site.is_active = "https://elsewhere.example/", False
     assert set(site.problems()) == {"root_redirect", "is_active", "is_default"}
 
@@ -394,3 +394,30 @@ def test_a_malformed_site_host_fails_at_start_naming_the_variable(monkeypatch, v
     monkeypatch.setenv("SITE_HOST", value)
     with pytest.raises(ImproperlyConfigured, match="SITE_HOST"):
         environment.site_host("SITE_HOST", ["localhost"])
+
+
+# --- the migration ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_puts_every_existing_link_on_the_site_host(client, settings):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, latest = (
+        [("shortener", "0006_webhook_event_body_digest")],
+        [("shortener", "0008_link_domain_required")],
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        old_link = executor.loader.project_state(before).apps.get_model("shortener", "Link")
+        old_link.objects.create(slug="older", target="https://example.com/older")
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(latest)
+    link = Link.objects.get(slug="older")
+    assert link.domain.host == settings.SITE_HOST and link.domain.is_default
+    assert link.short_url == f"http://{settings.SITE_HOST}/older"
+    assert client.get("/older")["Location"] == "https://example.com/older"
