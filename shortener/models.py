@@ -213,6 +213,7 @@ class Link(models.Model):
         return instance
 
     def get_short_path(self) -> str:
+        """The path alone, on whatever host asks: for the full URL use `short_url`."""
         return reverse("follow", args=[self.slug])
 
     @property
