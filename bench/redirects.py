@@ -260,8 +260,9 @@ def parse_wrk(output: str) -> dict:
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         "requests": int(re.search(r"(\d+) requests in", output).group(1)),
-        "p50_ms": duration_ms(latency["50"]),
-        "p99_ms": duration_ms(latency["99"]),
+        # A run that completed no request (a starved baseline) prints no percentiles.
+        "p50_ms": duration_ms(latency["50"]) if "50" in latency else float("nan"),
+        "p99_ms": duration_ms(latency["99"]) if "99" in latency else float("nan"),
         "non_3xx": int(non_3xx.group(1)) if non_3xx else 0,
         "socket_errors": sum(map(int, errors.groups())) if errors else 0,
     }
