@@ -6,6 +6,9 @@ to refuse anything. The baseline is bench/baseline/, a tutorial-style project (d
 middleware, get_object_or_404, an F() click update, redirect) on gunicorn with 2 sync
 workers. wrk drives GET /<slug> over 1,000 slugs at 32 connections for 10 seconds; the
 two are interleaved three times (Torii also with its rate limits off, for their cost).
+Each round also runs Torii with 3 short domains holding the same slugs (wrk picks one of
+1,000 (domain, slug) pairs, 334 slugs on each of the 3 hosts, at random: as many keys as
+the single-domain run), against the single-domain run.
 Then Torii with 1,000 and with 1,000,000 links.
 """
 
@@ -33,6 +36,7 @@ DURATION = 10
 WARMUP = 2
 ROUNDS = 3
 HIGH_RATE = "100000000/m"
+DOMAINS = ("a.bench.example", "b.bench.example", "c.bench.example")
 
 
 def ensure_wrk() -> str:
@@ -197,6 +201,44 @@ def stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
+def seed_domains(data_dir: Path, links: int) -> list[str]:
+    env = torii_env(data_dir)
+    python = str(VENV_BIN / "python")
+    subprocess.run(
+        [python, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+    )
+    out = subprocess.run(
+        [python, "-m", "bench.seed", "seed-domains", str(links), *DOMAINS],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])["slugs"]
+
+
+def domains_lua_script(slugs: list[str], directory: Path) -> Path:
+    """Random (domain, slug) pairs, each slug on all 3 domains. As many pairs as the
+    single-domain run has slugs, so both keep the same number of keys in the lookup
+    cache and the difference is the domains' own cost."""
+    per_domain = -(-len(slugs) // len(DOMAINS))
+    pairs = [(host, slug) for slug in slugs[:per_domain] for host in DOMAINS][: len(slugs)]
+    paths = ",".join(f'"/{slug}"' for _, slug in pairs)
+    hosts = ",".join(f'"{host}"' for host, _ in pairs)
+    script = directory / "domain-paths.lua"
+    script.write_text(
+        f"local paths = {{{paths}}}\n"
+        f"local hosts = {{{hosts}}}\n"
+        "math.randomseed(os.time())\n"
+        "request = function()\n"
+        "  local n = math.random(#paths)\n"
+        "  return wrk.format('GET', paths[n], {Host = hosts[n]})\n"
+        "end\n"
+    )
+    return script
+
+
 def lua_script(slugs: list[str], directory: Path) -> Path:
     paths = ",".join(f'"/{slug}"' for slug in slugs)
     script = directory / "paths.lua"
@@ -223,8 +265,9 @@ def parse_wrk(output: str) -> dict:
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         "requests": int(re.search(r"(\d+) requests in", output).group(1)),
-        "p50_ms": duration_ms(latency["50"]),
-        "p99_ms": duration_ms(latency["99"]),
+        # A run that completed no request (a starved baseline) prints no percentiles.
+        "p50_ms": duration_ms(latency["50"]) if "50" in latency else float("nan"),
+        "p99_ms": duration_ms(latency["99"]) if "99" in latency else float("nan"),
         "non_3xx": int(non_3xx.group(1)) if non_3xx else 0,
         "socket_errors": sum(map(int, errors.groups())) if errors else 0,
     }
@@ -257,14 +300,18 @@ def redirect_benchmark():
     wrk = ensure_wrk()
     work = Path(tempfile.mkdtemp(prefix="torii-bench-"))
     small, large, base = work / "torii-1k", work / "torii-1m", work / "baseline"
-    for directory in (small, large, base):
+    multi = work / "torii-3-domains"
+    for directory in (small, large, base, multi):
         directory.mkdir()
     print("  seeding 1,000 links …", flush=True)
     slugs = seed_torii(small, 1000)
     seed_baseline(base, slugs)
     script = lua_script(slugs, work)
+    print("  seeding 3 domains with the same 1,000 slugs …", flush=True)
+    domain_script = domains_lua_script(seed_domains(multi, 1000), work)
 
     torii_runs, unlimited_runs, baseline_runs, lost, in_flight = [], [], [], [], []
+    domain_runs = []
     for round_number in range(ROUNDS):
         before = count_visits(small)
         torii = measured_run(start_torii, small, wrk, script)
@@ -277,9 +324,11 @@ def redirect_benchmark():
         torii_runs.append(torii)
         unlimited_runs.append(measured_run(start_torii_without_limits, small, wrk, script))
         baseline_runs.append(measured_run(start_baseline, base, wrk, script))
+        domain_runs.append(measured_run(start_torii, multi, wrk, domain_script))
         print(
             f"  round {round_number + 1}: Torii {torii['rps']:,.0f}/s "
-            f"(limits off {unlimited_runs[-1]['rps']:,.0f}/s), "
+            f"(limits off {unlimited_runs[-1]['rps']:,.0f}/s, "
+            f"3 domains {domain_runs[-1]['rps']:,.0f}/s), "
             f"baseline {baseline_runs[-1]['rps']:,.0f}/s, visits recorded {recorded:,} "
             f"of {completed:,} requests (warm-up included)",
             flush=True,
@@ -297,7 +346,8 @@ def redirect_benchmark():
         return statistics.median(run[key] for run in runs)
 
     rows = []
-    for name, runs in (("Torii", torii_runs), ("naive baseline", baseline_runs)):
+    named = (("Torii", torii_runs), ("Torii, 3 domains", domain_runs))
+    for name, runs in (*named, ("naive baseline", baseline_runs)):
         rows += [
             (f"{name}: requests per second (median of {ROUNDS})", median(runs, "rps"), "req/s"),
             (f"{name}: p50 latency", median(runs, "p50_ms"), "ms"),
@@ -310,6 +360,16 @@ def redirect_benchmark():
             "Torii / baseline throughput",
             median(torii_runs, "rps") / median(baseline_runs, "rps"),
             "x",
+        ),
+        (
+            "Torii, 3 domains / baseline throughput",
+            median(domain_runs, "rps") / median(baseline_runs, "rps"),
+            "x",
+        ),
+        (
+            "Torii, 3 domains vs single domain",
+            100 * median(domain_runs, "rps") / median(torii_runs, "rps"),
+            "%",
         ),
         ("visits lost after graceful stops (completed requests not recorded)", sum(lost), "visits"),
         (

@@ -1,4 +1,5 @@
-"""Seed links for the redirect benchmark, or count visits: `python -m bench.seed seed N | count`.
+"""Seed links for the redirect benchmark, or count visits:
+`python -m bench.seed seed N | seed-domains N HOST... | count`.
 
 Run in a child process with the benchmark's own DATA_DIR (or DATABASE_URL), never on
 the developer's database.
@@ -25,13 +26,34 @@ def main(command: str, *args: str) -> None:
         seed_links(Link, wanted)
         slugs = list(Link.objects.values_list("slug", flat=True)[:200_000])
         print(json.dumps(random.sample(slugs, min(1000, len(slugs)))))
+    elif command == "seed-domains":
+        call_command("migrate", verbosity=0)
+        from shortener.models import Domain
+
+        wanted, hosts = int(args[0]), args[1:]
+        slugs = seed_links(Link, wanted)
+        site = Link.objects.first().domain_id
+        for host in hosts:  # the same slugs on every domain, each to its own target
+            domain, _ = Domain.objects.get_or_create(host=host)
+            Link.objects.bulk_create(
+                [
+                    Link(slug=slug, domain=domain, target=f"https://{host}.example/{n}")
+                    for n, slug in enumerate(slugs)
+                ],
+                ignore_conflicts=True,
+            )
+        sample = random.sample(slugs, min(1000, len(slugs)))
+        print(json.dumps({"slugs": sample, "site": site}))
     elif command == "count":
         print(json.dumps({"visits": Visit.objects.count()}))
 
 
-def seed_links(Link, wanted: int) -> None:
+def seed_links(Link, wanted: int) -> list[str]:
+    from shortener.models import Domain
     from shortener.slugs import generate_slug
 
+    site = Domain.objects.site().pk  # once: the field's default would ask for every row
+    created = []
     have = Link.objects.count()
     batch = []
     seen = set(Link.objects.values_list("slug", flat=True)) if have < 10_000 else set()
@@ -40,11 +62,13 @@ def seed_links(Link, wanted: int) -> None:
         while slug in seen:
             slug = generate_slug()
         seen.add(slug)
-        batch.append(Link(slug=slug, target=f"https://example.com/articles/{n}"))
+        created.append(slug)
+        batch.append(Link(slug=slug, domain_id=site, target=f"https://example.com/articles/{n}"))
         if len(batch) == 10_000:
             Link.objects.bulk_create(batch, ignore_conflicts=True)
             batch = []
     Link.objects.bulk_create(batch, ignore_conflicts=True)
+    return created
 
 
 if __name__ == "__main__":

@@ -107,6 +107,20 @@ def database(name: str, default: str) -> dict:
     return config
 
 
+def site_host(name: str, allowed_hosts: list[str]) -> str:
+    """The site's own host name; unset, the first ALLOWED_HOSTS entry that names one host."""
+    from shortener.targets import domain_host  # pure: no models, safe while settings load
+
+    value = os.environ.get(name, "").strip()
+    if not value:
+        names = [h.lstrip(".") for h in allowed_hosts if h not in ("*", "") and "[" not in h]
+        return domain_host(names[0]).url or "localhost" if names else "localhost"
+    verdict = domain_host(value)
+    if not verdict.ok:
+        raise ImproperlyConfigured(f"{name}={value!r}: {verdict.reason}")
+    return verdict.url
+
+
 def redis_url(name: str) -> str | None:
     value = os.environ.get(name)
     if not value:

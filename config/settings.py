@@ -6,6 +6,7 @@ from pathlib import Path
 from django.utils.csp import CSP
 
 from config import environment as env
+from config.allowed_hosts import ACTIVE_DOMAINS
 from config.ratelimit import rates
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -19,6 +20,11 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 SECRET_KEY = env.secret_key("SECRET_KEY", DATA_DIR)
 DEBUG = env.boolean("DEBUG", False)
 ALLOWED_HOSTS = env.string_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+# Where the pages, the API and admin live; a short domain too (docs/domains.md).
+SITE_HOST = env.site_host("SITE_HOST", ALLOWED_HOSTS)
+# Every active short domain (the Domain table, through a per-process cache) is allowed
+# as well: this one entry asks it, so a domain needs no ALLOWED_HOSTS line of its own.
+ALLOWED_HOSTS.append(ACTIVE_DOMAINS)
 CSRF_TRUSTED_ORIGINS = env.string_list("CSRF_TRUSTED_ORIGINS", [])
 SECURE_SSL = env.boolean("SECURE_SSL", False)
 
@@ -48,6 +54,9 @@ MIDDLEWARE = [
     # ...then live short links are answered here, before sessions, auth and templates.
     "shortener.redirects.RedirectMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Short domains answer only their links (shortener/domains.py); static files stay
+    # served everywhere so their 404 and 410 pages keep the site's look.
+    "shortener.domains.DomainMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -182,6 +191,8 @@ RATE_LIMIT_FAIL_OPEN = env.choices(
 )
 # Proxies in front of the app that append to X-Forwarded-For; 0 trusts none.
 TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0, minimum=0)
+# The proxy says which host was asked for: believed only behind trusted proxies.
+USE_X_FORWARDED_HOST = TRUSTED_PROXY_COUNT > 0
 
 # --- Webhooks ---
 # How long a GitHub-style body is remembered: its delivery id is not signed, so the

@@ -11,6 +11,8 @@ from shortener import views as links
 from shortener.webhooks.receiver import receive as receive_webhook
 
 SLUG = rf"(?P<slug>{slugs.SLUG_PATTERN})"
+# A link's pages name it by key: its slug, or slug@domain off the site's own host.
+KEY = rf"(?P<slug>{slugs.KEY_PATTERN})"
 
 urlpatterns = [
     path("", links.home, name="home"),
@@ -26,14 +28,14 @@ urlpatterns = [
     path("tokens/", tokens.token_list, name="token-list"),
     path("tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
     path("links/", links.link_collection, name="link-list"),
-    re_path(rf"^links/{SLUG}/$", links.link_detail, name="link-detail"),
-    re_path(rf"^links/{SLUG}/edit/$", links.link_edit, name="link-edit"),
-    re_path(rf"^links/{SLUG}/disable/$", links.link_disable, name="link-disable"),
-    re_path(rf"^links/{SLUG}/enable/$", links.link_enable, name="link-enable"),
-    re_path(rf"^links/{SLUG}/delete/$", links.link_delete, name="link-delete"),
-    re_path(rf"^links/{SLUG}/stats/$", links.link_stats, name="link-stats"),
-    re_path(rf"^links/{SLUG}/visits\.csv$", links.link_visits_csv, name="link-visits-csv"),
-    re_path(rf"^links/{SLUG}/qr\.(?P<kind>svg|png)$", links.link_qr, name="link-qr"),
+    re_path(rf"^links/{KEY}/$", links.link_detail, name="link-detail"),
+    re_path(rf"^links/{KEY}/edit/$", links.link_edit, name="link-edit"),
+    re_path(rf"^links/{KEY}/disable/$", links.link_disable, name="link-disable"),
+    re_path(rf"^links/{KEY}/enable/$", links.link_enable, name="link-enable"),
+    re_path(rf"^links/{KEY}/delete/$", links.link_delete, name="link-delete"),
+    re_path(rf"^links/{KEY}/stats/$", links.link_stats, name="link-stats"),
+    re_path(rf"^links/{KEY}/visits\.csv$", links.link_visits_csv, name="link-visits-csv"),
+    re_path(rf"^links/{KEY}/qr\.(?P<kind>svg|png)$", links.link_qr, name="link-qr"),
     re_path(rf"^{SLUG}\+$", redirects.preview, name="preview"),
     re_path(rf"^{SLUG}$", redirects.follow, name="follow"),
 ]

@@ -6,12 +6,14 @@ keeps a tombstone as the site's own delete does, so a deleted slug is never reis
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Sum
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from shortener import links
-from shortener.forms import LinkFields, initial_of
+from shortener.forms import LinkFields, initial_of, text
 from shortener.links import LinkRefused
-from shortener.models import ApiToken, BlockedDomain, Link, LinkState, Tag
+from shortener.models import ApiToken, BlockedDomain, Domain, Link, LinkState, Tag
 
 
 class LinkAdminForm(LinkFields, forms.ModelForm):
@@ -22,6 +24,8 @@ class LinkAdminForm(LinkFields, forms.ModelForm):
         fields = ["owner"]
 
     core_fields = (*LinkFields.core_fields, "owner")
+    # Chosen when the link is made, shown read-only after (a link's domain never changes).
+    domain = text("Domain", widget=forms.Select())
 
     def __init__(self, *args, actor=None, **kwargs):
         instance = kwargs.get("instance")
@@ -29,6 +33,12 @@ class LinkAdminForm(LinkFields, forms.ModelForm):
             kwargs["initial"] = {**initial_of(instance), **(kwargs.get("initial") or {})}
         super().__init__(*args, **kwargs)
         self.actor = actor
+        if instance is not None and instance.pk:
+            del self.fields["domain"]
+        else:
+            hosts = [domain.host for domain in links.usable_domains(actor)]
+            self.fields["domain"].widget.choices = [(host, host) for host in hosts]
+            self.fields["domain"].initial = hosts[0] if hosts else ""
 
     def clean(self):
         cleaned = super().clean()
@@ -63,14 +73,19 @@ class StateFilter(admin.SimpleListFilter):
 @admin.register(Link)
 class LinkAdmin(admin.ModelAdmin):
     form = LinkAdminForm
-    list_display = ["slug", "target", "owner", "state_label", "visit_count", "created_at"]
-    list_filter = [StateFilter, "owner", "tags", "redirect_code"]
+    list_display = ["slug", "domain", "target", "owner", "state_label", "visit_count"]
+    list_display += ["created_at"]
+    list_filter = [StateFilter, "domain", "owner", "tags", "redirect_code"]
     search_fields = ["slug", "target", "title", "notes"]
-    readonly_fields = ["slug", "state_label", "visit_count", "deleted_at", "created_at"]
-    readonly_fields += ["updated_at"]
+    readonly_fields = ["slug", "domain_host", "state_label", "visit_count", "deleted_at"]
+    readonly_fields += ["created_at", "updated_at"]
     autocomplete_fields = ["owner"]
     actions = ["disable_links", "enable_links", "delete_links"]
-    list_select_related = ["owner"]
+    list_select_related = ["owner", "domain"]
+
+    @admin.display(description="domain")
+    def domain_host(self, link: Link) -> str:
+        return link.domain.host
 
     @admin.display(description="state")
     def state_label(self, link: Link) -> str:
@@ -90,7 +105,9 @@ class LinkAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         fields = [*LinkFields.core_fields, "owner"]
-        return ["slug", *fields, *self.readonly_fields[1:]] if obj else fields
+        if obj:
+            return ["slug", "domain_host", *fields, *self.readonly_fields[2:]]
+        return [fields[0], "domain", *fields[1:]]
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # a destroyed row would free its slug for a hijack: see delete_links
@@ -126,6 +143,66 @@ class LinkAdmin(admin.ModelAdmin):
     @admin.action(description="Delete selected links (they answer 410; slugs never reused)")
     def delete_links(self, request, queryset: QuerySet) -> None:
         self.each(request, queryset, links.delete, "Deleted")
+
+
+@admin.register(Domain)
+class DomainAdmin(admin.ModelAdmin):
+    """Short domains; a domain's page lists its links and their clicks. Never deleted
+    while links live on it (PROTECT): deactivate it instead."""
+
+    list_display = ["host", "is_default", "is_active", "http_only", "link_count", "clicks"]
+    list_filter = ["is_active", "is_default"]
+    search_fields = ["host"]
+    filter_horizontal = ["groups"]
+    readonly_fields = ["link_count", "clicks", "links_on_it", "created_at"]
+    fields = ["host", "is_default", "is_active", "http_only", "root_redirect"]
+    fields += ["unknown_redirect", "refuse_subdomains", "groups", *readonly_fields]
+    LINKS_SHOWN = 50
+
+    def get_queryset(self, request) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(link_total=Count("links"), click_total=Sum("links__visit_count"))
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        # The host of a domain with links is what their short URLs say: it stays.
+        if obj is not None and obj.links.exists():
+            return ["host", *self.readonly_fields]
+        return self.readonly_fields
+
+    @admin.display(description="links", ordering="link_total")
+    def link_count(self, domain: Domain) -> int:
+        return getattr(domain, "link_total", 0)
+
+    @admin.display(description="clicks", ordering="click_total")
+    def clicks(self, domain: Domain) -> int:
+        return getattr(domain, "click_total", None) or 0
+
+    @admin.display(description=f"most followed links (up to {LINKS_SHOWN})")
+    def links_on_it(self, domain: Domain) -> str:
+        if domain.pk is None:
+            return "—"
+        rows = domain.links.order_by("-visit_count", "slug")[: self.LINKS_SHOWN]
+        body = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:shortener_link_change", args=[link.pk]),
+                    link.slug,
+                    link.target,
+                    link.visit_count,
+                )
+                for link in rows
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>slug</th><th>destination</th><th>clicks</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            body,
+        )
 
 
 @admin.register(BlockedDomain)

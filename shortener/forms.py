@@ -59,7 +59,7 @@ class LinkFields(forms.Form):
         self.fields["redirect_code"].initial = RedirectCode.FOUND
 
     def values(self) -> dict:
-        names = [name for name in self.fields if name in self.core_fields or name == "slug"]
+        names = [n for n in self.fields if n in self.core_fields or n in ("slug", "domain")]
         values = {name: self.cleaned_data.get(name, "") for name in names}
         if "tags" in values:  # typed as "a, b; c"
             values["tags"] = values["tags"].replace(";", ",").split(",")
@@ -93,7 +93,10 @@ class LinkForm(LinkFields):
 
 
 class CreateLinkForm(LinkFields):
-    """Create a link; offers a custom slug when the custom_slugs flag is on for the user."""
+    """Create a link; offers a custom slug when the custom_slugs flag is on for the user,
+    and a choice of domain when the user may use more than one (the default first)."""
+
+    domain = text("Domain", widget=forms.Select())
 
     slug = text(
         "Custom slug",
@@ -101,9 +104,14 @@ class CreateLinkForm(LinkFields):
         "It can never be changed later.",
     )
 
-    def __init__(self, *args, allow_custom_slug: bool = False, **kwargs):
+    def __init__(self, *args, allow_custom_slug: bool = False, domains=(), **kwargs):
         super().__init__(*args, **kwargs)
         if not allow_custom_slug:
             del self.fields["slug"]
+        hosts = [domain.host for domain in domains]
+        if len(hosts) > 1:
+            self.fields["domain"].widget.choices = [(host, host) for host in hosts]
+            self.fields["domain"].initial = hosts[0]
         else:
-            self.order_fields(["target", "slug"])
+            del self.fields["domain"]  # nothing to choose: the core takes the default
+        self.order_fields(["target", "domain", "slug"])

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from shortener import targets
+from shortener.domain_models import Domain, DomainRefused, site_domain_pk  # noqa: F401
 
 
 class SlugChangeRefused(ValueError):
@@ -84,11 +85,13 @@ class LinkQuerySet(models.QuerySet):
                 return self.filter(is_active=True).exclude(expired).filter(exhausted)
         return self
 
-    def matching(self, *, text: str = "", tag: str = "", state: str = ""):
+    def matching(self, *, text: str = "", tag: str = "", state: str = "", domain: str = ""):
         """The list filters of the HTML list and the API. PostgreSQL cannot hold NUL
         characters, so they are dropped rather than sent to the database."""
         text, tag = text.replace("\x00", "").strip(), tag.replace("\x00", "").strip()
         links = self
+        if domain:  # as typed: Unicode or A-labels, any case, a trailing dot
+            links = links.filter(domain__host=targets.domain_host(domain).url or domain)
         if text:
             links = links.search(text)
         if tag:
@@ -113,7 +116,14 @@ class LinkQuerySet(models.QuerySet):
 
 
 class Link(models.Model):
-    slug = models.CharField(max_length=64, unique=True, editable=False)
+    # Unique per domain (Meta): the same slug on two domains is two links.
+    slug = models.CharField(max_length=64, editable=False)
+    domain = models.ForeignKey(
+        Domain,
+        on_delete=models.PROTECT,  # links are never destroyed, so neither is their domain
+        default=site_domain_pk,
+        related_name="links",
+    )
     target = models.CharField(max_length=targets.MAX_LENGTH)
     title = models.CharField(max_length=200, blank=True)
     notes = models.TextField(blank=True)
@@ -140,6 +150,11 @@ class Link(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            # The redirect's lookup (host's domain, slug) is this index; tombstones keep
+            # their row, so a deleted slug stays taken on its domain only.
+            models.UniqueConstraint(fields=["domain", "slug"], name="link_slug_once_per_domain")
+        ]
         indexes = [
             models.Index(fields=["owner", "-created_at"]),
             # The API's and the list page's query: live links of one owner, newest first.
@@ -163,7 +178,30 @@ class Link(models.Model):
         self._stored_slug = self.slug
 
     def get_absolute_url(self) -> str:
-        return reverse("link-detail", args=[self.slug])
+        return reverse("link-detail", args=[self.key])
+
+    @property
+    def key(self) -> str:
+        """How pages and the API name the link: its slug on the site's own host,
+        `slug@host` on another domain (the same slug may live on several)."""
+        from shortener import domains
+
+        if self.domain_id == domains.site_pk():
+            return self.slug
+        return f"{self.slug}@{self.domain.host}"
+
+    @property
+    def row_id(self) -> str:
+        """Its HTML id's tail: the slug on the site's own host (one per host), with the
+        row's number after a character no slug holds on another domain."""
+        key = self.key
+        return key if "@" not in key else f"{self.slug}·{self.pk}"
+
+    @property
+    def short_url(self) -> str:
+        """The link's short URL, always on its own domain (never the host a page was
+        asked on): pages, the copy button, QR codes, the API and CSV all use this."""
+        return self.domain.url_for(self.slug)
 
     def delete(self, *args, **kwargs):
         raise LinkDestroyRefused(f"Link {self.slug!r} is never destroyed; delete_softly() it.")
@@ -175,6 +213,7 @@ class Link(models.Model):
         return instance
 
     def get_short_path(self) -> str:
+        """The path alone, on whatever host asks: for the full URL use `short_url`."""
         return reverse("follow", args=[self.slug])
 
     @property

@@ -5,9 +5,11 @@ session, no authentication, no template, no database write. Everything else abou
 slug path (unknown, disabled, expired, used up) falls through to the `follow` view,
 which renders the 404 or 410 page in the site's look.
 
-Each process keeps a small lookup cache (LOOKUP_TTL seconds, LOOKUP_SIZE entries,
-unknown slugs included) in front of one indexed query, so an edit, a disable or a
-delete takes effect everywhere within LOOKUP_TTL seconds.
+A slug is looked up on the request's domain (`shortener.domains`): the key is
+(domain, slug), so the same slug on two domains is two links and a host never reaches
+another domain's link. Each process keeps a small lookup cache (LOOKUP_TTL seconds,
+LOOKUP_SIZE entries, unknown slugs included) in front of one indexed query, so an edit,
+a disable or a delete takes effect everywhere within LOOKUP_TTL seconds.
 """
 
 import logging
@@ -28,6 +30,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from shortener import domains
 from shortener.models import Link, LinkState, state_of
 from shortener.slugs import SLUG_PATTERN
 from shortener.visits import buffer
@@ -58,6 +61,7 @@ class Snapshot:
     """What the redirect needs to know about a link, read in one query."""
 
     pk: int
+    domain_id: int
     target: str
     redirect_code: int
     is_active: bool
@@ -92,7 +96,7 @@ def lookup_sql() -> str:
     fields += ["max_visits", "visit_count"]
     return (
         f"SELECT {', '.join(column(f) for f in fields)} "  # noqa: S608 - names from _meta
-        f"FROM {quote(meta.db_table)} WHERE {column('slug')} = %s"
+        f"FROM {quote(meta.db_table)} WHERE {column('domain')} = %s AND {column('slug')} = %s"
     )
 
 
@@ -107,17 +111,18 @@ def timestamp(value) -> float | None:
     return value.timestamp()
 
 
-def read(slug: str) -> Snapshot | None:
+def read(domain_id: int, slug: str) -> Snapshot | None:
     """One indexed query, written out: the ORM's lookup cost many times more, on a
     miss the hot path makes often (docs/performance.md)."""
     with connection.cursor() as cursor:
-        cursor.execute(lookup_sql(), [slug])
+        cursor.execute(lookup_sql(), [domain_id, slug])
         row = cursor.fetchone()
     if row is None:
         return None
     pk, target, code, active, deleted_at, expires_at, max_visits, visits = row
     return Snapshot(
         pk,
+        domain_id,
         target,
         code,
         bool(active),
@@ -128,14 +133,21 @@ def read(slug: str) -> Snapshot | None:
     )
 
 
-def lookup(slug: str) -> Snapshot | None:
+def lookup(domain_id: int, slug: str) -> Snapshot | None:
+    key = (domain_id, slug)
     with _lookups_lock:
-        found = _lookups.get(slug)
+        found = _lookups.get(key)
     if found is None:
-        found = read(slug) or _UNKNOWN
+        found = read(domain_id, slug) or _UNKNOWN
         with _lookups_lock:
-            _lookups[slug] = found
+            _lookups[key] = found
     return None if found is _UNKNOWN else found
+
+
+def lookup_on(request: HttpRequest, slug: str) -> Snapshot | None:
+    """The link `slug` names on the request's domain (none on an inactive domain)."""
+    domain = domains.of_request(request)
+    return None if domain is None else lookup(domain.pk, slug)
 
 
 def forget_lookups() -> None:
@@ -197,7 +209,7 @@ def log_counters_down(error: str) -> None:
 
 def live_redirect(request: HttpRequest, slug: str) -> HttpResponse | None:
     """The redirect response for a live link, or None when the slow path must answer."""
-    link = lookup(slug)
+    link = lookup_on(request, slug)
     if link is None or link.state(time.time()) != LinkState.ACTIVE:
         return None
     counted = request.method == "GET"
@@ -267,7 +279,7 @@ def uncountable(request: HttpRequest) -> HttpResponse:
 @require_safe
 def follow(request: HttpRequest, slug: str) -> HttpResponse:
     """The slow path: 404 and 410 pages (and live redirects if the middleware is absent)."""
-    link = lookup(slug)
+    link = lookup_on(request, slug)
     if link is None:
         raise Http404
     claim = getattr(request, "torii_claim", None)  # the middleware's, if it tried
@@ -286,7 +298,7 @@ def follow(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_safe
 def preview(request: HttpRequest, slug: str) -> HttpResponse:
-    link = lookup(slug)
+    link = lookup_on(request, slug)
     if link is None:
         raise Http404
     state = link.state(time.time())

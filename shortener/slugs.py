@@ -13,6 +13,12 @@ MAX_LENGTH = 64  # Link.slug's column
 CUSTOM_MIN_LENGTH = 3
 SLUG_PATTERN = rf"[{CHARACTERS}]{{1,{MAX_LENGTH}}}"
 SLUG = re.compile(SLUG_PATTERN)
+# How pages and the API name a link: its slug, and `@host` for a link that is not on
+# the site's own host (the same slug may live on several domains).
+HOST_PATTERN = r"[a-z0-9_.-]{1,253}"
+KEY_PATTERN = rf"{SLUG_PATTERN}(?:@{HOST_PATTERN})?"
+KEY = re.compile(KEY_PATTERN)
+KEY_SCHEMA_PATTERN = rf"^{KEY_PATTERN}$(?!\n)"
 # For JSON Schema and OpenAPI, whose patterns are searched rather than fully matched;
 # the lookahead keeps Python's `$` (jsonschema's) from accepting a trailing newline.
 SCHEMA_PATTERN = rf"^{SLUG_PATTERN}$(?!\n)"
@@ -70,13 +76,18 @@ def is_reserved(slug: str) -> bool:
     return slug.lower() in RESERVED
 
 
-def custom_slug_problem(slug: str) -> str | None:
-    """Why a requested custom slug cannot be used (apart from being taken), or None."""
+def custom_slug_problem(slug: str, *, reserved: bool = True) -> str | None:
+    """Why a requested custom slug cannot be used (apart from being taken), or None.
+    `reserved`: the site's own paths apply (on its own host, not on short domains)."""
     if not CUSTOM_PATTERN.fullmatch(slug):
         return CUSTOM_RULE
-    if is_reserved(slug):
+    if reserved and is_reserved(slug):
         return f"“{slug}” is reserved for the site's own pages; choose another."
     return None
+
+
+def is_valid_key(key: str) -> bool:
+    return bool(KEY.fullmatch(key))
 
 
 def is_valid_slug(slug: str) -> bool:

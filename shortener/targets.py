@@ -62,8 +62,12 @@ def check(
     *,
     own_hosts: Iterable[str] = (),
     blocked_domains: Iterable[str] = (),
+    own_exact_hosts: Iterable[str] = (),
 ) -> Verdict:
-    """Apply the whole policy to a user-supplied target URL."""
+    """Apply the whole policy to a user-supplied target URL.
+
+    `own_hosts` are refused with their subdomains; `own_exact_hosts` (short domains
+    whose subdomains belong to someone else) only as they are."""
     if not isinstance(raw, str) or raw == "":
         return refuse("Enter the address the short link should lead to.")
     if len(raw) > MAX_LENGTH:
@@ -111,7 +115,7 @@ def check(
         if name_problem:
             return refuse(name_problem)
     bare = host.strip("[]").rstrip(".")
-    if any(matches_domain(bare, own) for own in own_hosts if own):
+    if any(matches_domain(bare, own) for own in own_hosts if own) or bare in set(own_exact_hosts):
         return refuse("That address is this site itself; a short link to it would loop.")
     blocked = next((d for d in blocked_domains if matches_domain(bare, d)), None)
     if blocked:
@@ -338,6 +342,27 @@ def stored_forms(text: str) -> set[str]:
     if host.ok and host.url:
         forms.add(host.url.strip("[]"))
     return forms
+
+
+DOMAIN_HOST_RULE = "Enter a host name only, like go.example.com: no scheme, port or path."
+
+
+def domain_host(raw) -> Verdict:
+    """A short domain's host as stored and compared: lower case, IDNA A-labels, no
+    trailing dot, no port; or why not. `Bücher.Example.` becomes xn--bcher-kva.example."""
+    text = raw.strip() if isinstance(raw, str) else ""
+    text = text.rstrip(".")
+    if not text:
+        return refuse(DOMAIN_HOST_RULE)
+    if any(_is_forbidden_char(ch) for ch in text) or any(ch in text for ch in "/?#@:[]*%"):
+        return refuse(DOMAIN_HOST_RULE)
+    host = normalise_host(text)
+    if not host.ok:
+        return refuse(f"{text} is not a valid host name.")
+    name = (host.url or "").rstrip(".")
+    if len(name) > 253 or not all(_HOST_LABEL.match(label) for label in name.split(".")):
+        return refuse(f"{text} is not a valid host name.")
+    return Verdict(url=name)
 
 
 def blocklist_entry(raw: str) -> Verdict:

@@ -13,10 +13,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from waffle import flag_is_active
 
 from hypermedia.fragments import varies_on_htmx, wants_fragment
-from shortener import analytics, links, qr, stat_ranges
+from shortener import analytics, domains, links, qr, stat_ranges
 from shortener.forms import CreateLinkForm, LinkForm
 from shortener.links import LinkRefused
-from shortener.models import Link, LinkState, Tag
+from shortener.models import Domain, Link, LinkState, Tag
 from shortener.pagination import get_page, link_header, page_relations
 from shortener.spreadsheet_csv import csv_lines
 
@@ -29,7 +29,11 @@ def may_create(request: HttpRequest) -> bool:
 
 
 def create_form(request: HttpRequest, data=None) -> CreateLinkForm:
-    return CreateLinkForm(data, allow_custom_slug=links.may_use_custom_slugs(request.user))
+    return CreateLinkForm(
+        data,
+        allow_custom_slug=links.may_use_custom_slugs(request.user),
+        domains=links.usable_domains(author(request)),
+    )
 
 
 def author(request: HttpRequest):
@@ -39,7 +43,8 @@ def author(request: HttpRequest):
 def recent_links(request: HttpRequest):
     if not request.user.is_authenticated:
         return Link.objects.none()
-    return Link.objects.live().filter(owner=request.user).prefetch_related("tags")[:RECENT]
+    recent = Link.objects.live().filter(owner=request.user).select_related("domain")
+    return recent.prefetch_related("tags")[:RECENT]
 
 
 def home_context(request: HttpRequest, form: CreateLinkForm | None = None) -> dict:
@@ -76,11 +81,12 @@ def link_collection(request: HttpRequest) -> HttpResponse:
         return create(request)
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    visible = links.visible_to(request.user).select_related("owner")
+    visible = links.visible_to(request.user).select_related("owner", "domain")
     query = request.GET.get("q", "").strip()[:200]
     tag = request.GET.get("tag", "").strip()[:50]
     state = request.GET.get("state", "")
-    visible = visible.matching(text=query, tag=tag, state=state)
+    domain = request.GET.get("domain", "").strip()[:253]
+    visible = visible.matching(text=query, tag=tag, state=state, domain=domain)
     page = get_page(request, visible.prefetch_related("tags"), PER_PAGE)
     response = render(
         request,
@@ -91,6 +97,8 @@ def link_collection(request: HttpRequest) -> HttpResponse:
             "query": query,
             "tag": tag,
             "state": state if state in LinkState.values else "",
+            "domain": domain,
+            "domains": Domain.objects.filter(links__in=links.visible_to(request.user)).distinct(),
             "states": [s for s in LinkState if s != LinkState.DELETED],
             "tags": Tag.objects.filter(links__in=links.visible_to(request.user)).distinct(),
         },
@@ -122,12 +130,15 @@ def created(request: HttpRequest, link: Link) -> HttpResponse:
             {
                 "form": create_form(request),
                 "created_link": link,
-                "short_url": request.build_absolute_uri(link.get_short_path()),
+                "short_url": link.short_url,
             },
         )
-    messages.success(request, f"Created {request.build_absolute_uri(link.get_short_path())}")
+    messages.success(request, f"Created {link.short_url}")
     if link.owner_id is None:  # nobody can open its page: show where it leads instead
-        return redirect_303(reverse("preview", args=[link.slug]))
+        on_site = link.domain_id == domains.site_pk()  # else the preview is on its domain
+        return redirect_303(
+            reverse("preview", args=[link.slug]) if on_site else f"{link.short_url}+"
+        )
     return redirect_303(link.get_absolute_url())
 
 
@@ -144,7 +155,7 @@ def link_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def detail_context(request: HttpRequest, link: Link) -> dict:
-    short_url = request.build_absolute_uri(link.get_short_path())
+    short_url = link.short_url
     return {
         "link": link,
         "short_url": short_url,
@@ -225,8 +236,7 @@ def link_qr(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
     if not flag_is_active(request, "qr_codes"):
         raise Http404
     link = visible_link_or_404(request, slug)
-    url = request.build_absolute_uri(link.get_short_path())
-    body, content_type = qr.download(url, kind)
+    body, content_type = qr.download(link.short_url, kind)
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{link.slug}-qr.{kind}"'
     return response

@@ -34,12 +34,14 @@ def _clean_cache():
     from django.core.cache import caches
 
     from shortener import visits
+    from shortener.domains import forget_domains
     from shortener.redirects import forget_lookups
 
     def clean():
         for cache in caches.all():
             cache.clear()
         forget_lookups()
+        forget_domains()
         visits.buffer.discard()
         # The day's salt is remembered in the process as well as in the cache just
         # cleared: a salt kept from an earlier test would split one visitor in two.
@@ -140,6 +142,15 @@ def make_link(**overrides):
     if delete:
         link.delete_softly()
     return link
+
+
+def make_domain(host: str, *, groups=(), **fields):
+    """A short domain (active, https unless told); `groups` restricts who may use it."""
+    from shortener.models import Domain
+
+    domain = Domain.objects.create(host=host, **fields)
+    domain.groups.set(groups)
+    return domain
 
 
 def set_flag(name: str, **fields):

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.cache import caches
 from django.urls import reverse
 from waffle.testutils import override_flag
@@ -22,7 +23,7 @@ from shortener.models import (
     WebhookEvent,
 )
 from tests.api_client import ApiClient
-from tests.conftest import make_link, make_user
+from tests.conftest import make_domain, make_link, make_user
 from tests.webhook_delivery import deliver, make_source, payload
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +39,7 @@ class Bad:
     value: object  # as JSON (the API and webhooks)
     sentence: str
     form_value: object = None  # as typed in a form, when it differs from `value`
+    also: tuple = ()  # other fields sent with it, as (name, value) pairs
 
     @property
     def typed(self) -> object:
@@ -172,16 +174,49 @@ BAD = [
         JSON_ONLY,
     ),
     Bad("number-title", "title", 5, "The title must be text.", JSON_ONLY),
+    # Short domains (docs/domains.md): the world has ex.co (open), team.example (one
+    # group's) and old.example (inactive).
+    Bad("unknown-domain", "domain", "nowhere.example", "There is no short domain nowhere.example"),
+    Bad("inactive-domain", "domain", "old.example", "The domain old.example is not active"),
+    Bad(
+        "group-only-domain",
+        "domain",
+        "team.example",
+        "Your account cannot use the domain team.example",
+    ),
+    Bad("domain-not-a-host", "domain", "ex.co/path", "There is no short domain"),
+    Bad("number-domain", "domain", 7, "The domain must be a host name", JSON_ONLY),
+    Bad(
+        "taken-on-its-domain",
+        "slug",
+        "short-taken",
+        "“short-taken” is already taken on ex.co; choose another.",
+        also=(("domain", "ex.co"),),
+    ),
+    Bad(
+        "tombstone-on-its-domain",
+        "slug",
+        "short-gone",
+        "“short-gone” is already taken on ex.co; choose another.",
+        also=(("domain", "EX.CO."),),
+    ),
 ]
 
 
 @pytest.fixture
 def world(db, settings):
-    """What the table refers to: a taken slug, a deleted one, a blocked domain, our host."""
+    """What the table refers to: a taken slug, a deleted one, a blocked domain, our host,
+    and short domains: an open one with its own taken and deleted slugs, one for a group
+    nobody in the table belongs to, an inactive one."""
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "torii.example.com"]
     BlockedDomain.objects.create(domain="blocked.example")
     make_link(slug="taken-one")
     make_link(slug="gone-one", delete=True)
+    short = make_domain("ex.co")
+    make_domain("team.example", groups=[Group.objects.create(name="team")])
+    make_domain("old.example", is_active=False)
+    make_link(slug="short-taken", domain=short)
+    make_link(slug="short-gone", domain=short, delete=True)
     with override_flag("custom_slugs", active=True):
         yield
 
@@ -201,6 +236,7 @@ def written() -> tuple:
 def base(bad: Bad, typed: bool) -> dict:
     value = bad.typed if typed else bad.value
     values = {"target": "https://example.com/fine", "redirect_code": "302" if typed else 302}
+    values.update(bad.also)
     values[bad.field] = value
     return values
 
@@ -256,6 +292,8 @@ def expressible(entry: str, bad: Bad) -> bool:
     typed = entry in ("form", "htmx-form", "admin")
     if typed and bad.form_value is JSON_ONLY:
         return False
+    if entry == "admin" and bad.name == "group-only-domain":
+        return False  # staff may use every active domain
     return not (entry == "admin" and bad.field == "slug")  # admin always generates slugs
 
 
@@ -283,7 +321,37 @@ def test_the_table_is_wide_enough():
         "redirect_code",
         "title",
         "notes",
+        "domain",
     }
+
+
+SLUG_FREE_ELSEWHERE = ["form", "htmx-form", "api", "webhook"]  # admin generates slugs
+
+
+@pytest.mark.parametrize("entry", SLUG_FREE_ELSEWHERE)
+def test_a_slug_taken_or_deleted_on_one_domain_is_free_on_another(client, world, entry):
+    """taken-one lives on the site's host and gone-one is a tombstone there: both are
+    free on ex.co, through every entry point that takes a slug."""
+    for slug in ("taken-one", "gone-one"):
+        values = {"target": "https://example.com/fine", "slug": slug, "domain": "ex.co"}
+        if entry in ("form", "htmx-form"):
+            client.force_login(make_user(f"former-{slug}"))
+            headers = {"HX-Request": "true"} if entry == "htmx-form" else {}
+            response = client.post(reverse("link-list"), values, headers=headers)
+            assert response.status_code in (200, 303), response.content
+        elif entry == "api":
+            response = ApiClient(client, make_user(f"scripter-{slug}")).post(
+                "/api/v1/links", values
+            )
+            assert response.status_code == 201, response.content
+            assert response.json()["short_url"] == f"https://ex.co/{slug}"
+        else:
+            data = {"url": values["target"], "slug": slug, "domain": "ex.co"}
+            response = deliver(client, make_source(f"cms-{slug}"), payload("link.create", **data))
+            event = WebhookEvent.objects.get(delivery_id=response.json()["id"])
+            assert event.status == EventStatus.PROCESSED, event.outcome
+        assert Link.objects.filter(slug=slug).count() == 2
+        assert Link.objects.get(slug=slug, domain__host="ex.co").short_url.endswith(f"/{slug}")
 
 
 @pytest.mark.parametrize("entry", list(ENTRY_POINTS))
@@ -316,7 +384,7 @@ def test_wrong_json_types_are_refused_by_the_api_schema_in_the_cores_words(clien
     response = api.post("/api/v1/links", {"target": "https://example.com/", "expires_at": 0})
     doc = json.loads(response.content)
     assert response.status_code == 422 and doc["errors"] == {"expires_at": [EXPIRY]}
-    assert Link.objects.count() == 2
+    assert Link.objects.count() == 4  # the world's own
 
 
 def edit_on_form(client, link, bad: Bad) -> str:
@@ -345,7 +413,11 @@ def edit_in_admin(client, link, bad: Bad) -> str:
 
 
 EDITORS = {"form-edit": edit_on_form, "api-patch": edit_through_api, "admin-edit": edit_in_admin}
-EDITABLE_BAD = [bad for bad in BAD if bad.field != "slug" and bad.name != "empty-target"]
+EDITABLE_BAD = [
+    bad
+    for bad in BAD
+    if bad.field not in ("slug", "domain") and bad.name != "empty-target" and not bad.also
+]
 
 
 @pytest.mark.parametrize("editor", list(EDITORS))
@@ -358,3 +430,21 @@ def test_every_edit_refuses_with_the_cores_sentence_and_changes_nothing(client, 
     assert bad.sentence in EDITORS[editor](client, link, bad)
     assert (Link.objects.filter(pk=link.pk).values().get(), written()) == before
     assert list(link.tags.values_list("name", flat=True)) == ["kept"]
+
+
+def test_a_links_domain_never_changes_on_any_edit(client, world):
+    """The edit form and admin offer no domain; the API refuses one; the core says why."""
+    from shortener import links
+
+    link = make_link(owner=make_user("editor"), title="Before")
+    site = link.domain
+    client.force_login(link.owner)
+    form = {"target": link.target, "redirect_code": "302", "domain": "ex.co", "title": "After"}
+    assert client.post(reverse("link-edit", args=[link.key]), form).status_code == 303
+    response = ApiClient(client, link.owner).patch(f"/api/v1/links/{link.key}", {"domain": "ex.co"})
+    assert response.status_code == 400 and "domain" in response.json()["detail"]
+    with pytest.raises(links.LinkRefused) as refused:
+        links.edit(link, by=link.owner, domain="ex.co")
+    assert refused.value.errors == {"domain": links.cleaning.DOMAIN_FIXED}
+    link.refresh_from_db()
+    assert (link.domain, link.title) == (site, "After")

@@ -55,20 +55,20 @@ def analytics_on(request: HttpRequest) -> bool:
 
 def link_relations(request: HttpRequest, link: Link) -> dict:
     """The same controls the link's HTML page draws: a disabled link offers enable, never both."""
-    own = slug_url(request, "api-v1:link", link.slug)
+    own = slug_url(request, "api-v1:link", link.key)
     relations = {
         "self": href(own),
-        "short_url": href(slug_url(request, "follow", link.slug)),
-        "html": href(slug_url(request, "link-detail", link.slug)),
+        "short_url": href(link.short_url),
+        "html": href(slug_url(request, "link-detail", link.key)),
         "edit": href(own, "PATCH"),
         "delete": href(own, "DELETE"),
     }
     if analytics_on(request):  # as the page draws its Stats button
-        relations["stats"] = href(slug_url(request, "api-v1:link-stats", link.slug))
+        relations["stats"] = href(slug_url(request, "api-v1:link-stats", link.key))
     if link.can_disable:
-        relations["disable"] = href(slug_url(request, "api-v1:link-disable", link.slug), "POST")
+        relations["disable"] = href(slug_url(request, "api-v1:link-disable", link.key), "POST")
     if link.can_enable:
-        relations["enable"] = href(slug_url(request, "api-v1:link-enable", link.slug), "POST")
+        relations["enable"] = href(slug_url(request, "api-v1:link-enable", link.key), "POST")
     return relations
 
 
@@ -81,7 +81,9 @@ def tag_names(link: Link) -> list[str]:
 def link_json(request: HttpRequest, link: Link) -> dict:
     return {
         "slug": link.slug,
-        "short_url": slug_url(request, "follow", link.slug),
+        "domain": link.domain.host,
+        "key": link.key,
+        "short_url": link.short_url,
         "target": link.target,
         "title": link.title,
         "notes": link.notes,
@@ -132,9 +134,9 @@ def stats_json(
         },
         "_links": {
             "self": href(request.build_absolute_uri()),
-            "link": href(slug_url(request, "api-v1:link", link.slug)),
+            "link": href(slug_url(request, "api-v1:link", link.key)),
             "html": href(
-                f"{slug_url(request, 'link-stats', link.slug)}?{urlencode(period.query())}"
+                f"{slug_url(request, 'link-stats', link.key)}?{urlencode(period.query())}"
             ),
         },
     }

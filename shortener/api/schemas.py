@@ -46,8 +46,16 @@ class LinkCreate(Strict):
         description="The destination: an absolute http or https URL.",
         examples=["https://example.com/a/long/path"],
     )
+    domain: str | None = Field(
+        None,
+        description="The short domain's host name (see docs/domains.md); unset: the default "
+        "domain. It must be active and open to you, and it never changes later.",
+        examples=["go.example.com"],
+    )
     slug: str | None = Field(
-        None, description="A custom slug, only while custom slugs are enabled for you."
+        None,
+        description="A custom slug, only while custom slugs are enabled for you; unique "
+        "on its domain.",
     )
     title: str = ""
     notes: str = ""
@@ -87,7 +95,12 @@ class LinkRelations(Schema):
 
 class LinkOut(Schema):
     slug: str
-    short_url: str
+    domain: str = Field(description="The host name of the link's short domain.")
+    key: str = Field(
+        description="How the API's paths name the link: the slug, with `@domain` when the "
+        "link is not on the site's own host."
+    )
+    short_url: str = Field(description="The short URL, always on the link's own domain.")
     target: str
     title: str
     notes: str

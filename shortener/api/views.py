@@ -28,10 +28,13 @@ from shortener.links import LinkRefused
 from shortener.models import Link, LinkState
 from shortener.pagination import get_page, link_header
 
-# The one slug pattern, in the document only: a path value outside it names no link,
-# so it answers 404 like an unknown slug (and like the HTML pages), not 400.
+# A link's key (its slug, `slug@domain` off the site's own host), in the document only:
+# a path value outside it names no link, so it answers 404 like an unknown slug (and
+# like the HTML pages), not 400.
 SlugPath = Annotated[
-    str, Path(), WithJsonSchema({"type": "string", "pattern": slugs.SCHEMA_PATTERN})
+    str,
+    Path(description="The link's key: its slug, or slug@domain on another domain."),
+    WithJsonSchema({"type": "string", "pattern": slugs.KEY_SCHEMA_PATTERN}),
 ]
 
 DESCRIPTION = """
@@ -66,8 +69,8 @@ problems.install(api, links.SENTENCES)  # wrong JSON types read as the link rule
 
 
 def owned(request: HttpRequest, slug: str) -> Link:
-    """The caller's link by slug (the core's rule of who sees what), or a 404 problem."""
-    if not slugs.is_valid_slug(slug):
+    """The caller's link by key (the core's rule of who sees what), or a 404 problem."""
+    if not slugs.is_valid_key(slug):
         raise Http404
     try:
         return links.get_visible(request.user, slug)
@@ -99,8 +102,10 @@ def list_links(
     q: str = Query("", max_length=200, description="Search slug, title, target and notes."),
     tag: str = Query("", max_length=50),
     state: LinkState | None = None,
+    domain: str = Query("", max_length=253, description="Only links on this short domain."),
 ) -> HttpResponse:
-    visible = links.visible_to(request.user).matching(text=q, tag=tag, state=state or "")
+    visible = links.visible_to(request.user).select_related("domain")
+    visible = visible.matching(text=q, tag=tag, state=state or "", domain=domain)
     visible = visible.prefetch_related(Prefetch("tags", to_attr="tag_list"))
     found = get_page(request, visible, per_page)
     response = json_response(page_json(request, found))
@@ -118,7 +123,7 @@ def create_link(request: HttpRequest, payload: LinkCreate) -> HttpResponse:
     except LinkRefused as refusal:
         return refused(refusal)
     response = json_response(link_json(request, link), status=201)
-    response["Location"] = api_url(request, "link", link.slug)
+    response["Location"] = api_url(request, "link", link.key)
     return response
 
 

@@ -9,6 +9,8 @@ from shortener.links.access import (
     get_visible,
     may_create,
     may_use_custom_slugs,
+    split_key,
+    usable_domains,
     visible_to,
 )
 from shortener.links.cleaning import EDITABLE, FIELDS, SENTENCES, clean
@@ -29,5 +31,7 @@ __all__ = [
     "get_visible",
     "may_create",
     "may_use_custom_slugs",
+    "split_key",
+    "usable_domains",
     "visible_to",
 ]

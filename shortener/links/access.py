@@ -4,7 +4,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from waffle import flag_is_active
 
-from shortener.models import Link, LinkQuerySet
+from shortener.models import Domain, Link, LinkQuerySet
 
 
 def as_request(user) -> HttpRequest:
@@ -33,6 +33,24 @@ def visible_to(user) -> LinkQuerySet:
     return Link.objects.live().owned_by(user)
 
 
-def get_visible(user, slug: str) -> Link:
+def usable_domains(user):
+    """The domains `user` may put links on, the default first (Domain's ordering)."""
+    return Domain.objects.usable_by(user if is_signed_in(user) else None)
+
+
+def split_key(key: str) -> tuple[str, str | None]:
+    """A link's key as pages and the API name it: `slug` (on the site's own host) or
+    `slug@host`."""
+    slug, _, host = key.partition("@")
+    return slug, (host or None)
+
+
+def get_visible(user, key: str) -> Link:
     """The link if `user` may see it; Link.DoesNotExist otherwise (strangers learn nothing)."""
-    return visible_to(user).get(slug=slug)
+    from shortener import domains
+
+    slug, host = split_key(key)
+    found = visible_to(user).select_related("domain")
+    if host is None:
+        return found.get(slug=slug, domain_id=domains.site_pk())
+    return found.get(slug=slug, domain__host=host)

@@ -17,10 +17,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from shortener import slugs, targets
-from shortener.links.access import is_signed_in, may_use_custom_slugs
+from shortener.links.access import is_signed_in, may_use_custom_slugs, usable_domains
 from shortener.links.refusal import LinkRefused
 from shortener.links.text import UNENCODABLE, is_unencodable, text_problem
-from shortener.models import BlockedDomain, Link, RedirectCode
+from shortener.models import BlockedDomain, Domain, Link, RedirectCode
 
 TITLE_MAX = 200
 NOTES_MAX = 2000
@@ -28,8 +28,18 @@ TAGS_MAX = 20
 TAG_MAX = 50
 TAG_PATTERN = re.compile(rf"[\w-]{{1,{TAG_MAX}}}")
 MAX_VISITS_MAX = 2_147_483_647  # the column's range on every database
-FIELDS = ("target", "slug", "title", "notes", "tags", "redirect_code", "expires_at", "max_visits")
-EDITABLE = tuple(name for name in FIELDS if name != "slug")
+FIELDS = (
+    "target",
+    "domain",
+    "slug",
+    "title",
+    "notes",
+    "tags",
+    "redirect_code",
+    "expires_at",
+    "max_visits",
+)
+EDITABLE = tuple(name for name in FIELDS if name not in ("slug", "domain"))
 DEFAULTS = {
     "title": "",
     "notes": "",
@@ -43,6 +53,7 @@ DEFAULTS = {
 # point's own parser, such as the API's, may refuse it first: it says the same).
 SENTENCES = {
     "target": "Enter the address the short link should lead to: a full http or https address.",
+    "domain": "The domain must be a host name of this site, such as go.example.com.",
     "slug": slugs.CUSTOM_RULE,
     "title": "The title must be text.",
     "notes": "The notes must be text.",
@@ -52,6 +63,7 @@ SENTENCES = {
     "max_visits": "Maximum visits must be a whole number of at least 1, or left empty.",
     "owner": "The owner must be a user of this site.",
 }
+DOMAIN_FIXED = "A link's domain never changes: links shared elsewhere must keep working."
 PAST_EXPIRY = (
     "The expiry must lie in the future: a link that has expired already would be dead "
     "from the start."
@@ -68,6 +80,7 @@ class Context:
     link: Link | None
     own_host: str | None
     now: datetime
+    domain: Domain | None = None  # the link's; None when it was refused
 
 
 def clean(
@@ -85,11 +98,21 @@ def clean(
     """
     if link is not None and link.deleted_at is not None:
         raise LinkRefused("__all__", "A deleted link cannot be changed.")
-    context = Context(actor=actor, link=link, own_host=own_host, now=timezone.now())
     errors: dict[str, str] = {}
     cleaned: dict[str, Any] = {}
+    domain = None
+    if link is not None:
+        domain = link.domain
+        if values.get("domain") not in (None, "", link.domain.host):
+            errors["domain"] = DOMAIN_FIXED
+    else:
+        try:
+            domain = cleaned["domain"] = clean_domain(values.get("domain"), actor)
+        except Refusal as refusal:
+            errors["domain"] = str(refusal)
+    context = Context(actor, link, own_host, timezone.now(), domain)
     for name in values:
-        if name not in CLEANERS:
+        if name not in CLEANERS and name != "domain":
             errors[name] = "This field is not part of a link."
     if link is not None and values.get("slug") not in (None, "", link.slug):
         errors["slug"] = "A link's slug never changes: links shared elsewhere must keep working."
@@ -119,6 +142,47 @@ def stored(link: Link, name: str):
     return getattr(link, name)
 
 
+def clean_domain(value, actor) -> Domain:
+    """The domain a new link goes on: the one named (a host name, as typed), else the
+    default if the actor may use it, else the site's own."""
+    usable = usable_domains(actor)
+    if value is None or value == "":
+        default = (
+            usable.filter(is_default=True).first() or usable.filter(host=settings.SITE_HOST).first()
+        )
+        if default is None:
+            raise Refusal("There is no domain your account may use; ask staff for one.")
+        return default
+    if not isinstance(value, str) or is_unencodable(value):
+        raise Refusal(SENTENCES["domain"])
+    verdict = targets.domain_host(value)
+    host = verdict.url or shorten(value.strip())
+    domain = Domain.objects.filter(host=host).first() if verdict.ok else None
+    if domain is None:
+        raise Refusal(f"There is no short domain {host} on this site.")
+    if not domain.is_active:
+        raise Refusal(f"The domain {host} is not active; choose another.")
+    if not usable.filter(pk=domain.pk).exists():
+        raise Refusal(f"Your account cannot use the domain {host}; choose another.")
+    return domain
+
+
+def own_hosts(context: Context) -> tuple[list[str], list[str]]:
+    """This installation's hosts, which no link may lead to (a loop): the configured
+    ones and those marked so with their subdomains, the other short domains as they are."""
+    # type() rather than isinstance(): the entry that stands for the domains is a str too.
+    configured = [h for h in settings.ALLOWED_HOSTS if type(h) is str and h != "*"]
+    with_subdomains = [*configured, settings.SITE_HOST]
+    if context.own_host:
+        with_subdomains.append(split_domain_port(context.own_host)[0])
+    exact = []
+    for host, subdomains in Domain.objects.filter(is_active=True).values_list(
+        "host", "refuse_subdomains"
+    ):
+        (with_subdomains if subdomains else exact).append(host)
+    return with_subdomains, exact
+
+
 def clean_target(value, context: Context) -> str:
     if not isinstance(value, str):
         raise Refusal(SENTENCES["target"])
@@ -126,12 +190,11 @@ def clean_target(value, context: Context) -> str:
         raise Refusal(UNENCODABLE.format(label="destination"))
     if context.link is not None and value == context.link.target:
         return value  # unchanged: the policy judged it when it was set
-    own_hosts = [host for host in settings.ALLOWED_HOSTS if host != "*"]
-    if context.own_host:
-        own_hosts.append(split_domain_port(context.own_host)[0])
+    with_subdomains, exact = own_hosts(context)
     verdict = targets.check(
         value,
-        own_hosts=own_hosts,
+        own_hosts=with_subdomains,
+        own_exact_hosts=exact,
         blocked_domains=BlockedDomain.objects.values_list("domain", flat=True),
     )
     if not verdict.ok:
@@ -149,16 +212,20 @@ def clean_slug(value, context: Context) -> str | None:
         return None
     if not may_use_custom_slugs(context.actor):
         raise Refusal("Custom slugs are not available to your account.")
-    problem = slugs.custom_slug_problem(slug)
+    domain = context.domain
+    # The reserved words are the site's own paths: a short domain has none of them.
+    problem = slugs.custom_slug_problem(slug, reserved=domain is None or domain.is_site)
     if problem:
         raise Refusal(problem)
-    if Link.objects.filter(slug=slug).exists():  # tombstones included: never reissued
-        raise Refusal(taken(slug))
+    if domain is not None and Link.objects.filter(domain=domain, slug=slug).exists():
+        raise Refusal(taken(slug, domain))  # tombstones included: never reissued
     return slug
 
 
-def taken(slug: str) -> str:
-    return f"“{slug}” is already taken; choose another."
+def taken(slug: str, domain: Domain) -> str:
+    if domain.is_site:
+        return f"“{slug}” is already taken; choose another."
+    return f"“{slug}” is already taken on {domain.host}; choose another."
 
 
 def text_cleaner(label: str, max_length: int, *, multiline: bool) -> Callable:

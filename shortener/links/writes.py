@@ -41,7 +41,7 @@ def create(
                 return link
         except IntegrityError:
             if slug:  # taken between the check and the insert
-                raise LinkRefused("slug", taken(slug)) from None
+                raise LinkRefused("slug", taken(slug, cleaned["domain"])) from None
             if attempt == attempts - 1:
                 raise
     raise AssertionError("unreachable")

@@ -32,7 +32,7 @@ def create(event: WebhookEvent, data: dict[str, Any]) -> str:
         link = links.create(values, actor=event.source.owner)
     except LinkRefused as refusal:
         raise EventRefused(refusal.reason) from None
-    return f"Created {link.slug} → {link.target}"
+    return f"Created {link.short_url} → {link.target}"
 
 
 def disable(event: WebhookEvent, data: dict[str, Any]) -> str:

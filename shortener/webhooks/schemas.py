@@ -14,8 +14,8 @@ from jsonschema.exceptions import best_match
 from shortener import slugs, targets
 
 TYPE_MAX_LENGTH = 100
-LINK_CREATE_FIELDS = ("url", "slug", "title", "notes", "tags", "redirect_code", "expires_at")
-LINK_CREATE_FIELDS += ("max_visits",)
+LINK_CREATE_FIELDS = ("url", "domain", "slug", "title", "notes", "tags", "redirect_code")
+LINK_CREATE_FIELDS += ("expires_at", "max_visits")
 
 ENVELOPE = {
     "type": "object",
