@@ -71,11 +71,24 @@ def breakdowns(link: Link) -> dict[str, list[tuple[str, int]]]:
     }
 
 
+def countries(link: Link, limit: int | None = None) -> list[tuple[str, int]]:
+    """(ISO code or "" for unknown, visits), most first; every country unless `limit`."""
+    rows = (
+        link.visits.values_list("country")
+        .annotate(n=Count("id"))
+        .order_by("-n", "country")
+        .values_list("country", "n")
+    )
+    return list(rows if limit is None else rows[:limit])
+
+
 def visits_for_export(link: Link):
     return (
         Visit.objects.filter(link=link)
         .order_by("at", "id")
-        .values_list("at", "referrer_host", "browser", "os", "device", "is_bot", "visitor")
+        .values_list(
+            "at", "referrer_host", "browser", "os", "device", "is_bot", "visitor", "country"
+        )
         .iterator(chunk_size=2000)
     )
 

@@ -36,6 +36,7 @@ from django.core.cache import cache
 from django.db import close_old_connections, connection, transaction
 
 from shortener import visit_journal
+from shortener.countries import country_of
 from shortener.visit_journal import Journal
 
 logger = logging.getLogger(__name__)
@@ -45,8 +46,8 @@ MAX_REFERRER = 2048
 RECOVER_SECONDS = 10  # how often a process looks for the journals of processes that died
 BOT_WORDS = ("bot", "crawl", "spider", "slurp", "curl", "wget", "python-requests", "headless")
 
-# (unix time, link id, client address, user agent, referrer)
-RawVisit = tuple[float, int, str, str, str]
+# (unix time, link id, client address, user agent, referrer, country)
+RawVisit = tuple[float, int, str, str, str, str]
 
 
 def referrer_host(referrer: str) -> str:
@@ -126,17 +127,37 @@ def visitor_key(address: str, user_agent: str, day: date) -> str:
     return hmac.new(daily_salt(day), message, hashlib.sha256).hexdigest()[:32]
 
 
-VISIT_COLUMNS = ("link_id", "at", "referrer_host", "browser", "os", "device", "is_bot", "visitor")
+VISIT_COLUMNS = (
+    "link_id",
+    "at",
+    "referrer_host",
+    "browser",
+    "os",
+    "device",
+    "is_bot",
+    "visitor",
+    "country",
+)
 
 
 def visit_row(raw: RawVisit) -> tuple:
     """The stored columns of one visit (VISIT_COLUMNS order) from what the redirect saw."""
-    when, link_id, address, user_agent, referrer = raw
+    when, link_id, address, user_agent, referrer, country = raw
     at = datetime.fromtimestamp(when, UTC)
     browser, system, device, is_bot = classify(user_agent)
     visitor = visitor_key(address, user_agent, at.date())
     stored_at = connection.ops.adapt_datetimefield_value(at)  # as the ORM would write it
-    return (link_id, stored_at, referrer_host(referrer), browser, system, device, is_bot, visitor)
+    return (
+        link_id,
+        stored_at,
+        referrer_host(referrer),
+        browser,
+        system,
+        device,
+        is_bot,
+        visitor,
+        country,
+    )
 
 
 def write(raws: list[RawVisit]) -> None:
@@ -191,7 +212,9 @@ class VisitBuffer:
         self._stopping = threading.Event()
         self._journal: Journal | None = None
 
-    def add(self, link_id: int, meta: dict) -> None:
+    def add(self, link_id: int, meta: dict, country: str | None = None) -> None:
+        """Buffer one visit; its country is looked up now (`country` when the caller has
+        it already), so the address never has to be kept for it."""
         raw = (
             time.time(),
             link_id,
@@ -199,6 +222,7 @@ class VisitBuffer:
             meta.get("torii.client_address") or meta.get("REMOTE_ADDR", ""),
             meta.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT],
             meta.get("HTTP_REFERER", "")[:MAX_REFERRER],
+            country_of(meta) if country is None else country,
         )
         journal = self._journal
         if (journal.directory if journal else None) is not settings.VISIT_JOURNAL_DIR:

@@ -50,8 +50,8 @@ import os, signal, sys
 from shortener.visit_journal import Journal, encode
 journal = Journal(__import__("pathlib").Path(sys.argv[1]))
 for n in range(int(sys.argv[3])):
-    journal.append(encode((1780000000.0 + n, int(sys.argv[2]), "198.51.100.7", "ua", "")))
-os.write(journal._fd, encode((1.0, int(sys.argv[2]), "", "", ""))[:9])
+    journal.append(encode((1780000000.0 + n, int(sys.argv[2]), "198.51.100.7", "ua", "", "")))
+os.write(journal._fd, encode((1.0, int(sys.argv[2]), "", "", "", ""))[:9])
 print(journal.owner, flush=True)
 if len(sys.argv) > 4:
     sys.stdin.read()  # alive until the test closes our stdin

@@ -88,6 +88,11 @@ def link_json(request: HttpRequest, link: Link) -> dict:
         "expires_at": link.expires_at,
         "max_visits": link.max_visits,
         "visit_count": link.visit_count,
+        # The API answers only the link's owner and staff: they may see where it leads.
+        "password_protected": link.is_protected,
+        "password_failures": link.password_failures,
+        "rules": link.rules,
+        "forward_query": link.forward_query,
         "state": link.state.value,
         "created_at": link.created_at,
         "updated_at": link.updated_at,
@@ -118,6 +123,7 @@ def stats_json(
         "humans": totals.humans,
         "bots": totals.bots,
         "daily": [{"date": day, "visits": visits} for day, visits in daily],
+        "countries": {code or "unknown": n for code, n in analytics.countries(link)},
         "_links": {
             "self": href(request.build_absolute_uri()),
             "link": href(slug_url(request, "api-v1:link", link.slug)),

@@ -13,6 +13,7 @@ from shortener.links.access import (
 )
 from shortener.links.cleaning import EDITABLE, FIELDS, SENTENCES, clean
 from shortener.links.refusal import LinkRefused
+from shortener.links.rules import add_rule, move_rule, remove_rule
 from shortener.links.writes import create, delete, disable, edit, enable
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "FIELDS",
     "SENTENCES",
     "LinkRefused",
+    "add_rule",
     "clean",
     "create",
     "delete",
@@ -29,5 +31,7 @@ __all__ = [
     "get_visible",
     "may_create",
     "may_use_custom_slugs",
+    "move_rule",
+    "remove_rule",
     "visible_to",
 ]

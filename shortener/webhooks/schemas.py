@@ -15,7 +15,8 @@ from shortener import slugs, targets
 
 TYPE_MAX_LENGTH = 100
 LINK_CREATE_FIELDS = ("url", "slug", "title", "notes", "tags", "redirect_code", "expires_at")
-LINK_CREATE_FIELDS += ("max_visits",)
+# No password: an event's body is stored as sent, and a password must never be.
+LINK_CREATE_FIELDS += ("max_visits", "rules", "forward_query")
 
 ENVELOPE = {
     "type": "object",
