@@ -130,8 +130,10 @@ def parse_rule(item, number: int) -> Rule:
         starts, ends = time_window(when.get("time"))
         return Rule(
             target=target.strip(),
-            devices=frozenset(choices(when.get("device"), DEVICE_CLASSES, "device")),
-            systems=frozenset(choices(when.get("os"), tuple(OS_FAMILIES), "operating system")),
+            devices=frozenset(choices(when.get("device"), DEVICE_CLASSES, "device", "a device class")),
+            systems=frozenset(
+                choices(when.get("os"), tuple(OS_FAMILIES), "os", "an operating system family")
+            ),
             languages=tuple(dict.fromkeys(languages(when.get("language")))),
             countries=frozenset(countries(when.get("country"))),
             starts=starts,
@@ -156,11 +158,11 @@ def values_of(value, what: str) -> list[str]:
     return [v.strip() for v in value]
 
 
-def choices(value, allowed: tuple[str, ...], what: str) -> list[str]:
+def choices(value, allowed: tuple[str, ...], what: str, kind: str) -> list[str]:
     picked = [v.lower() for v in values_of(value, what)]
     bad = [v for v in picked if v not in allowed]
     if bad:
-        raise RuleProblem(f"{shown(bad[0])} is not a {what}; use {', '.join(allowed)}.")
+        raise RuleProblem(f"{shown(bad[0])} is not {kind}; use {', '.join(allowed)}.")
     return picked
 
 
