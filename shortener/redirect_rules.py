@@ -130,7 +130,9 @@ def parse_rule(item, number: int) -> Rule:
         starts, ends = time_window(when.get("time"))
         return Rule(
             target=target.strip(),
-            devices=frozenset(choices(when.get("device"), DEVICE_CLASSES, "device", "a device class")),
+            devices=frozenset(
+                choices(when.get("device"), DEVICE_CLASSES, "device", "a device class")
+            ),
             systems=frozenset(
                 choices(when.get("os"), tuple(OS_FAMILIES), "os", "an operating system family")
             ),
