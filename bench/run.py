@@ -25,13 +25,15 @@ def setup_django() -> None:
 
 
 def sections() -> dict[str, Callable[[], Iterable[Row]]]:
-    from bench import api, counters, ratelimit, redirects, webhooks
+    from bench import api, counters, countries, ratelimit, redirects, webhooks
 
     return {
         "api": api.api_benchmark,
+        "countries": countries.section,
         "ratelimit-counter": counters.section,
         "ratelimit-middleware": ratelimit.middleware_cost,
         "redirects": redirects.redirect_benchmark,
+        "smart-redirects": redirects.smart_redirect_benchmark,
         "webhooks": webhooks.section,
     }
 

@@ -81,7 +81,7 @@ class CountryDatabase:
     @staticmethod
     def _open(path):
         try:
-            return maxminddb.open_database(str(path), maxminddb.MODE_MMAP)
+            return maxminddb.open_database(str(path), maxminddb.MODE_AUTO)
         except (OSError, ValueError) as error:  # InvalidDatabaseError is a RuntimeError
             logger.error("GEOIP_PATH %s cannot be read (%s): countries are unknown", path, error)
         except RuntimeError as error:

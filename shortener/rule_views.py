@@ -26,6 +26,13 @@ def answered(request: HttpRequest, link: Link, message: str, form=None, status=2
     return redirect_303(link.get_absolute_url() + "#rules")
 
 
+def not_changed(request: HttpRequest, link: Link, refusal: LinkRefused) -> HttpResponse:
+    form = RuleForm({})  # bound and cleaned, so it can carry the sentence
+    form.is_valid()
+    form.refused(refusal)
+    return answered(request, link, refusal.reason, form=form, status=422)
+
+
 @varies_on_htmx
 @require_POST
 def rule_add(request: HttpRequest, slug: str) -> HttpResponse:
@@ -51,7 +58,7 @@ def rule_move(request: HttpRequest, slug: str, number: str) -> HttpResponse:
     try:
         links.move_rule(link, number, offset, by=request.user)
     except LinkRefused as refusal:
-        return answered(request, link, refusal.reason, status=422)
+        return not_changed(request, link, refusal)
     return answered(request, link, f"Moved rule {number} {'up' if offset < 0 else 'down'}.")
 
 
@@ -63,5 +70,5 @@ def rule_remove(request: HttpRequest, slug: str, number: str) -> HttpResponse:
     try:
         links.remove_rule(link, number, by=request.user)
     except LinkRefused as refusal:
-        return answered(request, link, refusal.reason, status=422)
+        return not_changed(request, link, refusal)
     return answered(request, link, f"Removed rule {number}.")

@@ -231,3 +231,16 @@ def test_the_stats_page_lists_countries_with_flags_as_text(client, owner):
         doc = ApiClient(client, owner).get(f"/api/v1/links/{link.slug}/stats").json()
     assert "Germany" in page and "\U0001f1e9\U0001f1ea" in page and "Unknown" in page
     assert doc["countries"] == {"DE": 2, "JP": 1, "unknown": 1}
+
+
+def test_moving_or_removing_a_rule_that_is_not_there_says_so(client, owner):
+    link = links.create({"target": "https://a.example/"}, actor=owner)
+    client.force_login(owner)
+    response = client.post(reverse("link-rule-remove", args=[link.slug, 3]))
+    assert response.status_code == 422 and "This link has no rule 3." in response.content.decode()
+    response = client.post(
+        reverse("link-rule-move", args=[link.slug, 1]),
+        {"direction": "up"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 422 and "This link has no rule 1." in response.content.decode()

@@ -310,3 +310,13 @@ def test_a_journal_directory_that_cannot_be_made_fails_at_start_naming_the_varia
     monkeypatch.setenv("VISIT_JOURNAL_DIR", str(tmp_path / "a-file" / "journal"))
     with pytest.raises(ImproperlyConfigured, match=r"VISIT_JOURNAL_DIR=.*cannot be made"):
         environment.directory("VISIT_JOURNAL_DIR", tmp_path, tmp_path)
+
+
+def test_journal_lines_carry_the_country_and_old_lines_still_read():
+    from shortener.visit_journal import encode, parse
+
+    raw = (1780000000.5, 7, "192.0.2.1", "ua", "https://r.example/", "DE")
+    assert parse(encode(raw).rstrip(b"\n")) == raw
+    old = b'[1780000000.5,7,"192.0.2.1","ua","https://r.example/"]'
+    assert parse(old) == (1780000000.5, 7, "192.0.2.1", "ua", "https://r.example/", "")
+    assert parse(b'[1780000000.5,7,"192.0.2.1","ua","","DEU"]') is None
