@@ -40,7 +40,8 @@ def journaled(directory: Path) -> list[tuple]:
 
 
 def raw_visit(link_id: int, n: int = 0) -> tuple:
-    return (1_780_000_000.0 + n, link_id, "203.0.113.9", SURROGATE_AGENT, f"https://r.example/{n}")
+    referrer = f"https://r.example/{n}"
+    return (1_780_000_000.0 + n, link_id, "203.0.113.9", SURROGATE_AGENT, referrer, "JP")
 
 
 # A process that journals visits as a worker does, tears its last record as a kill
