@@ -221,3 +221,11 @@ def test_the_edit_form_sets_keeps_and_removes_the_password(client, owner):
     assert "visitors must type it" in page
     client.post(reverse("link-edit", args=[link.slug]), {**form, "remove_password": "on"})
     assert Link.objects.get(pk=link.pk).password == ""
+
+
+def test_protected_links_can_be_followed_in_maintenance(client, protected):
+    from waffle.testutils import override_switch
+
+    with override_switch("read_only", active=True):
+        response = unlock(client, protected)
+    assert response.status_code == 303 and response["Location"] == SECRET_TARGET
