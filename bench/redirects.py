@@ -71,7 +71,9 @@ def wait_for(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
 
 def torii_env(data_dir: Path, limits: bool = True) -> dict[str, str]:
     rate = HIGH_RATE if limits else "off"
+    geoip = data_dir / "countries.mmdb"  # the smart section writes one
     env = {
+        "GEOIP_PATH": str(geoip) if geoip.exists() else "",
         **os.environ,
         "DATA_DIR": str(data_dir),
         "STATIC_ROOT": str(data_dir / "static"),
@@ -257,7 +259,10 @@ def parse_wrk(output: str) -> dict:
         number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
         return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.M))
+    # wrk pads a latency in seconds with a trailing space ("1.80s ").
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.M))
+    if "99" not in latency:  # wrk read no response at all (a starved server): say so
+        raise RuntimeError(f"wrk measured no latency:\n{output}")
     non_3xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
@@ -385,5 +390,89 @@ def redirect_benchmark():
             "%",
         ),
     ]
+    shutil.rmtree(work, ignore_errors=True)
+    return rows
+
+
+def cookie_script(pairs: list[list[str]], directory: Path) -> Path:
+    """Each request to a protected link carries that link's cookie, as after its password."""
+    paths = ",".join(f'"/{slug}"' for slug, _ in pairs)
+    cookies = ",".join(f'"torii_link_pass={cookie}"' for _, cookie in pairs)
+    script = directory / "protected.lua"
+    script.write_text(
+        f"local paths = {{{paths}}}\n"
+        f"local cookies = {{{cookies}}}\n"
+        "math.randomseed(os.time())\n"
+        "request = function()\n"
+        "  local i = math.random(#paths)\n"
+        "  return wrk.format('GET', paths[i], {['Cookie'] = cookies[i]})\n"
+        "end\n"
+    )
+    return script
+
+
+def smart_redirect_benchmark():
+    """Side by side in one run: a plain link, a link with five rules (none matching, so
+    all are read) and a protected link with its cookie, against the naive baseline; every
+    Torii visit also looks up its country in a MaxMind-format file."""
+    from bench.countries import write_database
+
+    wrk = ensure_wrk()
+    work = Path(tempfile.mkdtemp(prefix="torii-bench-smart-"))
+    torii, base = work / "torii", work / "baseline"
+    torii.mkdir()
+    base.mkdir()
+    write_database(torii / "countries.mmdb", networks=2000)
+    print("  seeding 1,000 links of each kind …", flush=True)
+    env = torii_env(torii)
+    python = str(VENV_BIN / "python")
+    subprocess.run(
+        [python, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+    )
+    out = subprocess.run(
+        [python, "-m", "bench.seed", "seed-smart", "1000"],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    seeded = json.loads(out.strip().splitlines()[-1])
+    seed_baseline(base, seeded["plain"])
+    (work / "plain").mkdir()
+    (work / "ruled").mkdir()
+    scripts = {
+        "plain": lua_script(seeded["plain"], work / "plain"),
+        "ruled": lua_script(seeded["ruled"], work / "ruled"),
+        "protected": cookie_script(seeded["protected"], work),
+    }
+    runs = {"baseline": [], "plain": [], "ruled": [], "protected": []}
+    for round_number in range(2):
+        runs["baseline"].append(measured_run(start_baseline, base, wrk, scripts["plain"]))
+        for kind in ("plain", "ruled", "protected"):
+            runs[kind].append(measured_run(start_torii, torii, wrk, scripts[kind]))
+        print(
+            f"  round {round_number + 1}: "
+            + ", ".join(f"{kind} {runs[kind][-1]['rps']:,.0f}/s" for kind in runs),
+            flush=True,
+        )
+    baseline = statistics.median(run["rps"] for run in runs["baseline"])
+    rows = []
+    for kind, label in (
+        ("baseline", "naive baseline"),
+        ("plain", "plain link"),
+        ("ruled", "link with 5 rules"),
+        ("protected", "protected link, cookie set"),
+    ):
+        rps = statistics.median(run["rps"] for run in runs[kind])
+        rows.append((f"{label}: requests per second (median of 2)", rps, "req/s"))
+        rows.append(
+            (f"{label}: p99 latency", statistics.median(r["p99_ms"] for r in runs[kind]), "ms")
+        )
+        rows.append(
+            (
+                f"{label}: responses other than 3xx",
+                sum(r["non_3xx"] for r in runs[kind]),
+                "responses",
+            )
+        )
+        if kind != "baseline":
+            rows.append((f"{label} / baseline throughput", rps / baseline, "x"))
     shutil.rmtree(work, ignore_errors=True)
     return rows

@@ -25,14 +25,16 @@ def setup_django() -> None:
 
 
 def sections() -> dict[str, Callable[[], Iterable[Row]]]:
-    from bench import api, counters, flush_cost, ratelimit, redirects, stats, webhooks
+    from bench import api, counters, countries, flush_cost, ratelimit, redirects, stats, webhooks
 
     return {
         "api": api.api_benchmark,
+        "countries": countries.section,
         "flush": flush_cost.section,
         "ratelimit-counter": counters.section,
         "ratelimit-middleware": ratelimit.middleware_cost,
         "redirects": redirects.redirect_benchmark,
+        "smart-redirects": redirects.smart_redirect_benchmark,
         "stats": stats.section,
         "webhooks": webhooks.section,
     }

@@ -44,6 +44,9 @@ def main(command: str, *args: str) -> None:
             )
         sample = random.sample(slugs, min(1000, len(slugs)))
         print(json.dumps({"slugs": sample, "site": site}))
+    elif command == "seed-smart":
+        call_command("migrate", verbosity=0)
+        print(json.dumps(seed_smart(Link, int(args[0]))))
     elif command == "count":
         print(json.dumps({"visits": Visit.objects.count()}))
 
@@ -69,6 +72,47 @@ def seed_links(Link, wanted: int) -> list[str]:
             batch = []
     Link.objects.bulk_create(batch, ignore_conflicts=True)
     return created
+
+
+# Five rules no request from wrk matches: every one of them is read on every request.
+FIVE_RULES = [
+    {"target": "https://m.example.com/", "when": {"device": ["mobile", "tablet"]}},
+    {"target": "https://ios.example.com/", "when": {"os": ["ios"]}},
+    {"target": "https://de.example.com/", "when": {"language": ["de", "de-ch"]}},
+    {"target": "https://fr.example.com/", "when": {"country": ["FR", "BE"]}},
+    {"target": "https://qr.example.com/", "when": {"query": {"name": "src", "value": "qr"}}},
+]
+
+
+def seed_smart(Link, each: int) -> dict:
+    """`each` plain links, `each` with five rules, `each` protected (with the cookie a
+    visitor gets after typing the password)."""
+    from django.contrib.auth.hashers import make_password
+
+    from shortener import link_passwords
+    from shortener.slugs import generate_slug
+
+    hashed = make_password("bench")  # once: hashing is slow on purpose
+    kinds = {
+        "plain": {},
+        "ruled": {"rules": FIVE_RULES},
+        "protected": {"password": hashed},
+    }
+    made = {}
+    for kind, fields in kinds.items():
+        links = [
+            Link(slug=generate_slug(12), target=f"https://example.com/{kind}/{n}", **fields)
+            for n in range(each)
+        ]
+        Link.objects.bulk_create(links)
+        made[kind] = list(Link.objects.filter(slug__in=[link.slug for link in links]))
+    return {
+        "plain": [link.slug for link in made["plain"]],
+        "ruled": [link.slug for link in made["ruled"]],
+        "protected": [
+            [link.slug, link_passwords.cookie_value(link.pk, hashed)] for link in made["protected"]
+        ],
+    }
 
 
 if __name__ == "__main__":

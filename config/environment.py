@@ -1,6 +1,7 @@
 """Reading configuration from the environment: strict parsers that name the variable."""
 
 import os
+import re
 import secrets
 from email.utils import parseaddr
 from pathlib import Path
@@ -87,6 +88,34 @@ def directory(name: str, default: Path, base_dir: Path) -> Path | None:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ImproperlyConfigured(f"{name}={str(path)!r} cannot be made: {error}") from None
+    return path
+
+
+HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
+def header_name(name: str) -> str:
+    """An HTTP header name (letters, digits, hyphens), or "" when unset."""
+    value = (os.environ.get(name) or "").strip()
+    if value and not HEADER_NAME.fullmatch(value):
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a header name: use letters, digits and hyphens, "
+            "for example CF-IPCountry."
+        )
+    return value
+
+
+def file_path(name: str, base_dir: Path) -> Path | None:
+    """A file's path (relative to `base_dir`), or None when unset. A file that is not
+    there yet is allowed: whoever reads it says so then (a download may come later)."""
+    value = (os.environ.get(name) or "").strip()
+    if not value:
+        return None
+    path = Path(value)
+    if not path.is_absolute():
+        path = base_dir / path
+    if path.is_dir():
+        raise ImproperlyConfigured(f"{name}={value!r} is a directory, not a file.")
     return path
 
 

@@ -12,10 +12,12 @@ from config.ratelimit import responses
 READ_ONLY_SWITCH = "read_only"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 RETRY_AFTER_SECONDS = 300
-# Views that stay writable, by URL name: signing in and out, and the places where
-# staff turn maintenance off again (the flag board, the switch and flag admin).
+# Views that stay writable, by URL name: signing in and out, the places where staff
+# turn maintenance off again (the flag board, the switch and flag admin), and a protected
+# link's password form, which follows a link as a GET does (visits go on being recorded).
 EXEMPT_URL_NAMES = frozenset(
     {
+        "follow",
         "login",
         "logout",
         "admin:login",

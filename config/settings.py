@@ -160,6 +160,12 @@ VISIT_JOURNAL_DIR = env.directory("VISIT_JOURNAL_DIR", DATA_DIR / "visit-journal
 # is away; past it, visits are counted as dropped (docs/operations.md).
 VISIT_BUFFER_MAX = env.integer("VISIT_BUFFER_MAX", 100_000, minimum=1)
 
+# Visitors' countries (shortener/countries.py, docs/operations.md): a trusted proxy's
+# country header, read only behind TRUSTED_PROXY_COUNT proxies; then a MaxMind-format file.
+COUNTRY_HEADER = env.header_name("COUNTRY_HEADER")
+COUNTRY_HEADER_META = "HTTP_" + COUNTRY_HEADER.upper().replace("-", "_") if COUNTRY_HEADER else ""
+GEOIP_PATH = env.file_path("GEOIP_PATH", BASE_DIR)
+
 # --- Rate limiting: config/ratelimit/, docs/rate-limiting.md ---
 RATE_LIMITS = {
     "redirect": env.rate("RATE_LIMIT_REDIRECT", "600/m"),
@@ -169,6 +175,8 @@ RATE_LIMITS = {
     "webhook": env.rate("RATE_LIMIT_WEBHOOK", "600/m"),  # per verified source
     # Per client address: made-up API tokens, unsigned webhooks, unknown sources.
     "auth-failures": env.rate("RATE_LIMIT_AUTH_FAILURES", "20/m"),
+    # Guesses at a protected link's password: per client address and, apart, per link.
+    "link-password": env.rate("RATE_LIMIT_LINK_PASSWORD", "10/m"),
     "default": env.rate("RATE_LIMIT_DEFAULT", "300/m"),
 }
 # URL name → group. Name new routes to match; anything unnamed here is

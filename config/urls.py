@@ -5,7 +5,7 @@ from django.urls import include, path, re_path
 
 from config.health import healthz
 from config.password_reset import password_reset
-from shortener import redirects, slugs
+from shortener import redirects, rule_views, slugs
 from shortener import token_views as tokens
 from shortener import views as links
 from shortener.webhooks.receiver import receive as receive_webhook
@@ -33,6 +33,17 @@ urlpatterns = [
     re_path(rf"^links/{KEY}/disable/$", links.link_disable, name="link-disable"),
     re_path(rf"^links/{KEY}/enable/$", links.link_enable, name="link-enable"),
     re_path(rf"^links/{KEY}/delete/$", links.link_delete, name="link-delete"),
+    re_path(rf"^links/{KEY}/rules/$", rule_views.rule_add, name="link-rule-add"),
+    re_path(
+        rf"^links/{KEY}/rules/(?P<number>[0-9]{{1,2}})/move/$",
+        rule_views.rule_move,
+        name="link-rule-move",
+    ),
+    re_path(
+        rf"^links/{KEY}/rules/(?P<number>[0-9]{{1,2}})/remove/$",
+        rule_views.rule_remove,
+        name="link-rule-remove",
+    ),
     re_path(rf"^links/{KEY}/stats/$", links.link_stats, name="link-stats"),
     re_path(rf"^links/{KEY}/visits\.csv$", links.link_visits_csv, name="link-visits-csv"),
     re_path(rf"^links/{KEY}/qr\.(?P<kind>svg|png)$", links.link_qr, name="link-qr"),

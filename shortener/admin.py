@@ -4,13 +4,15 @@ Admin never destroys a link: there is no delete permission, and the "delete" act
 keeps a tombstone as the site's own delete does, so a deleted slug is never reissued.
 """
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet, Sum
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from shortener import links
+from shortener import links, redirect_rules
 from shortener.forms import LinkFields, initial_of, text
 from shortener.links import LinkRefused
 from shortener.models import ApiToken, BlockedDomain, Domain, Link, LinkState, Tag
@@ -23,14 +25,22 @@ class LinkAdminForm(LinkFields, forms.ModelForm):
         model = Link
         fields = ["owner"]
 
-    core_fields = (*LinkFields.core_fields, "owner")
+    rules = text(
+        "Redirect rules",
+        'JSON: a list of {"target": URL, "when": {conditions}} (docs/links.md).',
+        widget=forms.Textarea(attrs={"rows": 6, "class": "vLargeTextField"}),
+    )
+    remove_password = forms.BooleanField(label="Remove the password", required=False)
+
+    core_fields = (*LinkFields.core_fields, "rules", "owner")
     # Chosen when the link is made, shown read-only after (a link's domain never changes).
     domain = text("Domain", widget=forms.Select())
 
     def __init__(self, *args, actor=None, **kwargs):
         instance = kwargs.get("instance")
         if instance is not None and instance.pk:
-            kwargs["initial"] = {**initial_of(instance), **(kwargs.get("initial") or {})}
+            stored = {**initial_of(instance), "rules": json.dumps(instance.rules, indent=2)}
+            kwargs["initial"] = {**stored, **(kwargs.get("initial") or {})}
         super().__init__(*args, **kwargs)
         self.actor = actor
         if instance is not None and instance.pk:
@@ -39,6 +49,18 @@ class LinkAdminForm(LinkFields, forms.ModelForm):
             hosts = [domain.host for domain in links.usable_domains(actor)]
             self.fields["domain"].widget.choices = [(host, host) for host in hosts]
             self.fields["domain"].initial = hosts[0] if hosts else ""
+
+    def values(self) -> dict:
+        values = super().values()
+        typed = values.pop("rules", "").strip()
+        if typed:
+            try:
+                values["rules"] = json.loads(typed)
+            except ValueError:
+                values["rules"] = typed  # the core says what rules must be
+        elif self.instance.pk and self.instance.rules:
+            values["rules"] = []  # emptied: no rules
+        return values
 
     def clean(self):
         cleaned = super().clean()
@@ -79,6 +101,7 @@ class LinkAdmin(admin.ModelAdmin):
     search_fields = ["slug", "target", "title", "notes"]
     readonly_fields = ["slug", "domain_host", "state_label", "visit_count", "deleted_at"]
     readonly_fields += ["created_at", "updated_at"]
+    readonly_fields += ["rules_in_words", "password_state"]
     autocomplete_fields = ["owner"]
     actions = ["disable_links", "enable_links", "delete_links"]
     list_select_related = ["owner", "domain"]
@@ -90,6 +113,20 @@ class LinkAdmin(admin.ModelAdmin):
     @admin.display(description="state")
     def state_label(self, link: Link) -> str:
         return link.state.label
+
+    @admin.display(description="rules in words")
+    def rules_in_words(self, link: Link) -> str:
+        lines = [
+            f"{n}. {redirect_rules.describe(rule)}: {rule['target']}"
+            for n, rule in enumerate(link.rules, start=1)
+        ]
+        return "\n".join(lines) or "none"
+
+    @admin.display(description="password")
+    def password_state(self, link: Link) -> str:
+        if not link.is_protected:
+            return "none"
+        return f"set ({link.password_failures} wrong attempts)"
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         # Only the owner maps onto the model; the other fields are raw values for the core
@@ -104,8 +141,10 @@ class LinkAdmin(admin.ModelAdmin):
         return WithActor
 
     def get_fields(self, request, obj=None):
-        fields = [*LinkFields.core_fields, "owner"]
+        fields = [*LinkFields.core_fields, "rules", "owner"]
         if obj:
+            if obj.is_protected:
+                fields.insert(fields.index("password") + 1, "remove_password")
             return ["slug", "domain_host", *fields, *self.readonly_fields[2:]]
         return [fields[0], "domain", *fields[1:]]
 

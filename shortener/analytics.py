@@ -71,14 +71,35 @@ class Breakdown:
 
 
 def breakdowns(link: Link, period: DateRange) -> list[Breakdown]:
-    return [Breakdown(d.name, d.heading, d.label, top(link, d.name, period)) for d in DIMENSIONS]
+    # Countries have a table of their own (every country, flags as text): `countries()`.
+    return [
+        Breakdown(d.name, d.heading, d.label, top(link, d.name, period))
+        for d in DIMENSIONS
+        if d.name != "country"
+    ]
+
+
+def countries(link: Link, period: DateRange) -> list[tuple[str, int]]:
+    """(ISO code or "" for unknown, visits) over the range, most first, every country."""
+    rows = (
+        DailyCount.objects.filter(
+            link=link, dimension="country", day__range=(period.start, period.end)
+        )
+        .values("value")
+        .annotate(total=Sum("n"))
+        .order_by("-total", "value")
+        .values_list("value", "total")
+    )
+    return list(rows)
 
 
 def visits_for_export(link: Link):
     return (
         Visit.objects.filter(link=link)
         .order_by("at", "id")
-        .values_list("at", "referrer_host", "browser", "os", "device", "is_bot", "visitor")
+        .values_list(
+            "at", "referrer_host", "browser", "os", "device", "is_bot", "visitor", "country"
+        )
         .iterator(chunk_size=2000)
     )
 

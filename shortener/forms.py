@@ -8,8 +8,9 @@ webhooks and admin.
 from django import forms
 
 from shortener import slugs
+from shortener.device_facts import DEVICE_CLASSES, OS_LABELS
 from shortener.links import LinkRefused
-from shortener.models import Link, RedirectCode
+from shortener.models import Link, QueryForwarding, RedirectCode
 
 PERMANENT_NOTE = (
     "301 and 308 are permanent: browsers cache them and skip Torii next time, "
@@ -50,8 +51,20 @@ class LinkFields(forms.Form):
         widget=forms.NumberInput(attrs={"min": 1}),
     )
 
+    password = text(
+        "Password",
+        "Optional: visitors must type it before the link leads anywhere. It is never shown "
+        "again; leave empty to keep the current one.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    forward_query = text(
+        "Query forwarding",
+        "Pass the short URL's query string (?utm_source=…) on to the destination.",
+        widget=forms.Select(choices=QueryForwarding.choices),
+    )
+
     core_fields = ("target", "title", "notes", "tags", "redirect_code", "expires_at")
-    core_fields += ("max_visits",)
+    core_fields += ("max_visits", "password", "forward_query")
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("label_suffix", "")
@@ -63,6 +76,10 @@ class LinkFields(forms.Form):
         values = {name: self.cleaned_data.get(name, "") for name in names}
         if "tags" in values:  # typed as "a, b; c"
             values["tags"] = values["tags"].replace(";", ",").split(",")
+        if values.get("password") == "":  # an empty box keeps the password as it is
+            del values["password"]
+        if self.cleaned_data.get("remove_password"):
+            values["password"] = None
         return values
 
     def refused(self, refusal: LinkRefused) -> None:
@@ -81,15 +98,24 @@ def initial_of(link: Link) -> dict:
         "redirect_code": link.redirect_code,
         "expires_at": link.expires_at.strftime(EXPIRY_FORMAT) if link.expires_at else "",
         "max_visits": link.max_visits or "",
+        "forward_query": link.forward_query,
     }
 
 
 class LinkForm(LinkFields):
     """Edit a link: everything but the slug, which never changes."""
 
+    remove_password = forms.BooleanField(label="Remove the password", required=False)
+
     def __init__(self, data=None, *, instance: Link, **kwargs):
         super().__init__(data, initial=initial_of(instance), **kwargs)
         self.instance = instance
+        if not instance.is_protected:
+            del self.fields["remove_password"]
+        else:
+            self.fields[
+                "password"
+            ].help_text = "This link has a password. Type a new one to change it, or leave empty."
 
 
 class CreateLinkForm(LinkFields):
@@ -115,3 +141,70 @@ class CreateLinkForm(LinkFields):
         else:
             del self.fields["domain"]  # nothing to choose: the core takes the default
         self.order_fields(["target", "domain", "slug"])
+
+
+class ListField(forms.Field):
+    """Checkboxes whose ticked values go to the core as a list, unjudged."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def to_python(self, value):
+        return list(value or [])
+
+
+class RuleForm(forms.Form):
+    """One redirect rule as the link's page adds it; `values()` is the core's rule shape."""
+
+    target = text(
+        "Leads to",
+        widget=forms.URLInput(attrs={"placeholder": "https://example.com/for-them"}),
+    )
+    device = ListField(
+        label="Device",
+        required=False,
+        widget=forms.CheckboxSelectMultiple(
+            choices=[(name, name.capitalize()) for name in DEVICE_CLASSES]
+        ),
+    )
+    os = ListField(
+        label="Operating system",
+        required=False,
+        widget=forms.CheckboxSelectMultiple(choices=list(OS_LABELS.items())),
+    )
+    language = text("Browser language", "Codes, comma separated: de, fr-CH")
+    country = text("Country", "ISO codes, comma separated: DE, AT, CH")
+    time_from = text("From (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    time_until = text("Until (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    query_name = text("Query parameter")
+    query_value = text("equals")
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        kwargs.setdefault("prefix", "rule")
+        super().__init__(*args, **kwargs)
+
+    def values(self) -> dict:
+        data = self.cleaned_data
+        when: dict = {}
+        for name in ("device", "os"):
+            if data.get(name):
+                when[name] = data[name]
+        for name in ("language", "country"):
+            if data.get(name, "").strip():
+                when[name] = data[name].replace(";", ",").split(",")
+        if data.get("time_from") or data.get("time_until"):
+            when["time"] = {
+                key: data[field]
+                for key, field in (("from", "time_from"), ("until", "time_until"))
+                if data.get(field)
+            }
+        if data.get("query_name") or data.get("query_value"):
+            when["query"] = {
+                "name": data.get("query_name", ""),
+                "value": data.get("query_value", ""),
+            }
+        return {"target": data.get("target", ""), "when": when}
+
+    def refused(self, refusal: LinkRefused) -> None:
+        for reason in refusal.errors.values():
+            self.add_error(None, reason)

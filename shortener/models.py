@@ -50,6 +50,12 @@ class RedirectCode(models.IntegerChoices):
     PERMANENT = 308, "308 Permanent Redirect"
 
 
+class QueryForwarding(models.TextChoices):
+    OFF = "off", "Off"
+    MERGE = "merge", "Forward the visitor's query; the destination's own parameters win"
+    OVERRIDE = "override", "Forward the visitor's query; the visitor's parameters win"
+
+
 class Tag(models.Model):
     name = models.CharField(max_length=50, unique=True)
 
@@ -143,6 +149,14 @@ class Link(models.Model):
     visit_count = models.PositiveIntegerField(default=0, editable=False)
     is_active = models.BooleanField(default=True)
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Django's password hash (shortener/link_passwords.py), "" for an open link.
+    password = models.CharField(max_length=128, blank=True, default="", editable=False)
+    password_failures = models.PositiveIntegerField(default=0, editable=False)
+    # Redirect rules in order, as shortener/redirect_rules.py reads them.
+    rules = models.JSONField(default=list, blank=True, editable=False)
+    forward_query = models.CharField(
+        max_length=8, choices=QueryForwarding.choices, default=QueryForwarding.OFF
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -224,6 +238,10 @@ class Link(models.Model):
             expired=self.expires_at is not None and self.expires_at <= timezone.now(),
             used_up=self.max_visits is not None and self.visit_count >= self.max_visits,
         )
+
+    @property
+    def is_protected(self) -> bool:
+        return bool(self.password)
 
     @property
     def can_disable(self) -> bool:
@@ -373,6 +391,8 @@ class Visit(models.Model):
     device = models.CharField(max_length=10, choices=Device.choices, default=Device.OTHER)
     is_bot = models.BooleanField(default=False)
     visitor = models.CharField(max_length=32)
+    # ISO 3166 alpha-2, "" unknown; looked up when buffered (shortener/countries.py).
+    country = models.CharField(max_length=2, blank=True, default="")
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -12,6 +12,7 @@ LOOKUP_SIZE entries, unknown slugs included) in front of one indexed query, so a
 a disable or a delete takes effect everywhere within LOOKUP_TTL seconds.
 """
 
+import json
 import logging
 import re
 import threading
@@ -28,10 +29,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 
-from shortener import domains
+from shortener import domains, link_passwords
+from shortener.countries import country_of
+from shortener.decisions import AskPassword, Gone, SmartLink, decide, facts_of, smart_link
 from shortener.models import Link, LinkState, state_of
+from shortener.redirect_rules import from_stored
 from shortener.slugs import SLUG_PATTERN
 from shortener.visits import buffer
 
@@ -69,6 +73,7 @@ class Snapshot:
     expires_at: float | None
     max_visits: int | None
     visit_count: int
+    smart: SmartLink | None = None  # password, rules, forwarding; None: the plain path
 
     def state(self, now: float) -> LinkState:
         return state_of(
@@ -93,7 +98,7 @@ def lookup_sql() -> str:
         return quote(meta.get_field(name).column)
 
     fields = ["id", "target", "redirect_code", "is_active", "deleted_at", "expires_at"]
-    fields += ["max_visits", "visit_count"]
+    fields += ["max_visits", "visit_count", "password", "rules", "forward_query"]
     return (
         f"SELECT {', '.join(column(f) for f in fields)} "  # noqa: S608 - names from _meta
         f"FROM {quote(meta.db_table)} WHERE {column('domain')} = %s AND {column('slug')} = %s"
@@ -119,7 +124,7 @@ def read(domain_id: int, slug: str) -> Snapshot | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    pk, target, code, active, deleted_at, expires_at, max_visits, visits = row
+    pk, target, code, active, deleted_at, expires_at, max_visits, visits, *smart = row
     return Snapshot(
         pk,
         domain_id,
@@ -130,7 +135,15 @@ def read(domain_id: int, slug: str) -> Snapshot | None:
         timestamp(expires_at),
         max_visits,
         visits,
+        smart_of(*smart),
     )
+
+
+def smart_of(password: str, rules, forwarding: str) -> SmartLink | None:
+    """The smart part of a row; the JSON column comes as text from some drivers."""
+    if isinstance(rules, str | bytes):
+        rules = json.loads(rules) if rules not in ("[]", b"[]") else []
+    return smart_link(password or "", from_stored(rules) if rules else (), forwarding)
 
 
 def lookup(domain_id: int, slug: str) -> Snapshot | None:
@@ -212,6 +225,8 @@ def live_redirect(request: HttpRequest, slug: str) -> HttpResponse | None:
     link = lookup_on(request, slug)
     if link is None or link.state(time.time()) != LinkState.ACTIVE:
         return None
+    if link.smart is not None:
+        return smart_redirect(request, link)
     counted = request.method == "GET"
     if counted and link.max_visits is not None:
         claim = take_visit(link)
@@ -225,6 +240,49 @@ def live_redirect(request: HttpRequest, slug: str) -> HttpResponse | None:
     if link.redirect_code in (302, 307):
         response["Cache-Control"] = "private, max-age=0"  # count every click
     return response
+
+
+def smart_redirect(request: HttpRequest, link: Snapshot, *, shown_password: bool = False):
+    """A link with a password, rules or forwarding: `decide()` says where, then the same
+    claim, visit and answer as a plain link. None: the slow path answers (the password
+    page, or a refusal). `shown_password`: the visitor typed the right one just now."""
+    smart = link.smart
+    unlocked = shown_password or (
+        bool(smart.password)
+        and link_passwords.unlocked(
+            request.COOKIES.get(link_passwords.COOKIE_NAME), link.pk, smart.password
+        )
+    )
+    counted = request.method in ("GET", "POST")
+    country = country_of(request.META) if counted or "country" in smart.needs else ""
+    facts = facts_of(request.META, time.time(), smart.needs, country)
+    answer = decide(link, facts, unlocked=unlocked)
+    if isinstance(answer, AskPassword | Gone):
+        request.torii_answer = answer
+        return None
+    if counted and link.max_visits is not None:
+        claim = take_visit(link)
+        if claim is not Claim.TAKEN:
+            request.torii_claim = claim
+            return None
+    if counted:
+        buffer.add(link.pk, request.META, country)
+    status = 303 if request.method == "POST" else link.redirect_code
+    if smart.password or smart.rules:
+        # Its answer depends on the visitor: a browser must never keep it for good.
+        status = TEMPORARY_OF.get(status, status)
+    response = HttpResponse(status=status)
+    response["Location"] = answer.url
+    if smart.password or smart.rules or link.redirect_code in (302, 307):
+        # Each visitor may be sent elsewhere, and a protected link's destination is the
+        # visitor's only: no shared cache may keep it.
+        response["Cache-Control"] = "private, max-age=0"
+    if smart.password:
+        response["Vary"] = "Cookie"
+    return response
+
+
+TEMPORARY_OF = {301: 302, 308: 307}
 
 
 class RedirectMiddleware:
@@ -276,22 +334,38 @@ def uncountable(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_safe
+@require_http_methods(["GET", "HEAD", "POST"])
 def follow(request: HttpRequest, slug: str) -> HttpResponse:
-    """The slow path: 404 and 410 pages (and live redirects if the middleware is absent)."""
+    """The slow path: 404 and 410 pages, the password page and its form (and live
+    redirects if the middleware is absent)."""
+    # Imported here: the password page builds on this module's answers.
+    from shortener import password_page
+
     link = lookup_on(request, slug)
     if link is None:
         raise Http404
-    claim = getattr(request, "torii_claim", None)  # the middleware's, if it tried
-    if claim is None:
+    if request.method == "POST":
+        return password_page.submitted(request, link)
+    if not hasattr(request, "torii_claim") and not hasattr(request, "torii_answer"):
         state = link.state(time.time())
         if state != LinkState.ACTIVE:
             return gone(request, state)
         response = live_redirect(request, slug)
         if response is not None:
             return response
-        claim = getattr(request, "torii_claim", Claim.USED_UP)
-    if claim is Claim.UNCOUNTABLE:
+    return refusal(request, link)
+
+
+def refusal(request: HttpRequest, link: Snapshot) -> HttpResponse:
+    """The answer when the redirect said no: the password page, gone, or uncountable."""
+    from shortener import password_page
+
+    answer = getattr(request, "torii_answer", None)
+    if isinstance(answer, AskPassword):
+        return password_page.asked(request, link)
+    if isinstance(answer, Gone):
+        return gone(request, answer.state)
+    if getattr(request, "torii_claim", Claim.USED_UP) is Claim.UNCOUNTABLE:
         return uncountable(request)
     return gone(request, LinkState.EXHAUSTED)
 
@@ -304,4 +378,10 @@ def preview(request: HttpRequest, slug: str) -> HttpResponse:
     state = link.state(time.time())
     if state != LinkState.ACTIVE:
         return gone(request, state)
-    return render(request, "links/preview.html", {"link": Link.objects.get(pk=link.pk)})
+    full = Link.objects.get(pk=link.pk)
+    user = getattr(request, "user", None)
+    shows_target = not full.is_protected or (
+        user is not None and user.is_authenticated and (user.is_staff or user.pk == full.owner_id)
+    )
+    context = {"link": full, "shows_target": shows_target, "has_rules": bool(full.rules)}
+    return render(request, "links/preview.html", context)

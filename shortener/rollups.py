@@ -31,6 +31,7 @@ DIMENSIONS = (
     Dimension("browser", "browser", "Browsers", "Browser"),
     Dimension("os", "os", "Operating systems", "Operating system"),
     Dimension("device", "device", "Devices", "Device"),
+    Dimension("country", "country", "Countries", "Country"),
 )
 # Rows in one multi-row VALUES insert on SQLite: 5 columns stay far inside its variable limit.
 VALUES_PER_STATEMENT = 300

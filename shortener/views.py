@@ -13,8 +13,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from waffle import flag_is_active
 
 from hypermedia.fragments import varies_on_htmx, wants_fragment
-from shortener import analytics, domains, links, qr, stat_ranges
-from shortener.forms import CreateLinkForm, LinkForm
+from shortener import analytics, countries, domains, links, qr, redirect_rules, stat_ranges
+from shortener.forms import CreateLinkForm, LinkForm, RuleForm
 from shortener.links import LinkRefused
 from shortener.models import Domain, Link, LinkState, Tag
 from shortener.pagination import get_page, link_header, page_relations
@@ -154,13 +154,19 @@ def link_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "links/detail.html", detail_context(request, link))
 
 
-def detail_context(request: HttpRequest, link: Link) -> dict:
+def detail_context(
+    request: HttpRequest, link: Link, *, rule_form=None, rules_message: str = ""
+) -> dict:
     short_url = link.short_url
     return {
         "link": link,
         "short_url": short_url,
         "history": link.destination_changes.select_related("changed_by")[:20],
         "qr_svg": qr.inline_svg(short_url) if flag_is_active(request, "qr_codes") else None,
+        "rules": [(rule, redirect_rules.describe(rule)) for rule in link.rules],
+        "max_rules": redirect_rules.MAX_RULES,
+        "rule_form": rule_form or RuleForm(),
+        "rules_message": rules_message,
     }
 
 
@@ -297,6 +303,10 @@ def link_stats(request: HttpRequest, slug: str) -> HttpResponse:
         "series": series,
         "chart": chart,
         "breakdowns": analytics.breakdowns(link, period),
+        "countries": [
+            (code, countries.flag(code), countries.name(code), n)
+            for code, n in analytics.countries(link, period)
+        ],
         **stats_totals(link, period),
     }
     return render(request, "links/stats.html", context, status=status)
@@ -314,7 +324,7 @@ def stats_totals(link: Link, period: stat_ranges.DateRange) -> dict:
 @require_GET
 def link_visits_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
     link = analytics_or_404(request, slug)
-    header = ["time", "referrer_host", "browser", "os", "device", "bot", "visitor"]
+    header = ["time", "referrer_host", "browser", "os", "device", "bot", "visitor", "country"]
     visits = ([at.isoformat(), *rest] for at, *rest in analytics.visits_for_export(link))
     response = StreamingHttpResponse(
         csv_lines(header, visits), content_type="text/csv; charset=utf-8"

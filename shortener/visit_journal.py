@@ -33,7 +33,7 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-RawVisit = tuple[float, int, str, str, str]  # as in shortener.visits
+RawVisit = tuple[float, int, str, str, str, str]  # as in shortener.visits
 
 # `<owner>.<n>.journal`, or `<owner>.<n>.<done>.journal` once the first `done` bytes of
 # a dead process's journal are written (a big one is written a batch at a time).
@@ -47,26 +47,32 @@ STALE_SECONDS = 60  # a lease still being set up is younger than this
 def encode(raw: RawVisit) -> bytes:
     """One JSON line, ASCII only. Formatted by hand around json's own string quoting:
     twice as fast as json.dumps, on the redirect's path."""
-    when, link_id, address, user_agent, referrer = raw
+    when, link_id, address, user_agent, referrer, country = raw
     return (
-        f"[{when!r},{link_id:d},{quote(address)},{quote(user_agent)},{quote(referrer)}]\n"
+        f"[{when!r},{link_id:d},{quote(address)},{quote(user_agent)},{quote(referrer)},"
+        f"{quote(country)}]\n"
     ).encode("ascii")
 
 
 def parse(line: bytes) -> RawVisit | None:
-    """The visit a journal line holds, or None for one that is not a visit."""
+    """The visit a journal line holds, or None for one that is not a visit. Lines written
+    before visits had a country (five fields) read as visits from an unknown country."""
     try:
-        when, link_id, address, agent, referrer = json.loads(line)
+        fields = json.loads(line)
+        if isinstance(fields, list) and len(fields) == 5:
+            fields.append("")
+        when, link_id, address, agent, referrer, country = fields
     except (ValueError, TypeError):
         return None
     if (
         isinstance(when, bool)
         or not isinstance(when, int | float)
         or type(link_id) is not int
-        or not all(isinstance(text, str) for text in (address, agent, referrer))
+        or not all(isinstance(text, str) for text in (address, agent, referrer, country))
+        or len(country) > 2
     ):
         return None
-    return (float(when), link_id, address, agent, referrer)
+    return (float(when), link_id, address, agent, referrer, country)
 
 
 def records(data: bytes, start: int = 0) -> Iterator[tuple[int, RawVisit | None]]:

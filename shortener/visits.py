@@ -41,6 +41,7 @@ from django.core.signals import setting_changed
 from django.db import close_old_connections, connection, transaction
 
 from shortener import rollups, visit_journal
+from shortener.countries import country_of
 from shortener.visit_batches import Outcome, write_splitting
 from shortener.visit_journal import Journal
 
@@ -52,8 +53,8 @@ RECOVER_SECONDS = 10  # how often a process looks for the journals of processes 
 DROPS_LOG_SECONDS = 60  # visits dropped past VISIT_BUFFER_MAX are logged at most this often
 BOT_WORDS = ("bot", "crawl", "spider", "slurp", "curl", "wget", "python-requests", "headless")
 
-# (unix time, link id, client address, user agent, referrer)
-RawVisit = tuple[float, int, str, str, str]
+# (unix time, link id, client address, user agent, referrer, country)
+RawVisit = tuple[float, int, str, str, str, str]
 
 
 def referrer_host(referrer: str) -> str:
@@ -133,17 +134,37 @@ def visitor_key(address: str, user_agent: str, day: date) -> str:
     return hmac.new(daily_salt(day), message, hashlib.sha256).hexdigest()[:32]
 
 
-VISIT_COLUMNS = ("link_id", "at", "referrer_host", "browser", "os", "device", "is_bot", "visitor")
+VISIT_COLUMNS = (
+    "link_id",
+    "at",
+    "referrer_host",
+    "browser",
+    "os",
+    "device",
+    "is_bot",
+    "visitor",
+    "country",
+)
 
 
 def visit_row(raw: RawVisit) -> tuple:
     """The stored columns of one visit (VISIT_COLUMNS order) from what the redirect saw."""
-    when, link_id, address, user_agent, referrer = raw
+    when, link_id, address, user_agent, referrer, country = raw
     at = datetime.fromtimestamp(when, UTC)
     browser, system, device, is_bot = classify(user_agent)
     visitor = visitor_key(address, user_agent, at.date())
     stored_at = connection.ops.adapt_datetimefield_value(at)  # as the ORM would write it
-    return (link_id, stored_at, referrer_host(referrer), browser, system, device, is_bot, visitor)
+    return (
+        link_id,
+        stored_at,
+        referrer_host(referrer),
+        browser,
+        system,
+        device,
+        is_bot,
+        visitor,
+        country,
+    )
 
 
 def write(raws: list[RawVisit]) -> None:
@@ -274,7 +295,9 @@ class VisitBuffer:
         self._dropped_logged_at = -float("inf")
         self._failing = False  # the last flush failed: say the next failure in one line
 
-    def add(self, link_id: int, meta: dict) -> None:
+    def add(self, link_id: int, meta: dict, country: str | None = None) -> None:
+        """Buffer one visit; its country is looked up now (`country` when the caller has
+        it already), so the address never has to be kept for it."""
         raw = (
             time.time(),
             link_id,
@@ -282,6 +305,7 @@ class VisitBuffer:
             meta.get("torii.client_address") or meta.get("REMOTE_ADDR", ""),
             meta.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT],
             meta.get("HTTP_REFERER", "")[:MAX_REFERRER],
+            country_of(meta) if country is None else country,
         )
         directory, limit = _settings or _read_settings()
         journal = self._journal

@@ -69,7 +69,14 @@ def test_secret_key_is_generated_once_and_kept(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("DEBUG", "maybe"), ("DATABASE_URL", "not a url"), ("SECURE_SSL", "perhaps")],
+    [
+        ("DEBUG", "maybe"),
+        ("DATABASE_URL", "not a url"),
+        ("SECURE_SSL", "perhaps"),
+        ("COUNTRY_HEADER", "CF IPCountry: x"),
+        ("GEOIP_PATH", "/tmp"),
+        ("RATE_LIMIT_LINK_PASSWORD", "10/fortnight"),
+    ],
 )
 def test_start_up_stops_on_a_malformed_variable(name, value):
     result = run_manage("check", env={name: value})
@@ -96,3 +103,14 @@ def test_waffle_override_is_off():
     from django.conf import settings
 
     assert settings.WAFFLE_OVERRIDE is False
+
+
+def test_country_settings_read_a_header_name_and_a_file_that_may_come_later(monkeypatch, tmp_path):
+    monkeypatch.setenv("COUNTRY_HEADER", " CF-IPCountry ")
+    assert environment.header_name("COUNTRY_HEADER") == "CF-IPCountry"
+    monkeypatch.delenv("COUNTRY_HEADER")
+    assert environment.header_name("COUNTRY_HEADER") == ""
+    monkeypatch.setenv("GEOIP_PATH", "data/countries.mmdb")
+    assert environment.file_path("GEOIP_PATH", tmp_path) == tmp_path / "data/countries.mmdb"
+    monkeypatch.setenv("GEOIP_PATH", "")
+    assert environment.file_path("GEOIP_PATH", tmp_path) is None

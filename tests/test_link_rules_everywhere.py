@@ -448,3 +448,252 @@ def test_a_links_domain_never_changes_on_any_edit(client, world):
     assert refused.value.errors == {"domain": links.cleaning.DOMAIN_FIXED}
     link.refresh_from_db()
     assert (link.domain, link.title) == (site, "After")
+
+
+# --- redirect rules and passwords: the same core sentences through every entry point ---
+
+GOOD = "https://example.com/fine"
+
+
+@dataclass(frozen=True)
+class BadRules:
+    name: str
+    rules: object  # as JSON (API, webhooks, admin's JSON box)
+    sentence: str
+    form: dict | None = None  # the one rule as the link page's form posts it, if it can
+
+
+def one(when: dict, target: str = GOOD) -> list:
+    return [{"target": target, "when": when}]
+
+
+BAD_RULES = [
+    BadRules(
+        "unknown-condition",
+        one({"weather": ["rain"]}),
+        "Rule 1: unknown condition “weather”",
+    ),
+    BadRules(
+        "no-condition",
+        [{"target": GOOD, "when": {}}],
+        "Rule 1: give at least one condition",
+        {"rule-target": GOOD},
+    ),
+    BadRules(
+        "bad-language",
+        one({"language": ["klingon!"]}),
+        "“klingon!” is not a language code",
+        {"rule-target": GOOD, "rule-language": "klingon!"},
+    ),
+    BadRules(
+        "bad-country",
+        one({"country": ["ZZ"]}),
+        "“ZZ” is not a country code",
+        {"rule-target": GOOD, "rule-country": "ZZ"},
+    ),
+    BadRules(
+        "country-name",
+        one({"country": ["Germany"]}),
+        "“GERMANY” is not a country code",
+        {"rule-target": GOOD, "rule-country": "Germany"},
+    ),
+    BadRules(
+        "unknown-device",
+        one({"device": ["toaster"]}),
+        "“toaster” is not a device class",
+        {"rule-target": GOOD, "rule-device": ["toaster"]},
+    ),
+    BadRules(
+        "reversed-window",
+        one({"time": {"from": "2031-05-02T10:00", "until": "2031-05-01T10:00"}}),
+        "Rule 1: the time window ends before it starts.",
+        {
+            "rule-target": GOOD,
+            "rule-time_from": "2031-05-02T10:00",
+            "rule-time_until": "2031-05-01T10:00",
+        },
+    ),
+    BadRules(
+        "malformed-window",
+        one({"time": {"from": "next tuesday"}}),
+        "the time condition is",
+        {"rule-target": GOOD, "rule-time_from": "next tuesday"},
+    ),
+    BadRules(
+        "half-query",
+        one({"query": {"name": "", "value": "x"}}),
+        "the query condition is",
+        {"rule-target": GOOD, "rule-query_value": "x"},
+    ),
+    BadRules(
+        "twenty-one-rules",
+        one({"device": ["mobile"]}) * 21,
+        "A link can have at most 20 rules, not 21.",
+    ),
+    BadRules(
+        "javascript-destination",
+        one({"device": ["mobile"]}, "javascript:alert(1)"),
+        "Rule 1: Links to javascript: addresses are not allowed",
+        {"rule-target": "javascript:alert(1)", "rule-device": ["mobile"]},
+    ),
+    BadRules(
+        "metadata-destination",
+        one({"device": ["mobile"]}, "http://169.254.169.254/latest"),
+        "private, local or reserved network address",
+        {"rule-target": "http://169.254.169.254/latest", "rule-device": ["mobile"]},
+    ),
+    BadRules(
+        "own-site-destination",
+        one({"device": ["mobile"]}, "https://torii.example.com/loop"),
+        "this site itself; a short link to it would loop",
+        {"rule-target": "https://torii.example.com/loop", "rule-device": ["mobile"]},
+    ),
+    BadRules(
+        "blocked-destination",
+        one({"device": ["mobile"]}, "https://cdn.blocked.example/x"),
+        "Links to blocked.example are blocked",
+        {"rule-target": "https://cdn.blocked.example/x", "rule-device": ["mobile"]},
+    ),
+    BadRules("rules-as-text", "mobile → m.example", "Rules are a list of rules."),
+]
+
+
+def rules_through_page(client, link, bad: BadRules, htmx: bool) -> str:
+    client.force_login(link.owner)
+    headers = {"HX-Request": "true"} if htmx else {}
+    response = client.post(reverse("link-rule-add", args=[link.slug]), bad.form, headers=headers)
+    assert response.status_code == 422
+    if htmx:
+        assert b"<html" not in response.content
+    return html.unescape(response.content.decode())
+
+
+def rules_through_api_create(client, link, bad: BadRules) -> str:
+    api = ApiClient(client, link.owner)
+    response = api.post("/api/v1/links", {"target": GOOD, "rules": bad.rules})
+    assert response.status_code == 422, response.content
+    return response.json()["errors"]["rules"][0]
+
+
+def rules_through_api_patch(client, link, bad: BadRules) -> str:
+    response = ApiClient(client, link.owner).patch(
+        f"/api/v1/links/{link.slug}", {"rules": bad.rules}
+    )
+    assert response.status_code == 422, response.content
+    return response.json()["errors"]["rules"][0]
+
+
+def rules_through_webhook(client, link, bad: BadRules) -> str:
+    response = deliver(client, make_source(), payload("link.create", url=GOOD, rules=bad.rules))
+    event = WebhookEvent.objects.get(delivery_id=response.json()["id"])
+    assert event.status == EventStatus.REJECTED
+    return event.outcome
+
+
+def rules_in_admin(client, link, bad: BadRules) -> str:
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    values = {"target": link.target, "redirect_code": "302", "owner": link.owner.pk}
+    values["forward_query"] = "off"
+    values["rules"] = json.dumps(bad.rules) if not isinstance(bad.rules, str) else bad.rules
+    response = client.post(reverse("admin:shortener_link_change", args=[link.pk]), values)
+    assert response.status_code == 200
+    return html.unescape(response.content.decode())
+
+
+RULE_ENTRY_POINTS = {
+    "page-form": lambda client, link, bad: rules_through_page(client, link, bad, htmx=False),
+    "page-htmx": lambda client, link, bad: rules_through_page(client, link, bad, htmx=True),
+    "api-create": rules_through_api_create,
+    "api-patch": rules_through_api_patch,
+    "webhook": rules_through_webhook,
+    "admin": rules_in_admin,
+}
+
+
+@pytest.mark.parametrize("entry", list(RULE_ENTRY_POINTS))
+@pytest.mark.parametrize("bad", BAD_RULES, ids=[bad.name for bad in BAD_RULES])
+def test_bad_rules_are_refused_everywhere_in_the_cores_words_and_write_nothing(
+    client, world, entry, bad
+):
+    if entry.startswith("page") and bad.form is None:
+        pytest.skip(f"the page's form adds one rule at a time: it cannot send {bad.name}")
+    link = make_link(owner=make_user("editor"), rules=[])
+    before = (Link.objects.filter(pk=link.pk).values().get(), written())
+    assert bad.sentence in RULE_ENTRY_POINTS[entry](client, link, bad)
+    assert (Link.objects.filter(pk=link.pk).values().get(), written()) == before
+
+
+LONG_PASSWORD = "p" * 129
+BAD_PASSWORDS = [
+    ("empty", "", "A password cannot be empty"),
+    ("too-long", LONG_PASSWORD, "A link's password can be at most 128 characters."),
+    ("number", 1234, "A link's password must be text."),
+]
+
+
+def password_through_form(client, value, htmx: bool) -> str:
+    client.force_login(make_user("former"))
+    headers = {"HX-Request": "true"} if htmx else {}
+    data = {"target": GOOD, "redirect_code": "302", "password": value}
+    response = client.post(reverse("link-list"), data, headers=headers)
+    assert response.status_code == 422
+    return html.unescape(response.content.decode())
+
+
+def password_through_edit_form(client, value, htmx: bool = False) -> str:
+    link = make_link(owner=make_user("editor"))
+    client.force_login(link.owner)
+    data = {"target": link.target, "redirect_code": "302", "password": value}
+    response = client.post(reverse("link-edit", args=[link.slug]), data)
+    assert response.status_code == 422
+    return html.unescape(response.content.decode())
+
+
+def password_through_api(client, value) -> str:
+    response = ApiClient(client, make_user("scripter")).post(
+        "/api/v1/links", {"target": GOOD, "password": value}
+    )
+    assert response.status_code == 422, response.content
+    return response.json()["errors"]["password"][0]
+
+
+def password_in_admin(client, value) -> str:
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    data = {"target": GOOD, "redirect_code": "302", "forward_query": "off", "password": value}
+    response = client.post(reverse("admin:shortener_link_add"), data)
+    assert response.status_code == 200
+    return html.unescape(response.content.decode())
+
+
+PASSWORD_ENTRY_POINTS = {
+    "form": lambda client, value: password_through_form(client, value, htmx=False),
+    "htmx-form": lambda client, value: password_through_form(client, value, htmx=True),
+    "edit-form": password_through_edit_form,
+    "api": password_through_api,
+    "admin": password_in_admin,
+}
+
+
+@pytest.mark.parametrize("entry", list(PASSWORD_ENTRY_POINTS))
+@pytest.mark.parametrize(
+    ("name", "value", "sentence"), BAD_PASSWORDS, ids=[b[0] for b in BAD_PASSWORDS]
+)
+def test_bad_passwords_are_refused_everywhere_and_write_nothing(
+    client, world, entry, name, value, sentence
+):
+    if entry != "api" and not isinstance(value, str):
+        pytest.skip("a form sends text")
+    if entry != "api" and value == "":
+        pytest.skip("an empty password box in a form means: keep the password as it is")
+    before = written()
+    assert sentence in PASSWORD_ENTRY_POINTS[entry](client, value)
+    assert Link.objects.exclude(password="").count() == 0  # no password stored anywhere
+    if entry != "edit-form":  # which makes the link it edits
+        assert written() == before
+
+
+def test_webhooks_never_carry_a_password(client, world):
+    """An event's body is stored as sent: a password in it is refused by the schema."""
+    response = deliver(client, make_source(), payload("link.create", url=GOOD, password="pw"))
+    assert response.status_code == 400
+    assert Link.objects.exclude(password="").count() == 0

@@ -187,7 +187,16 @@ def test_csv_download_lists_every_visit(client, owner):
         response = client.get(reverse("link-visits-csv", args=[link.slug]))
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert rows[0] == ["time", "referrer_host", "browser", "os", "device", "bot", "visitor"]
+    assert rows[0] == [
+        "time",
+        "referrer_host",
+        "browser",
+        "os",
+        "device",
+        "bot",
+        "visitor",
+        "country",
+    ]
     assert len(rows) == 4 and rows[1][1] == "a.example"
     assert datetime.fromisoformat(rows[1][0])
 

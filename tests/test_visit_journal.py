@@ -40,7 +40,8 @@ def journaled(directory: Path) -> list[tuple]:
 
 
 def raw_visit(link_id: int, n: int = 0) -> tuple:
-    return (1_780_000_000.0 + n, link_id, "203.0.113.9", SURROGATE_AGENT, f"https://r.example/{n}")
+    referrer = f"https://r.example/{n}"
+    return (1_780_000_000.0 + n, link_id, "203.0.113.9", SURROGATE_AGENT, referrer, "JP")
 
 
 # A process that journals visits as a worker does, tears its last record as a kill
@@ -50,8 +51,8 @@ import os, signal, sys
 from shortener.visit_journal import Journal, encode
 journal = Journal(__import__("pathlib").Path(sys.argv[1]))
 for n in range(int(sys.argv[3])):
-    journal.append(encode((1780000000.0 + n, int(sys.argv[2]), "198.51.100.7", "ua", "")))
-os.write(journal._fd, encode((1.0, int(sys.argv[2]), "", "", ""))[:9])
+    journal.append(encode((1780000000.0 + n, int(sys.argv[2]), "198.51.100.7", "ua", "", "")))
+os.write(journal._fd, encode((1.0, int(sys.argv[2]), "", "", "", ""))[:9])
 print(journal.owner, flush=True)
 if len(sys.argv) > 4:
     sys.stdin.read()  # alive until the test closes our stdin
@@ -310,3 +311,13 @@ def test_a_journal_directory_that_cannot_be_made_fails_at_start_naming_the_varia
     monkeypatch.setenv("VISIT_JOURNAL_DIR", str(tmp_path / "a-file" / "journal"))
     with pytest.raises(ImproperlyConfigured, match=r"VISIT_JOURNAL_DIR=.*cannot be made"):
         environment.directory("VISIT_JOURNAL_DIR", tmp_path, tmp_path)
+
+
+def test_journal_lines_carry_the_country_and_old_lines_still_read():
+    from shortener.visit_journal import encode, parse
+
+    raw = (1780000000.5, 7, "192.0.2.1", "ua", "https://r.example/", "DE")
+    assert parse(encode(raw).rstrip(b"\n")) == raw
+    old = b'[1780000000.5,7,"192.0.2.1","ua","https://r.example/"]'
+    assert parse(old) == (1780000000.5, 7, "192.0.2.1", "ua", "https://r.example/", "")
+    assert parse(b'[1780000000.5,7,"192.0.2.1","ua","","DEU"]') is None

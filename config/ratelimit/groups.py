@@ -132,6 +132,12 @@ def checks_for(request: HttpRequest, match: ResolverMatch | None) -> list[Check]
         checks.append(Check("auth-failures", "auth-failures", address_of(request), spend=False))
     elif group == "create":
         checks.append(Check("create", "create", user_or_address(request)))
+    elif group == "redirect" and request.method == "POST" and match is not None:
+        # A password guess at a protected link: per address, and per link whoever guesses.
+        address = address_of(request)
+        slug = str(match.kwargs.get("slug", ""))
+        checks.append(Check("link-password", "link-password", address))
+        checks.append(Check("link-password-link", "link-password", "link:" + digest(slug)))
     elif group == "redirect":
         checks.append(Check("redirect", "redirect", address_of(request)))
     if not checks:

@@ -3,7 +3,16 @@
 import re
 from dataclasses import dataclass
 
-GROUPS = ("redirect", "create", "login", "api", "webhook", "auth-failures", "default")
+GROUPS = (
+    "redirect",
+    "create",
+    "login",
+    "api",
+    "webhook",
+    "auth-failures",
+    "link-password",
+    "default",
+)
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

@@ -92,6 +92,11 @@ def link_json(request: HttpRequest, link: Link) -> dict:
         "expires_at": link.expires_at,
         "max_visits": link.max_visits,
         "visit_count": link.visit_count,
+        # The API answers only the link's owner and staff: they may see where it leads.
+        "password_protected": link.is_protected,
+        "password_failures": link.password_failures,
+        "rules": link.rules,
+        "forward_query": link.forward_query,
         "state": link.state.value,
         "created_at": link.created_at,
         "updated_at": link.updated_at,
@@ -132,6 +137,7 @@ def stats_json(
         "breakdowns": {
             b.name: [{"value": value, "visits": n} for value, n in b.rows] for b in breakdowns
         },
+        "countries": {code or "unknown": n for code, n in analytics.countries(link, period)},
         "_links": {
             "self": href(request.build_absolute_uri()),
             "link": href(slug_url(request, "api-v1:link", link.key)),

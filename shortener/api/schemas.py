@@ -2,12 +2,12 @@
 the link rules live in the link core, shortener.links."""
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
-from shortener.models import LinkState, RedirectCode
+from shortener.models import LinkState, QueryForwarding, RedirectCode
 
 
 class Strict(Schema):
@@ -29,6 +29,34 @@ MaxVisits = Annotated[
     int | None,
     Field(ge=1, description="After this many visits it answers 410."),
 ]
+
+
+# Rules are read by the link core, strictly (shortener/redirect_rules.py): its sentences
+# say what is wrong with a rule better than a schema's type errors could.
+Rules = Annotated[
+    list[dict[str, Any]],
+    Field(
+        description="Redirect rules in order, at most 20; the first whose conditions all "
+        'hold decides. Each is {"target": URL, "when": {...}} with conditions device '
+        "(desktop, mobile, tablet, bot), os (android, ios, windows, macos, linux, chromeos), "
+        'language (codes), country (ISO 3166 alpha-2), time ({"from", "until"}, UTC) and '
+        'query ({"name", "value"}).',
+        examples=[
+            [
+                {"target": "https://example.com/app", "when": {"device": ["mobile"]}},
+                {"target": "https://example.de/", "when": {"language": ["de"]}},
+            ]
+        ],
+    ),
+]
+Password = Annotated[
+    str | None,
+    Field(
+        description="Write only: visitors must type it first. null removes it; never returned.",
+        json_schema_extra={"writeOnly": True},
+    ),
+]
+Forwarding = Literal["off", "merge", "override"]
 
 
 class LinkCreate(Strict):
@@ -63,6 +91,9 @@ class LinkCreate(Strict):
     redirect_code: Code = RedirectCode.FOUND.value
     expires_at: Expiry = None
     max_visits: MaxVisits = None
+    password: Password = None
+    rules: Rules = Field(default_factory=list)
+    forward_query: Forwarding = QueryForwarding.OFF.value
 
 
 class LinkPatch(Strict):
@@ -75,6 +106,9 @@ class LinkPatch(Strict):
     redirect_code: Code = Field(None)
     expires_at: Expiry = None
     max_visits: MaxVisits = None
+    password: Password = None
+    rules: Rules = Field(None)
+    forward_query: Forwarding = Field(None)
 
 
 class Href(Schema):
@@ -109,6 +143,10 @@ class LinkOut(Schema):
     expires_at: datetime | None
     max_visits: int | None
     visit_count: int
+    password_protected: bool = Field(description="Visitors must type a password first.")
+    password_failures: int = Field(description="Wrong passwords typed so far.")
+    rules: list[dict[str, Any]]
+    forward_query: QueryForwarding
     state: LinkState
     created_at: datetime
     updated_at: datetime
@@ -179,6 +217,10 @@ class Stats(Schema):
     breakdowns: dict[str, list[Count]] = Field(
         description="Per breakdown (referrer, browser, os, device), its most frequent values "
         "in the range, up to 8, most visits first."
+    )
+    countries: dict[str, int] = Field(
+        description="Recorded visits by country (ISO 3166 alpha-2; `unknown` when the "
+        "country could not be told), most first."
     )
     links: StatsRelations = Field(alias="_links")
 

@@ -15,6 +15,7 @@ from shortener.links.access import (
 )
 from shortener.links.cleaning import EDITABLE, FIELDS, SENTENCES, clean
 from shortener.links.refusal import LinkRefused
+from shortener.links.rules import add_rule, move_rule, remove_rule
 from shortener.links.writes import create, delete, disable, edit, enable
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "FIELDS",
     "SENTENCES",
     "LinkRefused",
+    "add_rule",
     "clean",
     "create",
     "delete",
@@ -31,6 +33,8 @@ __all__ = [
     "get_visible",
     "may_create",
     "may_use_custom_slugs",
+    "move_rule",
+    "remove_rule",
     "split_key",
     "usable_domains",
     "visible_to",

@@ -16,11 +16,11 @@ from django.http.request import split_domain_port
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from shortener import slugs, targets
+from shortener import link_passwords, redirect_rules, slugs, targets
 from shortener.links.access import is_signed_in, may_use_custom_slugs, usable_domains
 from shortener.links.refusal import LinkRefused
 from shortener.links.text import UNENCODABLE, is_unencodable, text_problem
-from shortener.models import BlockedDomain, Domain, Link, RedirectCode
+from shortener.models import BlockedDomain, Domain, Link, QueryForwarding, RedirectCode
 
 TITLE_MAX = 200
 NOTES_MAX = 2000
@@ -39,6 +39,7 @@ FIELDS = (
     "expires_at",
     "max_visits",
 )
+FIELDS += ("password", "rules", "forward_query")
 EDITABLE = tuple(name for name in FIELDS if name not in ("slug", "domain"))
 DEFAULTS = {
     "title": "",
@@ -47,6 +48,9 @@ DEFAULTS = {
     "redirect_code": RedirectCode.FOUND,
     "expires_at": None,
     "max_visits": None,
+    "password": "",
+    "rules": [],
+    "forward_query": QueryForwarding.OFF,
 }
 
 # What each field must be, said when a value is of the wrong kind altogether (an entry
@@ -62,6 +66,9 @@ SENTENCES = {
     "expires_at": "Enter the expiry as a date and time (UTC), for example 2031-12-31T23:59.",
     "max_visits": "Maximum visits must be a whole number of at least 1, or left empty.",
     "owner": "The owner must be a user of this site.",
+    "password": link_passwords.NOT_TEXT,
+    "rules": redirect_rules.RULES_SHAPE,
+    "forward_query": "Query forwarding is off, merge or override.",
 }
 DOMAIN_FIXED = "A link's domain never changes: links shared elsewhere must keep working."
 PAST_EXPIRY = (
@@ -139,6 +146,8 @@ def clean(
 def stored(link: Link, name: str):
     if name == "tags":
         return sorted(tag.name for tag in link.tags.all())
+    if name == "password":
+        return object()  # a new hash never equals the old one: a given password is a change
     return getattr(link, name)
 
 
@@ -190,6 +199,11 @@ def clean_target(value, context: Context) -> str:
         raise Refusal(UNENCODABLE.format(label="destination"))
     if context.link is not None and value == context.link.target:
         return value  # unchanged: the policy judged it when it was set
+    return judged_target(value, context)
+
+
+def judged_target(value: str, context: Context) -> str:
+    """The target policy, for the link's own destination and each rule's alike."""
     with_subdomains, exact = own_hosts(context)
     verdict = targets.check(
         value,
@@ -345,6 +359,46 @@ def clean_owner(value, context: Context):
     return value
 
 
+def clean_password(value, context: Context) -> str:
+    """A new password is hashed at once; None removes the password ("" stored)."""
+    if value is None:
+        return ""
+    problem = link_passwords.password_problem(value)
+    if problem:
+        raise Refusal(problem)
+    return link_passwords.hashed(value)
+
+
+def clean_rules(value, context: Context) -> list[dict]:
+    """Rules read strictly, each destination judged by the same target policy."""
+    if isinstance(value, list) and context.link is not None and value == context.link.rules:
+        return value  # unchanged: judged when set
+    try:
+        rules = redirect_rules.parse_rules(value)
+    except redirect_rules.RuleProblem as problem:
+        raise Refusal(str(problem)) from None
+    cleaned = []
+    for number, rule in enumerate(rules, start=1):
+        if is_unencodable(rule.target):
+            raise Refusal(f"Rule {number}: " + UNENCODABLE.format(label="destination"))
+        try:
+            target = judged_target(rule.target, context)
+        except Refusal as refusal:
+            raise Refusal(f"Rule {number}: {refusal}") from None
+        cleaned.append({**rule.as_json(), "target": target})
+    return cleaned
+
+
+def clean_forward_query(value, context: Context) -> str:
+    if value is None or value == "":
+        return QueryForwarding.OFF
+    if isinstance(value, bool):  # a checkbox or a JSON flag: on means merge
+        return QueryForwarding.MERGE if value else QueryForwarding.OFF
+    if not isinstance(value, str) or value.strip().lower() not in QueryForwarding.values:
+        raise Refusal(SENTENCES["forward_query"])
+    return value.strip().lower()
+
+
 CLEANERS: dict[str, Callable] = {
     "target": clean_target,
     "slug": clean_slug,
@@ -354,5 +408,8 @@ CLEANERS: dict[str, Callable] = {
     "redirect_code": clean_redirect_code,
     "expires_at": clean_expires_at,
     "max_visits": clean_max_visits,
+    "password": clean_password,
+    "rules": clean_rules,
+    "forward_query": clean_forward_query,
     "owner": clean_owner,
 }

@@ -15,7 +15,8 @@ from shortener import slugs, targets
 
 TYPE_MAX_LENGTH = 100
 LINK_CREATE_FIELDS = ("url", "domain", "slug", "title", "notes", "tags", "redirect_code")
-LINK_CREATE_FIELDS += ("expires_at", "max_visits")
+LINK_CREATE_FIELDS += ("expires_at", "max_visits", "rules", "forward_query")
+# No password: an event's body is stored as sent, and a password must never be.
 
 ENVELOPE = {
     "type": "object",

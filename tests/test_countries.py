@@ -1,0 +1,134 @@
+"""Visitors' countries: a trusted proxy's header, then a MaxMind-format file, else unknown.
+The address is never stored; bad headers and bad files never fail a redirect."""
+
+import pytest
+
+from shortener import countries
+from shortener.models import Visit
+from tests.conftest import flush_visits, make_link
+from tests.geoip import write_country_database
+
+
+@pytest.fixture
+def geoip(settings, tmp_path):
+    settings.GEOIP_PATH = write_country_database(tmp_path / "countries.mmdb")
+    countries.lookup.cache_clear()
+    yield settings.GEOIP_PATH
+    countries.lookup.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_country_sources(settings):
+    settings.GEOIP_PATH = None
+    settings.COUNTRY_HEADER = ""
+    settings.COUNTRY_HEADER_META = ""
+    settings.TRUSTED_PROXY_COUNT = 0
+    countries.lookup.cache_clear()
+
+
+def meta(address="192.0.2.7", **headers) -> dict:
+    return {"REMOTE_ADDR": address, **headers}
+
+
+@pytest.mark.parametrize(
+    ("address", "code"),
+    [
+        ("192.0.2.7", "DE"),
+        ("192.0.2.200", "JP"),
+        ("198.51.100.1", "US"),
+        ("2001:db8::1", "US"),
+        ("203.0.113.9", ""),  # not in the file
+        ("not an address", ""),
+        ("", ""),
+    ],
+)
+def test_the_database_file_answers_for_an_address(geoip, address, code):
+    assert countries.country_of(meta(address)) == code
+
+
+def trusted_header(settings, proxies=1):
+    settings.COUNTRY_HEADER = "CF-IPCountry"
+    settings.COUNTRY_HEADER_META = "HTTP_CF_IPCOUNTRY"
+    settings.TRUSTED_PROXY_COUNT = proxies
+
+
+@pytest.mark.parametrize(
+    ("headers", "code"),
+    [
+        ({"HTTP_CF_IPCOUNTRY": "fr", "HTTP_X_FORWARDED_FOR": "203.0.113.5"}, "FR"),
+        # No hop from our proxy: a client reached us directly and forged it.
+        ({"HTTP_CF_IPCOUNTRY": "FR"}, "DE"),
+        ({"HTTP_CF_IPCOUNTRY": "XX", "HTTP_X_FORWARDED_FOR": "203.0.113.5"}, "DE"),
+        ({"HTTP_CF_IPCOUNTRY": "T1", "HTTP_X_FORWARDED_FOR": "203.0.113.5"}, "DE"),
+        ({"HTTP_CF_IPCOUNTRY": "<script>", "HTTP_X_FORWARDED_FOR": "203.0.113.5"}, "DE"),
+        ({"HTTP_CF_IPCOUNTRY": "\udcff\udcfe", "HTTP_X_FORWARDED_FOR": "203.0.113.5"}, "DE"),
+        ({"HTTP_CF_IPCOUNTRY": "", "HTTP_X_FORWARDED_FOR": "203.0.113.5"}, "DE"),
+    ],
+)
+def test_a_trusted_proxys_header_comes_first_and_junk_falls_through(settings, geoip, headers, code):
+    trusted_header(settings)
+    assert countries.country_of(meta(**headers)) == code
+
+
+def test_the_header_is_never_read_without_trusted_proxies(settings):
+    settings.COUNTRY_HEADER = "CF-IPCountry"
+    settings.COUNTRY_HEADER_META = "HTTP_CF_IPCOUNTRY"
+    forged = meta(HTTP_CF_IPCOUNTRY="FR", HTTP_X_FORWARDED_FOR="203.0.113.5")
+    assert countries.country_of(forged) == ""
+
+
+def test_two_trusted_proxies_need_two_hops(settings):
+    trusted_header(settings, proxies=2)
+    assert countries.country_of(meta(HTTP_CF_IPCOUNTRY="FR", HTTP_X_FORWARDED_FOR="1.2.3.4")) == ""
+    two_hops = meta(HTTP_CF_IPCOUNTRY="FR", HTTP_X_FORWARDED_FOR="1.2.3.4, 10.0.0.1")
+    assert countries.country_of(two_hops) == "FR"
+
+
+def test_a_missing_file_is_unknown_and_logged_once(settings, tmp_path, caplog):
+    settings.GEOIP_PATH = tmp_path / "nowhere.mmdb"
+    assert countries.country_of(meta()) == ""
+    assert countries.country_of(meta("198.51.100.1")) == ""
+    assert sum("cannot be read" in r.getMessage() for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize("content", [b"", b"not a database at all" * 100])
+def test_a_corrupt_file_is_unknown(settings, tmp_path, content):
+    path = tmp_path / "corrupt.mmdb"
+    path.write_bytes(content)
+    settings.GEOIP_PATH = path
+    assert countries.country_of(meta()) == ""
+
+
+def test_a_truncated_file_is_unknown(settings, tmp_path):
+    good = write_country_database(tmp_path / "good.mmdb").read_bytes()
+    path = tmp_path / "cut.mmdb"
+    path.write_bytes(good[: len(good) // 3] + good[-2000:])
+    settings.GEOIP_PATH = path
+    assert countries.country_of(meta()) in ("", "DE")  # whatever survives, never an error
+
+
+@pytest.mark.django_db
+def test_a_visit_keeps_its_country_and_not_the_address(client, geoip):
+    link = make_link()
+    client.get(f"/{link.slug}", REMOTE_ADDR="192.0.2.200")
+    flush_visits()
+    visit = Visit.objects.get(link=link)
+    assert visit.country == "JP"
+    stored = " ".join(str(value) for value in Visit.objects.values().get().values())
+    assert "192.0.2.200" not in stored
+
+
+@pytest.mark.django_db
+def test_a_forged_header_without_proxies_is_not_the_visits_country(client, settings, geoip):
+    settings.COUNTRY_HEADER = "CF-IPCountry"
+    settings.COUNTRY_HEADER_META = "HTTP_CF_IPCOUNTRY"
+    link = make_link()
+    client.get(f"/{link.slug}", REMOTE_ADDR="192.0.2.7", HTTP_CF_IPCOUNTRY="FR")
+    flush_visits()
+    assert Visit.objects.get(link=link).country == "DE"
+
+
+def test_flags_are_text_and_names_are_read():
+    assert countries.flag("DE") == "\U0001f1e9\U0001f1ea"
+    assert countries.flag("") == "" and countries.flag("XX") == ""
+    assert countries.name("JP") == "Japan" and countries.name("") == "Unknown"
