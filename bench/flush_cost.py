@@ -72,6 +72,7 @@ def measure(batch: int, rounds: int = 20) -> list[tuple[str, float, str]]:
                 f"198.51.100.{rng.randint(1, 250)}",
                 rng.choice(AGENTS),
                 rng.choice(REFERRERS),
+                rng.choice(["DE", "US", "JP", ""]),  # the country, looked up when buffered
             )
             for _ in range(batch)
         ]

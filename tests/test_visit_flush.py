@@ -137,7 +137,7 @@ def test_a_whole_batch_of_a_vanished_link_costs_one_query_not_a_split(
 
 
 def good_raw(link_id: int, n: int = 0) -> tuple:
-    return (1_780_000_000.0 + n, link_id, "192.0.2.1", "Mozilla/5.0 (X11; Linux x86_64)", "")
+    return (1_780_000_000.0 + n, link_id, "192.0.2.1", "Mozilla/5.0 (X11; Linux x86_64)", "", "")
 
 
 @pytest.mark.django_db(transaction=True)  # the foreign key is checked at a real commit
@@ -172,7 +172,7 @@ def test_a_visit_of_a_link_that_does_not_exist_no_longer_blocks_the_others(
 def test_rows_that_cannot_even_be_prepared_are_refused_alone(caplog):
     # A journal line parses as any number: a time no datetime holds poisons only itself.
     link = make_link()
-    batch = [good_raw(link.pk, 0), (1e20, link.pk, "", "", ""), good_raw(link.pk, 1)]
+    batch = [good_raw(link.pk, 0), (1e20, link.pk, "", "", "", ""), good_raw(link.pk, 1)]
     outcome = visits.write_batch(batch)
     assert (outcome.written, outcome.dropped) == (2, 1)
     assert "1 for OverflowError: timestamp out of range" in caplog.text
