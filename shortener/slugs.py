@@ -79,6 +79,22 @@ def custom_slug_problem(slug: str) -> str | None:
     return None
 
 
+IMPORTED_RULE = (
+    f"An imported slug is 1 to {MAX_LENGTH} characters: "
+    "letters, digits, hyphens and underscores only."
+)
+
+
+def imported_slug_problem(slug: str) -> str | None:
+    """Why a slug a link already had elsewhere cannot be kept here, or None. Any length
+    a slug may have (other shorteners issue short ones), never a reserved word."""
+    if not SLUG.fullmatch(slug):
+        return IMPORTED_RULE
+    if is_reserved(slug):
+        return f"“{slug}” is reserved for the site's own pages; choose another."
+    return None
+
+
 def is_valid_slug(slug: str) -> bool:
     """Could this string be a slug at all (generated or custom)? Cheap guard for lookups."""
     return bool(SLUG.fullmatch(slug))

@@ -68,6 +68,18 @@ class Context:
     link: Link | None
     own_host: str | None
     now: datetime
+    lookups: "Lookups | None" = None
+
+
+@dataclass
+class Lookups:
+    """What a batch reads once instead of once a link (`batch.create_many`): the blocklist
+    and the slugs already taken (tombstones included), to which each accepted slug joins.
+    `restoring` (an import) keeps a past expiry and the slugs links already had."""
+
+    blocked_domains: list[str]
+    taken_slugs: set[str]
+    restoring: bool = False
 
 
 def clean(
@@ -76,6 +88,7 @@ def clean(
     actor,
     link: Link | None = None,
     own_host: str | None = None,
+    lookups: Lookups | None = None,
 ) -> dict[str, Any]:
     """The stored form of `values` for a new link (`link` None) or an edit of `link`.
 
@@ -85,7 +98,9 @@ def clean(
     """
     if link is not None and link.deleted_at is not None:
         raise LinkRefused("__all__", "A deleted link cannot be changed.")
-    context = Context(actor=actor, link=link, own_host=own_host, now=timezone.now())
+    context = Context(
+        actor=actor, link=link, own_host=own_host, now=timezone.now(), lookups=lookups
+    )
     errors: dict[str, str] = {}
     cleaned: dict[str, Any] = {}
     for name in values:
@@ -132,7 +147,11 @@ def clean_target(value, context: Context) -> str:
     verdict = targets.check(
         value,
         own_hosts=own_hosts,
-        blocked_domains=BlockedDomain.objects.values_list("domain", flat=True),
+        blocked_domains=(
+            context.lookups.blocked_domains
+            if context.lookups is not None
+            else BlockedDomain.objects.values_list("domain", flat=True)
+        ),
     )
     if not verdict.ok:
         raise Refusal(verdict.reason)
@@ -147,12 +166,18 @@ def clean_slug(value, context: Context) -> str | None:
     slug = value.strip()
     if not slug:
         return None
-    if not may_use_custom_slugs(context.actor):
+    restoring = context.lookups is not None and context.lookups.restoring
+    # An import keeps the slugs its links already had (they are shared elsewhere); the
+    # flag governs choosing new ones. The slug rule and the taken check still apply.
+    if not restoring and not may_use_custom_slugs(context.actor):
         raise Refusal("Custom slugs are not available to your account.")
-    problem = slugs.custom_slug_problem(slug)
+    problem = (slugs.imported_slug_problem if restoring else slugs.custom_slug_problem)(slug)
     if problem:
         raise Refusal(problem)
-    if Link.objects.filter(slug=slug).exists():  # tombstones included: never reissued
+    if context.lookups is not None:
+        if slug in context.lookups.taken_slugs:
+            raise Refusal(taken(slug))
+    elif Link.objects.filter(slug=slug).exists():  # tombstones included: never reissued
         raise Refusal(taken(slug))
     return slug
 
@@ -227,7 +252,7 @@ def clean_expires_at(value, context: Context) -> datetime | None:
     link = context.link
     if link is not None and link.expires_at is not None and when in minutes_of(link.expires_at):
         return link.expires_at  # unchanged (forms show minutes): no new judgement
-    if when <= context.now:
+    if when <= context.now and not (context.lookups and context.lookups.restoring):
         raise Refusal(PAST_EXPIRY)
     return when
 

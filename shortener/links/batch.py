@@ -1,0 +1,270 @@
+"""Creating many links at once (imports, bulk create, the API's batch): the same cleaning
+as `create()`, written in bulk.
+
+Each item is cleaned by `clean()` with the blocklist and the taken slugs read once per
+batch (`Lookups`) instead of once a link; the accepted ones are written a chunk at a
+time with `bulk_create` (the link, its first history row, its tags) in one transaction
+per chunk. Each item gets an `Outcome`: created, already there (the same slug already
+leads to the same target: importing a file twice creates nothing new) or refused with
+the core's sentence. One refused item never stops the others.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from shortener import slugs
+from shortener.links.access import is_signed_in, may_create
+from shortener.links.cleaning import Lookups, clean, taken
+from shortener.links.refusal import LinkRefused
+from shortener.models import BlockedDomain, DestinationChange, Link, Tag
+
+CHUNK = 1000
+# What a restore may carry beyond a new link's fields (an export read back).
+RESTORED_STATES = ("active", "disabled", "deleted", "expired", "exhausted")
+STATE_SENTENCE = "The state must be one of: " + ", ".join(RESTORED_STATES) + "."
+VISITS_SENTENCE = "The visit count must be a whole number of at least 0."
+
+
+@dataclass
+class Outcome:
+    """What became of one item: `link` set when created or already there, else `refusal`."""
+
+    link: Link | None = None
+    refusal: LinkRefused | None = None
+    existing: bool = False
+
+    @property
+    def created(self) -> bool:
+        return self.link is not None and not self.existing
+
+
+@dataclass
+class Prepared:
+    outcome: Outcome
+    cleaned: dict[str, Any]
+    tags: list[str]
+    slug: str | None
+    is_active: bool = True
+    deleted: bool = False
+    visit_count: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def create_many(
+    items: Sequence[Mapping[str, Any]],
+    *,
+    actor,
+    own_host: str | None = None,
+    owner: Any = ...,
+    restoring: bool = False,
+    dry_run: bool = False,
+) -> list[Outcome]:
+    """One `Outcome` per item, in order. An item may name its own `owner` (staff only, as
+    in `create()`). `restoring` (an import) also reads `state` and `visit_count`, keeps a
+    past expiry and the slugs links had; `dry_run` cleans everything and writes nothing."""
+    if not may_create(actor):
+        refusal = LinkRefused("__all__", "Sign in to create links.")
+        return [Outcome(refusal=refusal) for _ in items]
+    owner = (actor if is_signed_in(actor) else None) if owner is ... else owner
+    given_slugs = {
+        item["slug"].strip()
+        for item in items
+        if isinstance(item.get("slug"), str) and item["slug"].strip()
+    }
+    existing = existing_links(given_slugs)
+    lookups = Lookups(
+        blocked_domains=list(BlockedDomain.objects.values_list("domain", flat=True)),
+        taken_slugs=set(existing),
+        restoring=restoring,
+    )
+    pending: dict[str, Prepared] = {}  # accepted slugs of this batch
+    prepared: list[Prepared] = []
+    outcomes: list[Outcome] = []
+    for item in items:
+        outcome = Outcome()
+        outcomes.append(outcome)
+        try:
+            ready = prepare(item, actor, own_host, owner, lookups, restoring)
+        except LinkRefused as refusal:
+            slug = item.get("slug")
+            slug = slug.strip() if isinstance(slug, str) else None
+            outcome.refusal = refusal
+            same = same_link(slug, refusal, item, existing, pending, actor, own_host, owner)
+            if same is not None:
+                outcome.refusal, outcome.existing = None, True
+                if isinstance(same, Link):
+                    outcome.link = same
+                else:
+                    same.extra.setdefault("twins", []).append(outcome)
+            continue
+        ready.outcome = outcome
+        if ready.slug:
+            lookups.taken_slugs.add(ready.slug)
+            pending[ready.slug] = ready
+        prepared.append(ready)
+    if not dry_run:
+        for start in range(0, len(prepared), CHUNK):
+            write(prepared[start : start + CHUNK], actor, lookups.taken_slugs)
+    else:
+        for ready in prepared:
+            ready.outcome.link = Link(slug=ready.slug or "", **ready.cleaned)
+    for ready in prepared:
+        for twin in ready.extra.get("twins", []):
+            twin.link = ready.outcome.link
+            if ready.outcome.link is None:
+                twin.refusal, twin.existing = ready.outcome.refusal, False
+    return outcomes
+
+
+def existing_links(given: set[str]) -> dict[str, Link]:
+    found: dict[str, Link] = {}
+    names = sorted(given)
+    for start in range(0, len(names), 500):  # stay under SQLite's variable limit
+        for link in Link.objects.filter(slug__in=names[start : start + 500]):
+            found[link.slug] = link
+    return found
+
+
+def prepare(item, actor, own_host, owner, lookups: Lookups, restoring: bool) -> Prepared:
+    values = dict(item)
+    state = values.pop("state", None) if restoring else None
+    visits = values.pop("visit_count", None) if restoring else None
+    errors: dict[str, str] = {}
+    if state not in (None, "") and state not in RESTORED_STATES:
+        errors["state"] = STATE_SENTENCE
+    if visits not in (None, ""):
+        if isinstance(visits, str) and visits.strip().isdigit() and visits.strip().isascii():
+            visits = int(visits.strip())
+        if isinstance(visits, bool) or not isinstance(visits, int) or visits < 0:
+            errors["visit_count"] = VISITS_SENTENCE
+    try:
+        cleaned = clean({"owner": owner, **values}, actor=actor, own_host=own_host, lookups=lookups)
+    except LinkRefused as refusal:
+        raise LinkRefused.of({**refusal.errors, **errors}) from None
+    if errors:
+        raise LinkRefused.of(errors)
+    slug = cleaned.pop("slug", None)
+    tags = cleaned.pop("tags")
+    return Prepared(
+        outcome=Outcome(),
+        cleaned=cleaned,
+        tags=tags,
+        slug=slug,
+        is_active=state != "disabled" and state != "deleted",
+        deleted=state == "deleted",
+        visit_count=visits if isinstance(visits, int) else 0,
+    )
+
+
+def same_link(slug, refusal, item, existing, pending, actor, own_host, owner):
+    """The link (or the pending item) this refused item repeats, or None.
+
+    Only a refusal of the slug alone as taken qualifies, and only when the same slug
+    leads to the same target (compared as stored) for the same owner.
+    """
+    if not slug or set(refusal.errors) != {"slug"} or refusal.errors["slug"] != taken(slug):
+        return None
+    try:
+        target = clean(
+            {"target": item.get("target")}, actor=actor, own_host=own_host, lookups=NO_LOOKUPS
+        )["target"]
+    except LinkRefused:
+        return None
+    if slug in existing:
+        link = existing[slug]
+        owner = item.get("owner", owner)
+        owner_id = owner.pk if owner is not None else None
+        if link.target == target and link.owner_id == owner_id:
+            return link
+        return None
+    twin = pending.get(slug)
+    if twin is not None and twin.cleaned["target"] == target:
+        return twin
+    return None
+
+
+# For comparing a target only: blocklist and slugs do not matter to "the same link".
+NO_LOOKUPS = Lookups(blocked_domains=[], taken_slugs=set(), restoring=True)
+
+
+def write(chunk: list[Prepared], actor, taken_slugs: set[str]) -> None:
+    give_slugs(chunk, taken_slugs)
+    try:
+        with transaction.atomic():
+            insert(chunk, actor)
+    except IntegrityError:
+        # A slug taken by someone else between the check and the insert: one at a time,
+        # so only that item is refused.
+        for ready in chunk:
+            try:
+                with transaction.atomic():
+                    insert([ready], actor)
+            except IntegrityError:
+                ready.outcome.link = None
+                ready.outcome.refusal = LinkRefused("slug", taken(ready.slug or ""))
+
+
+def give_slugs(chunk: list[Prepared], taken_slugs: set[str]) -> None:
+    """A generated slug for each item without one, unused in the database and the batch."""
+    length = getattr(settings, "SLUG_LENGTH", slugs.DEFAULT_LENGTH)
+    wanting = [ready for ready in chunk if not ready.slug]
+    while wanting:
+        for ready in wanting:
+            candidate = slugs.generate_slug(length)
+            while candidate in taken_slugs:
+                candidate = slugs.generate_slug(length)
+            ready.slug = candidate
+            taken_slugs.add(candidate)
+        clashing = set(
+            Link.objects.filter(slug__in=[ready.slug for ready in wanting]).values_list(
+                "slug", flat=True
+            )
+        )
+        wanting = [ready for ready in wanting if ready.slug in clashing]
+
+
+def insert(chunk: list[Prepared], actor) -> None:
+    now = timezone.now()
+    rows = [
+        Link(
+            slug=ready.slug,
+            is_active=ready.is_active,
+            deleted_at=now if ready.deleted else None,
+            visit_count=ready.visit_count,
+            **ready.cleaned,
+        )
+        for ready in chunk
+    ]
+    Link.objects.bulk_create(rows)
+    by = actor if is_signed_in(actor) else None
+    DestinationChange.objects.bulk_create(
+        DestinationChange(link=link, new_target=link.target, changed_by=by) for link in rows
+    )
+    tag_ids = tags_named({name for ready in chunk for name in ready.tags})
+    Through = Link.tags.through
+    Through.objects.bulk_create(
+        Through(link_id=link.pk, tag_id=tag_ids[name])
+        for link, ready in zip(rows, chunk, strict=True)
+        for name in ready.tags
+    )
+    for link, ready in zip(rows, chunk, strict=True):
+        link._stored_slug = link.slug
+        ready.outcome.link = link
+
+
+def tags_named(names: Iterable[str]) -> dict[str, int]:
+    names = sorted(set(names))
+    if not names:
+        return {}
+    Tag.objects.bulk_create([Tag(name=name) for name in names], ignore_conflicts=True)
+    found: dict[str, int] = {}
+    for start in range(0, len(names), 500):
+        found.update(
+            Tag.objects.filter(name__in=names[start : start + 500]).values_list("name", "id")
+        )
+    return found
