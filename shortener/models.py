@@ -343,7 +343,8 @@ class Visit(models.Model):
         return f"{self.link_id} at {self.at:%Y-%m-%d %H:%M:%S}"
 
 
-# Webhook models live in their own module; importing them here registers them.
+# Bulk-create jobs and webhook models live in their own modules; importing them registers them.
+from shortener.bulk_models import BulkJob, BulkStatus  # noqa: E402, F401
 from shortener.webhook_models import (  # noqa: E402, F401
     EventStatus,
     SignatureScheme,

@@ -36,6 +36,7 @@ RESERVED = frozenset(
         "flags",
         "health",
         "healthz",
+        "import",
         "help",
         "links",
         "login",

@@ -106,6 +106,8 @@ def import_rows(
     dry_run: bool = False,
     restoring: bool = True,
     report: Callable[[RowResult], None] = lambda result: None,
+    chunk_size: int = CHUNK,
+    after_chunk: Callable[[], None] = lambda: None,
 ) -> Summary:
     """Import every row; `report` hears each row's result as its chunk is written.
 
@@ -139,6 +141,7 @@ def import_rows(
                 summary.first_refusals.append(result)
             report(result)
         chunk.clear()
+        after_chunk()
 
     for row in rows:
         if row.problem:
@@ -155,9 +158,10 @@ def import_rows(
                     if user is not None:
                         values["owner"] = user
                 chunk.append((row, values, ""))
-        if len(chunk) >= CHUNK:
+        if len(chunk) >= chunk_size:
             flush()
-    flush()
+    if chunk:
+        flush()
     return summary
 
 
