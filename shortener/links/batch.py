@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from shortener import slugs
@@ -241,20 +241,41 @@ def insert(chunk: list[Prepared], actor) -> None:
         for ready in chunk
     ]
     Link.objects.bulk_create(rows)
-    by = actor if is_signed_in(actor) else None
-    DestinationChange.objects.bulk_create(
-        DestinationChange(link=link, new_target=link.target, changed_by=by) for link in rows
+    by = actor.pk if is_signed_in(actor) else None
+    at = connection.ops.adapt_datetimefield_value(now)
+    # The history and tag rows are plain: written without model instances, which
+    # halves the time of a chunk (docs/performance.md, import).
+    insert_rows(
+        DestinationChange,
+        ("link", "old_target", "new_target", "changed_by", "changed_at"),
+        [(link.pk, "", link.target, by, at) for link in rows],
     )
     tag_ids = tags_named({name for ready in chunk for name in ready.tags})
     Through = Link.tags.through
-    Through.objects.bulk_create(
-        Through(link_id=link.pk, tag_id=tag_ids[name])
-        for link, ready in zip(rows, chunk, strict=True)
-        for name in ready.tags
+    insert_rows(
+        Through,
+        ("link", "tag"),
+        [
+            (link.pk, tag_ids[name])
+            for link, ready in zip(rows, chunk, strict=True)
+            for name in ready.tags
+        ],
     )
     for link, ready in zip(rows, chunk, strict=True):
         link._stored_slug = link.slug
         ready.outcome.link = link
+
+
+def insert_rows(model, names: tuple[str, ...], values: list[tuple]) -> None:
+    if not values:
+        return
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(model._meta.get_field(name).column) for name in names)
+    marks = ", ".join(["%s"] * len(names))
+    with connection.cursor() as cursor:
+        # Table and column names come from the models, quoted; the values are parameters.
+        sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+        cursor.executemany(sql, values)
 
 
 def tags_named(names: Iterable[str]) -> dict[str, int]:
