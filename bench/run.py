@@ -25,10 +25,11 @@ def setup_django() -> None:
 
 
 def sections() -> dict[str, Callable[[], Iterable[Row]]]:
-    from bench import api, counters, ratelimit, redirects, webhooks
+    from bench import api, counters, imports, ratelimit, redirects, webhooks
 
     return {
         "api": api.api_benchmark,
+        "import": imports.import_benchmark,
         "ratelimit-counter": counters.section,
         "ratelimit-middleware": ratelimit.middleware_cost,
         "redirects": redirects.redirect_benchmark,

@@ -106,7 +106,7 @@ def optional(values: dict[str, Any], name: str, value) -> None:
 def torii_values(fields: dict[str, Any]) -> dict[str, Any]:
     fields = {name: cell(value) for name, value in fields.items()}
     target = first(fields, "target", "url", "long_url", "destination")
-    values: dict[str, Any] = {"target": text(target) if target is not None else None}
+    values: dict[str, Any] = {"target": target}  # a JSON number is the core's to refuse
     optional(values, "slug", first(fields, "slug", "keyword", "short_code"))
     for name in ("title", "notes", "redirect_code", "expires_at", "max_visits", "state"):
         optional(values, name, fields.get(name))
