@@ -123,3 +123,40 @@ def test_the_list_links_to_bulk_create_and_exports_with_its_filters(client, alic
 
 def test_export_needs_sign_in(client, db):
     assert client.get("/links/export.csv").status_code == 302
+
+
+def test_a_job_run_again_after_a_crash_goes_on_after_the_rows_it_recorded(client, alice):
+    from shortener.portability.bulk import process_bulk
+
+    lines = "\n".join(f"https://example.com/{n}" for n in range(5)).encode()
+    done = [
+        {"row": n, "status": "created", "slug": f"s{n}", "target": "x", "reason": ""}
+        for n in (1, 2)
+    ]
+    job = BulkJob.objects.create(
+        owner=alice, format="lines", source=lines, total=5, status="running", results=done
+    )
+    process_bulk.call(job.pk)
+    job.refresh_from_db()
+    assert job.status == "done" and job.done == 5 and job.created == 5
+    assert sorted(Link.objects.values_list("target", flat=True)) == [
+        f"https://example.com/{n}" for n in (2, 3, 4)
+    ]
+
+
+def test_prune_removes_only_old_finished_jobs(alice):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    old = BulkJob.objects.create(owner=alice, format="lines", source=b"x", status="done")
+    running = BulkJob.objects.create(owner=alice, format="lines", source=b"x", status="running")
+    recent = BulkJob.objects.create(owner=alice, format="lines", source=b"x", status="done")
+    BulkJob.objects.filter(pk__in=[old.pk, running.pk]).update(
+        created_at=timezone.now() - timedelta(days=40)
+    )
+    out = io.StringIO()
+    call_command("prune_bulk_jobs", stdout=out)
+    assert "Removed 1 bulk create" in out.getvalue()
+    assert set(BulkJob.objects.values_list("pk", flat=True)) == {running.pk, recent.pk}

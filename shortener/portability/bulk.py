@@ -9,6 +9,7 @@ again after a crash repeats no link.
 
 import io
 import logging
+from itertools import islice
 
 from django.contrib.auth import get_user_model
 from django.tasks import task
@@ -51,10 +52,12 @@ def process_bulk(job_id: int) -> str:
     job = BulkJob.objects.filter(pk=job_id).first()
     if job is None or job.finished:
         return "nothing to do"
-    job.status, job.done, job.results = BulkStatus.RUNNING, 0, []
-    job.save(update_fields=["status", "done", "results"])
+    # A job claimed again after a worker died goes on after the rows it recorded: they
+    # were committed together with their links (importing.import_rows).
+    results: list[dict] = list(job.results) if job.status == BulkStatus.RUNNING else []
+    job.status, job.done = BulkStatus.RUNNING, len(results)
+    job.save(update_fields=["status", "done"])
     fmt = formats.FORMATS[job.format]
-    results: list[dict] = []
 
     def report(result: importing.RowResult) -> None:
         results.append(
@@ -72,8 +75,8 @@ def process_bulk(job_id: int) -> str:
 
     try:
         owner = get_user_model().objects.get(pk=job.owner_id)
-        summary = importing.import_rows(
-            importing.rows_of(io.BytesIO(bytes(job.source)), fmt),
+        importing.import_rows(
+            islice(importing.rows_of(io.BytesIO(bytes(job.source)), fmt), len(results), None),
             fmt,
             actor=owner,
             restoring=job.format != "lines",
@@ -92,7 +95,8 @@ def process_bulk(job_id: int) -> str:
             message=f"The import stopped at an unexpected error ({type(error).__name__}); "
             "the rows below were done. Run it again: rows already created are kept.",
         )
-    job.created, job.refused = summary.created, summary.refused
+    job.created = sum(row["status"] == importing.CREATED for row in results)
+    job.refused = sum(row["status"] == importing.REFUSED for row in results)
     return finish(job, BulkStatus.DONE, results)
 
 

@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from django.db import transaction
+
 from shortener import links
 from shortener.portability import formats, reading
 from shortener.portability.reading import Row, Unreadable
@@ -143,6 +145,12 @@ def import_rows(
         chunk.clear()
         after_chunk()
 
+    def write_chunk() -> None:
+        # The chunk's links and what `after_chunk` records of them commit together, so a
+        # job run again after a crash knows exactly which rows are done.
+        with transaction.atomic():
+            flush()
+
     for row in rows:
         if row.problem:
             chunk.append((row, None, row.problem))
@@ -159,9 +167,9 @@ def import_rows(
                         values["owner"] = user
                 chunk.append((row, values, ""))
         if len(chunk) >= chunk_size:
-            flush()
+            write_chunk()
     if chunk:
-        flush()
+        write_chunk()
     return summary
 
 
