@@ -206,3 +206,17 @@ def test_dry_run_checks_every_row_and_writes_nothing(alice):
     out, _ = run_import(DATA / "bitly.csv", "--format", "bitly", "--owner", "alice", "--dry-run")
     assert out.startswith("Dry run, nothing written: 3 rows: 2 created")
     assert not Link.objects.exists()
+
+
+def test_a_million_rows_are_read_as_a_stream_not_all_at_once(tmp_path):
+    from shortener.portability import formats, importing
+
+    path = tmp_path / "million.csv"
+    with path.open("w") as out:
+        out.write("slug,target\n")
+        out.writelines(f"m{n},https://example.com/{n}\n" for n in range(1_000_000))
+    with path.open("rb") as stream:
+        rows = importing.rows_of(stream, formats.FORMATS["torii"])
+        first = [next(rows) for _ in range(1000)]
+        assert first[-1].number == 1001 and first[-1].fields["slug"] == "m999"
+        assert stream.tell() < 1024 * 1024  # of about 30 MB
