@@ -103,3 +103,25 @@ def test_export_streams_every_link_with_tombstones_as_jsonl_and_csv(api):
     text = b"".join(csv_response.streaming_content).decode()
     assert text.startswith("domain,slug,short_url,target")
     assert "mine-1" in text and "mine-2" not in text
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "kind"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "image/png", 415, "unsupported-media-type"),
+        (b'{"links": [', "application/json", 400, "malformed-request"),
+        (
+            json.dumps({"links": [{"target": "https://example.com/" + "a" * 2000}] * 1100}),
+            "application/json",
+            413,
+            "body-too-large",
+        ),
+    ],
+    ids=["binary", "broken json", "over 2 MB"],
+)
+def test_a_batch_that_is_not_json_or_too_big_is_refused_whole(
+    api, body, content_type, status, kind
+):
+    response = api.post(BATCH, body, content_type=content_type)
+    assert_problem(response, status, kind)
+    assert not Link.objects.exists()
