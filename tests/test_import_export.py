@@ -62,6 +62,28 @@ def test_each_peer_sample_imports_and_reports_what_it_refused(
     assert Link.objects.count() == created
 
 
+def test_peer_creation_times_are_kept(alice):
+    run_import(DATA / "yourls.csv", "--format", "yourls", "--owner", "alice")
+    assert Link.objects.get(slug="blog").created_at.isoformat() == "2019-05-02T12:00:00+00:00"
+    run_import(DATA / "shlink.csv", "--format", "shlink", "--owner", "alice")
+    assert Link.objects.get(slug="abc12").created_at.isoformat() == "2023-06-01T10:00:00+00:00"
+    run_import(DATA / "kutt.json", "--format", "kutt", "--owner", "alice")
+    assert Link.objects.get(slug="kutt1").created_at.isoformat() == "2024-01-05T10:00:00+00:00"
+
+
+def test_a_creation_time_in_the_future_or_not_a_time_is_refused(alice, tmp_path):
+    path = tmp_path / "when.csv"
+    path.write_text(
+        "slug,target,created_at\n"
+        "later,https://example.com/a,2999-01-01T00:00:00Z\n"
+        "whenever,https://example.com/b,soon\n"
+        "fine,https://example.com/c,2020-02-02T02:02:02Z\n"
+    )
+    out, err = run_import(path, "--owner", "alice")
+    assert "1 created, 0 already there, 2 refused." in out
+    assert err.count("The creation time must be a date and time in the past") == 2
+
+
 def test_refusals_name_the_row_and_say_the_core_sentence(alice):
     _, err = run_import(DATA / "yourls.csv", "--format", "yourls", "--owner", "alice")
     assert "Row 4: “admin” is reserved for the site's own pages; choose another." in err
@@ -79,6 +101,8 @@ def test_torii_sample_keeps_states_counts_text_and_formula_free_title(alice):
     assert sale.redirect_code == 301 and sale.visit_count == 42
     assert Link.objects.get(slug="old-page").state == "expired"
     assert Link.objects.get(slug="gone").state == "deleted"
+    assert sale.created_at.isoformat() == "2025-01-01T00:00:00+00:00"
+    assert sale.destination_changes.get().changed_at == sale.created_at
     run_import(DATA / "torii.jsonl", "--owner", "alice")
     assert Link.objects.get(slug="jl-one").state == "disabled"
 
@@ -127,6 +151,7 @@ def snapshot():
             str(link.state),
             link.visit_count,
             link.owner.username,
+            link.created_at,
         )
         for link in Link.objects.all()
     )

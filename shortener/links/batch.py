@@ -11,15 +11,17 @@ the core's sentence. One refused item never stops the others.
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from shortener import slugs
 from shortener.links.access import is_signed_in, may_create
-from shortener.links.cleaning import Lookups, clean, taken
+from shortener.links.cleaning import Lookups, clean, parse_when, taken
 from shortener.links.refusal import LinkRefused
 from shortener.models import BlockedDomain, DestinationChange, Link, Tag
 
@@ -28,6 +30,9 @@ CHUNK = 1000
 RESTORED_STATES = ("active", "disabled", "deleted", "expired", "exhausted")
 STATE_SENTENCE = "The state must be one of: " + ", ".join(RESTORED_STATES) + "."
 VISITS_SENTENCE = "The visit count must be a whole number of at least 0."
+CREATED_SENTENCE = (
+    "The creation time must be a date and time in the past, for example 2024-03-01T10:15:00Z."
+)
 
 
 @dataclass
@@ -52,6 +57,7 @@ class Prepared:
     is_active: bool = True
     deleted: bool = False
     visit_count: int = 0
+    created_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -65,7 +71,8 @@ def create_many(
     dry_run: bool = False,
 ) -> list[Outcome]:
     """One `Outcome` per item, in order. An item may name its own `owner` (staff only, as
-    in `create()`). `restoring` (an import) also reads `state` and `visit_count`, keeps a
+    in `create()`). `restoring` (an import) also reads `state`, `visit_count` and
+    `created_at` (when the link was first made), keeps a
     past expiry and the slugs links had; `dry_run` cleans everything and writes nothing."""
     if not may_create(actor):
         refusal = LinkRefused("__all__", "Sign in to create links.")
@@ -134,7 +141,14 @@ def prepare(item, actor, own_host, owner, lookups: Lookups, restoring: bool) -> 
     values = dict(item)
     state = values.pop("state", None) if restoring else None
     visits = values.pop("visit_count", None) if restoring else None
+    created = values.pop("created_at", None) if restoring else None
     errors: dict[str, str] = {}
+    if created not in (None, ""):
+        created = parse_when(created)
+        if created is None or created > timezone.now():
+            errors["created_at"] = CREATED_SENTENCE
+    else:
+        created = None
     if state not in (None, "") and state not in RESTORED_STATES:
         errors["state"] = STATE_SENTENCE
     if visits not in (None, ""):
@@ -158,6 +172,7 @@ def prepare(item, actor, own_host, owner, lookups: Lookups, restoring: bool) -> 
         is_active=state != "disabled" and state != "deleted",
         deleted=state == "deleted",
         visit_count=visits if isinstance(visits, int) else 0,
+        created_at=created,
     )
 
 
@@ -241,14 +256,18 @@ def insert(chunk: list[Prepared], actor) -> None:
         for ready in chunk
     ]
     Link.objects.bulk_create(rows)
+    restore_creation_times(rows, chunk)
     by = actor.pk if is_signed_in(actor) else None
-    at = connection.ops.adapt_datetimefield_value(now)
+    adapt = connection.ops.adapt_datetimefield_value
     # The history and tag rows are plain: written without model instances, which
     # halves the time of a chunk (docs/performance.md, import).
     insert_rows(
         DestinationChange,
         ("link", "old_target", "new_target", "changed_by", "changed_at"),
-        [(link.pk, "", link.target, by, at) for link in rows],
+        [
+            (link.pk, "", link.target, by, adapt(ready.created_at or now))
+            for link, ready in zip(rows, chunk, strict=True)
+        ],
     )
     tag_ids = tags_named({name for ready in chunk for name in ready.tags})
     Through = Link.tags.through
@@ -264,6 +283,19 @@ def insert(chunk: list[Prepared], actor) -> None:
     for link, ready in zip(rows, chunk, strict=True):
         link._stored_slug = link.slug
         ready.outcome.link = link
+
+
+def restore_creation_times(rows: list[Link], chunk: list[Prepared]) -> None:
+    """An import keeps when a link was made (`created_at` is set on insert otherwise)."""
+    given = [(link, ready.created_at) for link, ready in zip(rows, chunk, strict=True)]
+    given = [(link, when) for link, when in given if when is not None]
+    if not given:
+        return
+    Link.objects.filter(pk__in=[link.pk for link, _ in given]).update(
+        created_at=Case(*[When(pk=link.pk, then=Value(when)) for link, when in given])
+    )
+    for link, when in given:
+        link.created_at = when
 
 
 def insert_rows(model, names: tuple[str, ...], values: list[tuple]) -> None:

@@ -108,7 +108,15 @@ def torii_values(fields: dict[str, Any]) -> dict[str, Any]:
     target = first(fields, "target", "url", "long_url", "destination")
     values: dict[str, Any] = {"target": target}  # a JSON number is the core's to refuse
     optional(values, "slug", first(fields, "slug", "keyword", "short_code"))
-    for name in ("title", "notes", "redirect_code", "expires_at", "max_visits", "state"):
+    for name in (
+        "title",
+        "notes",
+        "redirect_code",
+        "expires_at",
+        "max_visits",
+        "state",
+        "created_at",
+    ):
         optional(values, name, fields.get(name))
     optional(values, "visit_count", fields.get("visit_count"))
     optional(values, "domain", fields.get("domain"))
@@ -130,6 +138,7 @@ def bitly_values(fields: dict[str, Any]) -> dict[str, Any]:
     }
     optional(values, "slug", slug)
     optional(values, "visit_count", first(fields, "clicks", "total_clicks", "engagements"))
+    optional(values, "created_at", first(fields, "created_at", "date_created", "created"))
     if text(fields.get("archived")).strip().lower() in ("true", "yes", "1"):
         values["state"] = "disabled"
     return values
@@ -145,6 +154,7 @@ def yourls_values(fields: dict[str, Any]) -> dict[str, Any]:
     }
     optional(values, "slug", first(fields, "keyword") or slug_of(fields.get("shorturl")))
     optional(values, "visit_count", text(fields.get("clicks")) or None)
+    optional(values, "created_at", fields.get("timestamp"))  # the server's time, read as UTC
     return values
 
 
@@ -171,6 +181,7 @@ def shlink_values(fields: dict[str, Any]) -> dict[str, Any]:
     }
     optional(values, "slug", first(fields, "short_code") or slug_of(fields.get("short_url")))
     optional(values, "visit_count", text(fields.get("visits")) or None)
+    optional(values, "created_at", fields.get("created_at"))
     optional(values, "domain", fields.get("domain"))
     return values
 
@@ -190,6 +201,7 @@ def kutt_values(fields: dict[str, Any]) -> dict[str, Any]:
     optional(values, "slug", fields.get("address"))
     optional(values, "expires_at", fields.get("expire_in"))
     optional(values, "visit_count", fields.get("visit_count"))
+    optional(values, "created_at", fields.get("created_at"))
     optional(values, "domain", fields.get("domain"))
     if fields.get("banned") is True:
         values["state"] = "disabled"
