@@ -245,3 +245,8 @@ def test_a_million_rows_are_read_as_a_stream_not_all_at_once(tmp_path):
         first = [next(rows) for _ in range(1000)]
         assert first[-1].number == 1001 and first[-1].fields["slug"] == "m999"
         assert stream.tell() < 1024 * 1024  # of about 30 MB
+
+
+def test_export_to_an_unwritable_place_is_a_clear_error(alice, tmp_path):
+    with pytest.raises(CommandError, match=r"Cannot write .*No such file"):
+        call_command("export_links", "--output", str(tmp_path / "no" / "such" / "dir.csv"))

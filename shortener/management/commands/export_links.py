@@ -28,16 +28,17 @@ class Command(BaseCommand):
             links = links.filter(owner=user)
         total = links.count()
         try:
-            out = open(output, "w", encoding="utf-8", newline="") if output else self.stdout._out  # noqa: SIM115
+            file = open(output, "w", encoding="utf-8", newline="") if output else None  # noqa: SIM115
         except OSError as error:
             raise CommandError(f"Cannot write {output}: {error.strerror}.") from None
+        write = file.write if file else lambda line: self.stdout.write(line, ending="")
         items = export.records(links, host=export.command_host())
         bar = tqdm(items, total=total, unit="links", disable=not (output and sys.stderr.isatty()))
         try:
             for line in export.lines(format, bar):
-                out.write(line)
+                write(line)
         finally:
-            if output:
-                out.close()
+            if file:
+                file.close()
         if output:
             self.stderr.write(f"Exported {total:,} links to {output}.")
