@@ -25,12 +25,23 @@ def setup_django() -> None:
 
 
 def sections() -> dict[str, Callable[[], Iterable[Row]]]:
-    from bench import api, counters, countries, flush_cost, ratelimit, redirects, stats, webhooks
+    from bench import (
+        api,
+        counters,
+        countries,
+        flush_cost,
+        imports,
+        ratelimit,
+        redirects,
+        stats,
+        webhooks,
+    )
 
     return {
         "api": api.api_benchmark,
         "countries": countries.section,
         "flush": flush_cost.section,
+        "import": imports.import_benchmark,
         "ratelimit-counter": counters.section,
         "ratelimit-middleware": ratelimit.middleware_cost,
         "redirects": redirects.redirect_benchmark,

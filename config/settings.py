@@ -186,6 +186,8 @@ RATE_LIMIT_GROUPS = {
     "preview": "redirect",
     "link-list": "create",  # POST only (creating a link); a GET is `default`
     "api-link-list": "create",  # POST only; always `api` as well
+    "api-link-batch": "create",  # counted once here, then once for each further link made
+    "bulk-create": "create",  # the browser's bulk create, counted by the lines it takes
     "login": "login",  # POST only: per client address and per username
     "password_reset": "login",  # POST only: per address and per e-mail address (no mail bombs)
     "webhook-receive": "webhook",  # POST only; the receiver counts a source once verified

@@ -5,7 +5,7 @@ from django.urls import include, path, re_path
 
 from config.health import healthz
 from config.password_reset import password_reset
-from shortener import redirects, rule_views, slugs
+from shortener import bulk_views, redirects, rule_views, slugs
 from shortener import token_views as tokens
 from shortener import views as links
 from shortener.webhooks.receiver import receive as receive_webhook
@@ -28,6 +28,14 @@ urlpatterns = [
     path("tokens/", tokens.token_list, name="token-list"),
     path("tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
     path("links/", links.link_collection, name="link-list"),
+    path("import/", bulk_views.bulk_create, name="bulk-create"),
+    path("import/<int:job_id>/", bulk_views.bulk_detail, name="bulk-detail"),
+    path(
+        "import/<int:job_id>/results.csv",
+        bulk_views.bulk_results_csv,
+        name="bulk-results-csv",
+    ),
+    re_path(r"^links/export\.(?P<kind>csv|jsonl)$", bulk_views.link_export, name="link-export"),
     re_path(rf"^links/{KEY}/$", links.link_detail, name="link-detail"),
     re_path(rf"^links/{KEY}/edit/$", links.link_edit, name="link-edit"),
     re_path(rf"^links/{KEY}/disable/$", links.link_disable, name="link-disable"),

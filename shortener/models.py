@@ -402,8 +402,9 @@ class Visit(models.Model):
         return f"{self.link_id} at {self.at:%Y-%m-%d %H:%M:%S}"
 
 
-# Webhook models live in their own module; importing them here registers them.
-# Daily rollups of visits, likewise.
+# Bulk-create jobs, daily rollups and webhook models live in their own modules; importing
+# them here registers them.
+from shortener.bulk_models import BulkJob, BulkStatus  # noqa: E402, F401
 from shortener.rollup_models import DailyCount, DailyStat, DailyVisitor  # noqa: E402, F401
 from shortener.webhook_models import (  # noqa: E402, F401
     EventStatus,

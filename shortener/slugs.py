@@ -42,6 +42,7 @@ RESERVED = frozenset(
         "flags",
         "health",
         "healthz",
+        "import",
         "help",
         "links",
         "login",
@@ -88,6 +89,23 @@ def custom_slug_problem(slug: str, *, reserved: bool = True) -> str | None:
 
 def is_valid_key(key: str) -> bool:
     return bool(KEY.fullmatch(key))
+
+
+IMPORTED_RULE = (
+    f"An imported slug is 1 to {MAX_LENGTH} characters: "
+    "letters, digits, hyphens and underscores only."
+)
+
+
+def imported_slug_problem(slug: str, *, reserved: bool = True) -> str | None:
+    """Why a slug a link already had elsewhere cannot be kept here, or None. Any length
+    a slug may have (other shorteners issue short ones), never a reserved word (on the
+    site's own host)."""
+    if not SLUG.fullmatch(slug):
+        return IMPORTED_RULE
+    if reserved and is_reserved(slug):
+        return f"“{slug}” is reserved for the site's own pages; choose another."
+    return None
 
 
 def is_valid_slug(slug: str) -> bool:

@@ -72,7 +72,9 @@ def check(
         return refuse("Enter the address the short link should lead to.")
     if len(raw) > MAX_LENGTH:
         return refuse(f"The address is longer than {MAX_LENGTH:,} characters.")
-    if any(_is_forbidden_char(ch) for ch in raw):
+    # Printable ASCII but the space holds none of them: only the rest is looked at.
+    plain = raw.isascii() and raw.isprintable() and " " not in raw
+    if not plain and any(_is_forbidden_char(ch) for ch in raw):
         return refuse(
             "The address contains spaces, line breaks or control characters; "
             "encode them (for example %20) or remove them."

@@ -12,7 +12,14 @@ from django.urls import Resolver404, ResolverMatch, resolve
 from django_ratelimit.core import get_usage
 
 from config.ratelimit.fields import Usage, add_fields
-from config.ratelimit.groups import Check, address_of, checks_for, digest, webhook_source
+from config.ratelimit.groups import (
+    Check,
+    address_of,
+    checks_for,
+    digest,
+    user_or_address,
+    webhook_source,
+)
 from config.ratelimit.responses import for_machines, limiter_unavailable, too_many_requests
 
 logger = logging.getLogger(__name__)
@@ -203,6 +210,23 @@ class ViewLimits:
         """Count a failed signature or an unknown sender against the client's address."""
         address = address_of(self.request)
         return self.spend(Check("auth-failures", "auth-failures", address))
+
+    def links_created(self, made: int) -> None:
+        """Spend `count` more of the requester's `create` bucket: a batch counts by the
+        links it made. The batch was admitted while the bucket had room; what it made
+        is counted even past the limit, so the next create waits for the window."""
+        if made <= 0 or settings.RATE_LIMITS.get("create") is None:
+            return
+        check = Check("create", "create", user_or_address(self.request))
+        usage = None
+        try:
+            for _ in range(made):
+                usage = count(self.request, check)
+        except CacheUnavailable as error:
+            log_cache_failure(error, "create" in settings.RATE_LIMIT_FAIL_OPEN)
+            return
+        if usage is not None:
+            self.usages = [u for u in self.usages if u.policy != "create"] + [usage]
 
     def spend(self, check: Check) -> HttpResponse | None:
         if settings.RATE_LIMITS.get(check.group) is None:

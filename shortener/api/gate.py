@@ -12,6 +12,9 @@ from shortener.api.problems import CONTENT_TYPE, TYPES, problem
 
 FLAG = "api_v1"
 MAX_BODY = 64 * 1024
+# POST /links/batch carries up to 1,000 links: room for each at about 2 KB.
+BATCH_PATH_SUFFIX = "/links/batch"
+MAX_BATCH_BODY = 2 * 1024 * 1024
 JSON_TYPES = frozenset({"application/json", "application/merge-patch+json"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -23,17 +26,18 @@ def body_refusal(request: HttpRequest) -> HttpResponse | None:
     if request.META.get("HTTP_TRANSFER_ENCODING") and not request.META.get("CONTENT_LENGTH"):
         # WSGI hands Django no body without a length; say so rather than read it as empty.
         return problem(411, "length-required", TYPES["length-required"])
+    limit = MAX_BATCH_BODY if request.path_info.endswith(BATCH_PATH_SUFFIX) else MAX_BODY
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return problem(400, "malformed-request", "Content-Length is not a number.")
-    if declared > MAX_BODY:
+    if declared > limit:
         return problem(413, "body-too-large", TYPES["body-too-large"])
     try:
         body = request.body
     except RequestDataTooBig:
         return problem(413, "body-too-large", TYPES["body-too-large"])
-    if len(body) > MAX_BODY:
+    if len(body) > limit:
         return problem(413, "body-too-large", TYPES["body-too-large"])
     if body and request.content_type not in JSON_TYPES:
         return problem(

@@ -40,6 +40,8 @@ def validation_errors(
                 loc = loc[1:]
             elif sentences and loc[0] in sentences:
                 message = sentences[loc[0]]
+            elif sentences and len(loc) >= 3 and loc[0] == "links" and loc[2] in sentences:
+                message = sentences[loc[2]]  # an item of POST /links/batch
         errors.setdefault(".".join(loc) or "body", []).append(message)
     return kind, errors
 

@@ -96,6 +96,35 @@ class LinkCreate(Strict):
     forward_query: Forwarding = QueryForwarding.OFF.value
 
 
+BATCH_MAX = 1000
+
+
+class LinkBatch(Strict):
+    links: list[LinkCreate] = Field(
+        min_length=1,
+        max_length=BATCH_MAX,
+        description=f"1 to {BATCH_MAX:,} links, each as for POST /links.",
+    )
+
+
+class BatchItem(Schema):
+    index: int = Field(description="The item's position in `links`, from 0.")
+    status: Literal["created", "existing", "refused"] = Field(
+        description="`existing`: a link of yours already has this slug and target."
+    )
+    link: dict | None = Field(None, description="The link (as GET /links/{slug}) unless refused.")
+    problem: dict | None = Field(
+        None, description="Why it was refused: an `invalid-link` problem document."
+    )
+
+
+class BatchResult(Schema):
+    created: int
+    existing: int
+    refused: int
+    results: list[BatchItem]
+
+
 class LinkPatch(Strict):
     """Only the fields sent change; the slug never does."""
 

@@ -3,7 +3,7 @@
 from typing import Annotated
 
 from django.db.models import Prefetch
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from ninja import Path, Query, Router
 from pydantic import WithJsonSchema
@@ -21,12 +21,23 @@ from shortener.api.representations import (
     root_json,
     stats_json,
 )
-from shortener.api.schemas import LinkCreate, LinkOut, LinkPage, LinkPatch, Problem, Root, Stats
+from shortener.api.schemas import (
+    BatchResult,
+    LinkBatch,
+    LinkCreate,
+    LinkOut,
+    LinkPage,
+    LinkPatch,
+    Problem,
+    Root,
+    Stats,
+)
 from shortener.api.tokens import BearerToken
-from shortener.api.validation import refused
+from shortener.api.validation import refused, refused_json
 from shortener.links import LinkRefused
 from shortener.models import Link, LinkState
 from shortener.pagination import get_page, link_header
+from shortener.portability import export
 
 # A link's key (its slug, `slug@domain` off the site's own host), in the document only:
 # a path value outside it names no link, so it answers 404 like an unknown slug (and
@@ -124,6 +135,77 @@ def create_link(request: HttpRequest, payload: LinkCreate) -> HttpResponse:
         return refused(refusal)
     response = json_response(link_json(request, link), status=201)
     response["Location"] = api_url(request, "link", link.key)
+    return response
+
+
+@api.post(
+    "/links/batch",
+    response={200: BatchResult},
+    url_name="api-link-batch",  # counted in `create` (settings.RATE_LIMIT_GROUPS)
+    summary="Create up to 1,000 links",
+)
+@idempotent
+def create_links(request: HttpRequest, payload: LinkBatch) -> HttpResponse:
+    """Each link is cleaned as by POST /links and answered on its own: created, existing
+    (a link of yours already has this slug and target) or refused with its problem; one
+    refusal never stops the others. The links created count against the `create` rate."""
+    items = [item.model_dump(exclude_unset=True) for item in payload.links]
+    outcomes = links.create_many(items, actor=request.user, own_host=request.get_host())
+    results = []
+    for index, outcome in enumerate(outcomes):
+        if outcome.refusal is not None:
+            results.append({"index": index, "status": "refused", **refused_json(outcome.refusal)})
+        else:
+            status = "existing" if outcome.existing else "created"
+            link = link_json(request, outcome.link)
+            results.append({"index": index, "status": status, "link": link})
+    created = sum(outcome.created for outcome in outcomes)
+    limits = getattr(request, "rate_limits", None)
+    if limits is not None and created > 1:
+        limits.links_created(created - 1)  # the request itself counted one already
+    return json_response(
+        {
+            "created": created,
+            "existing": sum(outcome.existing for outcome in outcomes),
+            "refused": sum(outcome.refusal is not None for outcome in outcomes),
+            "results": results,
+        }
+    )
+
+
+@api.get(
+    "/export",
+    response={200: None},
+    url_name="api-export",
+    summary="Export your links (CSV or JSON Lines, streamed)",
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": "Every link you may see, tombstones included (state "
+                "`deleted`), with its destination history; streamed.",
+                "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/jsonl": {"schema": {"type": "string"}},
+                },
+            }
+        }
+    },
+)
+def export_links(
+    request: HttpRequest,
+    format: str = Query("jsonl", pattern="^(csv|jsonl)$", description="csv or jsonl."),
+    q: str = Query("", max_length=200, description="Search slug, title, target and notes."),
+    tag: str = Query("", max_length=50),
+    state: LinkState | None = None,
+) -> HttpResponse:
+    chosen = export.exportable(request.user).matching(text=q, tag=tag, state=state or "")
+    if state == LinkState.DELETED:
+        chosen = chosen.filter(deleted_at__isnull=False)
+    items = export.records(chosen)
+    response = StreamingHttpResponse(
+        export.lines(format, items), content_type=export.FORMATS[format]
+    )
+    response["Content-Disposition"] = f'attachment; filename="links.{format}"'
     return response
 
 

@@ -13,6 +13,7 @@ from shortener.links.access import (
     usable_domains,
     visible_to,
 )
+from shortener.links.batch import Outcome, create_many
 from shortener.links.cleaning import EDITABLE, FIELDS, SENTENCES, clean
 from shortener.links.refusal import LinkRefused
 from shortener.links.rules import add_rule, move_rule, remove_rule
@@ -23,9 +24,11 @@ __all__ = [
     "FIELDS",
     "SENTENCES",
     "LinkRefused",
+    "Outcome",
     "add_rule",
     "clean",
     "create",
+    "create_many",
     "delete",
     "disable",
     "edit",

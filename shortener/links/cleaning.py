@@ -88,6 +88,19 @@ class Context:
     own_host: str | None
     now: datetime
     domain: Domain | None = None  # the link's; None when it was refused
+    lookups: "Lookups | None" = None
+
+
+@dataclass
+class Lookups:
+    """What a batch reads once instead of once a link (`batch.create_many`): the blocklist
+    and the (domain id, slug) pairs already taken (tombstones included), to which each
+    accepted one joins. `restoring` (an import) keeps a past expiry and the slugs links
+    already had."""
+
+    blocked_domains: list[str]
+    taken_slugs: set[tuple[int, str]]  # (domain id, slug)
+    restoring: bool = False
 
 
 def clean(
@@ -96,6 +109,7 @@ def clean(
     actor,
     link: Link | None = None,
     own_host: str | None = None,
+    lookups: Lookups | None = None,
 ) -> dict[str, Any]:
     """The stored form of `values` for a new link (`link` None) or an edit of `link`.
 
@@ -117,7 +131,7 @@ def clean(
             domain = cleaned["domain"] = clean_domain(values.get("domain"), actor)
         except Refusal as refusal:
             errors["domain"] = str(refusal)
-    context = Context(actor, link, own_host, timezone.now(), domain)
+    context = Context(actor, link, own_host, timezone.now(), domain, lookups)
     for name in values:
         if name not in CLEANERS and name != "domain":
             errors[name] = "This field is not part of a link."
@@ -209,7 +223,11 @@ def judged_target(value: str, context: Context) -> str:
         value,
         own_hosts=with_subdomains,
         own_exact_hosts=exact,
-        blocked_domains=BlockedDomain.objects.values_list("domain", flat=True),
+        blocked_domains=(
+            context.lookups.blocked_domains
+            if context.lookups is not None
+            else BlockedDomain.objects.values_list("domain", flat=True)
+        ),
     )
     if not verdict.ok:
         raise Refusal(verdict.reason)
@@ -224,14 +242,26 @@ def clean_slug(value, context: Context) -> str | None:
     slug = value.strip()
     if not slug:
         return None
-    if not may_use_custom_slugs(context.actor):
+    restoring = context.lookups is not None and context.lookups.restoring
+    # An import keeps the slugs its links already had (they are shared elsewhere); the
+    # flag governs choosing new ones. The slug rule and the taken check still apply.
+    if not restoring and not may_use_custom_slugs(context.actor):
         raise Refusal("Custom slugs are not available to your account.")
     domain = context.domain
     # The reserved words are the site's own paths: a short domain has none of them.
-    problem = slugs.custom_slug_problem(slug, reserved=domain is None or domain.is_site)
+    reserved = domain is None or domain.is_site
+    if restoring:
+        problem = slugs.imported_slug_problem(slug, reserved=reserved)
+    else:
+        problem = slugs.custom_slug_problem(slug, reserved=reserved)
     if problem:
         raise Refusal(problem)
-    if domain is not None and Link.objects.filter(domain=domain, slug=slug).exists():
+    if domain is None:
+        return slug  # the domain was refused: that is the sentence to give
+    if context.lookups is not None:
+        if (domain.pk, slug) in context.lookups.taken_slugs:
+            raise Refusal(taken(slug, domain))
+    elif Link.objects.filter(domain=domain, slug=slug).exists():
         raise Refusal(taken(slug, domain))  # tombstones included: never reissued
     return slug
 
@@ -308,7 +338,7 @@ def clean_expires_at(value, context: Context) -> datetime | None:
     link = context.link
     if link is not None and link.expires_at is not None and when in minutes_of(link.expires_at):
         return link.expires_at  # unchanged (forms show minutes): no new judgement
-    if when <= context.now:
+    if when <= context.now and not (context.lookups and context.lookups.restoring):
         raise Refusal(PAST_EXPIRY)
     return when
 

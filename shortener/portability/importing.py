@@ -1,0 +1,191 @@
+"""Importing a file: its rows through the format's mapper, then the link core a chunk at
+a time (`shortener.links.create_many`), each row reported: created, already there, or
+refused with the row number and the core's sentence. One bad row never stops the rest.
+"""
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from django.db import transaction
+
+from shortener import links
+from shortener.portability import formats, reading
+from shortener.portability.reading import Row, Unreadable
+
+CHUNK = 1000
+CREATED, EXISTING, REFUSED = "created", "already there", "refused"
+
+
+@dataclass
+class RowResult:
+    number: int
+    status: str
+    slug: str = ""
+    target: str = ""
+    reason: str = ""
+
+
+@dataclass
+class Summary:
+    created: int = 0
+    existing: int = 0
+    refused: int = 0
+    rows: int = 0
+    first_refusals: list[RowResult] = field(default_factory=list)
+
+    def count(self, result: RowResult) -> None:
+        self.rows += 1
+        if result.status == CREATED:
+            self.created += 1
+        elif result.status == EXISTING:
+            self.existing += 1
+        else:
+            self.refused += 1
+
+    def __str__(self) -> str:
+        return (
+            f"{self.rows:,} rows: {self.created:,} created, {self.existing:,} already there, "
+            f"{self.refused:,} refused."
+        )
+
+
+def rows_of(stream: IO[bytes], fmt: formats.Format) -> Iterator[Row]:
+    """The file's rows as the format reads them; `Unreadable` for the whole file."""
+    if not hasattr(stream, "peek") and not stream.seekable():
+        stream = io.BufferedReader(stream)
+    reads = fmt.reads
+    if reads == "torii":
+        reads = "jsonl" if reading.starts_with_brace(stream) else "csv"
+    elif reads == "csv-or-json":
+        reads = "json" if reading.starts_with_brace(stream) else "csv"
+    elif reads == "lines":
+        return pasted_rows(stream)
+    if reads == "jsonl":
+        return reading.jsonl_rows(stream)
+    if reads == "json":
+        return reading.json_items(stream, fmt.items_of)
+    header, rows = reading.csv_rows(stream)
+    problem = formats.missing_columns(fmt, header)
+    if problem:
+        raise Unreadable(problem)
+    return rows
+
+
+def pasted_rows(stream: IO[bytes]) -> Iterator[Row]:
+    """Pasted lines: CSV when the first line is a header naming `url` or `target`."""
+    reading.check_text(reading.peek(stream))
+    head = reading.peek(stream).lstrip(reading.BOM).split(b"\n", 1)[0].decode("utf-8", "replace")
+    names = [reading.column_name(name) for name in head.split(reading.delimiter_of(head))]
+    if "://" not in head and ({"url", "target"} & set(names)):
+        yield from reading.csv_rows(stream)[1]
+        return
+    for number, text, problem in reading.lines(stream):
+        if problem:
+            yield Row(number, problem=problem)
+        elif text.strip():
+            yield Row(number, {"_line": text})
+
+
+def values_of(row: Row, fmt: formats.Format) -> dict[str, Any]:
+    if "_line" in row.fields:
+        return formats.line_values(row.fields["_line"])
+    return fmt.to_values(row.fields)
+
+
+def import_rows(
+    rows: Iterator[Row],
+    fmt: formats.Format,
+    *,
+    actor,
+    owner: Any = ...,
+    owner_named: Callable[[str], Any] | None = None,
+    own_host: str | None = None,
+    dry_run: bool = False,
+    restoring: bool = True,
+    report: Callable[[RowResult], None] = lambda result: None,
+    chunk_size: int = CHUNK,
+    after_chunk: Callable[[], None] = lambda: None,
+) -> Summary:
+    """Import every row; `report` hears each row's result as its chunk is written.
+
+    `owner_named` (staff only) turns a row's `owner` column into a user, or None to
+    leave the row to `owner`.
+    """
+    summary = Summary()
+    chunk: list[tuple[Row, dict[str, Any] | None, str]] = []
+
+    def flush() -> None:
+        items = [values for _, values, _ in chunk if values is not None]
+        outcomes = iter(
+            links.create_many(
+                items,
+                actor=actor,
+                owner=owner,
+                own_host=own_host,
+                restoring=restoring,
+                dry_run=dry_run,
+            )
+            if items
+            else []
+        )
+        for row, values, problem in chunk:
+            if values is None:
+                result = RowResult(row.number, REFUSED, reason=problem)
+            else:
+                result = result_of(row.number, values, next(outcomes))
+            summary.count(result)
+            if result.status == REFUSED and len(summary.first_refusals) < 20:
+                summary.first_refusals.append(result)
+            report(result)
+        chunk.clear()
+        after_chunk()
+
+    def write_chunk() -> None:
+        # The chunk's links and what `after_chunk` records of them commit together, so a
+        # job run again after a crash knows exactly which rows are done.
+        with transaction.atomic():
+            flush()
+
+    for row in rows:
+        if row.problem:
+            chunk.append((row, None, row.problem))
+        else:
+            try:
+                values = values_of(row, fmt)
+            except formats.RowRefused as refusal:
+                chunk.append((row, None, f"Row {row.number}: {refusal}"))
+            else:
+                username = row.fields.get("owner")
+                if owner_named is not None and isinstance(username, str) and username:
+                    user = owner_named(username)
+                    if user is not None:
+                        values["owner"] = user
+                chunk.append((row, values, ""))
+        if len(chunk) >= chunk_size:
+            write_chunk()
+    if chunk:
+        write_chunk()
+    return summary
+
+
+def result_of(number: int, values: dict[str, Any], outcome: links.Outcome) -> RowResult:
+    given_slug = values.get("slug") if isinstance(values.get("slug"), str) else ""
+    if outcome.refusal is not None:
+        errors = outcome.refusal.errors
+        reason = " ".join(
+            sentence if name in ("__all__", "target", "slug") else f"{name}: {sentence}"
+            for name, sentence in errors.items()
+        )
+        return RowResult(
+            number,
+            REFUSED,
+            slug=given_slug,
+            target=str(values.get("target") or ""),
+            reason=f"Row {number}: {reason}",
+        )
+    link = outcome.link
+    return RowResult(
+        number, EXISTING if outcome.existing else CREATED, slug=link.slug, target=link.target
+    )
