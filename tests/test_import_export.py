@@ -250,3 +250,34 @@ def test_a_million_rows_are_read_as_a_stream_not_all_at_once(tmp_path):
 def test_export_to_an_unwritable_place_is_a_clear_error(alice, tmp_path):
     with pytest.raises(CommandError, match=r"Cannot write .*No such file"):
         call_command("export_links", "--output", str(tmp_path / "no" / "such" / "dir.csv"))
+
+
+def test_links_keep_a_domain_this_site_has_and_land_on_the_default_for_one_it_lacks(
+    alice, tmp_path
+):
+    from shortener.models import Domain
+
+    brand = Domain.objects.create(host="ex.co")
+    # The same slug on two domains is two links; both survive the round trip.
+    make_link(slug="same", owner=alice, target="https://example.com/site")
+    make_link(slug="same", owner=alice, target="https://example.com/brand", domain=brand)
+    path = tmp_path / "links.csv"
+    call_command("export_links", "--output", str(path), stderr=io.StringIO())
+    exported = path.read_text()
+    assert "https://ex.co/same" in exported and "ex.co,same" in exported
+    fresh_site()
+    out, err = run_import(path)
+    assert "2 created" in out, err
+    on_brand = Link.objects.get(domain=brand, slug="same")
+    assert on_brand.target == "https://example.com/brand"
+    assert Link.objects.get(domain=Domain.objects.site(), slug="same").target.endswith("/site")
+
+    # A file from a shortener whose domain this site does not have: the default domain.
+    (tmp_path / "peer.csv").write_text(
+        "createdAt,domain,shortCode,shortUrl,longUrl,title,tags,visits\n"
+        "2023-06-01T10:00:00+00:00,old.example,moved,https://old.example/moved,"
+        "https://example.com/moved,Moved,,0\n"
+    )
+    out, err = run_import(tmp_path / "peer.csv", "--format", "shlink", "--owner", "alice")
+    assert "1 created" in out, err
+    assert Link.objects.get(slug="moved").domain == Domain.objects.site()

@@ -10,7 +10,8 @@ from typing import IO, Any
 
 from django.db import transaction
 
-from shortener import links
+from shortener import links, targets
+from shortener.models import Domain
 from shortener.portability import formats, reading
 from shortener.portability.reading import Row, Unreadable
 
@@ -88,10 +89,19 @@ def pasted_rows(stream: IO[bytes]) -> Iterator[Row]:
             yield Row(number, {"_line": text})
 
 
-def values_of(row: Row, fmt: formats.Format) -> dict[str, Any]:
+def values_of(row: Row, fmt: formats.Format, hosts: set[str]) -> dict[str, Any]:
     if "_line" in row.fields:
         return formats.line_values(row.fields["_line"])
-    return fmt.to_values(row.fields)
+    values = fmt.to_values(row.fields)
+    # A row's domain is kept when this Torii has it (the core then judges whether the
+    # actor may use it); a domain it does not have (bit.ly, the old shortener's host)
+    # leaves the link to the default domain, as a row without one.
+    named = values.get("domain")
+    if named is not None:
+        verdict = targets.domain_host(named)
+        if not verdict.ok or verdict.url not in hosts:
+            del values["domain"]
+    return values
 
 
 def import_rows(
@@ -115,6 +125,7 @@ def import_rows(
     """
     summary = Summary()
     chunk: list[tuple[Row, dict[str, Any] | None, str]] = []
+    hosts = set(Domain.objects.values_list("host", flat=True))
 
     def flush() -> None:
         items = [values for _, values, _ in chunk if values is not None]
@@ -153,7 +164,7 @@ def import_rows(
             chunk.append((row, None, row.problem))
         else:
             try:
-                values = values_of(row, fmt)
+                values = values_of(row, fmt, hosts)
             except formats.RowRefused as refusal:
                 chunk.append((row, None, f"Row {row.number}: {refusal}"))
             else:
