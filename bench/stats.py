@@ -116,16 +116,17 @@ def start_torii_env(env: dict[str, str], port: int) -> subprocess.Popen:
 
 
 def seed(env: dict[str, str]) -> dict:
-    out = subprocess.run(
+    done = subprocess.run(
         [str(VENV_BIN / "python"), "-m", "bench.stats", "seed"],
         cwd=ROOT,
         env={**env, **{f"STATS_BENCH_{k.upper()}": str(v) for k, v in sizes().items()}},
-        check=True,
         capture_output=True,
         text=True,
         timeout=3600,
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    )
+    if done.returncode:
+        raise RuntimeError(f"seeding failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def measure(vendor: str, port: int, seeded: dict) -> list[tuple[str, float, str]]:
@@ -276,7 +277,7 @@ def insert_visits(n: dict[str, int]) -> None:
             else:
                 statement = (
                     f"INSERT INTO {table} ({columns}) {select} "
-                    f"FROM generate_series({first}, {last}) AS s(j)"
+                    f"FROM generate_series({first}::bigint, {last}) AS s(j)"  # j * 7919 passes int4
                 )
             with transaction.atomic():
                 cursor.execute(statement)
