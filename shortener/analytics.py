@@ -96,7 +96,7 @@ def breakdowns(link: Link, period: DateRange, limit: int = TOP) -> list[Breakdow
         )
         found: dict[str, list[tuple[str, int]]] = {name: [] for name in names}
         for name, found_value, total in cursor.fetchall():
-            found[name].append((found_value or "(none)", total))
+            found[name].append((found_value or "(none)", int(total)))  # numeric on PostgreSQL
     return [Breakdown(d.name, d.heading, d.label, found[d.name]) for d in DIMENSIONS]
 
 
