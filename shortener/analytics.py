@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import date
 from html import escape
 
+from django.db import connection
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 
@@ -29,37 +30,39 @@ def _days(link: Link, period: DateRange):
 
 
 def totals(link: Link, period: DateRange) -> Totals:
-    """One indexed read of at most a range's worth of daily rows."""
+    """One indexed read of at most a range's worth of daily rows (the htmx refresh)."""
     sums = _days(link, period).aggregate(
         clicks=Coalesce(Sum("clicks"), 0),
         bots=Coalesce(Sum("bots"), 0),
-        unique_visitors=Coalesce(Sum("visitors"), 0),
+        visitors=Coalesce(Sum("visitors"), 0),
     )
-    return Totals(
-        clicks=sums["clicks"],
-        unique_visitors=sums["unique_visitors"],
-        humans=sums["clicks"] - sums["bots"],
-        bots=sums["bots"],
-    )
+    return _totals(sums["clicks"], sums["bots"], sums["visitors"])
 
 
-def daily(link: Link, period: DateRange) -> list[tuple[date, int]]:
+def _totals(clicks: int, bots: int, visitors: int) -> Totals:
+    return Totals(clicks=clicks, unique_visitors=visitors, humans=clicks - bots, bots=bots)
+
+
+DayRow = tuple[date, int, int, int]  # (day, clicks, bots, visitors)
+
+
+def day_rows(link: Link, period: DateRange) -> list[DayRow]:
+    """The range's daily rows in one read, for both the totals and the chart."""
+    return list(_days(link, period).values_list("day", "clicks", "bots", "visitors"))
+
+
+def totals_of(rows: list[DayRow]) -> Totals:
+    return _totals(*(sum(row[i] for row in rows) for i in (1, 2, 3)))
+
+
+def daily_of(rows: list[DayRow], period: DateRange) -> list[tuple[date, int]]:
     """Clicks per day over the range, zero-filled, oldest first."""
-    by_day = dict(_days(link, period).values_list("day", "clicks"))
+    by_day = {row[0]: row[1] for row in rows}
     return [(day, by_day.get(day, 0)) for day in period.dates()]
 
 
-def top(link: Link, dimension: str, period: DateRange, limit: int = TOP) -> list[tuple[str, int]]:
-    rows = (
-        DailyCount.objects.filter(
-            link=link, dimension=dimension, day__range=(period.start, period.end)
-        )
-        .values("value")
-        .annotate(total=Sum("n"))
-        .order_by("-total", "value")
-        .values_list("value", "total")[:limit]
-    )
-    return [(value or "(none)", n) for value, n in rows]
+def daily(link: Link, period: DateRange) -> list[tuple[date, int]]:
+    return daily_of(day_rows(link, period), period)
 
 
 @dataclass(frozen=True)
@@ -70,13 +73,33 @@ class Breakdown:
     rows: list[tuple[str, int]]
 
 
-def breakdowns(link: Link, period: DateRange) -> list[Breakdown]:
+def breakdowns(link: Link, period: DateRange, limit: int = TOP) -> list[Breakdown]:
+    """The most frequent values of every dimension over the range, in one read: summed
+    per value, ranked within each dimension, the first `limit` kept."""
+    quote = connection.ops.quote_name
+    table = quote(DailyCount._meta.db_table)
+    link_id, dimension, day, value, n = (
+        quote(DailyCount._meta.get_field(name).column)
+        for name in ("link", "dimension", "day", "value", "n")
+    )
     # Countries have a table of their own (every country, flags as text): `countries()`.
-    return [
-        Breakdown(d.name, d.heading, d.label, top(link, d.name, period))
-        for d in DIMENSIONS
-        if d.name != "country"
-    ]
+    shown = [d for d in DIMENSIONS if d.name != "country"]
+    names = [d.name for d in shown]
+    adapt = connection.ops.adapt_datefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT dimension, value, total FROM (SELECT {dimension} AS dimension, "  # noqa: S608 - names from _meta
+            f"{value} AS value, SUM({n}) AS total, ROW_NUMBER() OVER (PARTITION BY "
+            f"{dimension} ORDER BY SUM({n}) DESC, {value}) AS place FROM {table} "
+            f"WHERE {link_id} = %s AND {dimension} IN ({', '.join(['%s'] * len(names))}) "
+            f"AND {day} BETWEEN %s AND %s GROUP BY {dimension}, {value}) AS ranked "
+            f"WHERE place <= %s ORDER BY dimension, place",
+            [link.pk, *names, adapt(period.start), adapt(period.end), limit],
+        )
+        found: dict[str, list[tuple[str, int]]] = {name: [] for name in names}
+        for name, found_value, total in cursor.fetchall():
+            found[name].append((found_value or "(none)", int(total)))  # numeric on PostgreSQL
+    return [Breakdown(d.name, d.heading, d.label, found[d.name]) for d in shown]
 
 
 def countries(link: Link, period: DateRange) -> list[tuple[str, int]]:
@@ -90,7 +113,7 @@ def countries(link: Link, period: DateRange) -> list[tuple[str, int]]:
         .order_by("-total", "value")
         .values_list("value", "total")
     )
-    return list(rows)
+    return [(value, int(total)) for value, total in rows]  # SUM is numeric on PostgreSQL
 
 
 def visits_for_export(link: Link):

@@ -286,9 +286,10 @@ def link_stats(request: HttpRequest, slug: str) -> HttpResponse:
         refusal, period = refused, stat_ranges.last_days(stat_ranges.DEFAULT_DAYS, today)
     status = 400 if refusal else 200
     if wants_fragment(request) and request.htmx.target == "stats-totals":
-        context = {"link": link, **stats_totals(link, period)}
+        context = {"link": link, **stats_totals(period, analytics.totals(link, period))}
         return render(request, "links/stats.html#totals", context, status=status)
-    series = analytics.daily(link, period)
+    rows = analytics.day_rows(link, period)
+    series = analytics.daily_of(rows, period)
     clicks = sum(n for _, n in series)
     chart = analytics.bar_chart(
         series,
@@ -307,16 +308,16 @@ def link_stats(request: HttpRequest, slug: str) -> HttpResponse:
             (code, countries.flag(code), countries.name(code), n)
             for code, n in analytics.countries(link, period)
         ],
-        **stats_totals(link, period),
+        **stats_totals(period, analytics.totals_of(rows)),
     }
     return render(request, "links/stats.html", context, status=status)
 
 
-def stats_totals(link: Link, period: stat_ranges.DateRange) -> dict:
+def stats_totals(period: stat_ranges.DateRange, totals: analytics.Totals) -> dict:
     return {
         "period": period,
         "period_query": urlencode(period.query()),
-        "totals": analytics.totals(link, period),
+        "totals": totals,
         "refreshed_at": timezone.now(),
     }
 

@@ -302,13 +302,7 @@ def link_stats(
     except stat_ranges.RangeRefused as refused:
         errors = {refused.field: [refused.reason]}
         return problems.problem(400, "malformed-request", refused.reason, errors=errors)
-    return json_response(
-        stats_json(
-            request,
-            link,
-            period,
-            analytics.totals(link, period),
-            analytics.daily(link, period),
-            analytics.breakdowns(link, period),
-        )
-    )
+    rows = analytics.day_rows(link, period)
+    totals, daily = analytics.totals_of(rows), analytics.daily_of(rows, period)
+    breakdowns = analytics.breakdowns(link, period)
+    return json_response(stats_json(request, link, period, totals, daily, breakdowns))
