@@ -32,6 +32,10 @@ CHECKS = [
     checks.negative_data_rejection,
     checks.missing_required_header,
 ]
+# The batch answers each item on its own: items that break the document are refused in a
+# 200's `results` (docs/api.md, Batch create), so a bad item is not a rejected request.
+PER_ITEM = {"POST /api/v1/links/batch"}
+BATCH_CHECKS = [check for check in CHECKS if check is not checks.negative_data_rejection]
 
 
 @pytest.fixture
@@ -83,7 +87,8 @@ def test_api_conforms_to_its_document(served_schema, bearer, mode):
             suppress_health_check=list(HealthCheck),
         )
         def exercise(case):
-            case.call_and_validate(headers=bearer, checks=CHECKS)
+            chosen = BATCH_CHECKS if case.operation.label in PER_ITEM else CHECKS
+            case.call_and_validate(headers=bearer, checks=chosen)
 
         try:
             exercise()
