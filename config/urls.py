@@ -12,6 +12,11 @@ from shortener.webhooks.receiver import receive as receive_webhook
 
 SLUG = rf"(?P<slug>{slugs.SLUG_PATTERN})"
 
+# Admin names the site it belongs to, not the framework.
+admin.site.site_header = "Torii administration"
+admin.site.site_title = "Torii admin"
+admin.site.index_title = "Links, users, flags and webhooks"
+
 urlpatterns = [
     path("", links.home, name="home"),
     path("healthz", healthz, name="healthz"),
@@ -24,8 +29,10 @@ urlpatterns = [
     path("webhooks/<str:source>/", receive_webhook, name="webhook-receive"),
     path("api/v1/", include(("shortener.api.urls", "api-v1"), namespace="api-v1")),
     path("tokens/", tokens.token_list, name="token-list"),
+    path("tokens/<int:token_id>/", tokens.token_row, name="token-row"),
     path("tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
     path("links/", links.link_collection, name="link-list"),
+    path("links/bulk/", links.link_bulk, name="link-bulk"),
     re_path(rf"^links/{SLUG}/$", links.link_detail, name="link-detail"),
     re_path(rf"^links/{SLUG}/edit/$", links.link_edit, name="link-edit"),
     re_path(rf"^links/{SLUG}/disable/$", links.link_disable, name="link-disable"),

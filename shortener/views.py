@@ -12,16 +12,34 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from waffle import flag_is_active
 
+from hypermedia.announcements import announce
 from hypermedia.fragments import varies_on_htmx, wants_fragment
 from shortener import analytics, links, qr
 from shortener.forms import CreateLinkForm, LinkForm
 from shortener.links import LinkRefused
 from shortener.models import Link, LinkState, Tag
 from shortener.pagination import get_page, link_header, page_relations
+from shortener.short_urls import short_url
 from shortener.spreadsheet_csv import csv_lines
 
 PER_PAGE = 20
 RECENT = 10
+# ?sort= on the list: a column, descending with a leading "-"; ties broken by age.
+SORTS = {
+    "created": ("created_at", "id"),
+    "clicks": ("visit_count", "created_at", "id"),
+    "title": ("title", "slug"),
+}
+DEFAULT_SORT = "-created"
+
+
+def ordering(sort: str) -> tuple[str, ...] | None:
+    """The ORM ordering for a ?sort= value, or None when it names no sortable column."""
+    column = sort.removeprefix("-")
+    if column not in SORTS:
+        return None
+    sign = "-" if sort.startswith("-") else ""
+    return tuple(sign + name for name in SORTS[column])
 
 
 def may_create(request: HttpRequest) -> bool:
@@ -80,8 +98,16 @@ def link_collection(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
     tag = request.GET.get("tag", "").strip()[:50]
     state = request.GET.get("state", "")
-    visible = visible.matching(text=query, tag=tag, state=state)
-    page = get_page(request, visible.prefetch_related("tags"), PER_PAGE)
+    sort = request.GET.get("sort", DEFAULT_SORT)
+    order = ordering(sort)
+    if order is None:  # a mistyped or stale sort: the default order, and say so
+        messages.warning(request, "That sort order does not exist: showing newest first.")
+        sort, order = DEFAULT_SORT, ordering(DEFAULT_SORT)
+    visible = visible.matching(text=query, tag=tag, state=state).order_by(*order)
+    try:
+        page = get_page(request, visible.prefetch_related("tags"), PER_PAGE)
+    except Http404:
+        return no_such_page(request)
     response = render(
         request,
         "links/list.html",
@@ -91,13 +117,47 @@ def link_collection(request: HttpRequest) -> HttpResponse:
             "query": query,
             "tag": tag,
             "state": state if state in LinkState.values else "",
+            "sort": sort,
+            "columns": sort_columns(sort),
             "states": [s for s in LinkState if s != LinkState.DELETED],
             "tags": Tag.objects.filter(links__in=links.visible_to(request.user)).distinct(),
+            "bulk_actions": BULK_CHOICES,
         },
     )
     response["X-Total-Count"] = str(page.paginator.count)
     response["Link"] = link_header(request, page)
     return response
+
+
+def sort_columns(sort: str) -> dict[str, dict]:
+    """Each sortable column: its aria-sort now and the ?sort= a click on its header asks."""
+    columns = {}
+    for column in SORTS:
+        if sort.removeprefix("-") == column:
+            descending = sort.startswith("-")
+            columns[column] = {
+                "aria_sort": "descending" if descending else "ascending",
+                "next": column if descending else f"-{column}",
+            }
+        else:  # numbers and dates start with the largest, words with A
+            columns[column] = {"aria_sort": "", "next": column if column == "title" else f"-{column}"}
+    return columns
+
+
+def no_such_page(request: HttpRequest) -> HttpResponse:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "404.html",
+        {
+            "reason": "There is no such page of this list: it has fewer pages, "
+            "or the page number is not a number.",
+            "back": f"{request.path}?{query.urlencode()}" if query else request.path,
+            "back_text": "Go to the first page",
+        },
+        status=404,
+    )
 
 
 def create(request: HttpRequest) -> HttpResponse:
@@ -122,10 +182,12 @@ def created(request: HttpRequest, link: Link) -> HttpResponse:
             {
                 "form": create_form(request),
                 "created_link": link,
-                "short_url": request.build_absolute_uri(link.get_short_path()),
+                "recent_links": recent_links(request),
+                "focus": True,
             },
         )
-    messages.success(request, f"Created {request.build_absolute_uri(link.get_short_path())}")
+    # "linked": base.html turns the short URL in this message into its link.
+    messages.success(request, f"Created {short_url(request, link)}", extra_tags="linked")
     if link.owner_id is None:  # nobody can open its page: show where it leads instead
         return redirect_303(reverse("preview", args=[link.slug]))
     return redirect_303(link.get_absolute_url())
@@ -133,7 +195,7 @@ def created(request: HttpRequest, link: Link) -> HttpResponse:
 
 def invalid_create(request: HttpRequest, form: CreateLinkForm) -> HttpResponse:
     if wants_fragment(request):
-        return render(request, "home.html#create-form", {"form": form}, status=422)
+        return render(request, "home.html#create-form", {"form": form, "focus": True}, status=422)
     return render(request, "home.html", home_context(request, form), status=422)
 
 
@@ -144,12 +206,11 @@ def link_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def detail_context(request: HttpRequest, link: Link) -> dict:
-    short_url = request.build_absolute_uri(link.get_short_path())
+    url = short_url(request, link)
     return {
         "link": link,
-        "short_url": short_url,
         "history": link.destination_changes.select_related("changed_by")[:20],
-        "qr_svg": qr.inline_svg(short_url) if flag_is_active(request, "qr_codes") else None,
+        "qr_svg": qr.inline_svg(url) if flag_is_active(request, "qr_codes") else None,
     }
 
 
@@ -166,14 +227,20 @@ def link_edit(request: HttpRequest, slug: str) -> HttpResponse:
                 form.refused(refusal)
             else:
                 if wants_fragment(request):
-                    return render(request, "links/detail.html#panel", detail_context(request, link))
+                    # The heading and the tab's title change with the title: send them too.
+                    response = render(
+                        request,
+                        "links/detail.html#saved",
+                        {**detail_context(request, link), "focus": "edit"},
+                    )
+                    return announce(response, "Saved. The short link is unchanged.")
                 messages.success(request, "Saved. The short link is unchanged.")
                 return redirect_303(link.get_absolute_url())
         template = "links/edit.html#form" if wants_fragment(request) else "links/edit.html"
-        return render(request, template, {"link": link, "form": form}, status=422)
+        return render(request, template, {"link": link, "form": form, "focus": True}, status=422)
     form = LinkForm(instance=link)
     template = "links/edit.html#form" if wants_fragment(request) else "links/edit.html"
-    return render(request, template, {"link": link, "form": form})
+    return render(request, template, {"link": link, "form": form, "focus": True})
 
 
 def redirect_303(url: str) -> HttpResponse:
@@ -186,8 +253,10 @@ def state_changed(request: HttpRequest, link: Link, message: str) -> HttpRespons
     """After disable/enable: the fragment that was swapped, or back where the user was."""
     if wants_fragment(request):
         if request.htmx.target == "link-panel":
-            return render(request, "links/detail.html#panel", detail_context(request, link))
-        return render(request, "links/list.html#row", {"link": link})
+            context = {**detail_context(request, link), "focus": "state"}
+            return announce(render(request, "links/detail.html#panel", context), message)
+        context = {"link": link, "row_focus": True, "in_list": request.POST.get("view") == "list"}
+        return announce(render(request, "links/list.html#row", context), message)
     messages.success(request, message)
     return redirect_303(safe_next(request, link.get_absolute_url()))
 
@@ -225,8 +294,7 @@ def link_qr(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
     if not flag_is_active(request, "qr_codes"):
         raise Http404
     link = visible_link_or_404(request, slug)
-    url = request.build_absolute_uri(link.get_short_path())
-    body, content_type = qr.download(url, kind)
+    body, content_type = qr.download(short_url(request, link), kind)
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{link.slug}-qr.{kind}"'
     return response
@@ -293,3 +361,40 @@ def link_visits_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
     )
     response["Content-Disposition"] = f'attachment; filename="{link.slug}-visits.csv"'
     return response
+
+
+BULK_CHOICES = [
+    ("disable", "Disable"),
+    ("enable", "Enable"),
+    ("delete", "Delete…"),
+    ("tag", "Add a tag"),
+]
+
+
+@require_POST
+def link_bulk(request: HttpRequest) -> HttpResponse:
+    """One action on the rows selected in the list; delete asks once on its own page."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(reverse("link-list"))
+    action = request.POST.get("action", "")
+    selected = request.POST.getlist("slug")
+    tag = request.POST.get("tag", "")
+    back = safe_next(request, reverse("link-list"))
+    try:
+        links.bulk.check(action, selected, tag)
+    except LinkRefused as refusal:
+        messages.error(request, f"Nothing was changed: {refusal.reason}")
+        return redirect_303(back)
+    if action == "delete" and request.POST.get("confirmed") != "yes":
+        chosen = links.visible_to(request.user).filter(slug__in=selected)
+        return render(
+            request,
+            "links/confirm_bulk_delete.html",
+            {"chosen": chosen, "selected": selected, "next": back},
+        )
+    outcome = links.bulk.apply(
+        action, selected, by=request.user, tag=tag, own_host=request.get_host()
+    )
+    level = messages.WARNING if outcome.refused else messages.SUCCESS
+    messages.add_message(request, level, outcome.sentence())
+    return redirect_303(back)

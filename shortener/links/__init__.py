@@ -11,6 +11,7 @@ from shortener.links.access import (
     may_use_custom_slugs,
     visible_to,
 )
+from shortener.links import bulk
 from shortener.links.cleaning import EDITABLE, FIELDS, SENTENCES, clean
 from shortener.links.refusal import LinkRefused
 from shortener.links.writes import create, delete, disable, edit, enable
@@ -20,6 +21,7 @@ __all__ = [
     "FIELDS",
     "SENTENCES",
     "LinkRefused",
+    "bulk",
     "clean",
     "create",
     "delete",

@@ -126,6 +126,7 @@ def clean_target(value, context: Context) -> str:
         raise Refusal(UNENCODABLE.format(label="destination"))
     if context.link is not None and value == context.link.target:
         return value  # unchanged: the policy judged it when it was set
+    value = targets.assume_https(value)
     own_hosts = [host for host in settings.ALLOWED_HOSTS if host != "*"]
     if context.own_host:
         own_hosts.append(split_domain_port(context.own_host)[0])
