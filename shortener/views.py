@@ -140,7 +140,10 @@ def sort_columns(sort: str) -> dict[str, dict]:
                 "next": column if descending else f"-{column}",
             }
         else:  # numbers and dates start with the largest, words with A
-            columns[column] = {"aria_sort": "", "next": column if column == "title" else f"-{column}"}
+            columns[column] = {
+                "aria_sort": "",
+                "next": column if column == "title" else f"-{column}",
+            }
     return columns
 
 
