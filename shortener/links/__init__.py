@@ -5,13 +5,13 @@ into plain values, call these functions, and turn `LinkRefused` into their own a
 Nothing here knows of requests, forms, JSON or admin.
 """
 
+from shortener.links import bulk
 from shortener.links.access import (
     get_visible,
     may_create,
     may_use_custom_slugs,
     visible_to,
 )
-from shortener.links import bulk
 from shortener.links.cleaning import EDITABLE, FIELDS, SENTENCES, clean
 from shortener.links.refusal import LinkRefused
 from shortener.links.writes import create, delete, disable, edit, enable
