@@ -119,7 +119,8 @@ def test_copy_buttons_put_the_short_url_on_the_clipboard(browser, live_server):
         button = page.locator(f'button[data-copy="{short}"]').first
         button.focus()
         page.keyboard.press("Enter")  # by keyboard
-        page.wait_for_function("b => b.textContent.startsWith('Copied')", arg=button.element_handle())
+        copied = "b => b.textContent.startsWith('Copied')"
+        page.wait_for_function(copied, arg=button.element_handle())
         assert page.evaluate("navigator.clipboard.readText()") == short
         # The link beside it goes to the short URL itself.
         assert page.locator(f'a.short-url[href="{short}"]').first.is_visible()

@@ -117,16 +117,14 @@ def context_for(
 def check_page(page, name: str, width: str, *, axe: bool = True) -> list[str]:
     problems = []
     page.wait_for_load_state("networkidle")
-    scroll, viewport = page.evaluate(
-        "[document.documentElement.scrollWidth, window.innerWidth]"
-    )
+    scroll, viewport = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     if scroll > viewport:
         problems.append(f"{name} at {width}: scrolls sideways ({scroll} > {viewport} px)")
     if axe:
         page.add_script_tag(path=str(axe_path()))
         violations = page.evaluate(
             """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
-                 .map(v => `${v.id}: ${v.help} (${v.nodes.map(n => n.target.join(" ")).join(", ")})`)"""
+                 .map(v => `${v.id}: ${v.help} (${v.nodes.map(n => n.target).join(", ")})`)"""
         )
         problems += [f"{name} at {width}: {violation}" for violation in violations]
     return problems
@@ -142,7 +140,8 @@ def shoot(page, name: str, width: str, suffix: str = "") -> None:
         height = page.evaluate("document.documentElement.scrollHeight")
         for n in range(min(3, -(-height // h))):
             clip = {"x": 0, "y": n * h, "width": w, "height": min(h, height - n * h)}
-            page.screenshot(path=f"{SHOTS}/{name}-{width}{suffix}-{n}.png", clip=clip, full_page=True)
+            path = f"{SHOTS}/{name}-{width}{suffix}-{n}.png"
+            page.screenshot(path=path, clip=clip, full_page=True)
 
 
 @pytest.mark.parametrize(
