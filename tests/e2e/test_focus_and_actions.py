@@ -224,8 +224,8 @@ def test_sorting_by_clicks_from_the_header(page, live_server):
     page.wait_for_url("**/links/?sort=-clicks")
     header = page.locator("th[aria-sort]")
     assert header.get_attribute("aria-sort") == "descending"
-    titles = page.locator("tbody td.title").all_inner_texts()
+    titles = page.locator("tbody .link-title").all_inner_texts()
     assert titles == ["Row 1", "Row 0", "Row 2"]
     page.get_by_role("link", name="Clicks").click()
     page.wait_for_url("**/links/?sort=clicks")
-    assert page.locator("tbody td.title").all_inner_texts() == ["Row 2", "Row 0", "Row 1"]
+    assert page.locator("tbody .link-title").all_inner_texts() == ["Row 2", "Row 0", "Row 1"]
