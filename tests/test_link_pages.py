@@ -477,3 +477,31 @@ def test_sign_up_when_the_flag_is_on(client):
     assert bad.status_code == 422
     assert get_user_model().objects.filter(username="newbie").exists()
     assert get_user_model().objects.count() == 1
+
+
+def described_by_ids_missing(body: str) -> set[str]:
+    wanted = {i for ids in re.findall(r'aria-describedby="([^"]+)"', body) for i in ids.split()}
+    present = set(re.findall(r'\bid="([^"]+)"', body))
+    return wanted - present
+
+
+@override_flag("custom_slugs", active=True)
+def test_every_aria_describedby_names_an_element_on_the_page(client, alice):
+    link = make_link(owner=alice)
+    pages = [reverse("home"), reverse("link-edit", args=[link.slug]), reverse("link-list")]
+    for url in pages:
+        body = client.get(url).content.decode()
+        assert 'aria-describedby="' in body
+        assert described_by_ids_missing(body) == set(), url
+    # The warning about permanent redirects reaches a screen reader through its id.
+    body = client.get(reverse("link-edit", args=[link.slug])).content.decode()
+    select = re.search(r'<select name="redirect_code"[^>]*>', body).group(0)
+    helptext_id = re.search(r'aria-describedby="([^"]+)"', select).group(1).split()[0]
+    assert re.search(rf'id="{helptext_id}">[^<]*(301|308)', body)
+    refused = client.post(reverse("link-list"), {"target": "javascript:x", "tags": "x" * 100})
+    assert described_by_ids_missing(refused.content.decode()) == set()
+
+
+def test_no_empty_table_under_no_links_yet(client, alice):
+    body = client.get(reverse("home")).content.decode()
+    assert '<div class="table-wrap" id="recent-table" hidden>' in body
