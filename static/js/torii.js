@@ -37,11 +37,20 @@ document.addEventListener("DOMContentLoaded", () => {
 
   // After a swap, focus goes where the person continues: the server marks that element
   // with data-focus (a form: its first invalid field, else its first field).
-  document.body.addEventListener("htmx:afterSettle", () => {
+  const field = "input:not([type=hidden]), select, textarea, button";
+  document.body.addEventListener("htmx:afterSettle", (event) => {
     const marked = document.querySelector("[data-focus]");
-    if (!marked) return;
+    if (!marked) {
+      // Unmarked swaps (a Cancel that brings a row back): if the focused control went
+      // away with the old content, focus the first control of what replaced it.
+      const lost = !document.activeElement || document.activeElement === document.body;
+      const id = event.detail.target && event.detail.target.id;
+      const swapped = id && document.getElementById(id);
+      const control = swapped && swapped.querySelector(`a[href], ${field}`);
+      if (lost && control) control.focus();
+      return;
+    }
     marked.removeAttribute("data-focus");
-    const field = "input:not([type=hidden]), select, textarea, button";
     const target = marked.matches("form, section, div, tr, td")
       ? marked.querySelector("[aria-invalid=true]") || marked.querySelector(field)
       : marked;

@@ -103,6 +103,11 @@ def test_the_flag_boards_confirmation_takes_focus(page, live_server):
     page.locator("#flag-qr_codes:not(.confirming)").wait_for()
     wait_for_focus_on(page, "#flag-qr_codes button")
     assert "qr_codes is now" in page.locator("#messages").inner_text()
+    # Cancel brings the row back and the focus with it.
+    page.locator("#flag-qr_codes").get_by_role("button", name="Turn on for everyone").click()
+    page.locator("#flag-qr_codes.confirming").get_by_role("link", name="Cancel").click()
+    page.locator("#flag-qr_codes:not(.confirming)").wait_for()
+    wait_for_focus_on(page, "#flag-qr_codes button")
 
 
 def test_copy_buttons_put_the_short_url_on_the_clipboard(browser, live_server):
