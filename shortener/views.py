@@ -60,10 +60,19 @@ def recent_links(request: HttpRequest):
     return Link.objects.live().filter(owner=request.user).prefetch_related("tags")[:RECENT]
 
 
+def row_controls(request: HttpRequest) -> dict:
+    """Which flag-gated controls each link row offers: asked once a page, not once a row."""
+    return {
+        "row_stats": flag_is_active(request, "link_analytics"),
+        "row_qr": flag_is_active(request, "qr_codes"),
+    }
+
+
 def home_context(request: HttpRequest, form: CreateLinkForm | None = None) -> dict:
     return {
         "form": form or (create_form(request) if may_create(request) else None),
         "recent_links": recent_links(request),
+        **row_controls(request),
     }
 
 
@@ -122,6 +131,7 @@ def link_collection(request: HttpRequest) -> HttpResponse:
             "states": [s for s in LinkState if s != LinkState.DELETED],
             "tags": Tag.objects.filter(links__in=links.visible_to(request.user)).distinct(),
             "bulk_actions": BULK_CHOICES,
+            **row_controls(request),
         },
     )
     response["X-Total-Count"] = str(page.paginator.count)
@@ -187,6 +197,7 @@ def created(request: HttpRequest, link: Link) -> HttpResponse:
                 "created_link": link,
                 "recent_links": recent_links(request),
                 "focus": True,
+                **row_controls(request),
             },
         )
     # "linked": base.html turns the short URL in this message into its link.
@@ -258,7 +269,12 @@ def state_changed(request: HttpRequest, link: Link, message: str) -> HttpRespons
         if request.htmx.target == "link-panel":
             context = {**detail_context(request, link), "focus": "state"}
             return announce(render(request, "links/detail.html#panel", context), message)
-        context = {"link": link, "row_focus": True, "in_list": request.POST.get("view") == "list"}
+        context = {
+            "link": link,
+            "row_focus": True,
+            "in_list": request.POST.get("view") == "list",
+            **row_controls(request),
+        }
         return announce(render(request, "links/list.html#row", context), message)
     messages.success(request, message)
     return redirect_303(safe_next(request, link.get_absolute_url()))

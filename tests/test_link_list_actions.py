@@ -252,3 +252,16 @@ def test_the_list_row_offers_what_the_state_allows(client, alice):
     assert ">Enable<" in row_off and ">Disable<" not in row_off
     assert f'href="/links/{active.slug}/delete/">Delete…' in row_on
     assert f'name="slug" value="{active.slug}" form="bulk-form"' in row_on
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_rows_offer_stats_and_qr_only_while_their_flags_are_on(client, alice, on):
+    from waffle.testutils import override_flag
+
+    link = make_link(owner=alice)
+    with override_flag("link_analytics", active=on), override_flag("qr_codes", active=on):
+        for url in (reverse("link-list"), reverse("home")):
+            body = client.get(url).content.decode()
+            row = body.split(f'<tr id="link-row-{link.slug}">')[1].split("</tr>")[0]
+            assert (f'href="/links/{link.slug}/stats/"' in row) is on
+            assert (f'href="/links/{link.slug}/qr.svg"' in row) is on
