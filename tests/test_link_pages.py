@@ -488,7 +488,12 @@ def described_by_ids_missing(body: str) -> set[str]:
 @override_flag("custom_slugs", active=True)
 def test_every_aria_describedby_names_an_element_on_the_page(client, alice):
     link = make_link(owner=alice)
-    pages = [reverse("home"), reverse("link-edit", args=[link.slug]), reverse("link-list")]
+    pages = [
+        reverse("home"),
+        reverse("link-edit", args=[link.slug]),
+        reverse("link-list"),
+        reverse("token-list"),
+    ]
     for url in pages:
         body = client.get(url).content.decode()
         assert 'aria-describedby="' in body
