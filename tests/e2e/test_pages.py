@@ -201,6 +201,17 @@ def test_the_swapped_states_pass_axe_too(browser, site, width):
     page.locator("#create-form .errorlist").wait_for()
     problems += check_page(page, "create-refused", width)
     shoot(page, "create-refused", width)
+    # A long refused tag is quoted in the error: it must wrap, not widen the page.
+    page.locator("#create-form summary").click()
+    page.get_by_label("Tags").fill("x" * 99 + "!")
+    page.get_by_label("Destination").fill("https://example.com/ok")
+    page.get_by_role("button", name="Shorten").click()
+    page.locator("#create-form .errorlist").wait_for()
+    problems += check_page(page, "long-bad-tag", width)
+    shoot(page, "long-bad-tag", width)
+    if not page.get_by_label("Tags").is_visible():  # the refused form opens its options
+        page.locator("#create-form summary").click()
+    page.get_by_label("Tags").fill("")
     page.get_by_label("Destination").fill("example.com/" + "tag" * 10)
     page.get_by_role("button", name="Shorten").click()
     page.locator("#messages .short-url").wait_for()
