@@ -13,7 +13,7 @@ WEB_CONCURRENCY ?= 2
 GRANIAN_THREADS ?= 2
 export
 
-.PHONY: run test lint format bench install install-dev clean
+.PHONY: run test lint format bench install install-dev install-browser-tools clean
 
 $(PY):
 	@py=$$(pyenv which python 2>/dev/null || command -v python$(PYTHON_VERSION) || true); \
@@ -37,6 +37,13 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(PY)
 install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
 
+# axe-core for the browser tests (tests/e2e), pinned in package-lock.json. Where npm is
+# missing the accessibility tests skip (and fail under CI=true, as a missing browser does).
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: the axe-core browser tests will be skipped" >&2; fi
+install-browser-tools: node_modules/.installed
+
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
@@ -52,7 +59,7 @@ run: install
 	  --workers $(WEB_CONCURRENCY) --blocking-threads $(GRANIAN_THREADS) \
 	  --respawn-failed-workers --no-ws config.wsgi:application
 
-test: install-dev
+test: install-dev install-browser-tools
 	$(PY) -m pytest
 
 lint: install-dev
@@ -69,4 +76,4 @@ format: install-dev
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache node_modules

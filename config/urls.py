@@ -14,6 +14,11 @@ SLUG = rf"(?P<slug>{slugs.SLUG_PATTERN})"
 # A link's pages name it by key: its slug, or slug@domain off the site's own host.
 KEY = rf"(?P<slug>{slugs.KEY_PATTERN})"
 
+# Admin names the site it belongs to, not the framework.
+admin.site.site_header = "Torii administration"
+admin.site.site_title = "Torii admin"
+admin.site.index_title = "Links, users, flags and webhooks"
+
 urlpatterns = [
     path("", links.home, name="home"),
     path("healthz", healthz, name="healthz"),
@@ -26,6 +31,7 @@ urlpatterns = [
     path("webhooks/<str:source>/", receive_webhook, name="webhook-receive"),
     path("api/v1/", include(("shortener.api.urls", "api-v1"), namespace="api-v1")),
     path("tokens/", tokens.token_list, name="token-list"),
+    path("tokens/<int:token_id>/", tokens.token_row, name="token-row"),
     path("tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
     path("links/", links.link_collection, name="link-list"),
     path("import/", bulk_views.bulk_create, name="bulk-create"),

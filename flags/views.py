@@ -18,6 +18,7 @@ from flags.board import flag_rows, flags_with_members, row_for, switch_rows
 from flags.forms import FLAG_ACTIONS, SWITCH_ACTIONS, FlagChangeForm, SwitchChangeForm
 from flags.models import FeatureFlag, FlagChange
 from flags.rules import describe, flag_rule, switch_rule
+from hypermedia.announcements import announce
 from hypermedia.fragments import wants_fragment
 
 
@@ -105,7 +106,9 @@ def change(request: HttpRequest, kind: str, name: str) -> HttpResponse:
             obj.save()
         if fragment:
             context["row"] = row_for(request, kind, obj)
+            context["row_focus"] = True
             response = render(request, "flags/board.html#row", context)
+            announce(response, f"{name} is now {context['row'].rule}.")
         else:
             messages.success(request, f"{name} is now {row_for(request, kind, obj).rule}.")
             response = HttpResponseRedirect(reverse("flags:board") + f"#{kind}-{name}")

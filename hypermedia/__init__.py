@@ -1,2 +1,2 @@
 """Response helpers every layer may import (shortener, flags, config): fragment or page,
-and problem documents. This package imports Django and django-htmx, nothing of Torii."""
+problem documents, announcements after a swap. Imports Django and django-htmx only."""

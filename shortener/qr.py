@@ -9,7 +9,8 @@ KINDS = {"svg": "image/svg+xml", "png": "image/png"}
 
 def inline_svg(url: str) -> str:
     code = segno.make(url, error="m")
-    return code.svg_inline(scale=4, border=2, title=f"QR code for {url}")
+    # omitsize: a viewBox instead of a fixed width and height, so it fills its box.
+    return code.svg_inline(scale=4, border=2, title=f"QR code for {url}", omitsize=True)
 
 
 def download(url: str, kind: str) -> tuple[bytes, str]:

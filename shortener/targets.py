@@ -53,6 +53,22 @@ class Verdict:
         return self.reason is None
 
 
+# A host name or IPv4 address (with an optional port) at the very start, and no scheme:
+# what people paste from an address bar that hides "https://".
+_BARE_HOST = re.compile(r"^(?:[\w-]+\.)+[\w-]+\.?(?::\d{1,5})?(?:[/?#]|$)")
+
+
+def assume_https(raw: str) -> str:
+    """`example.com/page` → `https://example.com/page`; anything else as it is.
+
+    Only a text that begins with a dotted host name is given the scheme, so `mailto:`,
+    `javascript:` and `localhost:8000` keep theirs and meet the policy as written.
+    """
+    if isinstance(raw, str) and "://" not in raw.split("?")[0] and _BARE_HOST.match(raw):
+        return f"https://{raw}"
+    return raw
+
+
 def refuse(reason: str) -> Verdict:
     return Verdict(reason=reason)
 

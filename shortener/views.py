@@ -12,6 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from waffle import flag_is_active
 
+from hypermedia.announcements import announce
 from hypermedia.fragments import varies_on_htmx, wants_fragment
 from shortener import analytics, countries, domains, links, qr, redirect_rules, stat_ranges
 from shortener.forms import CreateLinkForm, LinkForm, RuleForm
@@ -22,6 +23,22 @@ from shortener.spreadsheet_csv import csv_lines
 
 PER_PAGE = 20
 RECENT = 10
+# ?sort= on the list: a column, descending with a leading "-"; ties broken by age.
+SORTS = {
+    "created": ("created_at", "id"),
+    "clicks": ("visit_count", "created_at", "id"),
+    "title": ("title", "slug"),
+}
+DEFAULT_SORT = "-created"
+
+
+def ordering(sort: str) -> tuple[str, ...] | None:
+    """The ORM ordering for a ?sort= value, or None when it names no sortable column."""
+    column = sort.removeprefix("-")
+    if column not in SORTS:
+        return None
+    sign = "-" if sort.startswith("-") else ""
+    return tuple(sign + name for name in SORTS[column])
 
 
 def may_create(request: HttpRequest) -> bool:
@@ -47,10 +64,19 @@ def recent_links(request: HttpRequest):
     return recent.prefetch_related("tags")[:RECENT]
 
 
+def row_controls(request: HttpRequest) -> dict:
+    """Which flag-gated controls each link row offers: asked once a page, not once a row."""
+    return {
+        "row_stats": flag_is_active(request, "link_analytics"),
+        "row_qr": flag_is_active(request, "qr_codes"),
+    }
+
+
 def home_context(request: HttpRequest, form: CreateLinkForm | None = None) -> dict:
     return {
         "form": form or (create_form(request) if may_create(request) else None),
         "recent_links": recent_links(request),
+        **row_controls(request),
     }
 
 
@@ -86,8 +112,16 @@ def link_collection(request: HttpRequest) -> HttpResponse:
     tag = request.GET.get("tag", "").strip()[:50]
     state = request.GET.get("state", "")
     domain = request.GET.get("domain", "").strip()[:253]
-    visible = visible.matching(text=query, tag=tag, state=state, domain=domain)
-    page = get_page(request, visible.prefetch_related("tags"), PER_PAGE)
+    sort = request.GET.get("sort", DEFAULT_SORT)
+    order = ordering(sort)
+    if order is None:  # a mistyped or stale sort: the default order, and say so
+        messages.warning(request, "That sort order does not exist: showing newest first.")
+        sort, order = DEFAULT_SORT, ordering(DEFAULT_SORT)
+    visible = visible.matching(text=query, tag=tag, state=state, domain=domain).order_by(*order)
+    try:
+        page = get_page(request, visible.prefetch_related("tags"), PER_PAGE)
+    except Http404:
+        return no_such_page(request)
     response = render(
         request,
         "links/list.html",
@@ -99,13 +133,51 @@ def link_collection(request: HttpRequest) -> HttpResponse:
             "state": state if state in LinkState.values else "",
             "domain": domain,
             "domains": Domain.objects.filter(links__in=links.visible_to(request.user)).distinct(),
+            "sort": sort,
+            "columns": sort_columns(sort),
             "states": [s for s in LinkState if s != LinkState.DELETED],
             "tags": Tag.objects.filter(links__in=links.visible_to(request.user)).distinct(),
+            "bulk_actions": BULK_CHOICES,
+            **row_controls(request),
         },
     )
     response["X-Total-Count"] = str(page.paginator.count)
     response["Link"] = link_header(request, page)
     return response
+
+
+def sort_columns(sort: str) -> dict[str, dict]:
+    """Each sortable column: its aria-sort now and the ?sort= a click on its header asks."""
+    columns = {}
+    for column in SORTS:
+        if sort.removeprefix("-") == column:
+            descending = sort.startswith("-")
+            columns[column] = {
+                "aria_sort": "descending" if descending else "ascending",
+                "next": column if descending else f"-{column}",
+            }
+        else:  # numbers and dates start with the largest, words with A
+            columns[column] = {
+                "aria_sort": "",
+                "next": column if column == "title" else f"-{column}",
+            }
+    return columns
+
+
+def no_such_page(request: HttpRequest) -> HttpResponse:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "404.html",
+        {
+            "reason": "There is no such page of this list: it has fewer pages, "
+            "or the page number is not a number.",
+            "back": f"{request.path}?{query.urlencode()}" if query else request.path,
+            "back_text": "Go to the first page",
+        },
+        status=404,
+    )
 
 
 def create(request: HttpRequest) -> HttpResponse:
@@ -130,10 +202,13 @@ def created(request: HttpRequest, link: Link) -> HttpResponse:
             {
                 "form": create_form(request),
                 "created_link": link,
-                "short_url": link.short_url,
+                "recent_links": recent_links(request),
+                "focus": True,
+                **row_controls(request),
             },
         )
-    messages.success(request, f"Created {link.short_url}")
+    # "linked": base.html turns the short URL in this message into its link.
+    messages.success(request, f"Created {link.short_url}", extra_tags="linked")
     if link.owner_id is None:  # nobody can open its page: show where it leads instead
         on_site = link.domain_id == domains.site_pk()  # else the preview is on its domain
         return redirect_303(
@@ -144,7 +219,7 @@ def created(request: HttpRequest, link: Link) -> HttpResponse:
 
 def invalid_create(request: HttpRequest, form: CreateLinkForm) -> HttpResponse:
     if wants_fragment(request):
-        return render(request, "home.html#create-form", {"form": form}, status=422)
+        return render(request, "home.html#create-form", {"form": form, "focus": True}, status=422)
     return render(request, "home.html", home_context(request, form), status=422)
 
 
@@ -157,12 +232,10 @@ def link_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def detail_context(
     request: HttpRequest, link: Link, *, rule_form=None, rules_message: str = ""
 ) -> dict:
-    short_url = link.short_url
     return {
         "link": link,
-        "short_url": short_url,
         "history": link.destination_changes.select_related("changed_by")[:20],
-        "qr_svg": qr.inline_svg(short_url) if flag_is_active(request, "qr_codes") else None,
+        "qr_svg": qr.inline_svg(link.short_url) if flag_is_active(request, "qr_codes") else None,
         "rules": [(rule, redirect_rules.describe(rule)) for rule in link.rules],
         "max_rules": redirect_rules.MAX_RULES,
         "rule_form": rule_form or RuleForm(),
@@ -183,14 +256,20 @@ def link_edit(request: HttpRequest, slug: str) -> HttpResponse:
                 form.refused(refusal)
             else:
                 if wants_fragment(request):
-                    return render(request, "links/detail.html#panel", detail_context(request, link))
+                    # The heading and the tab's title change with the title: send them too.
+                    response = render(
+                        request,
+                        "links/detail.html#saved",
+                        {**detail_context(request, link), "focus": "edit"},
+                    )
+                    return announce(response, "Saved. The short link is unchanged.")
                 messages.success(request, "Saved. The short link is unchanged.")
                 return redirect_303(link.get_absolute_url())
         template = "links/edit.html#form" if wants_fragment(request) else "links/edit.html"
-        return render(request, template, {"link": link, "form": form}, status=422)
+        return render(request, template, {"link": link, "form": form, "focus": True}, status=422)
     form = LinkForm(instance=link)
     template = "links/edit.html#form" if wants_fragment(request) else "links/edit.html"
-    return render(request, template, {"link": link, "form": form})
+    return render(request, template, {"link": link, "form": form, "focus": True})
 
 
 def redirect_303(url: str) -> HttpResponse:
@@ -203,8 +282,15 @@ def state_changed(request: HttpRequest, link: Link, message: str) -> HttpRespons
     """After disable/enable: the fragment that was swapped, or back where the user was."""
     if wants_fragment(request):
         if request.htmx.target == "link-panel":
-            return render(request, "links/detail.html#panel", detail_context(request, link))
-        return render(request, "links/list.html#row", {"link": link})
+            context = {**detail_context(request, link), "focus": "state"}
+            return announce(render(request, "links/detail.html#panel", context), message)
+        context = {
+            "link": link,
+            "row_focus": True,
+            "in_list": request.POST.get("view") == "list",
+            **row_controls(request),
+        }
+        return announce(render(request, "links/list.html#row", context), message)
     messages.success(request, message)
     return redirect_303(safe_next(request, link.get_absolute_url()))
 
@@ -332,3 +418,40 @@ def link_visits_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
     )
     response["Content-Disposition"] = f'attachment; filename="{link.slug}-visits.csv"'
     return response
+
+
+BULK_CHOICES = [
+    ("disable", "Disable"),
+    ("enable", "Enable"),
+    ("delete", "Delete…"),
+    ("tag", "Add a tag"),
+]
+
+
+@require_POST
+def link_bulk(request: HttpRequest) -> HttpResponse:
+    """One action on the rows selected in the list; delete asks once on its own page."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(reverse("link-list"))
+    action = request.POST.get("action", "")
+    selected = request.POST.getlist("slug")
+    tag = request.POST.get("tag", "")
+    back = safe_next(request, reverse("link-list"))
+    try:
+        links.bulk.check(action, selected, tag)
+    except LinkRefused as refusal:
+        messages.error(request, f"Nothing was changed: {refusal.reason}")
+        return redirect_303(back)
+    if action == "delete" and request.POST.get("confirmed") != "yes":
+        chosen = links.bulk.chosen(selected, by=request.user).values()
+        return render(
+            request,
+            "links/confirm_bulk_delete.html",
+            {"chosen": chosen, "selected": selected, "next": back},
+        )
+    outcome = links.bulk.apply(
+        action, selected, by=request.user, tag=tag, own_host=request.get_host()
+    )
+    level = messages.WARNING if outcome.refused else messages.SUCCESS
+    messages.add_message(request, level, outcome.sentence())
+    return redirect_303(back)

@@ -1,6 +1,7 @@
 """Personal API tokens: created on /tokens/, shown once, stored as a hash, used, revoked."""
 
 import hashlib
+import json
 import re
 from datetime import timedelta
 
@@ -17,9 +18,58 @@ pytestmark = pytest.mark.django_db
 
 def create_on_the_page(client, name="deploy script") -> str:
     response = client.post("/tokens/", {"name": name})
-    assert response.status_code == 201
-    assert response["Cache-Control"] == "no-store"
-    return re.search(r'id="new-token">(torii_[^<]+)<', response.content.decode()).group(1)
+    assert response.status_code == 303 and response["Location"] == "/tokens/"
+    shown = client.get("/tokens/")
+    assert "no-store" in shown["Cache-Control"]
+    return re.search(r'id="new-token">(torii_[^<]+)<', shown.content.decode()).group(1)
+
+
+def test_create_redirects_and_a_reload_neither_shows_it_again_nor_makes_another(client):
+    user = make_user()
+    client.force_login(user)
+    raw = create_on_the_page(client)
+    page = client.get("/tokens/").content.decode()  # the reload: a GET, never a POST again
+    assert raw not in page and 'id="new-token"' not in page
+    assert ApiToken.objects.filter(user=user).count() == 1
+
+
+def test_the_new_token_has_a_copy_button(client):
+    client.force_login(make_user())
+    client.post("/tokens/", {"name": "ci"})
+    body = client.get("/tokens/").content.decode()
+    raw = re.search(r'id="new-token">(torii_[^<]+)<', body).group(1)
+    assert f'data-copy="{raw}" hidden>' in body
+
+
+def test_revoke_asks_first_on_a_page_of_its_own(client):
+    user = make_user()
+    client.force_login(user)
+    token, _ = tokens.issue(user, "deploy")
+    page = client.get(f"/tokens/{token.pk}/revoke/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Revoke this token?" in body and "Yes, revoke it" in body
+    token.refresh_from_db()
+    assert not token.is_revoked  # asking changes nothing
+
+
+def test_revoke_with_htmx_confirms_in_the_row_then_swaps_the_row(client):
+    user = make_user()
+    client.force_login(user)
+    token, _ = tokens.issue(user, "deploy")
+    htmx = {"HX-Request": "true", "HX-Target": f"token-{token.pk}"}
+    asking = client.get(f"/tokens/{token.pk}/revoke/", headers=htmx).content.decode()
+    assert asking.lstrip().startswith(f'<tr id="token-{token.pk}" class="confirming">')
+    assert "data-focus>Yes, revoke it" in asking
+    done = client.post(f"/tokens/{token.pk}/revoke/", headers=htmx)
+    assert done.content.decode().lstrip().startswith(f'<tr id="token-{token.pk}">')
+    assert "Revoked" in done.content.decode()
+    said = json.loads(done["HX-Trigger"])["announce"]["value"]
+    assert said == "Revoked “deploy”: programs using it now get 401."
+    token.refresh_from_db()
+    assert token.is_revoked
+    kept = client.get(f"/tokens/{token.pk}/", headers=htmx).content.decode()
+    assert kept.lstrip().startswith(f'<tr id="token-{token.pk}">')
 
 
 def test_the_page_needs_a_signed_in_user(client):
@@ -71,7 +121,8 @@ def test_nobody_revokes_someone_elses_token(client):
     token, _ = tokens.issue(make_user("bob"), "bob's")
     client.force_login(make_user())
     assert client.post(f"/tokens/{token.pk}/revoke/").status_code == 404
-    assert client.get(f"/tokens/{token.pk}/revoke/").status_code == 405
+    assert client.get(f"/tokens/{token.pk}/revoke/").status_code == 404
+    assert client.get(f"/tokens/{token.pk}/").status_code == 404
     token.refresh_from_db()
     assert not token.is_revoked
 

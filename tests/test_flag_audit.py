@@ -286,8 +286,9 @@ def test_the_board_shows_the_trail(client):
     body = client.get("/flags/").content.decode()
     trail = body[body.index('id="trail"') :]
     assert "<code>custom_slugs</code>" in trail
-    assert "<td>stella</td>" in trail
-    assert "<td>off for everyone</td>" in trail and "<td>on for everyone</td>" in trail
+    assert '<td data-label="Who">stella</td>' in trail
+    assert '<td data-label="Before">off for everyone</td>' in trail
+    assert '<td data-label="After">on for everyone</td>' in trail
 
 
 # --- ChangedByMiddleware, on its own with a dummy get_response ---

@@ -60,9 +60,31 @@ def test_create_with_htmx_answers_a_fresh_form_and_the_new_row(client, alice):
     assert response.status_code == 200
     assert body.lstrip().startswith('<form id="create-form"')
     assert 'value="https://example.com/article"' not in body  # the form is reset
-    row = f'<template><tbody hx-swap-oob="afterbegin:#recent-links"><tr id="link-row-{link.slug}">'
-    assert row in (re.sub(r">\s+<", "><", body))
+    # The whole recent table comes again out of band, the new row first: it stays at ten.
+    table = '<div class="table-wrap" id="recent-table"  hx-swap-oob="true">'
+    assert table in body
+    rows = re.findall(r'<tr id="link-row-([^"]+)"', body.split(table)[1])
+    assert rows == [link.slug]
     assert "HX-Request" in response["Vary"]
+
+
+def test_the_recent_list_stays_at_ten_under_htmx(client, alice):
+    for n in range(12):
+        make_link(owner=alice, target=f"https://example.com/{n}")
+    body = create(client, htmx=True).content.decode()
+    newest = Link.objects.order_by("-created_at", "-id").first()
+    rows = re.findall(r'<tr id="link-row-([^"]+)"', body)
+    assert len(rows) == 10 and rows[0] == newest.slug
+
+
+def test_the_created_message_links_to_the_short_url_itself(client, alice):
+    body = create(client, htmx=True).content.decode()
+    link = Link.objects.get()
+    message = body.split('id="messages"')[1]
+    short = f"http://testserver/{link.slug}"
+    assert f'<a class="short-url" href="{short}">{short}</a>' in message
+    assert f'data-copy="{short}"' in message
+    assert f'<a href="{link.get_absolute_url()}">Details of {link.slug}</a>' in message
 
 
 def test_the_empty_list_notice_is_always_there_for_htmx_to_hide(client, alice):
@@ -371,8 +393,13 @@ def test_edit_with_htmx_answers_the_panel(client, alice):
         {"target": "https://example.org/x", "redirect_code": "302"},
         headers={**HTMX, "HX-Target": "link-panel"},
     )
-    assert response.content.decode().lstrip().startswith('<section id="link-panel"')
-    assert "https://example.org/x" in response.content.decode()
+    body = response.content.decode()
+    # The tab's title, the heading (out of band) and the panel, and "Saved" said aloud.
+    assert f"<title>{link.title or link.slug} · Torii</title>" in body
+    assert '<h1 id="link-heading" hx-swap-oob="true">' in body
+    assert '<section id="link-panel"' in body
+    assert "https://example.org/x" in body
+    assert "Saved" in response["HX-Trigger"]
 
 
 def test_invalid_edit_writes_nothing(client, alice):
@@ -450,3 +477,36 @@ def test_sign_up_when_the_flag_is_on(client):
     assert bad.status_code == 422
     assert get_user_model().objects.filter(username="newbie").exists()
     assert get_user_model().objects.count() == 1
+
+
+def described_by_ids_missing(body: str) -> set[str]:
+    wanted = {i for ids in re.findall(r'aria-describedby="([^"]+)"', body) for i in ids.split()}
+    present = set(re.findall(r'\bid="([^"]+)"', body))
+    return wanted - present
+
+
+@override_flag("custom_slugs", active=True)
+def test_every_aria_describedby_names_an_element_on_the_page(client, alice):
+    link = make_link(owner=alice)
+    pages = [
+        reverse("home"),
+        reverse("link-edit", args=[link.slug]),
+        reverse("link-list"),
+        reverse("token-list"),
+    ]
+    for url in pages:
+        body = client.get(url).content.decode()
+        assert 'aria-describedby="' in body
+        assert described_by_ids_missing(body) == set(), url
+    # The warning about permanent redirects reaches a screen reader through its id.
+    body = client.get(reverse("link-edit", args=[link.slug])).content.decode()
+    select = re.search(r'<select name="redirect_code"[^>]*>', body).group(0)
+    helptext_id = re.search(r'aria-describedby="([^"]+)"', select).group(1).split()[0]
+    assert re.search(rf'id="{helptext_id}">[^<]*(301|308)', body)
+    refused = client.post(reverse("link-list"), {"target": "javascript:x", "tags": "x" * 100})
+    assert described_by_ids_missing(refused.content.decode()) == set()
+
+
+def test_no_empty_table_under_no_links_yet(client, alice):
+    body = client.get(reverse("home")).content.decode()
+    assert '<div class="table-wrap" id="recent-table" hidden>' in body

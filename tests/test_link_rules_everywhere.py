@@ -58,6 +58,20 @@ TAG_WORDS = "Tags are single words of letters, digits, - or _ (at most 50)"
 CONTROLS = "contains control or text-direction characters"
 
 BAD = [
+    # A target without a scheme is given https:// and then meets the whole policy.
+    Bad(
+        "bare-own-host",
+        "target",
+        "torii.example.com/loop",
+        "That address is this site itself; a short link to it would loop.",
+    ),
+    Bad("bare-blocked", "target", "blocked.example/x", "Links to blocked.example are blocked"),
+    Bad(
+        "bare-private-ip",
+        "target",
+        "10.0.0.1/admin",
+        "private, local or reserved network address",
+    ),
     Bad(
         "javascript",
         "target",
@@ -432,6 +446,29 @@ def test_the_same_good_input_creates_one_link_everywhere(client, world, entry):
         assert response.status_code == 302
     link = Link.objects.get(title="Fine")
     assert link.target == "https://example.com/fine" and link.destination_changes.count() == 1
+
+
+@pytest.mark.parametrize("entry", list(ENTRY_POINTS))
+def test_a_target_without_a_scheme_gets_https_everywhere(client, world, entry):
+    """`example.com/page`, as an address bar shows it, is https://example.com/page."""
+    typed = {"target": "example.com/page?q=1", "title": "Bare", "redirect_code": "302"}
+    if entry in ("form", "htmx-form"):
+        client.force_login(make_user("former"))
+        headers = {"HX-Request": "true"} if entry == "htmx-form" else {}
+        assert client.post(reverse("link-list"), typed, headers=headers).status_code in (200, 303)
+    elif entry == "api":
+        api = ApiClient(client, make_user("scripter"))
+        sent = {**typed, "redirect_code": 302}
+        assert api.post("/api/v1/links", sent).status_code == 201
+    elif entry == "webhook":
+        data = {"url": "example.com/page?q=1", "title": "Bare"}
+        deliver(client, make_source(), payload("link.create", **data))
+    else:
+        client.force_login(make_user("root", is_staff=True, is_superuser=True))
+        assert client.post(reverse("admin:shortener_link_add"), typed).status_code == 302
+    link = Link.objects.get(title="Bare")
+    assert link.target == "https://example.com/page?q=1"
+    assert link.destination_changes.get().new_target == "https://example.com/page?q=1"
 
 
 def test_wrong_json_types_are_refused_by_the_api_schema_in_the_cores_words(client, world):

@@ -364,3 +364,28 @@ def test_ipv6_addresses_are_read_for_the_ipv4_they_carry(address, carried):
 def test_search_looks_for_text_as_targets_store_it():
     assert targets.stored_forms("Ж") >= {"Ж", "%D0%96"}
     assert "xn--bcher-kva.example" in targets.stored_forms("Bücher.example")
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("example.com/page", "https://example.com/page"),
+        ("example.com", "https://example.com"),
+        ("www.example.co.uk:8080/x?y#z", "https://www.example.co.uk:8080/x?y#z"),
+        ("bücher.de/x", "https://bücher.de/x"),
+        (
+            "example.com?next=http://other.example/",
+            "https://example.com?next=http://other.example/",
+        ),
+        ("https://example.com/", "https://example.com/"),
+        ("HTTP://example.com/", "HTTP://example.com/"),
+        ("mailto:someone@example.com", "mailto:someone@example.com"),
+        ("javascript:alert(1)", "javascript:alert(1)"),
+        ("data:text/html,hi", "data:text/html,hi"),
+        ("localhost:8000/", "localhost:8000/"),
+        ("ftp://example.com/", "ftp://example.com/"),
+        ("", ""),
+    ],
+)
+def test_a_bare_host_is_given_https_and_nothing_else_is(typed, expected):
+    assert targets.assume_https(typed) == expected

@@ -5,6 +5,7 @@ into plain values, call these functions, and turn `LinkRefused` into their own a
 Nothing here knows of requests, forms, JSON or admin.
 """
 
+from shortener.links import bulk
 from shortener.links.access import (
     get_visible,
     may_create,
@@ -26,6 +27,7 @@ __all__ = [
     "LinkRefused",
     "Outcome",
     "add_rule",
+    "bulk",
     "clean",
     "create",
     "create_many",

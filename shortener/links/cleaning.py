@@ -213,7 +213,7 @@ def clean_target(value, context: Context) -> str:
         raise Refusal(UNENCODABLE.format(label="destination"))
     if context.link is not None and value == context.link.target:
         return value  # unchanged: the policy judged it when it was set
-    return judged_target(value, context)
+    return judged_target(targets.assume_https(value), context)
 
 
 def judged_target(value: str, context: Context) -> str:
