@@ -4,12 +4,10 @@ Redirects hand each visit to `buffer.add()`, which appends it to a list in memor
 to the process's journal file (shortener/visit_journal.py) before the redirect is
 answered. A thread per worker process writes the list every VISIT_FLUSH_SECONDS in one
 transaction: a bulk insert of visits and one counter update per link; then the journal
-files of that batch are removed. Rows the database refuses are split out and dropped
-alone (shortener/visit_batches.py); while it is unavailable the visits are kept, up to
-VISIT_BUFFER_MAX a process, and counted as dropped past that. The buffer is flushed
-again when the process exits (granian's graceful stop). A killed process leaves its
-journal, and the same thread in another process writes it (at its start and every
-RECOVER_SECONDS); only a power cut, or a journal that cannot be written, can lose visits.
+files of that batch are removed. The buffer is flushed again when the process exits
+(granian's graceful stop). A killed process leaves its journal, and the same thread in
+another process writes it (at its start and every RECOVER_SECONDS); only a power cut,
+or a journal that cannot be written, can lose visits.
 
 Privacy: the client's IP address lives only in memory, and in the journal files, until
 the next flush (or, for a killed process, until another recovers its journal). What is
@@ -17,6 +15,10 @@ stored is the referrer's host, browser/OS/device families from ua-parser, a bot 
 and `visitor`, an HMAC of IP and user agent under a salt that is random, kept only in
 the shared cache and replaced every day, so visitors are unique per day and the hash
 cannot be reversed once the day's salt is gone.
+
+Under faults: rows the database refuses are split out and dropped alone
+(shortener/visit_batches.py); while it is unavailable the visits are kept, up to
+VISIT_BUFFER_MAX a process, and counted as dropped past that.
 """
 
 import atexit
