@@ -5,19 +5,22 @@ to the process's journal file (shortener/visit_journal.py) before the redirect i
 answered. A thread per worker process writes the list every VISIT_FLUSH_SECONDS in one
 transaction: one counter update per link, a bulk insert of visits and their additions
 to the daily rollups (shortener/rollups.py); then the journal files of that batch are
-removed. Rows the database refuses are split out and dropped
-alone (shortener/visit_batches.py); while it is unavailable the visits are kept, up to
-VISIT_BUFFER_MAX a process, and counted as dropped past that. The buffer is flushed
-again when the process exits (granian's graceful stop). A killed process leaves its
-journal, and the same thread in another process writes it (at its start and every
-RECOVER_SECONDS); only a power cut, or a journal that cannot be written, can lose visits.
+removed. The buffer is flushed again when the process exits
+(granian's graceful stop). A killed process leaves its journal, and the same thread in
+another process writes it (at its start and every RECOVER_SECONDS); only a power cut,
+or a journal that cannot be written, can lose visits.
 
 Privacy: the client's IP address lives only in memory, and in the journal files, until
 the next flush (or, for a killed process, until another recovers its journal). What is
-stored is the referrer's host, browser/OS/device families from ua-parser, a bot flag
+stored is the referrer's host, browser/OS/device families from ua-parser, a bot flag, the
+country (looked up when the visit is buffered, shortener/countries.py; never the address)
 and `visitor`, an HMAC of IP and user agent under a salt that is random, kept only in
 the shared cache and replaced every day, so visitors are unique per day and the hash
 cannot be reversed once the day's salt is gone.
+
+Under faults: rows the database refuses are split out and dropped alone
+(shortener/visit_batches.py); while it is unavailable the visits are kept, up to
+VISIT_BUFFER_MAX a process, and counted as dropped past that.
 """
 
 import atexit
