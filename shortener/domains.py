@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from django.db import DatabaseError
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.http.request import split_domain_port
 
 from shortener.domain_models import Domain
 from shortener.slugs import SLUG_PATTERN
@@ -120,13 +119,22 @@ def of_request(request: HttpRequest) -> Served | None:
     DisallowedHost (a 400) for a host that is neither a domain nor configured."""
     if "torii_domain" in request.__dict__:
         return request.torii_domain
-    name, _ = split_domain_port(request.get_host())
+    name = host_name(request.get_host())
     current = table()
     served = current.active.get(name)
     if served is None and name not in current.inactive:
         served = current.site or served_site()
     request.torii_domain = served
     return served
+
+
+def host_name(host: str) -> str:
+    """A Host that Django has validated, as the domain table holds it: lower case, no
+    port, no trailing dot (what split_domain_port gives, without its regex again)."""
+    host = host.lower()
+    if not host.endswith("]") and ":" in host:  # a port; an IPv6 literal ends in ]
+        host = host.rpartition(":")[0]
+    return host.removesuffix(".")
 
 
 def served_site() -> Served:

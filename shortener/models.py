@@ -14,7 +14,8 @@ from shortener.domain_models import Domain, DomainRefused, site_domain_pk  # noq
 
 
 class SlugChangeRefused(ValueError):
-    """A link's slug is fixed for life: links shared elsewhere must never break."""
+    """A link's slug (and its domain) is fixed for life: links shared elsewhere must
+    never break."""
 
 
 class LinkDestroyRefused(ValueError):
@@ -188,8 +189,11 @@ class Link(models.Model):
         stored = getattr(self, "_stored_slug", None)
         if self.pk and stored is not None and stored != self.slug:
             raise SlugChangeRefused(f"The slug of link {stored!r} cannot change.")
+        stored_domain = getattr(self, "_stored_domain_id", None)
+        if self.pk and stored_domain is not None and stored_domain != self.domain_id:
+            raise SlugChangeRefused(f"The domain of link {self.slug!r} cannot change.")
         super().save(*args, **kwargs)
-        self._stored_slug = self.slug
+        self._stored_slug, self._stored_domain_id = self.slug, self.domain_id
 
     def get_absolute_url(self) -> str:
         return reverse("link-detail", args=[self.key])
@@ -224,6 +228,7 @@ class Link(models.Model):
     def from_db(cls, db, field_names, values, *args, **kwargs):
         instance = super().from_db(db, field_names, values, *args, **kwargs)
         instance._stored_slug = instance.__dict__.get("slug")
+        instance._stored_domain_id = instance.__dict__.get("domain_id")
         return instance
 
     def get_short_path(self) -> str:

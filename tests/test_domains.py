@@ -89,6 +89,16 @@ def test_slugs_are_unique_per_domain_in_the_database_too():
         make_link(slug="same", domain=ex)
 
 
+def test_a_saved_links_domain_cannot_change_even_in_code():
+    from shortener.models import SlugChangeRefused
+
+    link = make_link(slug="fixed")
+    link.domain = make_domain("ex.co")
+    with pytest.raises(SlugChangeRefused, match="domain"):
+        link.save()
+    assert Link.objects.get(pk=link.pk).domain.host != "ex.co"
+
+
 def test_reserved_words_apply_only_on_the_site_host(client):
     make_domain("ex.co")
     owner = make_user()

@@ -170,6 +170,7 @@ def clean_domain(value, actor) -> Domain:
     default if the actor may use it, else the site's own."""
     usable = usable_domains(actor)
     if value is None or value == "":
+        Domain.objects.site()  # made here if SITE_HOST changed (or a test emptied the table)
         default = (
             usable.filter(is_default=True).first() or usable.filter(host=settings.SITE_HOST).first()
         )
