@@ -244,3 +244,19 @@ def test_moving_or_removing_a_rule_that_is_not_there_says_so(client, owner):
         headers={"HX-Request": "true"},
     )
     assert response.status_code == 422 and "This link has no rule 1." in response.content.decode()
+
+
+def test_a_plain_link_never_reaches_the_decision(client, monkeypatch):
+    """Links without a password, rules or forwarding keep the plain path: no facts, no
+    decide(), no cookie read."""
+    from shortener import redirects
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the plain path called the smart one")
+
+    monkeypatch.setattr(redirects, "decide", refuse)
+    monkeypatch.setattr(redirects, "facts_of", refuse)
+    link = make_link()
+    assert redirects.lookup(link.slug).smart is None
+    response = client.get(f"/{link.slug}?utm=1")
+    assert response.status_code == 302 and response["Location"] == link.target
