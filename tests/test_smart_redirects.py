@@ -260,3 +260,14 @@ def test_a_plain_link_never_reaches_the_decision(client, monkeypatch):
     assert redirects.lookup(link.slug).smart is None
     response = client.get(f"/{link.slug}?utm=1")
     assert response.status_code == 302 and response["Location"] == link.target
+
+
+def test_htmx_rule_changes_also_update_the_panels_count(client, owner):
+    link = links.create({"target": "https://a.example/"}, actor=owner)
+    client.force_login(owner)
+    body = client.post(
+        reverse("link-rule-add", args=[link.slug]), RULE, headers={"HX-Request": "true"}
+    ).content.decode()
+    assert '<span id="rules-count" hx-swap-oob="true">' in body and "1 rule<" in body
+    page = client.get(reverse("link-detail", args=[link.slug])).content.decode()
+    assert '<span id="rules-count">' in page and "hx-swap-oob" not in page
