@@ -18,6 +18,8 @@ from shortener.views import detail_context, redirect_303, visible_link_or_404
 def answered(request: HttpRequest, link: Link, message: str, form=None, status=200):
     if wants_fragment(request):
         context = detail_context(request, link, rule_form=form, rules_message=message)
+        # The details panel's rule count comes along, swapped out of band.
+        context["rules_swapped"] = True
         return render(request, "links/detail.html#rules", context, status=status)
     if status >= 400:
         context = detail_context(request, link, rule_form=form)

@@ -246,3 +246,30 @@ def test_moving_or_removing_a_rule_that_is_not_there_says_so(client, owner):
         headers={"HX-Request": "true"},
     )
     assert response.status_code == 422 and "This link has no rule 1." in response.content.decode()
+
+
+def test_a_plain_link_never_reaches_the_decision(client, monkeypatch):
+    """Links without a password, rules or forwarding keep the plain path: no facts, no
+    decide(), no cookie read."""
+    from shortener import redirects
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the plain path called the smart one")
+
+    monkeypatch.setattr(redirects, "decide", refuse)
+    monkeypatch.setattr(redirects, "facts_of", refuse)
+    link = make_link()
+    assert redirects.lookup(link.slug).smart is None
+    response = client.get(f"/{link.slug}?utm=1")
+    assert response.status_code == 302 and response["Location"] == link.target
+
+
+def test_htmx_rule_changes_also_update_the_panels_count(client, owner):
+    link = links.create({"target": "https://a.example/"}, actor=owner)
+    client.force_login(owner)
+    body = client.post(
+        reverse("link-rule-add", args=[link.slug]), RULE, headers={"HX-Request": "true"}
+    ).content.decode()
+    assert '<span id="rules-count" hx-swap-oob="true">' in body and "1 rule<" in body
+    page = client.get(reverse("link-detail", args=[link.slug])).content.decode()
+    assert '<span id="rules-count">' in page and "hx-swap-oob" not in page

@@ -25,6 +25,7 @@ def test_rules_are_added_moved_and_removed_in_place(page):
     rules.get_by_label("Mobile").check()
     rules.get_by_role("button", name="Add rule").click()
     page.locator("#rules-status", has_text="Added rule 1.").wait_for(state="attached")
+    assert page.locator("#rules-count").inner_text() == "1 rule"  # the panel, out of band
     page.locator("#rules").get_by_label("Leads to").fill("https://de.example.com/")
     page.locator("#rules").get_by_label("Browser language").fill("de")
     page.locator("#rules").get_by_role("button", name="Add rule").click()
