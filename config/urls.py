@@ -41,6 +41,7 @@ urlpatterns = [
         bulk_views.bulk_results_csv,
         name="bulk-results-csv",
     ),
+    path("links/bulk/", links.link_bulk, name="link-bulk"),
     re_path(r"^links/export\.(?P<kind>csv|jsonl)$", bulk_views.link_export, name="link-export"),
     re_path(rf"^links/{KEY}/$", links.link_detail, name="link-detail"),
     re_path(rf"^links/{KEY}/edit/$", links.link_edit, name="link-edit"),

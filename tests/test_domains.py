@@ -240,7 +240,9 @@ def test_every_short_url_the_pages_show_is_on_the_links_domain(client, two):
         detail = client.get("/links/launch@ex.co/", headers={"Host": "localhost"})
         svg = client.get("/links/launch@ex.co/qr.svg").content
     body = html.unescape(detail.content.decode())
-    assert 'value="https://ex.co/launch"' in body and 'data-copy="https://ex.co/launch"' in body
+    # The short URL is a link to itself, with its copy button.
+    assert 'href="https://ex.co/launch">https://ex.co/launch</a>' in body
+    assert 'data-copy="https://ex.co/launch"' in body
     assert qr.inline_svg("https://ex.co/launch") in detail.content.decode()
     assert svg == qr.download("https://ex.co/launch", "svg")[0]
     assert 'href="https://ex.co/launch+"' in body  # the preview on its own domain
@@ -257,7 +259,9 @@ def test_the_created_message_and_the_api_use_the_links_domain(client, two):
             {"target": "https://example.com/x", "slug": "fresh", "domain": "ex.co"},
             follow=True,
         )
-    assert "Created https://ex.co/fresh" in response.content.decode()
+    # Without JavaScript the message links the short URL on its own domain.
+    created = 'Created <a href="https://ex.co/fresh" rel="nofollow">https://ex.co/fresh</a>'
+    assert created in response.content.decode()
     doc = ApiClient(client, owner).get("/api/v1/links/fresh@ex.co").json()
     assert (doc["short_url"], doc["domain"], doc["key"]) == (
         "https://ex.co/fresh",

@@ -81,7 +81,7 @@ def test_the_created_message_links_to_the_short_url_itself(client, alice):
     body = create(client, htmx=True).content.decode()
     link = Link.objects.get()
     message = body.split('id="messages"')[1]
-    short = f"http://testserver/{link.slug}"
+    short = link.short_url
     assert f'<a class="short-url" href="{short}">{short}</a>' in message
     assert f'data-copy="{short}"' in message
     assert f'<a href="{link.get_absolute_url()}">Details of {link.slug}</a>' in message

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.urls import reverse
 from waffle.testutils import override_flag
 
+from shortener.models import Link
 from tests.conftest import make_link, make_user
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +48,7 @@ def test_the_qr_code_scales_to_its_box(client):
 def test_the_preview_shows_the_short_url_as_its_own_link(client):
     link = make_link()
     body = client.get(f"/{link.slug}+").content.decode()
-    short = f"http://testserver/{link.slug}"
+    short = link.short_url
     assert f'<a class="short-url" href="{short}">{short}</a>' in body
 
 
@@ -67,5 +68,5 @@ def test_the_created_message_without_javascript_links_the_short_url(client):
     response = client.post(reverse("link-list"), {"target": "example.com/x"}, follow=True)
     body = response.content.decode()
     slug = response.redirect_chain[-1][0].strip("/").split("/")[-1]
-    short = f"http://testserver/{slug}"
+    short = Link.objects.get(slug=slug).short_url
     assert f'Created <a href="{short}" rel="nofollow">{short}</a>' in body

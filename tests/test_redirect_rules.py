@@ -175,7 +175,16 @@ def test_a_rule_holds_when_every_condition_does(when, given, holds):
 def snapshot(*, password="", rules=(), forwarding="off", active=True, target="https://t.example/"):
     parsed = tuple(parse_rules(list(rules)))
     return Snapshot(
-        1, target, 302, active, False, None, None, 0, smart_link(password, parsed, forwarding)
+        pk=1,
+        domain_id=1,
+        target=target,
+        redirect_code=302,
+        is_active=active,
+        deleted=False,
+        expires_at=None,
+        max_visits=None,
+        visit_count=0,
+        smart=smart_link(password, parsed, forwarding),
     )
 
 

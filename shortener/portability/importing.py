@@ -93,11 +93,11 @@ def values_of(row: Row, fmt: formats.Format, hosts: set[str]) -> dict[str, Any]:
     if "_line" in row.fields:
         return formats.line_values(row.fields["_line"])
     values = fmt.to_values(row.fields)
-    # A row's domain is kept when this Torii has it (the core then judges whether the
-    # actor may use it); a domain it does not have (bit.ly, the old shortener's host)
-    # leaves the link to the default domain, as a row without one.
+    # Torii's own files and pasted lines name Torii's domains: the core judges them as
+    # on create. A peer's domain (bit.ly, the old shortener's host) is kept when this
+    # Torii has it; otherwise the link goes on the default domain, as without one.
     named = values.get("domain")
-    if named is not None:
+    if named is not None and fmt.to_values is not formats.torii_values:
         verdict = targets.domain_host(named)
         if not verdict.ok or verdict.url not in hosts:
             del values["domain"]
