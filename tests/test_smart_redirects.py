@@ -259,7 +259,7 @@ def test_a_plain_link_never_reaches_the_decision(client, monkeypatch):
     monkeypatch.setattr(redirects, "decide", refuse)
     monkeypatch.setattr(redirects, "facts_of", refuse)
     link = make_link()
-    assert redirects.lookup(link.slug).smart is None
+    assert redirects.lookup(link.domain_id, link.slug).smart is None
     response = client.get(f"/{link.slug}?utm=1")
     assert response.status_code == 302 and response["Location"] == link.target
 
