@@ -118,7 +118,8 @@ def test_a_range_outside_the_data_and_a_link_without_visits_show_zeros(client, o
     ):
         assert response.status_code == 200
         assert totals_shown(response) == ["0", "0", "0", "0"]
-        assert response.content.decode().count("No visits on these days.") == 4
+        # four breakdowns and the countries table
+        assert response.content.decode().count("No visits on these days.") == 5
 
 
 def test_a_day_with_a_single_bot_visit(client, owner):
