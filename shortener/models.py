@@ -98,7 +98,8 @@ class LinkQuerySet(models.QuerySet):
         text, tag = text.replace("\x00", "").strip(), tag.replace("\x00", "").strip()
         links = self
         if domain:  # as typed: Unicode or A-labels, any case, a trailing dot
-            links = links.filter(domain__host=targets.domain_host(domain).url or domain)
+            host = targets.domain_host(domain).url  # None for no host name (a NUL, a port)
+            links = links.filter(domain__host=host) if host else links.none()
         if text:
             links = links.search(text)
         if tag:
