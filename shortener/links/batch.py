@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from shortener import slugs
 from shortener.links.access import is_signed_in, may_create
-from shortener.links.cleaning import Lookups, clean, parse_when, taken
+from shortener.links.cleaning import Domains, Lookups, clean, parse_when, taken
 from shortener.links.refusal import LinkRefused
 from shortener.models import BlockedDomain, DestinationChange, Link, Tag
 
@@ -88,6 +88,7 @@ def create_many(
         blocked_domains=list(BlockedDomain.objects.values_list("domain", flat=True)),
         taken_slugs=set(existing),
         restoring=restoring,
+        domains=Domains.read(actor),
     )
     pending: dict[tuple[int, str], Prepared] = {}  # accepted (domain id, slug) of this batch
     prepared: list[Prepared] = []
@@ -101,7 +102,9 @@ def create_many(
             slug = item.get("slug")
             slug = slug.strip() if isinstance(slug, str) else None
             outcome.refusal = refusal
-            same = same_link(slug, refusal, item, existing, pending, actor, own_host, owner)
+            same = same_link(
+                slug, refusal, item, existing, pending, actor, own_host, owner, lookups
+            )
             if same is not None:
                 outcome.refusal, outcome.existing = None, True
                 if isinstance(same, Link):
@@ -178,7 +181,7 @@ def prepare(item, actor, own_host, owner, lookups: Lookups, restoring: bool) -> 
     )
 
 
-def same_link(slug, refusal, item, existing, pending, actor, own_host, owner):
+def same_link(slug, refusal, item, existing, pending, actor, own_host, owner, lookups):
     """The link (or the pending item) this refused item repeats, or None.
 
     Only a refusal of the slug alone as taken qualifies, and only when the same slug
@@ -191,7 +194,8 @@ def same_link(slug, refusal, item, existing, pending, actor, own_host, owner):
             {"target": item.get("target"), "domain": item.get("domain")},
             actor=actor,
             own_host=own_host,
-            lookups=NO_LOOKUPS,
+            # For comparing a target only: blocklist and slugs do not matter here.
+            lookups=Lookups([], set(), restoring=True, domains=lookups.domains),
         )
     except LinkRefused:
         return None
@@ -210,10 +214,6 @@ def same_link(slug, refusal, item, existing, pending, actor, own_host, owner):
     if twin is not None and twin.cleaned["target"] == target:
         return twin
     return None
-
-
-# For comparing a target only: blocklist and slugs do not matter to "the same link".
-NO_LOOKUPS = Lookups(blocked_domains=[], taken_slugs=set(), restoring=True)
 
 
 def write(chunk: list[Prepared], actor, taken_slugs: set[tuple[int, str]]) -> None:

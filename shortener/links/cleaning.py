@@ -101,6 +101,25 @@ class Lookups:
     blocked_domains: list[str]
     taken_slugs: set[tuple[int, str]]  # (domain id, slug)
     restoring: bool = False
+    domains: "Domains | None" = None  # read once for the batch's actor
+
+
+@dataclass(frozen=True)
+class Domains:
+    """The short domains as one cleaning sees them: every one by host, and those the
+    actor may use, the default first. A handful of rows, read in two queries."""
+
+    by_host: dict[str, Domain]
+    usable: list[Domain]
+
+    @classmethod
+    def read(cls, actor) -> "Domains":
+        Domain.objects.site()  # made here if SITE_HOST changed (or a test emptied the table)
+        return cls({d.host: d for d in Domain.objects.all()}, list(usable_domains(actor)))
+
+    def active_hosts(self) -> list[tuple[str, bool]]:
+        """(host, its subdomains refused too) for each active domain."""
+        return [(d.host, d.refuse_subdomains) for d in self.by_host.values() if d.is_active]
 
 
 def clean(
@@ -128,7 +147,10 @@ def clean(
             errors["domain"] = DOMAIN_FIXED
     else:
         try:
-            domain = cleaned["domain"] = clean_domain(values.get("domain"), actor)
+            known = lookups.domains if lookups is not None else None
+            domain = cleaned["domain"] = clean_domain(
+                values.get("domain"), known or Domains.read(actor)
+            )
         except Refusal as refusal:
             errors["domain"] = str(refusal)
     context = Context(actor, link, own_host, timezone.now(), domain, lookups)
@@ -165,14 +187,13 @@ def stored(link: Link, name: str):
     return getattr(link, name)
 
 
-def clean_domain(value, actor) -> Domain:
+def clean_domain(value, domains: Domains) -> Domain:
     """The domain a new link goes on: the one named (a host name, as typed), else the
     default if the actor may use it, else the site's own."""
-    usable = usable_domains(actor)
+    usable = domains.usable
     if value is None or value == "":
-        Domain.objects.site()  # made here if SITE_HOST changed (or a test emptied the table)
-        default = (
-            usable.filter(is_default=True).first() or usable.filter(host=settings.SITE_HOST).first()
+        default = next((d for d in usable if d.is_default), None) or next(
+            (d for d in usable if d.host == settings.SITE_HOST), None
         )
         if default is None:
             raise Refusal("There is no domain your account may use; ask staff for one.")
@@ -181,12 +202,12 @@ def clean_domain(value, actor) -> Domain:
         raise Refusal(SENTENCES["domain"])
     verdict = targets.domain_host(value)
     host = verdict.url or shorten(value.strip())
-    domain = Domain.objects.filter(host=host).first() if verdict.ok else None
+    domain = domains.by_host.get(host) if verdict.ok else None
     if domain is None:
         raise Refusal(f"There is no short domain {host} on this site.")
     if not domain.is_active:
         raise Refusal(f"The domain {host} is not active; choose another.")
-    if not usable.filter(pk=domain.pk).exists():
+    if all(d.pk != domain.pk for d in usable):
         raise Refusal(f"Your account cannot use the domain {host}; choose another.")
     return domain
 
@@ -200,9 +221,13 @@ def own_hosts(context: Context) -> tuple[list[str], list[str]]:
     if context.own_host:
         with_subdomains.append(split_domain_port(context.own_host)[0])
     exact = []
-    for host, subdomains in Domain.objects.filter(is_active=True).values_list(
-        "host", "refuse_subdomains"
-    ):
+    known = context.lookups.domains if context.lookups is not None else None
+    active = (
+        known.active_hosts()
+        if known is not None
+        else Domain.objects.filter(is_active=True).values_list("host", "refuse_subdomains")
+    )
+    for host, subdomains in active:
         (with_subdomains if subdomains else exact).append(host)
     return with_subdomains, exact
 
