@@ -35,6 +35,7 @@ REFERRERS = ["", "news.example.com", "t.co", "www.google.com", "mail.example.org
 BROWSERS = ["Chrome", "Firefox", "Mobile Safari", "Edge", "Googlebot", "Chrome Mobile"]
 SYSTEMS = ["Windows", "Mac OS X", "iOS", "Android", "Linux", "Other"]
 DEVICES = ["desktop", "desktop", "mobile", "tablet", "bot", "mobile"]
+COUNTRIES = ["", "US", "DE", "FR", "JP", "BR", "IN", "GB"]  # "": unknown
 
 
 def sizes() -> dict[str, int]:
@@ -245,7 +246,7 @@ def insert_visits(n: dict[str, int]) -> None:
     first_other = Link.objects.exclude(pk=viral).order_by("pk").values_list("pk", flat=True)[0]
     links = Link.objects.count() - 1
     table = connection.ops.quote_name(Visit._meta.db_table)
-    columns = "link_id, at, referrer_host, browser, os, device, is_bot, visitor"
+    columns = "link_id, at, referrer_host, browser, os, device, is_bot, visitor, country"
 
     def pick(values: list[str], index: str) -> str:
         whens = " ".join(f"WHEN {i} THEN '{v}'" for i, v in enumerate(values))
@@ -262,7 +263,8 @@ def insert_visits(n: dict[str, int]) -> None:
         visitor = "lpad(to_hex((j * 31) % 400000), 32, '0')"
     select = (
         f"SELECT {link}, {at}, {pick(REFERRERS, '(j / 7) % 6')}, {pick(BROWSERS, kind)}, "
-        f"{pick(SYSTEMS, kind)}, {pick(DEVICES, kind)}, {kind} = 4, {visitor}"
+        f"{pick(SYSTEMS, kind)}, {pick(DEVICES, kind)}, {kind} = 4, {visitor}, "
+        f"{pick(COUNTRIES, '(j / 11) % 8')}"
     )
     step = 1_000_000  # visits per statement and transaction
     with connection.cursor() as cursor:
