@@ -90,6 +90,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "config.password_reset.mail_status",
+                "shortener.domains.site_links",
             ],
         },
     },

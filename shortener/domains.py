@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from django.core.exceptions import DisallowedHost
 from django.db import DatabaseError
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -176,3 +177,16 @@ class DomainMiddleware:
 
 def current_site() -> Served:
     return table().site or served_site()
+
+
+def site_links(request: HttpRequest) -> dict[str, str]:
+    """A template context processor: `site_root`, what the site's own links start with.
+    Empty on the site's host; on a short domain, which answers only its links, the
+    site's address, so a 404 page's "Sign in" leads to the site rather than to a 404."""
+    try:
+        domain = of_request(request)
+    except DisallowedHost:  # the 400 page of a host that is no domain: stay relative
+        return {"site_root": ""}
+    if domain is None or domain.is_site:
+        return {"site_root": ""}
+    return {"site_root": current_site().url_for("").removesuffix("/")}

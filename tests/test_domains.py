@@ -223,6 +223,25 @@ def test_an_unknown_slug_is_a_404_or_goes_where_staff_said(client, two):
     assert follow(client, "/admin/", "ex.co").status_code == 404  # not a slug: no redirect
 
 
+SITE_LINK = re.compile(r'(?:href|action)="([^"#]*)"')
+
+
+@pytest.mark.parametrize("path", ["/nope", "/gone", "/accounts/login/"])
+def test_a_short_domains_error_pages_lead_to_the_site_not_to_more_404s(client, two, path):
+    """A short domain answers only its links: the site's links on its 404 and 410 pages
+    (sign in, sign up, home, the API docs) carry the site's own address."""
+    make_link(slug="gone", target="https://example.com/x", domain=two["ex"], is_active=False)
+    response = follow(client, path, "ex.co")
+    assert response.status_code in (404, 410)
+    page = response.content.decode()
+    targets = [url for url in SITE_LINK.findall(page) if not url.startswith("/static/")]
+    assert "http://localhost/accounts/login/" in targets
+    assert "http://localhost/" in targets  # the brand and "Go to the home page"
+    assert not [url for url in targets if url.startswith("/")]
+    on_site = follow(client, "/nope", "localhost").content.decode()
+    assert 'href="/accounts/login/"' in on_site  # the site's own pages stay relative
+
+
 def test_the_site_root_cannot_redirect_nor_the_site_host_go_inactive(settings):
     site = Domain.objects.site()
     site.root_redirect, site.is_active = "https://elsewhere.example/", False
