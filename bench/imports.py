@@ -27,7 +27,15 @@ import threading
 import time
 from pathlib import Path
 
-from bench.redirects import VENV_BIN, free_port, seed_torii, stop, torii_env, wait_for
+from bench.redirects import (
+    VENV_BIN,
+    free_port,
+    seed_torii,
+    start_granian,
+    stop,
+    torii_env,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 LINKS = 100_000
@@ -122,24 +130,6 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
-    command = [
-        str(VENV_BIN / "granian"),
-        "--interface", "wsgi",
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--workers", "2",
-        "--blocking-threads", "2",
-        "--respawn-failed-workers",
-        "--no-ws",
-        "--log-level", "warning",
-        "config.wsgi:application",
-    ]  # fmt: skip
-    return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-
-
 def manage(env: dict[str, str], *args: str, timeout: float = 900) -> str:
     done = subprocess.run(
         [str(VENV_BIN / "python"), "manage.py", *args],
@@ -169,7 +159,7 @@ def measure(label: str, data_dir: Path, extra_env: dict[str, str], csv_path: Pat
     script = "from django.contrib.auth import get_user_model as g; g().objects.create_user('bench')"
     manage(env, "shell", "-c", script)
     port = free_port()
-    server = start_server(env, port)
+    server = start_granian(env, port)
     rows = []
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz", server)

@@ -116,6 +116,11 @@ def count_visits(data_dir: Path) -> int:
 
 
 def start_torii(data_dir: Path, port: int, limits: bool = True) -> subprocess.Popen:
+    return start_granian(torii_env(data_dir, limits), port)
+
+
+def start_granian(env: dict[str, str], port: int) -> subprocess.Popen:
+    """Torii as `make run` serves it: granian, 2 workers of 2 threads each."""
     command = [
         str(VENV_BIN / "granian"),
         "--interface", "wsgi",
@@ -129,11 +134,7 @@ def start_torii(data_dir: Path, port: int, limits: bool = True) -> subprocess.Po
         "config.wsgi:application",
     ]  # fmt: skip
     return subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=torii_env(data_dir, limits),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
 
 
