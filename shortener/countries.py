@@ -7,8 +7,10 @@ with `maxminddb`). A malformed header, a missing or corrupt file: unknown, never
 """
 
 import logging
+import os
 import threading
 from functools import lru_cache
+from time import monotonic
 
 import maxminddb
 import pycountry
@@ -54,26 +56,46 @@ def record_country(record) -> str:
     return header_country(code) if isinstance(code, str) else UNKNOWN
 
 
+RECHECK_SECONDS = 60.0  # how often a worker looks whether the file was replaced
+
+
+def file_stamp(path) -> tuple[int, int, int] | None:
+    """What changes when the file is replaced or rewritten: inode, size, modification."""
+    try:
+        found = os.stat(path)
+    except (OSError, TypeError, ValueError):
+        return None
+    return found.st_ino, found.st_size, found.st_mtime_ns
+
+
 class CountryDatabase:
     """The file at GEOIP_PATH, opened on first use (memory-mapped, so every worker shares
-    the pages); a file that is missing or corrupt is logged once and answers unknown."""
+    the pages); a file that is missing or corrupt is logged once and answers unknown.
+    Every RECHECK_SECONDS a worker looks at the file and opens it again if it was
+    replaced (the monthly update renames a new file over the old: no restart needed)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._path: object = None
+        self._stamp: tuple[int, int, int] | None = None
+        self._recheck_at = float("-inf")
         self._reader = None
 
     def reader(self):
         path = settings.GEOIP_PATH
-        if path is self._path or path == self._path:
+        if (path is self._path or path == self._path) and monotonic() < self._recheck_at:
             return self._reader
         with self._lock:
-            if path != self._path:
-                old, self._reader = self._reader, None
-                self._path = path
-                if old is not None:
-                    old.close()
-                    lookup.cache_clear()
+            now = monotonic()
+            if path == self._path and now < self._recheck_at:
+                return self._reader
+            self._recheck_at = now + RECHECK_SECONDS
+            stamp = file_stamp(path) if path else None
+            if path != self._path or stamp != self._stamp:
+                # The old reader is not closed here: a lookup in another thread may hold
+                # it still. It closes when the last reference goes.
+                self._reader, self._path, self._stamp = None, path, stamp
+                lookup.cache_clear()
                 if path:
                     self._reader = self._open(path)
         return self._reader
@@ -133,6 +155,7 @@ def country_of(meta) -> str:
         return code
     if not settings.GEOIP_PATH:
         return UNKNOWN
+    database.reader()  # a replaced file clears what `lookup` remembers of the old one
     return lookup(meta.get("torii.client_address") or meta.get("REMOTE_ADDR", ""))
 
 

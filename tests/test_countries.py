@@ -132,3 +132,25 @@ def test_flags_are_text_and_names_are_read():
     assert countries.flag("DE") == "\U0001f1e9\U0001f1ea"
     assert countries.flag("") == "" and countries.flag("XX") == ""
     assert countries.name("JP") == "Japan" and countries.name("") == "Unknown"
+
+
+def test_a_replaced_file_is_read_again_without_a_restart(settings, tmp_path, monkeypatch):
+    """The monthly update renames a new file over the old one: within RECHECK_SECONDS
+    every worker answers from the new file, and a file that goes missing keeps none."""
+    path = write_country_database(tmp_path / "countries.mmdb")
+    settings.GEOIP_PATH = path
+    clock = [1000.0]
+    monkeypatch.setattr(countries, "monotonic", lambda: clock[0])
+    assert countries.country_of(meta("192.0.2.7")) == "DE"
+
+    newer = write_country_database(tmp_path / "new.mmdb", {"FR": ["192.0.2.0/24"]})
+    newer.replace(path)
+    clock[0] += countries.RECHECK_SECONDS / 2
+    assert countries.country_of(meta("192.0.2.7")) == "DE"  # not looked at yet
+    clock[0] += countries.RECHECK_SECONDS
+    assert countries.country_of(meta("192.0.2.7")) == "FR"
+    assert countries.country_of(meta("198.51.100.1")) == ""  # gone from the new file
+
+    path.unlink()
+    clock[0] += countries.RECHECK_SECONDS + 1
+    assert countries.country_of(meta("192.0.2.7")) == ""
