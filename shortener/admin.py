@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 from shortener import links, redirect_rules
 from shortener.forms import LinkFields, initial_of, text
 from shortener.links import LinkRefused
-from shortener.models import ApiToken, BlockedDomain, Domain, Link, LinkState, Tag
+from shortener.models import ApiToken, BlockedDomain, BulkJob, Domain, Link, LinkState, Tag
 
 
 class LinkAdminForm(LinkFields, forms.ModelForm):
@@ -274,6 +274,35 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset:
             token.revoke()
         self.message_user(request, f"Revoked {queryset.count()} token(s).", messages.SUCCESS)
+
+
+@admin.register(BulkJob)
+class BulkJobAdmin(admin.ModelAdmin):
+    """Imports from /import/ (pasted lines or a file), as their owners see them there:
+    staff can look, and remove a job's record (its links stay)."""
+
+    list_display = ["pk", "owner", "format", "filename", "status", "done", "total"]
+    list_display += ["created", "refused", "created_at", "finished_at"]
+    list_filter = ["status", "format"]
+    search_fields = ["owner__username", "filename"]
+    fields = ["owner", "format", "filename", "status", "done", "total", "created", "refused"]
+    fields += ["message", "created_at", "finished_at", "refusals"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False  # jobs are made on /import/, never by hand
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Refused rows")
+    def refusals(self, job: BulkJob) -> str:
+        refused = [row for row in job.results if row.get("status") == "refused"][:100]
+        if not refused:
+            return "None"
+        return format_html_join(
+            "", "<p>Row {}: {}</p>", ((row.get("row"), row.get("reason")) for row in refused)
+        )
 
 
 from shortener.webhooks import admin as webhook_admin  # noqa: E402, F401  (registers its models)

@@ -90,3 +90,37 @@ def test_a_tombstone_cannot_be_edited_in_admin_and_says_so(admin_client):
     assert "A deleted link cannot be changed." in response.content.decode()
     link.refresh_from_db()
     assert link.title == "Gone" and link.target == "https://example.com/some/long/path"
+
+
+def test_staff_see_import_jobs_and_their_refusals_read_only(admin_client):
+    from shortener.models import BulkJob
+
+    owner = make_user("importer")
+    job = BulkJob.objects.create(
+        owner=owner,
+        format="torii",
+        source=b"slug,target\n",
+        filename="links.csv",
+        status="done",
+        total=2,
+        done=2,
+        created=1,
+        refused=1,
+        results=[
+            {"row": 2, "status": "created", "slug": "ok", "target": "https://example.com/"},
+            {"row": 3, "status": "refused", "slug": "x", "reason": "<b>Bad</b> target"},
+        ],
+    )
+    listing = admin_client.get(reverse("admin:shortener_bulkjob_changelist"))
+    assert listing.status_code == 200 and "links.csv" in listing.content.decode()
+    page = admin_client.get(reverse("admin:shortener_bulkjob_change", args=[job.pk]))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "Row 3: &lt;b&gt;Bad&lt;/b&gt; target" in html and "Row 2" not in html
+    assert admin_client.get(reverse("admin:shortener_bulkjob_add")).status_code == 403
+    changed = admin_client.post(
+        reverse("admin:shortener_bulkjob_change", args=[job.pk]), {"status": "queued"}
+    )
+    assert changed.status_code == 403
+    job.refresh_from_db()
+    assert job.status == "done"
