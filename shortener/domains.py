@@ -14,7 +14,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-from django.core.exceptions import DisallowedHost
 from django.db import DatabaseError
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -182,11 +181,11 @@ def current_site() -> Served:
 def site_links(request: HttpRequest) -> dict[str, str]:
     """A template context processor: `site_root`, what the site's own links start with.
     Empty on the site's host; on a short domain, which answers only its links, the
-    site's address, so a 404 page's "Sign in" leads to the site rather than to a 404."""
-    try:
-        domain = of_request(request)
-    except DisallowedHost:  # the 400 page of a host that is no domain: stay relative
-        return {"site_root": ""}
+    site's address, so a 404 page's "Sign in" leads to the site rather than to a 404.
+    Only a request whose domain is known already (DomainMiddleware, the redirect) gets
+    one: a page rendered before that, or while the database is away, stays relative."""
+    domain = request.__dict__.get("torii_domain")
     if domain is None or domain.is_site:
         return {"site_root": ""}
-    return {"site_root": current_site().url_for("").removesuffix("/")}
+    site = table().site
+    return {"site_root": site.url_for("").removesuffix("/") if site is not None else ""}
