@@ -89,6 +89,7 @@ class Context:
     now: datetime
     domain: Domain | None = None  # the link's; None when it was refused
     lookups: "Lookups | None" = None
+    domains: "Domains | None" = None  # as a new link's domain was chosen from them
 
 
 @dataclass
@@ -140,20 +141,18 @@ def clean(
         raise LinkRefused("__all__", "A deleted link cannot be changed.")
     errors: dict[str, str] = {}
     cleaned: dict[str, Any] = {}
-    domain = None
+    domain = domains = None
     if link is not None:
         domain = link.domain
         if values.get("domain") not in (None, "", link.domain.host):
             errors["domain"] = DOMAIN_FIXED
     else:
+        domains = (lookups.domains if lookups is not None else None) or Domains.read(actor)
         try:
-            known = lookups.domains if lookups is not None else None
-            domain = cleaned["domain"] = clean_domain(
-                values.get("domain"), known or Domains.read(actor)
-            )
+            domain = cleaned["domain"] = clean_domain(values.get("domain"), domains)
         except Refusal as refusal:
             errors["domain"] = str(refusal)
-    context = Context(actor, link, own_host, timezone.now(), domain, lookups)
+    context = Context(actor, link, own_host, timezone.now(), domain, lookups, domains)
     for name in values:
         if name not in CLEANERS and name != "domain":
             errors[name] = "This field is not part of a link."
@@ -221,10 +220,9 @@ def own_hosts(context: Context) -> tuple[list[str], list[str]]:
     if context.own_host:
         with_subdomains.append(split_domain_port(context.own_host)[0])
     exact = []
-    known = context.lookups.domains if context.lookups is not None else None
-    active = (
-        known.active_hosts()
-        if known is not None
+    active = (  # an edit reads them here: it chose no domain
+        context.domains.active_hosts()
+        if context.domains is not None
         else Domain.objects.filter(is_active=True).values_list("host", "refuse_subdomains")
     )
     for host, subdomains in active:
