@@ -65,6 +65,7 @@ test: install-dev install-browser-tools
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 # Benchmarks measure and print (bench/run.py) and keep JSON in bench/results/;
 # SECTIONS="redirects" runs a subset. The baseline server (gunicorn) is a dev requirement.

@@ -111,8 +111,8 @@ def run(args: argparse.Namespace) -> None:
     from django.utils import timezone
 
     from flags.models import FeatureFlag
-    from shortener.api import tokens
-    from shortener.models import Link
+    from shortener.links.models import Link
+    from shortener.tokens import personal as tokens
 
     FeatureFlag.objects.update_or_create(name="api_v1", defaults={"everyone": True})
     user, _ = get_user_model().objects.get_or_create(username="bench")

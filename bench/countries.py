@@ -39,7 +39,7 @@ def section():
 
     from django.test import override_settings
 
-    from shortener import countries
+    from shortener.visits import countries
 
     directory = Path(tempfile.mkdtemp(prefix="torii-bench-countries-"))
     path = write_database(directory / "countries.mmdb")

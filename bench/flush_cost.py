@@ -1,6 +1,6 @@
 """The visit flush's cost per visit, with and without the daily rollups.
 
-`visits.write()` runs in each worker's flush thread beside the request threads, so its
+`recording.write()` runs in each worker's flush thread beside the request threads, so its
 CPU time in this process (time it may hold the GIL) matters as much as its wall time.
 Batches of FLUSH_BENCH_BATCH visits (default 1,000: about a second of a busy worker)
 spread over 50 links and a few days, realistic agents and referrers; each batch written
@@ -55,8 +55,8 @@ def main() -> None:
 def measure(batch: int, rounds: int = 20) -> list[tuple[str, float, str]]:
     from django.db import connection
 
-    from shortener import rollups, visits
-    from shortener.models import Link
+    from shortener.links.models import Link
+    from shortener.visits import recording, rollups
 
     links = [
         Link.objects.create(slug=f"flush{n}", target="https://example.com/").pk for n in range(50)
@@ -79,13 +79,13 @@ def measure(batch: int, rounds: int = 20) -> list[tuple[str, float, str]]:
 
     real_add = rollups.add
     timings: dict[str, list[tuple[float, float]]] = {"without rollups": [], "with rollups": []}
-    visits.write(raws())  # warm up: caches, the day's salt, statements
+    recording.write(raws())  # warm up: caches, the day's salt, statements
     for _ in range(rounds):
         for name in timings:
             rollups.add = (lambda *args: None) if name == "without rollups" else real_add
             batch_raws = raws()
             wall, cpu = time.perf_counter(), time.process_time()
-            visits.write(batch_raws)
+            recording.write(batch_raws)
             timings[name].append((time.perf_counter() - wall, time.process_time() - cpu))
     rollups.add = real_add
     rows = []

@@ -18,7 +18,8 @@ def main(command: str, *args: str) -> None:
     django.setup()
     from django.core.management import call_command
 
-    from shortener.models import Link, Visit
+    from shortener.links.models import Link
+    from shortener.visits.models import Visit
 
     if command == "seed":
         call_command("migrate", verbosity=0)
@@ -28,7 +29,7 @@ def main(command: str, *args: str) -> None:
         print(json.dumps(random.sample(slugs, min(1000, len(slugs)))))
     elif command == "seed-domains":
         call_command("migrate", verbosity=0)
-        from shortener.models import Domain
+        from shortener.domains.models import Domain
 
         wanted, hosts = int(args[0]), args[1:]
         slugs = seed_links(Link, wanted)
@@ -52,8 +53,8 @@ def main(command: str, *args: str) -> None:
 
 
 def seed_links(Link, wanted: int) -> list[str]:
-    from shortener.models import Domain
-    from shortener.slugs import generate_slug
+    from shortener.domains.models import Domain
+    from shortener.policy.slugs import generate_slug
 
     site = Domain.objects.site().pk  # once: the field's default would ask for every row
     created = []
@@ -89,8 +90,8 @@ def seed_smart(Link, each: int) -> dict:
     visitor gets after typing the password)."""
     from django.contrib.auth.hashers import make_password
 
-    from shortener import link_passwords
-    from shortener.slugs import generate_slug
+    from shortener.links import passwords
+    from shortener.policy.slugs import generate_slug
 
     hashed = make_password("bench")  # once: hashing is slow on purpose
     kinds = {
@@ -110,7 +111,7 @@ def seed_smart(Link, each: int) -> dict:
         "plain": [link.slug for link in made["plain"]],
         "ruled": [link.slug for link in made["ruled"]],
         "protected": [
-            [link.slug, link_passwords.cookie_value(link.pk, hashed)] for link in made["protected"]
+            [link.slug, passwords.cookie_value(link.pk, hashed)] for link in made["protected"]
         ],
     }
 

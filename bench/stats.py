@@ -216,8 +216,8 @@ def users_and_links(others: int) -> tuple[str, str, str]:
     )
 
     from flags.models import FeatureFlag
-    from shortener.api import tokens
-    from shortener.models import Link
+    from shortener.links.models import Link
+    from shortener.tokens import personal as tokens
 
     for name in ("link_analytics", "api_v1"):
         FeatureFlag.objects.update_or_create(name=name, defaults={"everyone": True})
@@ -240,7 +240,8 @@ def insert_visits(n: dict[str, int]) -> None:
     the other links; times spread over 90 days, some visitors coming back."""
     from django.db import connection, transaction
 
-    from shortener.models import Link, Visit
+    from shortener.links.models import Link
+    from shortener.visits.models import Visit
 
     viral = Link.objects.get(slug="viral").pk
     first_other = Link.objects.exclude(pk=viral).order_by("pk").values_list("pk", flat=True)[0]
@@ -292,10 +293,10 @@ def insert_visits(n: dict[str, int]) -> None:
 def build_rollups() -> None:
     from django.db import connection, transaction
 
-    from shortener import rollup_rebuild
+    from shortener.visits import rebuild
 
     with transaction.atomic():
-        rollup_rebuild.rebuild(rollup_rebuild.Scope())
+        rebuild.rebuild(rebuild.Scope())
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
 

@@ -91,7 +91,7 @@ def in_process(count: int, rate: float, worker: bool):
     from django.core.management import call_command
     from django.test import Client
 
-    from shortener.models import WebhookSource
+    from shortener.events.models import WebhookSource
 
     call_command("migrate", verbosity=0)
     owner = get_user_model().objects.create_user("bench")
@@ -134,7 +134,7 @@ def in_process(count: int, rate: float, worker: bool):
 
 
 def wait_for_worker(processed: int, timeout: float = 60) -> None:
-    from shortener.models import EventStatus, WebhookEvent
+    from shortener.events.models import EventStatus, WebhookEvent
 
     deadline = time.monotonic() + timeout
     while WebhookEvent.objects.filter(status=EventStatus.PROCESSED).count() < processed:

@@ -21,9 +21,9 @@ class ActiveDomains(str):
             return True
         if not isinstance(other, str) or isinstance(other, ActiveDomains) or other == "*":
             return False
-        from shortener import domains  # settings load before the apps
+        from shortener.domains import served  # settings load before the apps
 
-        return domains.is_active_host(other)
+        return served.is_active_host(other)
 
     def __ne__(self, other) -> bool:
         return not self.__eq__(other)

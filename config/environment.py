@@ -138,7 +138,7 @@ def database(name: str, default: str) -> dict:
 
 def site_host(name: str, allowed_hosts: list[str]) -> str:
     """The site's own host name; unset, the first ALLOWED_HOSTS entry that names one host."""
-    from shortener.targets import domain_host  # pure: no models, safe while settings load
+    from shortener.policy.targets import domain_host  # pure: no models, safe while settings load
 
     value = os.environ.get(name, "").strip()
     if not value:

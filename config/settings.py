@@ -53,11 +53,11 @@ MIDDLEWARE = [
     # Rate limits for every group whose key needs no user (redirects included)...
     "config.ratelimit.middleware.EarlyRateLimitMiddleware",
     # ...then live short links are answered here, before sessions, auth and templates.
-    "shortener.redirects.RedirectMiddleware",
+    "shortener.redirect.middleware.RedirectMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Short domains answer only their links (shortener/domains.py); static files stay
     # served everywhere so their 404 and 410 pages keep the site's look.
-    "shortener.domains.DomainMiddleware",
+    "shortener.domains.served.DomainMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -91,7 +91,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "config.password_reset.mail_status",
-                "shortener.domains.site_links",
+                "shortener.domains.served.site_links",
             ],
         },
     },

@@ -5,9 +5,10 @@ from django.urls import include, path, re_path
 
 from config.health import healthz
 from config.password_reset import password_reset
-from shortener import bulk_views, redirects, rule_views, slugs
-from shortener import token_views as tokens
-from shortener import views as links
+from shortener.pages import bulk, rules, tokens
+from shortener.pages import views as links
+from shortener.policy import slugs
+from shortener.redirect import views
 from shortener.webhooks.receiver import receive as receive_webhook
 
 SLUG = rf"(?P<slug>{slugs.SLUG_PATTERN})"
@@ -34,34 +35,34 @@ urlpatterns = [
     path("tokens/<int:token_id>/", tokens.token_row, name="token-row"),
     path("tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
     path("links/", links.link_collection, name="link-list"),
-    path("import/", bulk_views.bulk_create, name="bulk-create"),
-    path("import/<int:job_id>/", bulk_views.bulk_detail, name="bulk-detail"),
+    path("import/", bulk.bulk_create, name="bulk-create"),
+    path("import/<int:job_id>/", bulk.bulk_detail, name="bulk-detail"),
     path(
         "import/<int:job_id>/results.csv",
-        bulk_views.bulk_results_csv,
+        bulk.bulk_results_csv,
         name="bulk-results-csv",
     ),
     path("links/bulk/", links.link_bulk, name="link-bulk"),
-    re_path(r"^links/export\.(?P<kind>csv|jsonl)$", bulk_views.link_export, name="link-export"),
+    re_path(r"^links/export\.(?P<kind>csv|jsonl)$", bulk.link_export, name="link-export"),
     re_path(rf"^links/{KEY}/$", links.link_detail, name="link-detail"),
     re_path(rf"^links/{KEY}/edit/$", links.link_edit, name="link-edit"),
     re_path(rf"^links/{KEY}/disable/$", links.link_disable, name="link-disable"),
     re_path(rf"^links/{KEY}/enable/$", links.link_enable, name="link-enable"),
     re_path(rf"^links/{KEY}/delete/$", links.link_delete, name="link-delete"),
-    re_path(rf"^links/{KEY}/rules/$", rule_views.rule_add, name="link-rule-add"),
+    re_path(rf"^links/{KEY}/rules/$", rules.rule_add, name="link-rule-add"),
     re_path(
         rf"^links/{KEY}/rules/(?P<number>[0-9]{{1,2}})/move/$",
-        rule_views.rule_move,
+        rules.rule_move,
         name="link-rule-move",
     ),
     re_path(
         rf"^links/{KEY}/rules/(?P<number>[0-9]{{1,2}})/remove/$",
-        rule_views.rule_remove,
+        rules.rule_remove,
         name="link-rule-remove",
     ),
     re_path(rf"^links/{KEY}/stats/$", links.link_stats, name="link-stats"),
     re_path(rf"^links/{KEY}/visits\.csv$", links.link_visits_csv, name="link-visits-csv"),
     re_path(rf"^links/{KEY}/qr\.(?P<kind>svg|png)$", links.link_qr, name="link-qr"),
-    re_path(rf"^{SLUG}\+$", redirects.preview, name="preview"),
-    re_path(rf"^{SLUG}$", redirects.follow, name="follow"),
+    re_path(rf"^{SLUG}\+$", views.preview, name="preview"),
+    re_path(rf"^{SLUG}$", views.follow, name="follow"),
 ]

@@ -2,7 +2,7 @@
 
 import json
 
-from shortener.api import tokens
+from shortener.tokens import personal as tokens
 from tests.conftest import make_user
 
 

@@ -28,7 +28,7 @@ def main(point: str, folder: Path, *options: str) -> None:
     from django.core.management import call_command
     from django_tasks_db.models import DBTaskResult
 
-    from shortener.webhooks import handlers
+    from shortener.events import handlers
 
     if point == "handler":
         create = handlers.HANDLERS["link.create"]

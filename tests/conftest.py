@@ -33,19 +33,19 @@ def pytest_configure(config):
 def _clean_cache():
     from django.core.cache import caches
 
-    from shortener import visits
-    from shortener.domains import forget_domains
-    from shortener.redirects import forget_lookups
+    from shortener.domains.served import forget_domains
+    from shortener.redirect.lookup import forget_lookups
+    from shortener.visits import recording
 
     def clean():
         for cache in caches.all():
             cache.clear()
         forget_lookups()
         forget_domains()
-        visits.buffer.discard()
+        recording.buffer.discard()
         # The day's salt is remembered in the process as well as in the cache just
         # cleared: a salt kept from an earlier test would split one visitor in two.
-        visits._salts.clear()
+        recording._salts.clear()
 
     clean()
     yield
@@ -54,7 +54,7 @@ def _clean_cache():
 
 def flush_visits() -> int:
     """Write the visits buffered by redirects so far, as the flush thread would."""
-    from shortener.visits import buffer
+    from shortener.visits.recording import buffer
 
     return buffer.flush()
 
@@ -125,8 +125,8 @@ test_database_url.__test__ = False  # a helper, not a test
 def make_link(**overrides):
     """A link row as the core stores one (with its first history row and tags); override
     any field, including states the core would refuse to create (a past expiry)."""
-    from shortener import slugs
     from shortener.models import DestinationChange, Link, Tag
+    from shortener.policy import slugs
 
     visits = overrides.pop("visit_count_to", None)
     delete = overrides.pop("delete", False)
@@ -173,12 +173,12 @@ def make_visits(link, count: int = 1, *, days_ago: int = 0, **fields):
 
     from django.utils import timezone
 
-    from shortener import rollup_rebuild
     from shortener.models import Visit
+    from shortener.visits import rebuild
 
     at = fields.pop("at", None) or timezone.now() - timedelta(days=days_ago)
     defaults = {"browser": "Firefox", "os": "Linux", "device": "desktop", "visitor": "v1"}
     Visit.objects.bulk_create(
         Visit(link=link, at=at, **{**defaults, **fields}) for _ in range(count)
     )
-    rollup_rebuild.rebuild_locked(rollup_rebuild.Scope((link.pk,)))
+    rebuild.rebuild_locked(rebuild.Scope((link.pk,)))

@@ -17,7 +17,7 @@ from schemathesis import GenerationMode, checks
 from schemathesis.config import SchemathesisConfig
 from waffle.testutils import override_flag
 
-from shortener.api import tokens
+from shortener.tokens import personal as tokens
 from tests.conftest import make_link, make_user
 
 EXAMPLES = 60  # per operation and mode: the whole file stays well under a minute

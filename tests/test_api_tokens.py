@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 from waffle.testutils import override_flag
 
-from shortener.api import tokens
 from shortener.models import ApiToken
+from shortener.tokens import personal as tokens
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db

@@ -3,8 +3,9 @@ The address is never stored; bad headers and bad files never fail a redirect."""
 
 import pytest
 
-from shortener import countries
 from shortener.models import Visit
+from shortener.policy import countries
+from shortener.visits import countries as lookups
 from tests.conftest import flush_visits, make_link
 from tests.geoip import write_country_database
 
@@ -12,9 +13,9 @@ from tests.geoip import write_country_database
 @pytest.fixture
 def geoip(settings, tmp_path):
     settings.GEOIP_PATH = write_country_database(tmp_path / "countries.mmdb")
-    countries.lookup.cache_clear()
+    lookups.lookup.cache_clear()
     yield settings.GEOIP_PATH
-    countries.lookup.cache_clear()
+    lookups.lookup.cache_clear()
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +24,7 @@ def _no_country_sources(settings):
     settings.COUNTRY_HEADER = ""
     settings.COUNTRY_HEADER_META = ""
     settings.TRUSTED_PROXY_COUNT = 0
-    countries.lookup.cache_clear()
+    lookups.lookup.cache_clear()
 
 
 def meta(address="192.0.2.7", **headers) -> dict:
@@ -43,7 +44,7 @@ def meta(address="192.0.2.7", **headers) -> dict:
     ],
 )
 def test_the_database_file_answers_for_an_address(geoip, address, code):
-    assert countries.country_of(meta(address)) == code
+    assert lookups.country_of(meta(address)) == code
 
 
 def trusted_header(settings, proxies=1):
@@ -67,27 +68,27 @@ def trusted_header(settings, proxies=1):
 )
 def test_a_trusted_proxys_header_comes_first_and_junk_falls_through(settings, geoip, headers, code):
     trusted_header(settings)
-    assert countries.country_of(meta(**headers)) == code
+    assert lookups.country_of(meta(**headers)) == code
 
 
 def test_the_header_is_never_read_without_trusted_proxies(settings):
     settings.COUNTRY_HEADER = "CF-IPCountry"
     settings.COUNTRY_HEADER_META = "HTTP_CF_IPCOUNTRY"
     forged = meta(HTTP_CF_IPCOUNTRY="FR", HTTP_X_FORWARDED_FOR="203.0.113.5")
-    assert countries.country_of(forged) == ""
+    assert lookups.country_of(forged) == ""
 
 
 def test_two_trusted_proxies_need_two_hops(settings):
     trusted_header(settings, proxies=2)
-    assert countries.country_of(meta(HTTP_CF_IPCOUNTRY="FR", HTTP_X_FORWARDED_FOR="1.2.3.4")) == ""
+    assert lookups.country_of(meta(HTTP_CF_IPCOUNTRY="FR", HTTP_X_FORWARDED_FOR="1.2.3.4")) == ""
     two_hops = meta(HTTP_CF_IPCOUNTRY="FR", HTTP_X_FORWARDED_FOR="1.2.3.4, 10.0.0.1")
-    assert countries.country_of(two_hops) == "FR"
+    assert lookups.country_of(two_hops) == "FR"
 
 
 def test_a_missing_file_is_unknown_and_logged_once(settings, tmp_path, caplog):
     settings.GEOIP_PATH = tmp_path / "nowhere.mmdb"
-    assert countries.country_of(meta()) == ""
-    assert countries.country_of(meta("198.51.100.1")) == ""
+    assert lookups.country_of(meta()) == ""
+    assert lookups.country_of(meta("198.51.100.1")) == ""
     assert sum("cannot be read" in r.getMessage() for r in caplog.records) == 1
 
 
@@ -96,7 +97,7 @@ def test_a_corrupt_file_is_unknown(settings, tmp_path, content):
     path = tmp_path / "corrupt.mmdb"
     path.write_bytes(content)
     settings.GEOIP_PATH = path
-    assert countries.country_of(meta()) == ""
+    assert lookups.country_of(meta()) == ""
 
 
 def test_a_truncated_file_is_unknown(settings, tmp_path):
@@ -104,7 +105,7 @@ def test_a_truncated_file_is_unknown(settings, tmp_path):
     path = tmp_path / "cut.mmdb"
     path.write_bytes(good[: len(good) // 3] + good[-2000:])
     settings.GEOIP_PATH = path
-    assert countries.country_of(meta()) in ("", "DE")  # whatever survives, never an error
+    assert lookups.country_of(meta()) in ("", "DE")  # whatever survives, never an error
 
 
 @pytest.mark.django_db
@@ -140,17 +141,17 @@ def test_a_replaced_file_is_read_again_without_a_restart(settings, tmp_path, mon
     path = write_country_database(tmp_path / "countries.mmdb")
     settings.GEOIP_PATH = path
     clock = [1000.0]
-    monkeypatch.setattr(countries, "monotonic", lambda: clock[0])
-    assert countries.country_of(meta("192.0.2.7")) == "DE"
+    monkeypatch.setattr(lookups, "monotonic", lambda: clock[0])
+    assert lookups.country_of(meta("192.0.2.7")) == "DE"
 
     newer = write_country_database(tmp_path / "new.mmdb", {"FR": ["192.0.2.0/24"]})
     newer.replace(path)
-    clock[0] += countries.RECHECK_SECONDS / 2
-    assert countries.country_of(meta("192.0.2.7")) == "DE"  # not looked at yet
-    clock[0] += countries.RECHECK_SECONDS
-    assert countries.country_of(meta("192.0.2.7")) == "FR"
-    assert countries.country_of(meta("198.51.100.1")) == ""  # gone from the new file
+    clock[0] += lookups.RECHECK_SECONDS / 2
+    assert lookups.country_of(meta("192.0.2.7")) == "DE"  # not looked at yet
+    clock[0] += lookups.RECHECK_SECONDS
+    assert lookups.country_of(meta("192.0.2.7")) == "FR"
+    assert lookups.country_of(meta("198.51.100.1")) == ""  # gone from the new file
 
     path.unlink()
-    clock[0] += countries.RECHECK_SECONDS + 1
-    assert countries.country_of(meta("192.0.2.7")) == ""
+    clock[0] += lookups.RECHECK_SECONDS + 1
+    assert lookups.country_of(meta("192.0.2.7")) == ""

@@ -12,8 +12,9 @@ from django.urls import reverse
 from waffle.testutils import override_flag
 
 from config import environment
-from shortener import links, qr
+from shortener import links
 from shortener.models import Domain, DomainRefused, Link
+from shortener.pages import qr
 from tests.api_client import ApiClient
 from tests.conftest import make_domain, make_link, make_user
 

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from shortener import targets
 from shortener.models import Link
+from shortener.policy import targets
 from tests.conftest import make_user
 
 urlish = st.one_of(

@@ -13,9 +13,9 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shortener import targets
+from shortener.links.readable import readable
 from shortener.models import BlockedDomain, BlockedDomainRefused, Link
-from shortener.readable_urls import readable
+from shortener.policy import targets
 from tests.conftest import make_link, make_user
 
 pytestmark = pytest.mark.django_db

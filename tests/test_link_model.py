@@ -7,8 +7,9 @@ import pytest
 from django.db import IntegrityError
 from django.utils import timezone
 
-from shortener import links, slugs
+from shortener import links
 from shortener.models import Link, LinkDestroyRefused, LinkState, SlugChangeRefused
+from shortener.policy import slugs
 from tests.conftest import make_link, make_user
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,8 @@ from django.test import Client
 from django.urls import reverse
 from waffle.testutils import override_flag
 
-from shortener import link_passwords, links
+from shortener import links
+from shortener.links import passwords
 from shortener.models import Link, Visit
 from tests.api_client import ApiClient
 from tests.conftest import flush_visits, make_link, make_user
@@ -59,7 +60,7 @@ def test_a_wrong_password_is_403_with_the_form_and_counted(client, protected):
     body = response.content.decode()
     assert response.status_code == 403 and "That password is not right" in body
     assert 'name="password"' in body and "secret.example" not in body
-    assert link_passwords.COOKIE_NAME not in response.cookies
+    assert passwords.COOKIE_NAME not in response.cookies
     assert Link.objects.get(pk=protected.pk).password_failures == 1
     unlock(client, protected, "")
     assert Link.objects.get(pk=protected.pk).password_failures == 2
@@ -70,7 +71,7 @@ def test_the_right_password_redirects_counts_and_sets_a_cookie_for_this_link_onl
 ):
     response = unlock(client, protected)
     assert response.status_code == 303 and response["Location"] == SECRET_TARGET
-    cookie = response.cookies[link_passwords.COOKIE_NAME]
+    cookie = response.cookies[passwords.COOKIE_NAME]
     assert cookie["path"] == f"/{protected.slug}" and cookie["httponly"]
     assert int(cookie["max-age"]) <= 3600
     # A refresh is not asked again: the cookie opens the hot path.
@@ -99,11 +100,11 @@ def test_a_cookie_is_worth_nothing_for_another_link_or_after_a_new_password(
         by=owner,
         password="open sesame",
     )
-    value = unlock(client, protected).cookies[link_passwords.COOKIE_NAME].value
-    client.cookies[link_passwords.COOKIE_NAME] = value
+    value = unlock(client, protected).cookies[passwords.COOKIE_NAME].value
+    client.cookies[passwords.COOKIE_NAME] = value
     assert client.get(f"/{other.slug}").status_code == 200  # asked
     links.edit(protected, by=owner, password="new one")
-    from shortener.redirects import forget_lookups
+    from shortener.redirect.lookup import forget_lookups
 
     forget_lookups()
     assert client.get(f"/{protected.slug}").status_code == 200  # asked again
@@ -111,14 +112,14 @@ def test_a_cookie_is_worth_nothing_for_another_link_or_after_a_new_password(
 
 def test_a_cookie_older_than_an_hour_is_worth_nothing(protected, monkeypatch):
     stored = Link.objects.get(pk=protected.pk).password
-    value = link_passwords.cookie_value(protected.pk, stored)
-    assert link_passwords.unlocked(value, protected.pk, stored)
+    value = passwords.cookie_value(protected.pk, stored)
+    assert passwords.unlocked(value, protected.pk, stored)
     import time
 
     later = time.time() + 3601
     monkeypatch.setattr("django.core.signing.time.time", lambda: later)
-    assert not link_passwords.unlocked(value, protected.pk, stored)
-    assert not link_passwords.unlocked("forged:cookie:value", protected.pk, stored)
+    assert not passwords.unlocked(value, protected.pk, stored)
+    assert not passwords.unlocked("forged:cookie:value", protected.pk, stored)
 
 
 def test_the_password_comes_before_every_rule(client, owner, protected):

@@ -93,7 +93,8 @@ def api_refusals(client, settings, monkeypatch) -> list[tuple[int, str, object]]
 
 
 def webhook_refusals(client, rf, settings, monkeypatch) -> list[tuple[int, str, object]]:
-    from shortener.webhooks import processing, receiver
+    from shortener.events import processing
+    from shortener.webhooks import receiver
 
     source = make_source("cms")
     url = "/webhooks/cms/"

@@ -120,8 +120,8 @@ def api_create(client, raw, address, number=0):
 
 @pytest.mark.django_db
 def test_one_user_through_the_api_is_one_create_bucket_from_any_address(client, api_on, settings):
-    from shortener.api import tokens
     from shortener.models import Link
+    from shortener.tokens import personal as tokens
 
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "api": per_day(100)}
     user = make_user("script")
@@ -137,8 +137,8 @@ def test_one_user_through_the_api_is_one_create_bucket_from_any_address(client, 
 
 @pytest.mark.django_db
 def test_form_and_api_creates_share_the_users_bucket(client, api_on, settings):
-    from shortener.api import tokens
     from shortener.models import Link
+    from shortener.tokens import personal as tokens
 
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "api": per_day(100)}
     user = make_user("alice")
@@ -154,7 +154,7 @@ def test_form_and_api_creates_share_the_users_bucket(client, api_on, settings):
 
 @pytest.mark.django_db
 def test_the_api_bucket_is_the_users_not_the_tokens(client, api_on):
-    from shortener.api import tokens
+    from shortener.tokens import personal as tokens
 
     user = make_user("script")
     raws = [tokens.issue(user, f"token {n}")[1] for n in range(LIMIT + 1)]
@@ -165,7 +165,7 @@ def test_the_api_bucket_is_the_users_not_the_tokens(client, api_on):
 
 @pytest.mark.django_db
 def test_made_up_tokens_are_failures_of_the_address(client, api_on):
-    from shortener.api import tokens
+    from shortener.tokens import personal as tokens
 
     made_up = [
         client.get(API_LINKS, headers={"Authorization": f"Bearer torii_made-up-{n}"})

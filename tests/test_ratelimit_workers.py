@@ -254,8 +254,8 @@ def test_one_user_is_one_create_bucket_through_forms_and_tokens_from_any_address
 ):
     import json
 
-    from shortener.api import tokens
     from shortener.models import Link
+    from shortener.tokens import personal as tokens
     from tests.conftest import make_user, set_flag
 
     set_flag("api_v1", everyone=True)
@@ -283,7 +283,7 @@ def test_one_user_is_one_create_bucket_through_forms_and_tokens_from_any_address
 
 @hold
 def test_made_up_tokens_from_one_address_are_refused_after_the_limit(server):
-    from shortener.api import tokens
+    from shortener.tokens import personal as tokens
     from tests.conftest import make_user, set_flag
 
     set_flag("api_v1", everyone=True)

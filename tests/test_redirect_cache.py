@@ -5,7 +5,8 @@ from cachetools import TTLCache
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from shortener import domains, redirects
+from shortener.domains import served
+from shortener.redirect import lookup, middleware
 from tests.conftest import flush_visits, make_link, per_day
 
 pytestmark = pytest.mark.django_db
@@ -23,9 +24,9 @@ class Clock:
 def clock(monkeypatch):
     clock = Clock()
     monkeypatch.setattr(
-        redirects,
+        lookup,
         "_lookups",
-        TTLCache(maxsize=redirects.LOOKUP_SIZE, ttl=redirects.LOOKUP_TTL, timer=clock),
+        TTLCache(maxsize=lookup.LOOKUP_SIZE, ttl=lookup.LOOKUP_TTL, timer=clock),
     )
     return clock
 
@@ -34,7 +35,7 @@ def test_a_disable_takes_effect_within_the_lookup_ttl(client, clock):
     link = make_link()
     assert client.get(f"/{link.slug}").status_code == 302
     link.disable()
-    clock.now += redirects.LOOKUP_TTL - 0.5
+    clock.now += lookup.LOOKUP_TTL - 0.5
     assert client.get(f"/{link.slug}").status_code == 302  # still cached: the documented bound
     clock.now += 0.6
     assert client.get(f"/{link.slug}").status_code == 410
@@ -42,17 +43,17 @@ def test_a_disable_takes_effect_within_the_lookup_ttl(client, clock):
 
 def test_one_query_per_slug_per_ttl(client, clock, django_assert_num_queries):
     link = make_link()
-    domains.table()  # the domains are read once per process and TTL as well, not per slug
+    served.table()  # the domains are read once per process and TTL as well, not per slug
     with django_assert_num_queries(1):
         for _ in range(20):
             client.get(f"/{link.slug}")
 
 
 def test_unknown_slugs_cannot_fill_the_cache_without_bound(client, monkeypatch):
-    monkeypatch.setattr(redirects, "_lookups", TTLCache(maxsize=50, ttl=2))
+    monkeypatch.setattr(lookup, "_lookups", TTLCache(maxsize=50, ttl=2))
     for n in range(300):
         assert client.get(f"/unknown{n}").status_code == 404
-    assert len(redirects._lookups) <= 50
+    assert len(lookup._lookups) <= 50
 
 
 def test_the_middleware_answers_live_links_without_calling_the_rest():
@@ -63,22 +64,22 @@ def test_the_middleware_answers_live_links_without_calling_the_rest():
         calls.append(request.path)
         return HttpResponse("slow path")
 
-    middleware = redirects.RedirectMiddleware(rest)
-    response = middleware(RequestFactory().get(f"/{link.slug}"))
+    answer = middleware.RedirectMiddleware(rest)
+    response = answer(RequestFactory().get(f"/{link.slug}"))
     assert (response.status_code, response["Location"], calls) == (307, link.target, [])
     assert flush_visits() == 1
 
 
 @pytest.mark.parametrize("path", ["/", "/links/", "/NoSuchLink", "/abc+", "/static/x.css"])
 def test_the_middleware_passes_everything_else_on(path):
-    middleware = redirects.RedirectMiddleware(lambda request: HttpResponse("rest"))
-    assert middleware(RequestFactory().get(path)).content == b"rest"
+    answer = middleware.RedirectMiddleware(lambda request: HttpResponse("rest"))
+    assert answer(RequestFactory().get(path)).content == b"rest"
 
 
 def test_the_middleware_passes_gone_links_on_to_the_410_page(client):
     link = make_link(is_active=False)
-    middleware = redirects.RedirectMiddleware(lambda request: HttpResponse("rest"))
-    assert middleware(RequestFactory().get(f"/{link.slug}")).content == b"rest"
+    answer = middleware.RedirectMiddleware(lambda request: HttpResponse("rest"))
+    assert answer(RequestFactory().get(f"/{link.slug}")).content == b"rest"
     assert "disabled" in client.get(f"/{link.slug}").content.decode()
 
 

@@ -5,7 +5,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shortener.decisions import (
+from shortener.models import LinkState
+from shortener.policy.languages import preferred_language
+from shortener.policy.redirect_rules import MAX_RULES, Rule, RuleProblem, describe, parse_rules
+from shortener.redirect.decision import (
     ASK_PASSWORD,
     Facts,
     Forwarding,
@@ -15,10 +18,7 @@ from shortener.decisions import (
     forwarded,
     smart_link,
 )
-from shortener.languages import preferred_language
-from shortener.models import LinkState
-from shortener.redirect_rules import MAX_RULES, Rule, RuleProblem, describe, parse_rules
-from shortener.redirects import Snapshot
+from shortener.redirect.lookup import Snapshot
 
 NOW = datetime(2031, 6, 15, 12, tzinfo=UTC).timestamp()
 

@@ -8,8 +8,8 @@ from django.core.cache.backends.base import BaseCache
 from django.urls import reverse
 from django.utils import timezone
 
-from shortener import redirects
 from shortener.models import Link
+from shortener.redirect import claims, views
 from tests.conftest import flush_visits, make_link
 
 pytestmark = pytest.mark.django_db
@@ -138,7 +138,7 @@ class CountLosingCounters(DownCounters):
 
 @pytest.fixture(params=[DownCounters, CountLosingCounters])
 def counters_down(request, settings, monkeypatch):
-    monkeypatch.setattr(redirects, "_last_counters_down_log", float("-inf"))
+    monkeypatch.setattr(claims, "_last_counters_down_log", float("-inf"))
     backend = f"{__name__}.{request.param.__name__}"
     settings.CACHES = {**settings.CACHES, "counters": {"BACKEND": backend}}
 
@@ -176,7 +176,7 @@ def test_the_counters_being_down_is_logged_once_a_minute(client, counters_down, 
     with caplog.at_level(logging.WARNING):
         codes = {client.get(f"/{limited.slug}").status_code for _ in range(10)}
     assert codes == {503}
-    lines = [r.getMessage() for r in caplog.records if r.name == "shortener.redirects"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "shortener.redirect.claims"]
     assert len(lines) == 1
     assert not [r for r in caplog.records if r.name == "django.request"]  # not one a click
     assert "Counters cache unavailable" in lines[0]
@@ -185,23 +185,23 @@ def test_the_counters_being_down_is_logged_once_a_minute(client, counters_down, 
 
 def test_the_log_line_comes_again_after_the_interval(client, counters_down, caplog, monkeypatch):
     limited = make_link(max_visits=5)
-    with caplog.at_level(logging.ERROR, logger="shortener.redirects"):
+    with caplog.at_level(logging.ERROR, logger="shortener.redirect.claims"):
         client.get(f"/{limited.slug}")
         monkeypatch.setattr(
-            redirects,
+            claims,
             "_last_counters_down_log",
-            redirects._last_counters_down_log - redirects.COUNTERS_DOWN_LOG_INTERVAL,
+            claims._last_counters_down_log - claims.COUNTERS_DOWN_LOG_INTERVAL,
         )
         client.get(f"/{limited.slug}")
         client.get(f"/{limited.slug}")
-    assert len([r for r in caplog.records if r.name == "shortener.redirects"]) == 2
+    assert len([r for r in caplog.records if r.name == "shortener.redirect.claims"]) == 2
 
 
 def test_a_503_page_that_cannot_render_is_still_a_503(client, counters_down, monkeypatch):
     def broken(*args, **kwargs):
         raise ConnectionError("the flags live in the cache that is down")
 
-    monkeypatch.setattr(redirects, "render", broken)
+    monkeypatch.setattr(views, "render", broken)
     link = make_link(max_visits=5)
     response = client.get(f"/{link.slug}")
     assert response.status_code == 503

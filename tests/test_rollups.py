@@ -11,9 +11,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import QuerySet
 
-from shortener import rollup_rebuild, rollups, visits
 from shortener.models import DailyCount, DailyStat, DailyVisitor, Link, Visit
-from shortener.visits import MAX_REFERRER, MAX_USER_AGENT, buffer
+from shortener.visits import rebuild, recording, rollups
+from shortener.visits.recording import MAX_REFERRER, MAX_USER_AGENT, buffer
 from tests.conftest import flush_visits, make_link, make_visits, run_manage, test_database_url
 
 AGENTS = [
@@ -49,7 +49,7 @@ def send(link_ids, count: int, rng: random.Random, monkeypatch) -> list[tuple]:
         agent, referrer = rng.choice(AGENTS), rng.choice(REFERRERS)
         meta = {"REMOTE_ADDR": address, "HTTP_USER_AGENT": agent, "HTTP_REFERER": referrer}
         with monkeypatch.context() as patched:
-            patched.setattr(visits.time, "time", lambda when=when: when)
+            patched.setattr(recording.time, "time", lambda when=when: when)
             buffer.add(link_id, meta)
         day = datetime.fromtimestamp(when, UTC).date()
         sent.append((link_id, day, address, agent[:MAX_USER_AGENT], referrer))
@@ -88,7 +88,7 @@ def test_random_visits_through_the_buffer_roll_up_exactly(monkeypatch):
         assert flush_visits() == 150
 
     assert stored() == recount_in_python()
-    assert rollup_rebuild.check(rollup_rebuild.Scope()) == []
+    assert rebuild.check(rebuild.Scope()) == []
     # And what was sent: clicks per link-day, and its distinct people (address + agent).
     clicks = Counter((link_id, day) for link_id, day, *_ in sent)
     people = defaultdict(set)
@@ -160,7 +160,7 @@ def test_a_link_bigger_than_a_batch_is_rebuilt_by_ranges_of_days():
     DailyCount.objects.all().delete()
     DailyVisitor.objects.all().delete()
     DailyStat.objects.create(link=link, day=datetime(2001, 1, 1).date(), clicks=5)  # stale
-    batches = list(rollup_rebuild.plan([link.pk], 5))
+    batches = list(rebuild.plan([link.pk], 5))
     assert len(batches) > 2 and sum(b.visits for b in batches) == 21
     call_command("rollup_visits", "--batch", "5")
     assert stored() == before

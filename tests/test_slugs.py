@@ -3,7 +3,8 @@
 import pytest
 from django.urls import get_resolver
 
-from shortener import links, slugs
+from shortener import links
+from shortener.policy import slugs
 
 
 def test_generated_slugs_use_the_unambiguous_alphabet_and_length():
@@ -105,8 +106,8 @@ def test_every_place_that_matches_a_slug_agrees(text, valid):
     from jsonschema import Draft202012Validator
 
     from config.ratelimit.middleware import resolved
-    from shortener.redirects import SLUG_PATH
-    from shortener.webhooks.schemas import problem_with_data
+    from shortener.events.schemas import problem_with_data
+    from shortener.redirect.middleware import SLUG_PATH
 
     (api_pattern,) = api_slug_patterns()  # one pattern for every operation
     early_limiter_match = resolved("/" + text, "config.urls")

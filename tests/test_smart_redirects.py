@@ -7,9 +7,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from shortener import countries, links
+from shortener import links
 from shortener.models import Link, Visit
-from shortener.visits import buffer
+from shortener.redirect import lookup, middleware
+from shortener.visits import countries
+from shortener.visits.recording import buffer
 from tests.conftest import flush_visits, make_link, make_user
 from tests.geoip import write_country_database
 
@@ -251,15 +253,14 @@ def test_moving_or_removing_a_rule_that_is_not_there_says_so(client, owner):
 def test_a_plain_link_never_reaches_the_decision(client, monkeypatch):
     """Links without a password, rules or forwarding keep the plain path: no facts, no
     decide(), no cookie read."""
-    from shortener import redirects
 
     def refuse(*args, **kwargs):
         raise AssertionError("the plain path called the smart one")
 
-    monkeypatch.setattr(redirects, "decide", refuse)
-    monkeypatch.setattr(redirects, "facts_of", refuse)
+    monkeypatch.setattr(middleware, "decide", refuse)
+    monkeypatch.setattr(middleware, "facts_of", refuse)
     link = make_link()
-    assert redirects.lookup(link.domain_id, link.slug).smart is None
+    assert lookup.lookup(link.domain_id, link.slug).smart is None
     response = client.get(f"/{link.slug}?utm=1")
     assert response.status_code == 302 and response["Location"] == link.target
 

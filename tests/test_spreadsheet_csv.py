@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from waffle.testutils import override_flag
 
-from shortener.spreadsheet_csv import csv_lines, safe_cell
+from shortener.portability.spreadsheets import csv_lines, safe_cell
 from tests.conftest import flush_visits, make_link, make_user
 
 

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from shortener.stat_ranges import MAX_DAYS, DateRange, RangeRefused, parse
+from shortener.visits.ranges import MAX_DAYS, DateRange, RangeRefused, parse
 
 TODAY = date(2026, 12, 2)
 

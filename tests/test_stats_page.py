@@ -12,9 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 from waffle.testutils import override_flag
 
-from shortener import analytics, stat_ranges
 from shortener.models import Visit
-from shortener.visits import MAX_REFERRER, MAX_USER_AGENT
+from shortener.visits import analytics, ranges
+from shortener.visits.recording import MAX_REFERRER, MAX_USER_AGENT
 from tests.conftest import flush_visits, make_link, make_user, make_visits
 
 pytestmark = pytest.mark.django_db
@@ -223,7 +223,7 @@ def test_daily_series_is_zero_filled_oldest_first():
     link = make_link()
     make_visits(link, 2, days_ago=1)
     today = timezone.now().date()
-    series = analytics.daily(link, stat_ranges.last_days(7, today))
+    series = analytics.daily(link, ranges.last_days(7, today))
     assert [d for d, _ in series] == [today - timedelta(days=6 - i) for i in range(7)]
     assert dict(series)[today - timedelta(days=1)] == 2 and sum(n for _, n in series) == 2
 

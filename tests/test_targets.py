@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shortener import targets
+from shortener.policy import targets
 
 OWN = ["torii.example", "localhost", "127.0.0.1"]
 BLOCKED = ["evil.example", "phish.test"]

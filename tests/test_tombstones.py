@@ -5,8 +5,8 @@ import pytest
 from django.urls import reverse
 from waffle.testutils import override_flag
 
-from shortener import slugs
 from shortener.models import EventStatus, Link, LinkState, WebhookEvent
+from shortener.policy import slugs
 from tests.api_client import ApiClient
 from tests.conftest import make_link, make_user
 from tests.webhook_delivery import deliver, make_source, payload

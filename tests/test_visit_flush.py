@@ -9,9 +9,9 @@ import pytest
 from django.db import IntegrityError, OperationalError
 from django.test import RequestFactory
 
-from shortener import visits
 from shortener.models import Link, Visit
-from shortener.visit_batches import write_splitting
+from shortener.visits import recording
+from shortener.visits.batches import write_splitting
 from tests.conftest import flush_visits, make_link, run_manage
 
 BAD = {"b1", "b2", "b3"}
@@ -133,7 +133,7 @@ def test_a_whole_batch_of_a_vanished_link_costs_one_query_not_a_split(
     # Two writes of a handful of statements each and one query: not the ~4,000
     # transactions a split down to every row would take.
     with django_assert_max_num_queries(60):
-        outcome = visits.write_batch(batch)
+        outcome = recording.write_batch(batch)
     assert (outcome.written, outcome.dropped) == (1, 2000)
     assert Visit.objects.filter(link=link).count() == 1
 
@@ -150,24 +150,26 @@ def test_a_visit_of_a_link_that_does_not_exist_no_longer_blocks_the_others(
     settings.VISIT_JOURNAL_DIR = tmp_path / "journal"
     link = make_link()
     client.get(f"/{link.slug}")
-    visits.buffer.add(link.pk + 1000, {"REMOTE_ADDR": "192.0.2.7"})
+    recording.buffer.add(link.pk + 1000, {"REMOTE_ADDR": "192.0.2.7"})
     client.get(f"/{link.slug}")
     try:
-        with caplog.at_level(logging.WARNING, logger="shortener.visits"):
+        with caplog.at_level(logging.WARNING, logger="shortener.visits.recording"):
             assert flush_visits() == 2
         assert Visit.objects.filter(link=link).count() == 2
         assert Link.objects.get(pk=link.pk).visit_count == 2
-        assert visits.buffer.pending() == 0
+        assert recording.buffer.pending() == 0
         assert (
             "Dropped 1 of 3 visits the database refused: 1 for a link that no longer exists"
             in caplog.text
         )
-        assert os.listdir(settings.VISIT_JOURNAL_DIR) == [f"{visits.buffer._journal.owner}.lease"]
+        assert os.listdir(settings.VISIT_JOURNAL_DIR) == [
+            f"{recording.buffer._journal.owner}.lease"
+        ]
         client.get(f"/{link.slug}")  # and the next flush writes as before
         assert flush_visits() == 1
         assert Link.objects.get(pk=link.pk).visit_count == 3
     finally:
-        visits.buffer.discard()
+        recording.buffer.discard()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -175,7 +177,7 @@ def test_rows_that_cannot_even_be_prepared_are_refused_alone(caplog):
     # A journal line parses as any number: a time no datetime holds poisons only itself.
     link = make_link()
     batch = [good_raw(link.pk, 0), (1e20, link.pk, "", "", "", ""), good_raw(link.pk, 1)]
-    outcome = visits.write_batch(batch)
+    outcome = recording.write_batch(batch)
     assert (outcome.written, outcome.dropped) == (2, 1)
     assert "1 for OverflowError: timestamp out of range" in caplog.text
     assert Visit.objects.filter(link=link).count() == 2
@@ -189,14 +191,14 @@ def test_a_poisoned_visit_in_a_dead_process_journal_is_dropped_and_the_rest_reco
 
     settings.VISIT_JOURNAL_DIR = tmp_path / "journal"
     link = make_link()
-    visits.buffer.add(link.pk, {"REMOTE_ADDR": "192.0.2.7"})  # this process's journal lives
+    recording.buffer.add(link.pk, {"REMOTE_ADDR": "192.0.2.7"})  # this process's journal lives
     try:
         killed_writer(settings.VISIT_JOURNAL_DIR, link.pk, 3)
         dead = next(
             name
             for name in os.listdir(settings.VISIT_JOURNAL_DIR)
             if name.endswith(".journal")
-            if not name.startswith(visits.buffer._journal.owner)
+            if not name.startswith(recording.buffer._journal.owner)
         )
         with open(settings.VISIT_JOURNAL_DIR / dead, "r+b") as journal:
             data = journal.read()
@@ -205,12 +207,12 @@ def test_a_poisoned_visit_in_a_dead_process_journal_is_dropped_and_the_rest_reco
             journal.truncate()
             poison = b'[1e20,%d,"","",""]\n[1.0,%d,"","",""]\n' % (link.pk, 2**70)
             journal.write(data[:cut] + poison + data[:cut])
-        assert visits.buffer.recover() == 8  # read and handled: none left to retry
+        assert recording.buffer.recover() == 8  # read and handled: none left to retry
         assert Visit.objects.filter(link=link).count() == 6
         assert not [n for n in os.listdir(settings.VISIT_JOURNAL_DIR) if n == dead]
         assert flush_visits() == 1
     finally:
-        visits.buffer.discard()
+        recording.buffer.discard()
 
 
 @pytest.mark.django_db
@@ -223,10 +225,10 @@ def test_an_unavailable_database_keeps_everything_and_one_line_a_flush_says_so(
     def locked(raws):
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr(visits, "write", locked)
+    monkeypatch.setattr(recording, "write", locked)
     assert flush_visits() == 0
     assert flush_visits() == 0
-    assert visits.buffer.pending() == 1
+    assert recording.buffer.pending() == 1
     failures = [r for r in caplog.records if "failed" in r.getMessage()]
     assert [bool(r.exc_info) for r in failures] == [True, False]  # the traceback once
     assert "failed again (OperationalError: database is locked)" in failures[1].getMessage()
@@ -239,10 +241,10 @@ def test_past_the_bound_visits_are_counted_as_dropped_and_logged_once_a_minute(
 ):
     settings.VISIT_BUFFER_MAX = 10
     meta = RequestFactory().get("/x").META
-    buffer = visits.VisitBuffer()
+    buffer = recording.VisitBuffer()
     clock = [1000.0]
-    monkeypatch.setattr(visits.time, "monotonic", lambda: clock[0])
-    with caplog.at_level(logging.ERROR, logger="shortener.visits"):
+    monkeypatch.setattr(recording.time, "monotonic", lambda: clock[0])
+    with caplog.at_level(logging.ERROR, logger="shortener.visits.recording"):
         for _ in range(25):
             buffer.add(1, meta)
         clock[0] += 30
@@ -272,9 +274,9 @@ def test_visits_taken_by_a_flush_still_count_against_the_bound(client, settings,
             assert client.get(f"/{link.slug}").status_code == 302  # answered all the same
         raise OperationalError("could not connect to server")
 
-    monkeypatch.setattr(visits, "write", hanging_then_down)
+    monkeypatch.setattr(recording, "write", hanging_then_down)
     assert flush_visits() == 0
-    assert visits.buffer.pending() == 5 and visits.buffer.dropped() == 2
+    assert recording.buffer.pending() == 5 and recording.buffer.dropped() == 2
     monkeypatch.undo()
     assert flush_visits() == 5
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from shortener import visit_journal, visits
 from shortener.models import Link, Visit
-from shortener.visit_journal import Journal, encode, records
+from shortener.visits import journal as visit_journal
+from shortener.visits import recording
+from shortener.visits.journal import Journal, encode, records
 from tests.conftest import ROOT, flush_visits, make_link
 
 STRANGE_AGENT = 'Mozilla/5.0 "quoted"\n\r\x00 é 漢字 \u2028 {"json": [1]}'
@@ -25,7 +26,7 @@ def journal_dir(settings, tmp_path):
     """The shared buffer journals into a directory of this test's own."""
     settings.VISIT_JOURNAL_DIR = tmp_path / "journal"
     yield settings.VISIT_JOURNAL_DIR
-    visits.buffer.discard()
+    recording.buffer.discard()
 
 
 def journal_files(directory: Path) -> list[str]:
@@ -48,7 +49,7 @@ def raw_visit(link_id: int, n: int = 0) -> tuple:
 # mid-write would, and dies by SIGKILL. argv: directory, link id, how many.
 KILLED_WRITER = """
 import os, signal, sys
-from shortener.visit_journal import Journal, encode
+from shortener.visits.journal import Journal, encode
 journal = Journal(__import__("pathlib").Path(sys.argv[1]))
 for n in range(int(sys.argv[3])):
     journal.append(encode((1780000000.0 + n, int(sys.argv[2]), "198.51.100.7", "ua", "", "")))
@@ -117,14 +118,14 @@ def test_a_failed_flush_keeps_the_files_and_the_next_one_writes_each_visit_once(
     def broken(raws):
         raise RuntimeError("database unavailable")
 
-    monkeypatch.setattr(visits, "write", broken)
-    assert visits.buffer.flush() == 0
+    monkeypatch.setattr(recording, "write", broken)
+    assert recording.buffer.flush() == 0
     client.get(f"/{link.slug}")  # after the failed flush: a second file
     assert len(journal_files(journal_dir)) == 2 and len(journaled(journal_dir)) == 3
-    assert visits.buffer.pending() == 3
+    assert recording.buffer.pending() == 3
     monkeypatch.undo()
 
-    assert visits.buffer.flush() == 3
+    assert recording.buffer.flush() == 3
     assert journal_files(journal_dir) == []
     assert Link.objects.get(pk=link.pk).visit_count == 3
     assert Visit.objects.filter(link=link).count() == 3
@@ -135,7 +136,7 @@ def test_discard_forgets_the_journal_too(client, journal_dir):
     link = make_link()
     client.get(f"/{link.slug}")
     assert journal_files(journal_dir)
-    visits.buffer.discard()
+    recording.buffer.discard()
     assert os.listdir(journal_dir) == []
     assert flush_visits() == 0
 
@@ -147,12 +148,12 @@ def test_the_journal_of_a_killed_process_is_written_once_by_another(client, jour
     owner = killed_writer(journal_dir, link.pk, 40)
     assert any(name.startswith(owner) for name in journal_files(journal_dir))
 
-    assert visits.buffer.recover() == 40  # the torn 41st record is no visit
+    assert recording.buffer.recover() == 40  # the torn 41st record is no visit
     assert "Recovered 40 visits journaled by a process that died" in caplog.text
     assert not [name for name in os.listdir(journal_dir) if name.startswith(owner)]
     assert Visit.objects.filter(link=link).count() == 40
     assert Link.objects.get(pk=link.pk).visit_count == 40
-    assert visits.buffer.recover() == 0  # once
+    assert recording.buffer.recover() == 0  # once
     assert flush_visits() == 1  # our own visit, still ours
 
 
@@ -169,12 +170,12 @@ def test_the_journal_of_a_live_process_is_left_alone(client, journal_dir):
     )
     try:
         owner = writer.stdout.readline().strip()
-        assert visits.buffer.recover() == 0
+        assert recording.buffer.recover() == 0
         assert any(name.startswith(owner) for name in journal_files(journal_dir))
     finally:
         writer.stdin.close()
         assert writer.wait(timeout=60) == -signal.SIGKILL
-    assert visits.buffer.recover() == 5
+    assert recording.buffer.recover() == 5
 
 
 @pytest.mark.django_db
@@ -185,10 +186,10 @@ def test_visits_of_a_link_this_database_lacks_are_left_out_of_the_recovery(clien
     client.get(f"/{link.slug}")
     killed_writer(journal_dir, link.pk + 1000, 3)
     killed_writer(journal_dir, link.pk, 2)
-    assert visits.buffer.recover() == 5  # read and handled: none left to retry
+    assert recording.buffer.recover() == 5  # read and handled: none left to retry
     assert Visit.objects.filter(link=link).count() == 2
     assert Visit.objects.count() == 2
-    assert visits.buffer.recover() == 0
+    assert recording.buffer.recover() == 0
 
 
 def test_two_recoverers_racing_for_the_same_journals_write_each_visit_once(tmp_path):
@@ -246,7 +247,7 @@ def test_a_clean_exit_writes_everything_and_leaves_no_file(journal_dir):
     from django.test import RequestFactory
 
     link = make_link()
-    buffer = visits.VisitBuffer()
+    buffer = recording.VisitBuffer()
     request = RequestFactory().get(f"/{link.slug}")
     for _ in range(4):
         buffer.add(link.pk, request.META)
@@ -285,16 +286,16 @@ def test_a_forked_child_journals_into_files_of_its_own(client, journal_dir):
     if pid == 0:  # the child, as a granian worker just forked: none of the parent's state
         code = 1
         try:
-            if visits.buffer.pending() == 0 and visits.buffer._journal is None:
-                visits.buffer.add(link.pk, {"REMOTE_ADDR": "192.0.2.1"})
-                owner = visits.buffer._journal.owner
+            if recording.buffer.pending() == 0 and recording.buffer._journal is None:
+                recording.buffer.add(link.pk, {"REMOTE_ADDR": "192.0.2.1"})
+                owner = recording.buffer._journal.owner
                 code = 0 if owner.startswith(f"{os.getpid()}-") else 2
         finally:
             os._exit(code)  # as a kill would: no flush, its journal left behind
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    assert visits.buffer.pending() == 1  # the parent's own, still in its journal
-    assert visits.buffer.recover() == 1  # the child's
+    assert recording.buffer.pending() == 1  # the parent's own, still in its journal
+    assert recording.buffer.recover() == 1  # the child's
     assert flush_visits() == 1
     assert Visit.objects.filter(link=link).count() == 2
     assert journal_files(journal_dir) == []
@@ -314,7 +315,7 @@ def test_a_journal_directory_that_cannot_be_made_fails_at_start_naming_the_varia
 
 
 def test_journal_lines_carry_the_country_and_old_lines_still_read():
-    from shortener.visit_journal import encode, parse
+    from shortener.visits.journal import encode, parse
 
     raw = (1780000000.5, 7, "192.0.2.1", "ua", "https://r.example/", "DE")
     assert parse(encode(raw).rstrip(b"\n")) == raw

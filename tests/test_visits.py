@@ -5,8 +5,9 @@ from datetime import date
 import pytest
 from django.test import RequestFactory
 
-from shortener import visits
 from shortener.models import Link, Visit
+from shortener.policy import user_agents
+from shortener.visits import recording
 from tests.conftest import flush_visits, make_link
 
 IPHONE = (
@@ -30,7 +31,7 @@ GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.
     ],
 )
 def test_user_agents_are_classified(agent, expected):
-    browser, system, device, is_bot = visits.classify(agent)
+    browser, system, device, is_bot = user_agents.classify(agent)
     assert (device, is_bot) == expected[2:]
     assert browser.startswith(expected[0]) and system == expected[1]
 
@@ -47,14 +48,14 @@ def test_user_agents_are_classified(agent, expected):
     ],
 )
 def test_only_the_referrer_host_is_kept(referrer, host):
-    assert visits.referrer_host(referrer) == host
+    assert recording.referrer_host(referrer) == host
 
 
 def test_the_visitor_key_changes_with_the_day_and_hides_the_address(db):
-    today = visits.visitor_key("203.0.113.9", LINUX_FIREFOX, date(2026, 11, 27))
-    again = visits.visitor_key("203.0.113.9", LINUX_FIREFOX, date(2026, 11, 27))
-    tomorrow = visits.visitor_key("203.0.113.9", LINUX_FIREFOX, date(2026, 11, 28))
-    other = visits.visitor_key("203.0.113.10", LINUX_FIREFOX, date(2026, 11, 27))
+    today = recording.visitor_key("203.0.113.9", LINUX_FIREFOX, date(2026, 11, 27))
+    again = recording.visitor_key("203.0.113.9", LINUX_FIREFOX, date(2026, 11, 27))
+    tomorrow = recording.visitor_key("203.0.113.9", LINUX_FIREFOX, date(2026, 11, 28))
+    other = recording.visitor_key("203.0.113.10", LINUX_FIREFOX, date(2026, 11, 27))
     assert today == again and today != tomorrow and today != other
     assert "203.0.113" not in today and len(today) == 32
 
@@ -74,14 +75,14 @@ def test_n_redirects_make_n_visits_and_a_total_of_n(client):
 def test_flushed_visits_are_found_by_day_and_time(client):
     from django.utils import timezone
 
-    from shortener import analytics, stat_ranges
+    from shortener.visits import analytics, ranges
 
     link = make_link()
     client.get(f"/{link.slug}")
     flush_visits()
     visit = Visit.objects.get()
     assert abs((timezone.now() - visit.at).total_seconds()) < 60
-    assert analytics.daily(link, stat_ranges.last_days(1, timezone.now().date()))[-1][1] == 1
+    assert analytics.daily(link, ranges.last_days(1, timezone.now().date()))[-1][1] == 1
     assert Visit.objects.filter(at__date=timezone.now().date()).count() == 1
 
 
@@ -129,11 +130,11 @@ def test_a_failed_write_keeps_the_visits_for_the_next_flush(client, monkeypatch)
     def broken(raws):
         raise RuntimeError("database unavailable")
 
-    monkeypatch.setattr(visits, "write", broken)
-    assert visits.buffer.flush() == 0
-    assert visits.buffer.pending() == 2
+    monkeypatch.setattr(recording, "write", broken)
+    assert recording.buffer.flush() == 0
+    assert recording.buffer.pending() == 2
     monkeypatch.undo()
-    assert visits.buffer.flush() == 2
+    assert recording.buffer.flush() == 2
     assert Link.objects.get(pk=link.pk).visit_count == 2
 
 
@@ -146,13 +147,13 @@ def test_head_requests_are_not_visits(client):
 
 def test_the_buffer_keeps_every_visit_added_until_a_flush():
     request = RequestFactory().get("/x", headers={"User-Agent": IPHONE})
-    buffer = visits.VisitBuffer()
+    buffer = recording.VisitBuffer()
     for _ in range(1000):
         buffer.add(1, request.META)
     assert buffer.pending() == 1000
 
 
 def test_a_user_agent_that_is_not_valid_unicode_is_classified_as_other_not_an_error():
-    from shortener.visits import classify
+    from shortener.policy.user_agents import classify
 
     assert classify("Mozilla/5.0 \ud800") == ("Other", "Other", "other", False)

@@ -5,8 +5,8 @@ import re
 import pytest
 from django.urls import reverse
 
+from shortener.events import handlers
 from shortener.models import EventStatus, Link, WebhookEvent, WebhookSource
-from shortener.webhooks import handlers
 from tests.conftest import make_user
 from tests.webhook_delivery import deliver, make_source, payload
 

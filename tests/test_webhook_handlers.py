@@ -4,8 +4,8 @@ retries with a bound, replay, and nothing done while read_only is on."""
 import pytest
 from waffle.testutils import override_flag, override_switch
 
+from shortener.events import handlers, processing
 from shortener.models import BlockedDomain, EventStatus, Link, LinkState, WebhookEvent
-from shortener.webhooks import handlers, processing
 from tests.conftest import make_link, make_user
 from tests.webhook_delivery import at_once, deliver, make_event, make_source, payload
 

@@ -413,7 +413,7 @@ def test_twenty_concurrent_copies_store_one_event_and_act_once():
 def test_when_the_queue_fails_nothing_is_stored_and_the_sender_is_told_to_retry(
     client, monkeypatch
 ):
-    from shortener.webhooks import processing
+    from shortener.events import processing
 
     def refuse(event_id, **kwargs):
         raise ConnectionError("queue unavailable")

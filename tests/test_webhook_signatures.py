@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook
 
-from shortener.webhook_models import new_secret
+from shortener.events.models import new_secret
 from shortener.webhooks import signatures
 from shortener.webhooks.signatures import SignatureRefused, verify_github, verify_standard
 from tests.webhook_delivery import sign, sign_github

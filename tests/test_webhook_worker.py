@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 from waffle.testutils import override_switch
 
+from shortener.events import handlers, processing
 from shortener.models import EventStatus, Link, WebhookEvent
-from shortener.webhooks import handlers, processing
 from tests.conftest import run_manage, test_database_url
 from tests.webhook_delivery import deliver, make_source, payload
 

@@ -12,8 +12,8 @@ import pytest
 from django.utils import timezone
 
 from config.stale_tasks import MAX_CLAIMS, reclaim_stale_tasks
+from shortener.events import processing
 from shortener.models import EventStatus, Link, WebhookEvent
-from shortener.webhooks import processing
 from tests.conftest import ROOT, run_manage, test_database_url
 from tests.webhook_delivery import deliver, make_source, payload
 

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.urls import ResolverMatch
 
 from config.ratelimit.client_address import address_key, client_address
-from shortener.api import tokens
+from shortener.tokens import personal as tokens
 
 API_PREFIX = "/api/"
 # Creating links, signing in and delivering webhooks are POSTs; a GET to the same URL

@@ -7,8 +7,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from waffle import flag_is_active
 
-from shortener.api import tokens
 from shortener.api.problems import CONTENT_TYPE, TYPES, problem
+from shortener.tokens import personal as tokens
 
 FLAG = "api_v1"
 MAX_BODY = 64 * 1024

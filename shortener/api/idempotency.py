@@ -9,18 +9,15 @@ a refused request releases its key, since it wrote nothing.
 import hashlib
 import json
 import re
-from datetime import timedelta
 from functools import wraps
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 
 from shortener.api.problems import TYPES, problem
-from shortener.models import IdempotencyKey
+from shortener.tokens.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
-KEEP = timedelta(hours=24)
 # Visible ASCII, spaces only inside (servers strip them at the ends), 1 to 255 characters.
 KEY_PATTERN = re.compile(r"[!-~](?:[ -~]{0,253}[!-~])?")
 
@@ -32,14 +29,6 @@ def fingerprint(request: HttpRequest) -> str:
     except ValueError:
         body = request.body.decode("utf-8", "replace")
     return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
-
-
-def prune(*, user=None, now=None) -> int:
-    """Forget keys older than 24 hours (for one user, or everyone); returns how many."""
-    keys = IdempotencyKey.objects.filter(created_at__lt=(now or timezone.now()) - KEEP)
-    if user is not None:
-        keys = keys.filter(user=user)
-    return keys.delete()[0]
 
 
 def replay(record: IdempotencyKey) -> HttpResponse:
@@ -72,7 +61,7 @@ def idempotent(operation):
         if not KEY_PATTERN.fullmatch(key):
             return problem(400, "invalid-idempotency-key", TYPES["invalid-idempotency-key"])
         print_ = fingerprint(request)
-        prune(user=request.user)
+        IdempotencyKey.objects.prune(user=request.user)
         try:
             with transaction.atomic():
                 record = IdempotencyKey.objects.create(

@@ -10,10 +10,10 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from waffle import flag_is_active
 
-from shortener import analytics
-from shortener.models import Link
-from shortener.pagination import page_relations
-from shortener.stat_ranges import DateRange
+from hypermedia.pagination import page_relations
+from shortener.links.models import Link
+from shortener.visits import analytics
+from shortener.visits.ranges import DateRange
 
 
 def json_response(data: dict, status: int = 200) -> HttpResponse:

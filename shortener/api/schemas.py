@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
-from shortener.models import LinkState, QueryForwarding, RedirectCode
+from shortener.links.models import LinkState, QueryForwarding, RedirectCode
 
 
 class Strict(Schema):

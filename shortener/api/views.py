@@ -9,8 +9,10 @@ from ninja import Path, Query, Router
 from pydantic import WithJsonSchema
 from waffle import flag_is_active
 
-from shortener import analytics, links, slugs, stat_ranges
+from hypermedia.pagination import get_page, link_header
+from shortener import links
 from shortener.api import problems
+from shortener.api.auth import BearerToken
 from shortener.api.idempotency import idempotent
 from shortener.api.openapi import DocumentedAPI
 from shortener.api.representations import (
@@ -32,12 +34,12 @@ from shortener.api.schemas import (
     Root,
     Stats,
 )
-from shortener.api.tokens import BearerToken
 from shortener.api.validation import refused, refused_json
 from shortener.links import LinkRefused
-from shortener.models import Link, LinkState
-from shortener.pagination import get_page, link_header
+from shortener.links.models import Link, LinkState
+from shortener.policy import slugs
 from shortener.portability import export
+from shortener.visits import analytics, ranges
 
 # A link's key (its slug, `slug@domain` off the site's own host), in the document only:
 # a path value outside it names no link, so it answers 404 like an unknown slug (and
@@ -279,8 +281,8 @@ def link_stats(
     slug: SlugPath,
     days: str | None = Query(
         None,
-        description=f"The last this many UTC days, 1 to {stat_ranges.MAX_DAYS} "
-        f"(default {stat_ranges.DEFAULT_DAYS}).",
+        description=f"The last this many UTC days, 1 to {ranges.MAX_DAYS} "
+        f"(default {ranges.DEFAULT_DAYS}).",
     ),
     from_: str | None = Query(
         None, alias="from", description="First UTC day of a custom range (YYYY-MM-DD), with `to`."
@@ -288,7 +290,7 @@ def link_stats(
     to: str | None = Query(
         None,
         description=f"Last UTC day of a custom range, included; a range spans at most "
-        f"{stat_ranges.MAX_DAYS} days.",
+        f"{ranges.MAX_DAYS} days.",
     ),
 ) -> HttpResponse:
     """Totals, visits per day and breakdowns for a range of days, as on the link's stats
@@ -298,8 +300,8 @@ def link_stats(
         raise Http404
     link = owned(request, slug)
     try:
-        period = stat_ranges.parse(days, from_, to, timezone.now().date())
-    except stat_ranges.RangeRefused as refused:
+        period = ranges.parse(days, from_, to, timezone.now().date())
+    except ranges.RangeRefused as refused:
         errors = {refused.field: [refused.reason]}
         return problems.problem(400, "malformed-request", refused.reason, errors=errors)
     rows = analytics.day_rows(link, period)

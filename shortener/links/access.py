@@ -4,7 +4,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from waffle import flag_is_active
 
-from shortener.models import Domain, Link, LinkQuerySet
+from shortener.domains.models import Domain
+from shortener.links.models import Link, LinkQuerySet
 
 
 def as_request(user) -> HttpRequest:
@@ -47,10 +48,10 @@ def split_key(key: str) -> tuple[str, str | None]:
 
 def get_visible(user, key: str) -> Link:
     """The link if `user` may see it; Link.DoesNotExist otherwise (strangers learn nothing)."""
-    from shortener import domains
+    from shortener.domains import served
 
     slug, host = split_key(key)
     found = visible_to(user).select_related("domain")
     if host is None:
-        return found.get(slug=slug, domain_id=domains.site_pk())
+        return found.get(slug=slug, domain_id=served.site_pk())
     return found.get(slug=slug, domain__host=host)

@@ -19,11 +19,12 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Value, When
 from django.utils import timezone
 
-from shortener import slugs
+from shortener.domains.models import BlockedDomain
 from shortener.links.access import is_signed_in, may_create
 from shortener.links.cleaning import Domains, Lookups, clean, parse_when, taken
+from shortener.links.models import DestinationChange, Link, Tag
 from shortener.links.refusal import LinkRefused
-from shortener.models import BlockedDomain, DestinationChange, Link, Tag
+from shortener.policy import slugs
 
 CHUNK = 1000
 # What a restore may carry beyond a new link's fields (an export read back).

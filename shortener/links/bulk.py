@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 from shortener.links.access import split_key, visible_to
 from shortener.links.cleaning import TAG_MAX, TAG_PATTERN
+from shortener.links.models import Link
 from shortener.links.refusal import LinkRefused
 from shortener.links.writes import delete, disable, edit, enable
-from shortener.models import Link
 
 ACTIONS = {"disable": "Disabled", "enable": "Enabled", "delete": "Deleted", "tag": "Tagged"}
 MAX_ROWS = 100

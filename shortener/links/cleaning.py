@@ -16,11 +16,13 @@ from django.http.request import split_domain_port
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from shortener import link_passwords, redirect_rules, slugs, targets
+from shortener.domains.models import BlockedDomain, Domain
+from shortener.links import passwords
 from shortener.links.access import is_signed_in, may_use_custom_slugs, usable_domains
+from shortener.links.models import Link, QueryForwarding, RedirectCode
 from shortener.links.refusal import LinkRefused
 from shortener.links.text import UNENCODABLE, is_unencodable, text_problem
-from shortener.models import BlockedDomain, Domain, Link, QueryForwarding, RedirectCode
+from shortener.policy import redirect_rules, slugs, targets
 
 TITLE_MAX = 200
 NOTES_MAX = 2000
@@ -66,7 +68,7 @@ SENTENCES = {
     "expires_at": "Enter the expiry as a date and time (UTC), for example 2031-12-31T23:59.",
     "max_visits": "Maximum visits must be a whole number of at least 1, or left empty.",
     "owner": "The owner must be a user of this site.",
-    "password": link_passwords.NOT_TEXT,
+    "password": passwords.NOT_TEXT,
     "rules": redirect_rules.RULES_SHAPE,
     "forward_query": "Query forwarding is off, merge or override.",
 }
@@ -417,10 +419,10 @@ def clean_password(value, context: Context) -> str:
     """A new password is hashed at once; None removes the password ("" stored)."""
     if value is None:
         return ""
-    problem = link_passwords.password_problem(value)
+    problem = passwords.password_problem(value)
     if problem:
         raise Refusal(problem)
-    return link_passwords.hashed(value)
+    return passwords.hashed(value)
 
 
 def clean_rules(value, context: Context) -> list[dict]:

@@ -1,9 +1,9 @@
 """Editing a link's redirect rules one at a time (add, move, remove), as the link's page
 does; each is an `edit()` of the whole list, so every rule is judged the same way."""
 
+from shortener.links.models import Link
 from shortener.links.refusal import LinkRefused
 from shortener.links.writes import edit
-from shortener.models import Link
 
 
 def add_rule(link: Link, rule, *, by, own_host: str | None = None) -> Link:

@@ -8,11 +8,11 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from shortener import slugs
 from shortener.links.access import is_signed_in, may_create
 from shortener.links.cleaning import clean, taken
+from shortener.links.models import DestinationChange, Link, Tag
 from shortener.links.refusal import LinkRefused
-from shortener.models import DestinationChange, Link, Tag
+from shortener.policy import slugs
 
 SLUG_ATTEMPTS = 8
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from django.db import migrations
 
-from shortener import targets
+from shortener.policy import targets
 
 
 def encode_targets(apps, schema_editor):

@@ -6,7 +6,7 @@ updated its rows under a deferred foreign key."""
 import django.db.models.deletion
 from django.db import migrations, models
 
-import shortener.domain_models
+import shortener.domains.models
 
 
 class Migration(migrations.Migration):
@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
             model_name="link",
             name="domain",
             field=models.ForeignKey(
-                default=shortener.domain_models.site_domain_pk,
+                default=shortener.domains.models.site_domain_pk,
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="links",
                 to="shortener.domain",

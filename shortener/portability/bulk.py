@@ -15,8 +15,8 @@ from django.contrib.auth import get_user_model
 from django.tasks import task
 from django.utils import timezone
 
-from shortener.bulk_models import BulkJob, BulkStatus
 from shortener.portability import formats, importing
+from shortener.portability.models import BulkJob, BulkStatus
 from shortener.portability.reading import Unreadable
 
 logger = logging.getLogger(__name__)

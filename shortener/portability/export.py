@@ -14,9 +14,9 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Prefetch
 
-from shortener.models import DestinationChange, Link, LinkQuerySet
+from shortener.links.models import DestinationChange, Link, LinkQuerySet
 from shortener.portability.formats import COLUMNS
-from shortener.spreadsheet_csv import csv_lines
+from shortener.portability.spreadsheets import csv_lines
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/jsonl; charset=utf-8"}
 CHUNK = 2000

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from shortener.spreadsheet_csv import FORMULA_STARTS
+from shortener.portability.spreadsheets import FORMULA_STARTS
 
 # Torii's export and import columns, in the order written.
 COLUMNS = (

@@ -10,8 +10,9 @@ from typing import IO, Any
 
 from django.db import transaction
 
-from shortener import links, targets
-from shortener.models import Domain
+from shortener import links
+from shortener.domains.models import Domain
+from shortener.policy import targets
 from shortener.portability import formats, reading
 from shortener.portability.reading import Row, Unreadable
 

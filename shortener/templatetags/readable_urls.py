@@ -2,7 +2,7 @@
 
 from django import template
 
-from shortener.readable_urls import readable
+from shortener.links.readable import readable
 
 register = template.Library()
 

@@ -17,9 +17,17 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from hypermedia.problems import problem
-from shortener.models import EventStatus, SignatureScheme, WebhookEvent, WebhookSource
-from shortener.webhook_models import UNSIGNED_DELIVERY_ID, body_digest, printable
-from shortener.webhooks import processing, schemas, signatures
+from shortener.events import processing, schemas
+from shortener.events.models import (
+    UNSIGNED_DELIVERY_ID,
+    EventStatus,
+    SignatureScheme,
+    WebhookEvent,
+    WebhookSource,
+    body_digest,
+    printable,
+)
+from shortener.webhooks import signatures
 
 logger = logging.getLogger(__name__)
 

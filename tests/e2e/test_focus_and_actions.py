@@ -155,7 +155,7 @@ def test_a_token_page_reload_makes_no_second_token(browser, live_server):
 
 
 def test_revoke_asks_in_place_and_focuses_the_confirmation(page, live_server):
-    from shortener.api import tokens
+    from shortener.tokens import personal as tokens
 
     user = signed_in(page, live_server)
     token, _ = tokens.issue(user, "old script")
@@ -173,7 +173,7 @@ def test_revoke_asks_in_place_and_focuses_the_confirmation(page, live_server):
 
 
 def test_revoke_without_javascript_asks_on_its_own_page(page_without_js, live_server):
-    from shortener.api import tokens
+    from shortener.tokens import personal as tokens
 
     page = page_without_js
     user = signed_in(page, live_server)

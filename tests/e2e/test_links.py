@@ -125,8 +125,8 @@ def test_stats_page_draws_the_chart_without_console_errors(page):
 
     from django.utils import timezone
 
-    from shortener import rollup_rebuild
     from shortener.models import Visit
+    from shortener.visits import rebuild
 
     # A transactional test run earlier flushes the flags the data migration made.
     set_flag("link_analytics", everyone=True)
@@ -139,7 +139,7 @@ def test_stats_page_draws_the_chart_without_console_errors(page):
               device="desktop", referrer_host=f"site{n % 3}.example", visitor=str(n))
         for n in range(120)
     )  # fmt: skip
-    rollup_rebuild.rebuild_locked(rollup_rebuild.Scope((link.pk,)))  # as `rollup_visits` would
+    rebuild.rebuild_locked(rebuild.Scope((link.pk,)))  # as `rollup_visits` would
     page.goto(link.get_absolute_url())
     page.get_by_role("link", name="Stats", exact=True).click()
     page.wait_for_url("**/stats/")

@@ -14,8 +14,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from shortener.api import tokens
 from shortener.models import Link, Visit
+from shortener.tokens import personal as tokens
 from tests.conftest import make_link, make_user, set_flag
 
 pytestmark = pytest.mark.django_db(transaction=True)

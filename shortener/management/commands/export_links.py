@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from shortener.models import Link
+from shortener.links.models import Link
 from shortener.portability import export
 
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from shortener.models import BulkJob, BulkStatus
+from shortener.portability.models import BulkJob, BulkStatus
 
 
 class Command(BaseCommand):

@@ -2,11 +2,13 @@
 
 from django.core.management.base import BaseCommand
 
-from shortener.api.idempotency import prune
+from shortener.tokens.models import IdempotencyKey
 
 
 class Command(BaseCommand):
     help = "Delete Idempotency-Key records older than 24 hours."
 
     def handle(self, *args, **options) -> None:
-        self.stdout.write(f"Pruned {prune()} idempotency key(s) older than 24 hours.")
+        self.stdout.write(
+            f"Pruned {IdempotencyKey.objects.prune()} idempotency key(s) older than 24 hours."
+        )

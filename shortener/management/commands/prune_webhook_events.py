@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from shortener.models import EventStatus, WebhookEvent
+from shortener.events.models import EventStatus, WebhookEvent
 
 
 class Command(BaseCommand):

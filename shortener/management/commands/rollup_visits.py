@@ -9,8 +9,8 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from shortener import rollup_rebuild
-from shortener.models import Link
+from shortener.links.models import Link
+from shortener.visits import rebuild
 
 SHOWN = 20  # differences printed one by one; the rest are counted
 
@@ -39,7 +39,7 @@ class Command(BaseCommand):
         if batch < 1:
             raise CommandError("--batch must be at least 1.")
         link_ids = None if link is None else [self.link_id(link)]
-        batches = list(rollup_rebuild.plan(link_ids, batch))
+        batches = list(rebuild.plan(link_ids, batch))
         progress = tqdm(
             total=sum(b.visits for b in batches),
             unit=" visits",
@@ -52,9 +52,9 @@ class Command(BaseCommand):
         with progress:
             for one in batches:
                 if check:
-                    found.extend(rollup_rebuild.check(one.scope))
+                    found.extend(rebuild.check(one.scope))
                 else:
-                    rollup_rebuild.rebuild_locked(one.scope)
+                    rebuild.rebuild_locked(one.scope)
                 progress.update(one.visits)
         visits = sum(b.visits for b in batches)
         if not check:

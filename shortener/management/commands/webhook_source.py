@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.text import slugify
 
-from shortener.models import SignatureScheme, WebhookSource
+from shortener.events.models import SignatureScheme, WebhookSource
 
 
 class Command(BaseCommand):

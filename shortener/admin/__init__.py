@@ -1,0 +1,312 @@
+"""Links and the blocklist in Django admin: every link write goes through the link core.
+
+Admin never destroys a link: there is no delete permission, and the "delete" action
+keeps a tombstone as the site's own delete does, so a deleted slug is never reissued.
+"""
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet, Sum
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from shortener import links
+from shortener.domains.models import BlockedDomain, Domain
+from shortener.links import LinkRefused
+from shortener.links.forms import LinkFields, initial_of, text
+from shortener.links.models import Link, LinkState, Tag
+from shortener.policy import redirect_rules
+from shortener.portability.models import BulkJob
+from shortener.tokens.models import ApiToken
+
+
+class LinkAdminForm(LinkFields, forms.ModelForm):
+    """The site's link fields (raw values for the core) and, for staff, the owner."""
+
+    class Meta:
+        model = Link
+        fields = ["owner"]
+
+    rules = text(
+        "Redirect rules",
+        'JSON: a list of {"target": URL, "when": {conditions}} (docs/links.md).',
+        widget=forms.Textarea(attrs={"rows": 6, "class": "vLargeTextField"}),
+    )
+    remove_password = forms.BooleanField(label="Remove the password", required=False)
+
+    core_fields = (*LinkFields.core_fields, "rules", "owner")
+    # Chosen when the link is made, shown read-only after (a link's domain never changes).
+    domain = text("Domain", widget=forms.Select())
+
+    def __init__(self, *args, actor=None, **kwargs):
+        instance = kwargs.get("instance")
+        if instance is not None and instance.pk:
+            stored = {**initial_of(instance), "rules": json.dumps(instance.rules, indent=2)}
+            kwargs["initial"] = {**stored, **(kwargs.get("initial") or {})}
+        super().__init__(*args, **kwargs)
+        self.actor = actor
+        if instance is not None and instance.pk:
+            del self.fields["domain"]
+        else:
+            hosts = [domain.host for domain in links.usable_domains(actor)]
+            self.fields["domain"].widget.choices = [(host, host) for host in hosts]
+            self.fields["domain"].initial = hosts[0] if hosts else ""
+
+    def values(self) -> dict:
+        values = super().values()
+        typed = values.pop("rules", "").strip()
+        if typed:
+            try:
+                values["rules"] = json.loads(typed)
+            except ValueError:
+                values["rules"] = typed  # the core says what rules must be
+        elif self.instance.pk and self.instance.rules:
+            values["rules"] = []  # emptied: no rules
+        return values
+
+    def clean(self):
+        cleaned = super().clean()
+        link = self.instance if self.instance.pk else None
+        values = self.values()
+        if link is None:
+            values["slug"] = ""
+        try:
+            self.core_values = links.clean(values, actor=self.actor, link=link)
+        except LinkRefused as refusal:
+            self.refused(refusal)
+        return cleaned
+
+
+class StateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [(s.value, s.label) for s in LinkState if s != LinkState.DELETED] + [
+            (LinkState.DELETED.value, "Deleted (tombstones)")
+        ]
+
+    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+        if self.value() == LinkState.DELETED:
+            return queryset.filter(deleted_at__isnull=False)
+        if self.value():
+            return queryset.live().in_state(self.value())
+        return queryset
+
+
+@admin.register(Link)
+class LinkAdmin(admin.ModelAdmin):
+    form = LinkAdminForm
+    list_display = ["slug", "domain", "target", "owner", "state_label", "visit_count"]
+    list_display += ["created_at"]
+    list_filter = [StateFilter, "domain", "owner", "tags", "redirect_code"]
+    search_fields = ["slug", "target", "title", "notes"]
+    readonly_fields = ["slug", "domain_host", "state_label", "visit_count", "deleted_at"]
+    readonly_fields += ["created_at", "updated_at"]
+    readonly_fields += ["rules_in_words", "password_state"]
+    autocomplete_fields = ["owner"]
+    actions = ["disable_links", "enable_links", "delete_links"]
+    list_select_related = ["owner", "domain"]
+
+    @admin.display(description="domain")
+    def domain_host(self, link: Link) -> str:
+        return link.domain.host
+
+    @admin.display(description="state")
+    def state_label(self, link: Link) -> str:
+        return link.state.label
+
+    @admin.display(description="rules in words")
+    def rules_in_words(self, link: Link) -> str:
+        lines = [
+            f"{n}. {redirect_rules.describe(rule)}: {rule['target']}"
+            for n, rule in enumerate(link.rules, start=1)
+        ]
+        return "\n".join(lines) or "none"
+
+    @admin.display(description="password")
+    def password_state(self, link: Link) -> str:
+        if not link.is_protected:
+            return "none"
+        return f"set ({link.password_failures} wrong attempts)"
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # Only the owner maps onto the model; the other fields are raw values for the core
+        # (admin would otherwise copy them, unjudged, onto the instance it shows).
+        kwargs["fields"] = ["owner"]
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class WithActor(form):
+            def __init__(self, *args, **inner):
+                super().__init__(*args, actor=request.user, **inner)
+
+        return WithActor
+
+    def get_fields(self, request, obj=None):
+        fields = [*LinkFields.core_fields, "rules", "owner"]
+        if obj:
+            if obj.is_protected:
+                fields.insert(fields.index("password") + 1, "remove_password")
+            return ["slug", "domain_host", *fields, *self.readonly_fields[2:]]
+        return [fields[0], "domain", *fields[1:]]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # a destroyed row would free its slug for a hijack: see delete_links
+
+    def save_model(self, request, obj: Link, form, change: bool) -> None:
+        values = form.values()
+        owner = values.pop("owner")
+        if change:
+            link = Link.objects.get(pk=obj.pk)
+            links.edit(link, by=request.user, owner=owner, **values)
+            obj.refresh_from_db()
+            return
+        created = links.create(values, actor=request.user, owner=owner)
+        obj.pk, obj.slug = created.pk, created.slug
+        obj.refresh_from_db()
+        obj._state.adding = False
+
+    def save_related(self, request, form, formsets, change) -> None:
+        """Tags were written by the core with the link; admin has no related rows to save."""
+
+    def each(self, request, queryset: QuerySet, write, done: str) -> None:
+        changed = sum(bool(write(link, by=request.user)) for link in queryset.live())
+        messages.success(request, f"{done} {changed} link(s).")
+
+    @admin.action(description="Disable selected links")
+    def disable_links(self, request, queryset: QuerySet) -> None:
+        self.each(request, queryset, links.disable, "Disabled")
+
+    @admin.action(description="Enable selected links")
+    def enable_links(self, request, queryset: QuerySet) -> None:
+        self.each(request, queryset, links.enable, "Enabled")
+
+    @admin.action(description="Delete selected links (they answer 410; slugs never reused)")
+    def delete_links(self, request, queryset: QuerySet) -> None:
+        self.each(request, queryset, links.delete, "Deleted")
+
+
+@admin.register(Domain)
+class DomainAdmin(admin.ModelAdmin):
+    """Short domains; a domain's page lists its links and their clicks. Never deleted
+    while links live on it (PROTECT): deactivate it instead."""
+
+    list_display = ["host", "is_default", "is_active", "http_only", "link_count", "clicks"]
+    list_filter = ["is_active", "is_default"]
+    search_fields = ["host"]
+    filter_horizontal = ["groups"]
+    readonly_fields = ["link_count", "clicks", "links_on_it", "created_at"]
+    fields = ["host", "is_default", "is_active", "http_only", "root_redirect"]
+    fields += ["unknown_redirect", "refuse_subdomains", "groups", *readonly_fields]
+    LINKS_SHOWN = 50
+
+    def get_queryset(self, request) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(link_total=Count("links"), click_total=Sum("links__visit_count"))
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        # The host of a domain with links is what their short URLs say: it stays.
+        if obj is not None and obj.links.exists():
+            return ["host", *self.readonly_fields]
+        return self.readonly_fields
+
+    @admin.display(description="links", ordering="link_total")
+    def link_count(self, domain: Domain) -> int:
+        return getattr(domain, "link_total", 0)
+
+    @admin.display(description="clicks", ordering="click_total")
+    def clicks(self, domain: Domain) -> int:
+        return getattr(domain, "click_total", None) or 0
+
+    @admin.display(description=f"most followed links (up to {LINKS_SHOWN})")
+    def links_on_it(self, domain: Domain) -> str:
+        if domain.pk is None:
+            return "—"
+        rows = domain.links.order_by("-visit_count", "slug")[: self.LINKS_SHOWN]
+        body = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:shortener_link_change", args=[link.pk]),
+                    link.slug,
+                    link.target,
+                    link.visit_count,
+                )
+                for link in rows
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>slug</th><th>destination</th><th>clicks</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            body,
+        )
+
+
+@admin.register(BlockedDomain)
+class BlockedDomainAdmin(admin.ModelAdmin):
+    list_display = ["domain", "reason", "created_at"]
+    search_fields = ["domain", "reason"]
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    search_fields = ["name"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Staff can see who holds API tokens and revoke them; nobody can read or forge one here."""
+
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "user__username", "prefix"]
+    fields = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # tokens are made on /tokens/, where their owner sees them once
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request, queryset: QuerySet) -> None:
+        for token in queryset:
+            token.revoke()
+        self.message_user(request, f"Revoked {queryset.count()} token(s).", messages.SUCCESS)
+
+
+@admin.register(BulkJob)
+class BulkJobAdmin(admin.ModelAdmin):
+    """Imports from /import/ (pasted lines or a file), as their owners see them there:
+    staff can look, and remove a job's record (its links stay)."""
+
+    list_display = ["pk", "owner", "format", "filename", "status", "done", "total"]
+    list_display += ["created", "refused", "created_at", "finished_at"]
+    list_filter = ["status", "format"]
+    search_fields = ["owner__username", "filename"]
+    fields = ["owner", "format", "filename", "status", "done", "total", "created", "refused"]
+    fields += ["message", "created_at", "finished_at", "refusals"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False  # jobs are made on /import/, never by hand
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Refused rows")
+    def refusals(self, job: BulkJob) -> str:
+        refused = [row for row in job.results if row.get("status") == "refused"][:100]
+        if not refused:
+            return "None"
+        return format_html_join(
+            "", "<p>Row {}: {}</p>", ((row.get("row"), row.get("reason")) for row in refused)
+        )
+
+
+from shortener.admin import webhooks as webhook_admin  # noqa: E402, F401  (registers its models)

@@ -1,0 +1,2 @@
+"""Short domains: the Domain and BlockedDomain models, and the domains this process serves
+(the request's domain, DomainMiddleware)."""

@@ -1,0 +1,78 @@
+"""Event handlers: what each event type does to links and the blocklist.
+
+Each handler takes the event and its validated data and returns the outcome as a
+sentence, or raises `EventRefused` when the domain says no (the target policy, a
+taken slug): that is final, and nothing is written. Any other exception is a
+failure that the processing task retries.
+"""
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from shortener import links
+from shortener.domains.models import BlockedDomain
+from shortener.events.models import WebhookEvent
+from shortener.links import LinkRefused
+from shortener.links.models import Link
+from shortener.policy import targets
+
+# The event's field names → the link core's (the rest are the same).
+LINK_FIELDS = {"url": "target"}
+
+
+class EventRefused(Exception):
+    """The event asks for something the domain refuses; `reason` says why, in a sentence."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def create(event: WebhookEvent, data: dict[str, Any]) -> str:
+    values = {LINK_FIELDS.get(name, name): value for name, value in data.items()}
+    try:
+        link = links.create(values, actor=event.source.owner)
+    except LinkRefused as refusal:
+        raise EventRefused(refusal.reason) from None
+    return f"Created {link.short_url} → {link.target}"
+
+
+def disable(event: WebhookEvent, data: dict[str, Any]) -> str:
+    found = Link.objects.live().filter(owner=event.source.owner, is_active=True)
+    if "slug" in data:
+        found = found.filter(slug=data["slug"])
+        wanted = f"slug {data['slug']}"
+    else:
+        verdict = targets.check(data["url"])  # normalised like stored targets, if it can be
+        found = found.filter(target__in={data["url"], verdict.url or data["url"]})
+        wanted = f"url {data['url']}"
+    disabled = [link.slug for link in found if links.disable(link, by=event.source.owner)]
+    if not disabled:
+        return f"No live link of {event.source.owner.username} has {wanted}."
+    return f"Disabled {len(disabled)} link(s): {', '.join(disabled)}"
+
+
+def block(event: WebhookEvent, data: dict[str, Any]) -> str:
+    entry = targets.blocklist_entry(data["domain"])  # the admin's rule: no public suffix
+    if not entry.ok:
+        raise EventRefused(entry.reason)
+    domain = entry.url
+    reason = data.get("reason") or f"Blocked by webhook source {event.source.name}."
+    _, added = BlockedDomain.objects.get_or_create(domain=domain, defaults={"reason": reason})
+    disabled = []
+    for link in Link.objects.live().filter(is_active=True, target__icontains=domain):
+        if targets.matches_domain(urlsplit(link.target).hostname or "", domain):
+            links.disable(link)
+            disabled.append(link.slug)
+    state = "Blocked" if added else "Already blocked:"
+    return f"{state} {domain}; disabled {len(disabled)} link(s)" + (
+        f": {', '.join(disabled)}" if disabled else ""
+    )
+
+
+HANDLERS: dict[str, Callable[[WebhookEvent, dict[str, Any]], str]] = {
+    "link.create": create,
+    "link.disable": disable,
+    "domain.block": block,
+}

@@ -1,0 +1,293 @@
+"""Links and what hangs off them: tags and the destination history.
+
+Models, querysets and model methods only: the rules and writes live in shortener.links."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from shortener.domains.models import Domain, site_domain_pk
+from shortener.policy import targets
+
+
+class SlugChangeRefused(ValueError):
+    """A link's slug (and its domain) is fixed for life: links shared elsewhere must
+    never break."""
+
+
+class LinkDestroyRefused(ValueError):
+    """Links are never destroyed: a deleted link keeps a tombstone (shortener.links.delete),
+    so its short URL answers 410 and its slug can never be taken by someone else."""
+
+
+class LinkState(models.TextChoices):
+    ACTIVE = "active", "Active"
+    DISABLED = "disabled", "Disabled"
+    EXPIRED = "expired", "Expired"
+    EXHAUSTED = "exhausted", "Used up"
+    DELETED = "deleted", "Deleted"
+
+
+def state_of(*, deleted: bool, active: bool, expired: bool, used_up: bool) -> LinkState:
+    """The one rule for a link's state, for the model and the redirect's snapshot alike."""
+    if deleted:
+        return LinkState.DELETED
+    if not active:
+        return LinkState.DISABLED
+    if expired:
+        return LinkState.EXPIRED
+    if used_up:
+        return LinkState.EXHAUSTED
+    return LinkState.ACTIVE
+
+
+class RedirectCode(models.IntegerChoices):
+    FOUND = 302, "302 Found (temporary, default)"
+    MOVED = 301, "301 Moved Permanently"
+    TEMPORARY = 307, "307 Temporary Redirect"
+    PERMANENT = 308, "308 Permanent Redirect"
+
+
+class QueryForwarding(models.TextChoices):
+    OFF = "off", "Off"
+    MERGE = "merge", "Forward the visitor's query; the destination's own parameters win"
+    OVERRIDE = "override", "Forward the visitor's query; the visitor's parameters win"
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=50, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LinkQuerySet(models.QuerySet):
+    def live(self):
+        """Not deleted: what lists and searches show."""
+        return self.filter(deleted_at__isnull=True)
+
+    def owned_by(self, user):
+        if user.is_staff:
+            return self
+        return self.filter(owner=user)
+
+    def in_state(self, state: str):
+        now = timezone.now()
+        expired = Q(expires_at__isnull=False, expires_at__lte=now)
+        exhausted = Q(max_visits__isnull=False, visit_count__gte=F("max_visits"))
+        match state:
+            case LinkState.ACTIVE:
+                return self.filter(is_active=True).exclude(expired).exclude(exhausted)
+            case LinkState.DISABLED:
+                return self.filter(is_active=False)
+            case LinkState.EXPIRED:
+                return self.filter(is_active=True).filter(expired)
+            case LinkState.EXHAUSTED:
+                return self.filter(is_active=True).exclude(expired).filter(exhausted)
+        return self
+
+    def matching(self, *, text: str = "", tag: str = "", state: str = "", domain: str = ""):
+        """The list filters of the HTML list and the API. PostgreSQL cannot hold NUL
+        characters, so they are dropped rather than sent to the database."""
+        text, tag = text.replace("\x00", "").strip(), tag.replace("\x00", "").strip()
+        links = self
+        if domain:  # as typed: Unicode or A-labels, any case, a trailing dot
+            host = targets.domain_host(domain).url  # None for no host name (a NUL, a port)
+            links = links.filter(domain__host=host) if host else links.none()
+        if text:
+            links = links.search(text)
+        if tag:
+            links = links.filter(tags__name=tag)
+        if state in LinkState.values:
+            links = links.in_state(state)
+        return links
+
+    def delete(self):
+        raise LinkDestroyRefused("Links are never destroyed; delete them with shortener.links.")
+
+    def search(self, text: str):
+        in_target = Q()
+        for form in targets.stored_forms(text):  # targets are stored ASCII, as browsers send them
+            in_target |= Q(target__icontains=form)
+        return self.filter(
+            in_target
+            | Q(title__icontains=text)
+            | Q(notes__icontains=text)
+            | Q(slug__icontains=text)
+        )
+
+
+class Link(models.Model):
+    # Unique per domain (Meta): the same slug on two domains is two links.
+    slug = models.CharField(max_length=64, editable=False)
+    domain = models.ForeignKey(
+        Domain,
+        on_delete=models.PROTECT,  # links are never destroyed, so neither is their domain
+        default=site_domain_pk,
+        related_name="links",
+    )
+    target = models.CharField(max_length=targets.MAX_LENGTH)
+    title = models.CharField(max_length=200, blank=True)
+    notes = models.TextField(blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="links")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="links",
+    )
+    redirect_code = models.PositiveSmallIntegerField(
+        choices=RedirectCode.choices, default=RedirectCode.FOUND
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    max_visits = models.PositiveIntegerField(null=True, blank=True)
+    visit_count = models.PositiveIntegerField(default=0, editable=False)
+    is_active = models.BooleanField(default=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Django's password hash (shortener/link_passwords.py), "" for an open link.
+    password = models.CharField(max_length=128, blank=True, default="", editable=False)
+    password_failures = models.PositiveIntegerField(default=0, editable=False)
+    # Redirect rules in order, as shortener/redirect_rules.py reads them.
+    rules = models.JSONField(default=list, blank=True, editable=False)
+    forward_query = models.CharField(
+        max_length=8, choices=QueryForwarding.choices, default=QueryForwarding.OFF
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = LinkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # The redirect's lookup (host's domain, slug) is this index; tombstones keep
+            # their row, so a deleted slug stays taken on its domain only.
+            models.UniqueConstraint(fields=["domain", "slug"], name="link_slug_once_per_domain")
+        ]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"]),
+            # The API's and the list page's query: live links of one owner, newest first.
+            # Partial, so PostgreSQL walks it in order for a page; deleted_at is also its
+            # last column so that SQLite counts from the index alone, not the table.
+            models.Index(
+                fields=["owner", "-created_at", "-id", "deleted_at"],
+                condition=Q(deleted_at__isnull=True),
+                name="link_live_owner_newest",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def save(self, *args, **kwargs):
+        stored = getattr(self, "_stored_slug", None)
+        if self.pk and stored is not None and stored != self.slug:
+            raise SlugChangeRefused(f"The slug of link {stored!r} cannot change.")
+        stored_domain = getattr(self, "_stored_domain_id", None)
+        if self.pk and stored_domain is not None and stored_domain != self.domain_id:
+            raise SlugChangeRefused(f"The domain of link {self.slug!r} cannot change.")
+        super().save(*args, **kwargs)
+        self._stored_slug, self._stored_domain_id = self.slug, self.domain_id
+
+    def get_absolute_url(self) -> str:
+        return reverse("link-detail", args=[self.key])
+
+    @property
+    def key(self) -> str:
+        """How pages and the API name the link: its slug on the site's own host,
+        `slug@host` on another domain (the same slug may live on several)."""
+        from shortener.domains import served
+
+        if self.domain_id == served.site_pk():
+            return self.slug
+        return f"{self.slug}@{self.domain.host}"
+
+    @property
+    def row_id(self) -> str:
+        """Its HTML id's tail: the slug on the site's own host (one per host), with the
+        row's number after a character no slug holds on another domain."""
+        key = self.key
+        return key if "@" not in key else f"{self.slug}·{self.pk}"
+
+    @property
+    def short_url(self) -> str:
+        """The link's short URL, always on its own domain (never the host a page was
+        asked on): pages, the copy button, QR codes, the API and CSV all use this."""
+        return self.domain.url_for(self.slug)
+
+    def delete(self, *args, **kwargs):
+        raise LinkDestroyRefused(f"Link {self.slug!r} is never destroyed; delete_softly() it.")
+
+    @classmethod
+    def from_db(cls, db, field_names, values, *args, **kwargs):
+        instance = super().from_db(db, field_names, values, *args, **kwargs)
+        instance._stored_slug = instance.__dict__.get("slug")
+        instance._stored_domain_id = instance.__dict__.get("domain_id")
+        return instance
+
+    def get_short_path(self) -> str:
+        """The path alone, on whatever host asks: for the full URL use `short_url`."""
+        return reverse("follow", args=[self.slug])
+
+    @property
+    def state(self) -> LinkState:
+        return state_of(
+            deleted=self.deleted_at is not None,
+            active=self.is_active,
+            expired=self.expires_at is not None and self.expires_at <= timezone.now(),
+            used_up=self.max_visits is not None and self.visit_count >= self.max_visits,
+        )
+
+    @property
+    def is_protected(self) -> bool:
+        return bool(self.password)
+
+    @property
+    def can_disable(self) -> bool:
+        return self.deleted_at is None and self.is_active
+
+    @property
+    def can_enable(self) -> bool:
+        return self.deleted_at is None and not self.is_active
+
+    def disable(self) -> None:
+        """The short URL answers 410 until enabled. Twice changes nothing; deleted stays so."""
+        if self.can_disable:
+            self.is_active = False
+            self.save(update_fields=["is_active", "updated_at"])
+
+    def enable(self) -> None:
+        """A disabled link redirects again. Twice changes nothing; deleted stays so."""
+        if self.can_enable:
+            self.is_active = True
+            self.save(update_fields=["is_active", "updated_at"])
+
+    def delete_softly(self) -> None:
+        """Keep a tombstone: the short URL answers 410 forever and the slug is never reissued."""
+        self.is_active = False
+        self.deleted_at = timezone.now()
+        self.save(update_fields=["is_active", "deleted_at", "updated_at"])
+
+
+class DestinationChange(models.Model):
+    """Every target a link has had: when, by whom, from what to what."""
+
+    link = models.ForeignKey(Link, on_delete=models.CASCADE, related_name="destination_changes")
+    old_target = models.CharField(max_length=targets.MAX_LENGTH, blank=True)
+    new_target = models.CharField(max_length=targets.MAX_LENGTH)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.link.slug}: {self.old_target or '(new)'} → {self.new_target}"

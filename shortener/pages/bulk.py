@@ -1,0 +1,138 @@
+"""The browser's bulk create and export: paste or upload, a background task, a progress
+page (htmx polling, or a refreshing page without JavaScript), the results as a table
+and as CSV; and the list's links exported as CSV or JSON Lines with its filters."""
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from hypermedia.fragments import varies_on_htmx, wants_fragment
+from shortener.links.models import LinkState
+from shortener.portability import bulk, export, formats
+from shortener.portability.models import BulkJob
+from shortener.portability.reading import Unreadable
+from shortener.portability.spreadsheets import csv_lines
+
+FORMAT_CHOICES = [(name, formats.FORMATS[name].label) for name in bulk.BROWSER_FORMATS]
+
+
+class BulkForm(forms.Form):
+    lines = forms.CharField(
+        label="Links, one a line",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 12, "spellcheck": "false"}),
+        help_text=f"Up to {bulk.MAX_ROWS:,} lines: a URL, or slug,URL, "
+        "or CSV whose first line names its columns (url, slug, title, tags…).",
+    )
+    file = forms.FileField(
+        label="Or upload a file",
+        required=False,
+        help_text="Torii's own export, or one from Bitly, YOURLS, Shlink or Kutt.",
+    )
+    format = forms.ChoiceField(label="Format", choices=FORMAT_CHOICES, initial="lines")
+
+    def clean(self):
+        data = super().clean()
+        upload = data.get("file")
+        if upload is not None:
+            if upload.size > bulk.MAX_BYTES:
+                raise forms.ValidationError(
+                    f"The file is larger than {bulk.MAX_BYTES // 1024 // 1024} MB; split it, "
+                    "or use the import_links command."
+                )
+            data["source"] = upload.read()
+        elif (data.get("lines") or "").strip():
+            data["source"] = data["lines"].encode("utf-8")
+        else:
+            raise forms.ValidationError("Paste some links or choose a file.")
+        if len(data["source"]) > bulk.MAX_BYTES:
+            raise forms.ValidationError("That is more than 2 MB; split it.")
+        fmt = formats.FORMATS[data.get("format") or "lines"]
+        try:
+            data["total"] = bulk.count_rows(data["source"], fmt)
+        except Unreadable as error:
+            raise forms.ValidationError(str(error)) from None
+        return data
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def bulk_create(request: HttpRequest) -> HttpResponse:
+    form = BulkForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            upload = data.get("file")
+            job = BulkJob.objects.create(
+                owner=request.user,
+                format=data["format"],
+                source=data["source"],
+                filename=upload.name[:200] if upload else "",
+                total=data["total"],
+            )
+            limits = getattr(request, "rate_limits", None)
+            if limits is not None:
+                limits.links_created(data["total"] - 1)  # the request counted one
+            bulk.enqueue(job)
+            return redirect(job.get_absolute_url(), permanent=False)
+        return render(request, "links/import.html", {"form": form}, status=422)
+    jobs = BulkJob.objects.filter(owner=request.user).defer("source", "results")[:5]
+    return render(request, "links/import.html", {"form": form, "jobs": jobs})
+
+
+def own_job(request: HttpRequest, job_id: int) -> BulkJob:
+    job = BulkJob.objects.filter(pk=job_id, owner=request.user).defer("source").first()
+    if job is None:
+        raise Http404
+    return job
+
+
+@login_required
+@varies_on_htmx
+@require_GET
+def bulk_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = own_job(request, job_id)
+    template = "links/bulk.html#progress" if wants_fragment(request) else "links/bulk.html"
+    return render(request, template, {"job": job})
+
+
+@login_required
+@require_GET
+def bulk_results_csv(request: HttpRequest, job_id: int) -> StreamingHttpResponse:
+    job = own_job(request, job_id)
+    short = request.build_absolute_uri("/")
+    rows = (
+        [
+            row["row"],
+            row["status"],
+            short + row["slug"] if row["status"] != "refused" and row["slug"] else "",
+            row["target"],
+            row["reason"],
+        ]
+        for row in job.results
+    )
+    response = StreamingHttpResponse(
+        csv_lines(["row", "status", "short_url", "target", "reason"], rows),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="bulk-{job.pk}-results.csv"'
+    return response
+
+
+@login_required
+@require_GET
+def link_export(request: HttpRequest, kind: str) -> StreamingHttpResponse:
+    """The list's links (with its filters), tombstones included, streamed."""
+    chosen = export.exportable(request.user).matching(
+        text=request.GET.get("q", "")[:200],
+        tag=request.GET.get("tag", "")[:50],
+        state=request.GET.get("state", ""),
+    )
+    if request.GET.get("state") == LinkState.DELETED:
+        chosen = chosen.filter(deleted_at__isnull=False)
+    items = export.records(chosen)
+    response = StreamingHttpResponse(export.lines(kind, items), content_type=export.FORMATS[kind])
+    response["Content-Disposition"] = f'attachment; filename="links.{kind}"'
+    return response

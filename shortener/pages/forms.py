@@ -1,0 +1,122 @@
+"""Forms for links: they carry the raw values to the link core and show its refusals.
+
+No rule lives here. Every field is a plain text field whose value goes to
+`shortener.links` as typed, so a refusal reads the same on the page as in the API,
+webhooks and admin.
+"""
+
+from django import forms
+
+from shortener.links import LinkRefused
+from shortener.links.forms import LinkFields, initial_of, text
+from shortener.links.models import Link
+from shortener.policy import slugs
+from shortener.policy.devices import DEVICE_CLASSES, OS_LABELS
+
+
+class LinkForm(LinkFields):
+    """Edit a link: everything but the slug, which never changes."""
+
+    remove_password = forms.BooleanField(label="Remove the password", required=False)
+
+    def __init__(self, data=None, *, instance: Link, **kwargs):
+        super().__init__(data, initial=initial_of(instance), **kwargs)
+        self.instance = instance
+        if not instance.is_protected:
+            del self.fields["remove_password"]
+        else:
+            self.fields[
+                "password"
+            ].help_text = "This link has a password. Type a new one to change it, or leave empty."
+
+
+class CreateLinkForm(LinkFields):
+    """Create a link; offers a custom slug when the custom_slugs flag is on for the user,
+    and a choice of domain when the user may use more than one (the default first)."""
+
+    domain = text("Domain", widget=forms.Select())
+
+    slug = text(
+        "Custom slug",
+        f"Optional: {slugs.CUSTOM_MIN_LENGTH} to {slugs.MAX_LENGTH} letters, digits, - or _. "
+        "It can never be changed later.",
+    )
+
+    def __init__(self, *args, allow_custom_slug: bool = False, domains=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        if not allow_custom_slug:
+            del self.fields["slug"]
+        hosts = [domain.host for domain in domains]
+        if len(hosts) > 1:
+            self.fields["domain"].widget.choices = [(host, host) for host in hosts]
+            self.fields["domain"].initial = hosts[0]
+        else:
+            del self.fields["domain"]  # nothing to choose: the core takes the default
+        self.order_fields(["target", "domain", "slug"])
+
+
+class ListField(forms.Field):
+    """Checkboxes whose ticked values go to the core as a list, unjudged."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def to_python(self, value):
+        return list(value or [])
+
+
+class RuleForm(forms.Form):
+    """One redirect rule as the link's page adds it; `values()` is the core's rule shape."""
+
+    target = text(
+        "Leads to",
+        widget=forms.URLInput(attrs={"placeholder": "https://example.com/for-them"}),
+    )
+    device = ListField(
+        label="Device",
+        required=False,
+        widget=forms.CheckboxSelectMultiple(
+            choices=[(name, name.capitalize()) for name in DEVICE_CLASSES]
+        ),
+    )
+    os = ListField(
+        label="Operating system",
+        required=False,
+        widget=forms.CheckboxSelectMultiple(choices=list(OS_LABELS.items())),
+    )
+    language = text("Browser language", "Codes, comma separated: de, fr-CH")
+    country = text("Country", "ISO codes, comma separated: DE, AT, CH")
+    time_from = text("From (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    time_until = text("Until (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    query_name = text("Query parameter")
+    query_value = text("equals")
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        kwargs.setdefault("prefix", "rule")
+        super().__init__(*args, **kwargs)
+
+    def values(self) -> dict:
+        data = self.cleaned_data
+        when: dict = {}
+        for name in ("device", "os"):
+            if data.get(name):
+                when[name] = data[name]
+        for name in ("language", "country"):
+            if data.get(name, "").strip():
+                when[name] = data[name].replace(";", ",").split(",")
+        if data.get("time_from") or data.get("time_until"):
+            when["time"] = {
+                key: data[field]
+                for key, field in (("from", "time_from"), ("until", "time_until"))
+                if data.get(field)
+            }
+        if data.get("query_name") or data.get("query_value"):
+            when["query"] = {
+                "name": data.get("query_name", ""),
+                "value": data.get("query_value", ""),
+            }
+        return {"target": data.get("target", ""), "when": when}
+
+    def refused(self, refusal: LinkRefused) -> None:
+        for reason in refusal.errors.values():
+            self.add_error(None, reason)

@@ -1,0 +1,90 @@
+"""The API tokens page: a signed-in user creates tokens (shown once) and revokes them.
+
+Create answers with a redirect (post/redirect/get): the new token waits in the session
+for the one page that shows it, so a reload neither shows it again nor makes another.
+Revoke asks first: a page of its own without JavaScript, the row itself with htmx.
+"""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from hypermedia.announcements import announce
+from hypermedia.fragments import varies_on_htmx, wants_fragment
+from shortener.pages.views import redirect_303
+from shortener.tokens import personal as tokens
+from shortener.tokens.models import ApiToken
+
+NEW_TOKEN = "torii.new_token"  # noqa: S105 - a session key, not a secret
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=100,
+        label="Name",
+        help_text="What will use it, for example: deploy script.",
+    )
+
+
+def page(request: HttpRequest, form: TokenForm, raw: str = "", status: int = 200) -> HttpResponse:
+    return render(
+        request,
+        "tokens.html",
+        {"form": form, "tokens": request.user.api_tokens.all(), "new_token": raw},
+        status=status,
+    )
+
+
+@never_cache  # the page that shows a new token must not be kept by any cache
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def token_list(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        # The raw token lives in the session for exactly one page view, then is gone.
+        return page(request, TokenForm(label_suffix=""), raw=request.session.pop(NEW_TOKEN, ""))
+    form = TokenForm(request.POST, label_suffix="")
+    if not form.is_valid():
+        return page(request, form, status=422)
+    _, raw = tokens.issue(request.user, form.cleaned_data["name"])
+    request.session[NEW_TOKEN] = raw
+    return redirect_303(reverse("token-list"))
+
+
+def own_token_or_404(request: HttpRequest, token_id: int) -> ApiToken:
+    try:
+        return request.user.api_tokens.get(pk=token_id)
+    except ApiToken.DoesNotExist:
+        raise Http404 from None
+
+
+@varies_on_htmx
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    token = own_token_or_404(request, token_id)
+    if request.method != "POST":
+        template = "tokens.html#confirm-row" if wants_fragment(request) else "token_revoke.html"
+        return render(request, template, {"token": token, "fragment": wants_fragment(request)})
+    was_live = not token.is_revoked
+    token.revoke()
+    sentence = f"Revoked “{token.name}”: programs using it now get 401."
+    if not was_live:
+        sentence = f"“{token.name}” was revoked already."
+    if wants_fragment(request):
+        response = render(request, "tokens.html#row", {"token": token, "row_focus": True})
+        return announce(response, sentence)
+    messages.success(request, sentence)
+    return redirect_303(reverse("token-list"))
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def token_row(request: HttpRequest, token_id: int) -> HttpResponse:
+    """One row of the table: what Cancel brings back in place of a confirmation."""
+    token = own_token_or_404(request, token_id)
+    return render(request, "tokens.html#row", {"token": token, "row_focus": True})

@@ -1,0 +1,140 @@
+"""The hot path, GET/HEAD /<slug>: lookup cache, state, visit hand-off, status codes.
+
+A live redirect is answered by `RedirectMiddleware` near the top of the stack: no
+session, no authentication, no template, no database write. Everything else about a
+slug path (unknown, disabled, expired, used up) falls through to the `follow` view,
+which renders the 404 or 410 page in the site's look.
+
+A slug is looked up on the request's domain (`shortener.domains`): the key is
+(domain, slug), so the same slug on two domains is two links and a host never reaches
+another domain's link. Each process keeps a small lookup cache (LOOKUP_TTL seconds,
+LOOKUP_SIZE entries, unknown slugs included) in front of one indexed query, so an edit,
+a disable or a delete takes effect everywhere within LOOKUP_TTL seconds.
+"""
+
+import json
+import threading
+from dataclasses import dataclass
+from datetime import UTC
+from functools import lru_cache
+
+from cachetools import TTLCache
+from django.db import connection
+from django.http import HttpRequest
+from django.utils.dateparse import parse_datetime
+
+from shortener.domains import served
+from shortener.links.models import Link, LinkState, state_of
+from shortener.policy.redirect_rules import from_stored
+from shortener.redirect.decision import SmartLink, smart_link
+
+LOOKUP_TTL = 2.0
+LOOKUP_SIZE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the redirect needs to know about a link, read in one query."""
+
+    pk: int
+    domain_id: int
+    target: str
+    redirect_code: int
+    is_active: bool
+    deleted: bool
+    expires_at: float | None
+    max_visits: int | None
+    visit_count: int
+    smart: SmartLink | None = None  # password, rules, forwarding; None: the plain path
+
+    def state(self, now: float) -> LinkState:
+        return state_of(
+            deleted=self.deleted,
+            active=self.is_active,
+            expired=self.expires_at is not None and self.expires_at <= now,
+            used_up=self.max_visits is not None and self.visit_count >= self.max_visits,
+        )
+
+
+_UNKNOWN = object()
+_lookups: TTLCache = TTLCache(maxsize=LOOKUP_SIZE, ttl=LOOKUP_TTL)
+_lookups_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)  # the quoted names never change in a process
+def lookup_sql() -> str:
+    quote = connection.ops.quote_name
+    meta = Link._meta
+
+    def column(name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    fields = ["id", "target", "redirect_code", "is_active", "deleted_at", "expires_at"]
+    fields += ["max_visits", "visit_count", "password", "rules", "forward_query"]
+    return (
+        f"SELECT {', '.join(column(f) for f in fields)} "  # noqa: S608 - names from _meta
+        f"FROM {quote(meta.db_table)} WHERE {column('domain')} = %s AND {column('slug')} = %s"
+    )
+
+
+def timestamp(value) -> float | None:
+    """A stored datetime as a Unix time; SQLite hands raw queries text in UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+def read(domain_id: int, slug: str) -> Snapshot | None:
+    """One indexed query, written out: the ORM's lookup cost many times more, on a
+    miss the hot path makes often (docs/performance.md)."""
+    with connection.cursor() as cursor:
+        cursor.execute(lookup_sql(), [domain_id, slug])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, target, code, active, deleted_at, expires_at, max_visits, visits, *smart = row
+    return Snapshot(
+        pk,
+        domain_id,
+        target,
+        code,
+        bool(active),
+        deleted_at is not None,
+        timestamp(expires_at),
+        max_visits,
+        visits,
+        smart_of(*smart),
+    )
+
+
+def smart_of(password: str, rules, forwarding: str) -> SmartLink | None:
+    """The smart part of a row; the JSON column comes as text from some drivers."""
+    if isinstance(rules, str | bytes):
+        rules = json.loads(rules) if rules not in ("[]", b"[]") else []
+    return smart_link(password or "", from_stored(rules) if rules else (), forwarding)
+
+
+def lookup(domain_id: int, slug: str) -> Snapshot | None:
+    key = (domain_id, slug)
+    with _lookups_lock:
+        found = _lookups.get(key)
+    if found is None:
+        found = read(domain_id, slug) or _UNKNOWN
+        with _lookups_lock:
+            _lookups[key] = found
+    return None if found is _UNKNOWN else found
+
+
+def lookup_on(request: HttpRequest, slug: str) -> Snapshot | None:
+    """The link `slug` names on the request's domain (none on an inactive domain)."""
+    domain = served.of_request(request)
+    return None if domain is None else lookup(domain.pk, slug)
+
+
+def forget_lookups() -> None:
+    with _lookups_lock:
+        _lookups.clear()

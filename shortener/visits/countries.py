@@ -1,0 +1,152 @@
+"""The visitor's country (ISO 3166 alpha-2, or "" for unknown), never stored with the address.
+
+Sources, in order: the country header of a trusted proxy (COUNTRY_HEADER, read only when
+TRUSTED_PROXY_COUNT says proxies stand in front and the request came through them), then
+a MaxMind-format database file (GEOIP_PATH: GeoLite2 Country or DB-IP Lite country, read
+with `maxminddb`). A malformed header, a missing or corrupt file: unknown, never an error.
+"""
+
+import logging
+import os
+import threading
+from functools import lru_cache
+from time import monotonic
+
+import maxminddb
+from django.conf import settings
+
+from shortener.policy.countries import UNKNOWN, header_country
+
+logger = logging.getLogger(__name__)
+
+MAX_FORWARDED_FOR_LENGTH = 4096  # as config/ratelimit/client_address.py
+MAX_ADDRESS_LENGTH = 45
+
+
+def came_through_proxies(forwarded_for: str, trusted_proxies: int) -> bool:
+    """True when the request carries the hops of the proxies we trust: only then did our
+    proxy write the country header (a client that reaches us directly could forge it)."""
+    if trusted_proxies < 1 or not forwarded_for or len(forwarded_for) > MAX_FORWARDED_FOR_LENGTH:
+        return False
+    return forwarded_for.count(",") + 1 >= trusted_proxies
+
+
+def header_meta_key(header: str) -> str:
+    """`CF-IPCountry` → `HTTP_CF_IPCOUNTRY`, as WSGI puts it in META."""
+    return "HTTP_" + header.strip().upper().replace("-", "_") if header.strip() else ""
+
+
+def record_country(record) -> str:
+    """The code in a database record: GeoLite2 and DB-IP `country.iso_code`, else the
+    registered country, else a flat `country_code` (other MaxMind-format files)."""
+    if not isinstance(record, dict):
+        return UNKNOWN
+    for key in ("country", "registered_country"):
+        part = record.get(key)
+        if isinstance(part, dict) and isinstance(part.get("iso_code"), str):
+            return header_country(part["iso_code"])
+    code = record.get("country_code")
+    return header_country(code) if isinstance(code, str) else UNKNOWN
+
+
+RECHECK_SECONDS = 60.0  # how often a worker looks whether the file was replaced
+
+
+def file_stamp(path) -> tuple[int, int, int] | None:
+    """What changes when the file is replaced or rewritten: inode, size, modification."""
+    try:
+        found = os.stat(path)
+    except (OSError, TypeError, ValueError):
+        return None
+    return found.st_ino, found.st_size, found.st_mtime_ns
+
+
+class CountryDatabase:
+    """The file at GEOIP_PATH, opened on first use (memory-mapped, so every worker shares
+    the pages); a file that is missing or corrupt is logged once and answers unknown.
+    Every RECHECK_SECONDS a worker looks at the file and opens it again if it was
+    replaced (the monthly update renames a new file over the old: no restart needed)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._path: object = None
+        self._stamp: tuple[int, int, int] | None = None
+        self._recheck_at = float("-inf")
+        self._reader = None
+
+    def reader(self):
+        path = settings.GEOIP_PATH
+        if (path is self._path or path == self._path) and monotonic() < self._recheck_at:
+            return self._reader
+        with self._lock:
+            now = monotonic()
+            if path == self._path and now < self._recheck_at:
+                return self._reader
+            self._recheck_at = now + RECHECK_SECONDS
+            stamp = file_stamp(path) if path else None
+            if path != self._path or stamp != self._stamp:
+                # The old reader is not closed here: a lookup in another thread may hold
+                # it still. It closes when the last reference goes.
+                self._reader, self._path, self._stamp = None, path, stamp
+                lookup.cache_clear()
+                if path:
+                    self._reader = self._open(path)
+        return self._reader
+
+    @staticmethod
+    def _open(path):
+        try:
+            return maxminddb.open_database(str(path), maxminddb.MODE_AUTO)
+        except (OSError, ValueError) as error:  # InvalidDatabaseError is a RuntimeError
+            logger.error("GEOIP_PATH %s cannot be read (%s): countries are unknown", path, error)
+        except RuntimeError as error:
+            logger.error(
+                "GEOIP_PATH %s is not a MaxMind DB (%s): countries are unknown", path, error
+            )
+        return None
+
+
+database = CountryDatabase()
+
+
+@lru_cache(maxsize=8192)  # the same addresses come again and again; memory only
+def lookup(address: str) -> str:
+    reader = database.reader()
+    if reader is None or not address or len(address) > MAX_ADDRESS_LENGTH:
+        return UNKNOWN
+    try:
+        return record_country(reader.get(address))
+    except ValueError:  # not an address
+        return UNKNOWN
+    except Exception:  # a corrupt file fails on the lookup, not always on opening
+        log_corrupt_once()
+        return UNKNOWN
+
+
+_corrupt_logged = False
+
+
+def log_corrupt_once() -> None:
+    global _corrupt_logged
+    if not _corrupt_logged:
+        _corrupt_logged = True
+        logger.exception(
+            "GEOIP_PATH %s failed a lookup: countries are unknown", settings.GEOIP_PATH
+        )
+
+
+def country_of(meta) -> str:
+    """The visitor's country from the request's META (the address the limiter chose)."""
+    key = settings.COUNTRY_HEADER_META
+    forwarded_for = meta.get("HTTP_X_FORWARDED_FOR", "")
+    if (
+        key
+        and (value := meta.get(key)) is not None
+        and came_through_proxies(forwarded_for, settings.TRUSTED_PROXY_COUNT)
+        and (code := header_country(value[:8]))
+    ):
+        return code
+    if not settings.GEOIP_PATH:
+        return UNKNOWN
+    database.reader()  # a replaced file clears what `lookup` remembers of the old one
+    return lookup(meta.get("torii.client_address") or meta.get("REMOTE_ADDR", ""))

@@ -1,0 +1,474 @@
+"""The visit buffer and its flushing, and what a visit keeps of a person (almost nothing).
+
+Redirects hand each visit to `buffer.add()`, which appends it to a list in memory and
+to the process's journal file (shortener/journal.py) before the redirect is
+answered. A thread per worker process writes the list every VISIT_FLUSH_SECONDS in one
+transaction: one counter update per link, a bulk insert of visits and their additions
+to the daily rollups (shortener/rollups.py); then the journal files of that batch are
+removed. The buffer is flushed again when the process exits
+(granian's graceful stop). A killed process leaves its journal, and the same thread in
+another process writes it (at its start and every RECOVER_SECONDS); only a power cut,
+or a journal that cannot be written, can lose visits.
+
+Privacy: the client's IP address lives only in memory, and in the journal files, until
+the next flush (or, for a killed process, until another recovers its journal). What is
+stored is the referrer's host, browser/OS/device families from ua-parser, a bot flag, the
+country (looked up when the visit is buffered, shortener/countries.py; never the address)
+and `visitor`, an HMAC of IP and user agent under a salt that is random, kept only in
+the shared cache and replaced every day, so visitors are unique per day and the hash
+cannot be reversed once the day's salt is gone.
+
+Under faults: rows the database refuses are split out and dropped alone
+(shortener/visit_batches.py); while it is unavailable the visits are kept, up to
+VISIT_BUFFER_MAX a process, and counted as dropped past that.
+"""
+
+import atexit
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import threading
+import time
+from collections import Counter
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.signals import setting_changed
+from django.db import close_old_connections, connection, transaction
+
+from shortener.policy.user_agents import classify
+from shortener.visits import rollups
+from shortener.visits.batches import Outcome, write_splitting
+from shortener.visits.countries import country_of
+from shortener.visits.journal import Journal, encode
+
+logger = logging.getLogger(__name__)
+
+MAX_USER_AGENT = 512
+MAX_REFERRER = 2048
+RECOVER_SECONDS = 10  # how often a process looks for the journals of processes that died
+DROPS_LOG_SECONDS = 60  # visits dropped past VISIT_BUFFER_MAX are logged at most this often
+
+# (unix time, link id, client address, user agent, referrer, country)
+RawVisit = tuple[float, int, str, str, str, str]
+
+
+def referrer_host(referrer: str) -> str:
+    """The host of a Referer header, lower-cased; empty for junk."""
+    if not referrer:
+        return ""
+    try:
+        host = urlsplit(referrer[:MAX_REFERRER]).hostname or ""
+    except ValueError:
+        return ""
+    return "".join(ch for ch in host if ch.isprintable() and not ch.isspace())[:253]
+
+
+_salts: dict[date, bytes] = {}
+
+
+def daily_salt(day: date) -> bytes:
+    """The day's random salt, shared by every worker through the cache, gone after two days.
+
+    Remembered in the process too: it never changes during its day. While the shared
+    cache cannot be reached, this process uses a salt of its own for the day (its
+    visitors are then unique per worker) and asks the cache again next time.
+    """
+    if day in _salts:
+        return _salts[day]
+    key = f"visitor-salt:{day.isoformat()}"
+    cache.add(key, secrets.token_hex(16), timeout=2 * 86400)
+    shared = cache.get(key)
+    if shared is None:
+        return own_salt(day)
+    if len(_salts) >= 4:
+        _salts.clear()
+    _salts[day] = shared.encode()
+    return _salts[day]
+
+
+@lru_cache(maxsize=4)
+def own_salt(day: date) -> bytes:
+    return secrets.token_hex(16).encode()
+
+
+def visitor_key(address: str, user_agent: str, day: date) -> str:
+    message = f"{address}|{user_agent}".encode("utf-8", "replace")
+    return hmac.new(daily_salt(day), message, hashlib.sha256).hexdigest()[:32]
+
+
+VISIT_COLUMNS = (
+    "link_id",
+    "at",
+    "referrer_host",
+    "browser",
+    "os",
+    "device",
+    "is_bot",
+    "visitor",
+    "country",
+)
+
+
+def visit_row(raw: RawVisit) -> tuple:
+    """The stored columns of one visit (VISIT_COLUMNS order) from what the redirect saw."""
+    when, link_id, address, user_agent, referrer, country = raw
+    at = datetime.fromtimestamp(when, UTC)
+    browser, system, device, is_bot = classify(user_agent)
+    visitor = visitor_key(address, user_agent, at.date())
+    stored_at = connection.ops.adapt_datetimefield_value(at)  # as the ORM would write it
+    return (
+        link_id,
+        stored_at,
+        referrer_host(referrer),
+        browser,
+        system,
+        device,
+        is_bot,
+        visitor,
+        country,
+    )
+
+
+def write(raws: list[RawVisit]) -> None:
+    """Store visits, bump each link's counter and add them to the daily rollups, all in
+    one transaction: one batch, all or nothing.
+
+    Plain executemany statements rather than bulk_create and one ORM update per link:
+    this runs in the worker beside the request threads, and the ORM's per-statement work
+    held the GIL they need for long stretches (docs/performance.md).
+
+    The counters go first, in link order: that locks each link's row before its visits
+    and rollups are written, the lock `rollup_visits` takes to rebuild a link safely, and
+    two workers flushing the same links take their locks in the same order.
+    """
+    from shortener.links.models import Link
+    from shortener.visits.models import Visit
+
+    quote = connection.ops.quote_name
+    columns = ", ".join(
+        quote(Visit._meta.get_field(name.removesuffix("_id")).column) for name in VISIT_COLUMNS
+    )
+    placeholders = ", ".join(["%s"] * len(VISIT_COLUMNS))
+    insert = f"INSERT INTO {quote(Visit._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608 - names from _meta
+    count = quote(Link._meta.get_field("visit_count").column)
+    bump = f"UPDATE {quote(Link._meta.db_table)} SET {count} = {count} + %s WHERE id = %s"  # noqa: S608
+    counts = Counter(raw[1] for raw in raws)
+    rows = [visit_row(raw) for raw in raws]
+    days = [utc_day(raw[0]) for raw in raws]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(bump, [(counts[link_id], link_id) for link_id in sorted(counts)])
+        cursor.executemany(insert, rows)
+        rollups.add(cursor, rows, days, VISIT_COLUMNS)
+
+
+@lru_cache(maxsize=8)
+def _day_of(day_number: int) -> date:
+    return datetime.fromtimestamp(day_number * 86400, UTC).date()
+
+
+def utc_day(when: float) -> date:
+    """The UTC day of a unix time (the day its visit is counted on)."""
+    return _day_of(int(when // 86400))
+
+
+def write_batch(raws: list[RawVisit]) -> Outcome:
+    """`write()` with the rows the database refuses split out and dropped, one log line
+    saying how many and why (shortener/visit_batches.py); what an unavailable database
+    left unwritten is in the outcome, for the caller to keep."""
+    outcome = write_splitting(write, raws, narrow=without_vanished_links)
+    if outcome.refused:
+        logger.warning(
+            "Dropped %d of %d visits the database refused: %s",
+            outcome.dropped,
+            len(raws),
+            "; ".join(f"{count} for {why}" for why, count in outcome.refused.most_common()),
+        )
+    return outcome
+
+
+def without_vanished_links(raws: list[RawVisit]) -> tuple[list[RawVisit], Counter]:
+    """The visits whose link still exists, and how many were left out: a link removed
+    while its visits were buffered fails its whole batch, and splitting it down to each
+    of, say, 100,000 visits would take minutes of transactions."""
+    from shortener.links.models import Link
+
+    # An id no column holds (a journal line parses as any integer) would fail the query.
+    ids = {raw[1] for raw in raws if -(2**63) <= raw[1] < 2**63}
+    known = set(Link.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    kept = [raw for raw in raws if raw[1] in known]
+    return kept, Counter(
+        {"a link that no longer exists": len(raws) - len(kept)} if len(kept) < len(raws) else {}
+    )
+
+
+def write_recovered(raws: list[RawVisit]) -> None:
+    """`write_batch()` for a dead process's journal. A link this database lacks (the
+    journal came from another) is left out with one query, not bisected; an unavailable
+    database raises, and the journal's file is written again later."""
+    kept, _ = without_vanished_links(raws)
+    if len(kept) < len(raws):
+        logger.warning(
+            "Left out %d recovered visits of links this database lacks", len(raws) - len(kept)
+        )
+    outcome = write_batch(kept)
+    if outcome.error is not None:
+        # The parts written so far are written again with the file: a double fault (a
+        # refused row, then the database gone mid-split) can repeat them.
+        raise outcome.error
+
+
+# (VISIT_JOURNAL_DIR, VISIT_BUFFER_MAX), read once: reading a setting through django.conf
+# costs about 0.9 µs (docs/performance.md), and add() is on the redirect's path.
+_settings: tuple[Path | None, int] | None = None
+
+
+def _read_settings() -> tuple[Path | None, int]:
+    global _settings
+    _settings = (settings.VISIT_JOURNAL_DIR, settings.VISIT_BUFFER_MAX)
+    return _settings
+
+
+def _forget_settings(*, setting: str, **kwargs) -> None:
+    """Tests change them (the `settings` fixture says so through this signal)."""
+    global _settings
+    if setting in {"VISIT_JOURNAL_DIR", "VISIT_BUFFER_MAX"}:
+        _settings = None
+
+
+setting_changed.connect(_forget_settings)
+
+
+def flush_seconds() -> float:
+    """How often the thread writes; 0 means never by itself (tests flush explicitly)."""
+    return settings.VISIT_FLUSH_SECONDS
+
+
+class VisitBuffer:
+    def __init__(self) -> None:
+        self._pending: list[RawVisit] = []
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self._stopping = threading.Event()
+        self._journal: Journal | None = None
+        self._in_flight = 0  # visits a flush has taken and not yet written or given back
+        self._dropped = 0  # visits past VISIT_BUFFER_MAX, not yet logged
+        self._dropped_total = 0
+        self._dropped_logged_at = -float("inf")
+        self._failing = False  # the last flush failed: say the next failure in one line
+
+    def add(self, link_id: int, meta: dict, country: str | None = None) -> None:
+        """Buffer one visit; its country is looked up now (`country` when the caller has
+        it already), so the address never has to be kept for it."""
+        raw = (
+            time.time(),
+            link_id,
+            # The address the rate limiter worked out (proxies considered), if it ran.
+            meta.get("torii.client_address") or meta.get("REMOTE_ADDR", ""),
+            meta.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT],
+            meta.get("HTTP_REFERER", "")[:MAX_REFERRER],
+            country_of(meta) if country is None else country,
+        )
+        directory, limit = _settings or _read_settings()
+        journal = self._journal
+        if (journal.directory if journal else None) is not directory:
+            journal = self._open_journal(directory)
+        record = encode(raw) if journal is not None else b""
+        with self._lock:
+            # Past the bound a visit is neither kept nor journaled: memory and the journal
+            # hold at most VISIT_BUFFER_MAX visits, whatever the database does.
+            kept = len(self._pending) + self._in_flight < limit
+            if kept:
+                # Both under the lock: a flush takes exactly the visits its files hold.
+                if journal is not None:
+                    journal.append(record)
+                self._pending.append(raw)
+            else:
+                self._dropped += 1
+                self._dropped_total += 1
+        if not kept:
+            self._log_dropped()
+        if (self._thread is None or self._pid != os.getpid()) and flush_seconds() > 0:
+            self._start()
+
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def dropped(self) -> int:
+        """Visits dropped past VISIT_BUFFER_MAX since the process started."""
+        return self._dropped_total
+
+    def discard(self) -> None:
+        """Forget the pending visits and the journal, files and all (for tests)."""
+        with self._lock:
+            self._pending = []
+            self._dropped = self._dropped_total = 0
+            self._dropped_logged_at = -float("inf")
+            journal, self._journal = self._journal, None
+            if journal is not None:
+                journal.discard()
+
+    def flush(self) -> int:
+        """Write what is pending now; how many visits were written.
+
+        Rows the database refuses are dropped (`write_batch`). When it is unavailable,
+        what is left unwritten is kept, before the newer visits, for the next attempt;
+        its journal files too, or, when part of the batch got written, a new journal of
+        the rest. A batch's files are removed once every visit in them is written,
+        dropped, or journaled again.
+        """
+        with self._flush_lock:
+            self._log_dropped()
+            with self._lock:
+                raws, self._pending = self._pending, []
+                self._in_flight = len(raws)  # still counted against VISIT_BUFFER_MAX
+                journal = self._journal
+                files = journal.rotate() if journal is not None else []
+            if not raws:
+                if journal is not None:
+                    journal.remove(files)
+                return 0
+            try:
+                outcome = write_batch(raws)
+            finally:
+                with self._lock:
+                    self._in_flight = 0
+            if outcome.left:
+                self._keep(outcome, journal, files)
+                return outcome.written
+            self._failing = False
+            if journal is not None:
+                journal.remove(files)  # at once: a kill before this writes them twice
+            return outcome.written
+
+    def _keep(self, outcome: Outcome, journal: Journal | None, files: list) -> None:
+        """The database is unavailable: keep what it left unwritten for the next flush."""
+        left = outcome.left
+        if self._failing:  # one line a flush while the outage lasts, the traceback once
+            logger.error(
+                "Writing %d visits failed again (%s); keeping them for the next flush",
+                len(left),
+                f"{type(outcome.error).__name__}: {outcome.error}".strip().splitlines()[0],
+            )
+        else:
+            logger.error(
+                "Writing %d visits failed; keeping them for the next flush",
+                len(left),
+                exc_info=outcome.error,
+            )
+        self._failing = True
+        with self._lock:
+            self._pending[:0] = left
+            if journal is None:
+                return
+            if not (outcome.written or outcome.dropped):
+                journal.restore(files)  # nothing written or dropped: the files hold it all
+                return
+            # The files also hold visits now written: journal the rest anew, then remove
+            # them (a kill in between writes the rest twice, never loses it).
+            for raw in left:
+                journal.append(encode(raw))
+        journal.remove(files)
+
+    def _log_dropped(self, *, final: bool = False) -> None:
+        """Say how many visits were dropped past VISIT_BUFFER_MAX, at most once a minute."""
+        now = time.monotonic()
+        with self._lock:
+            if not self._dropped or (
+                not final and now - self._dropped_logged_at < DROPS_LOG_SECONDS
+            ):
+                return
+            dropped, self._dropped = self._dropped, 0
+            since = now - self._dropped_logged_at
+            self._dropped_logged_at = now
+        logger.error(
+            "Dropped %d visits past VISIT_BUFFER_MAX=%d%s: the database is not taking them",
+            dropped,
+            settings.VISIT_BUFFER_MAX,
+            f" in the last {since:.0f} s" if since < 10 * DROPS_LOG_SECONDS else "",
+        )
+
+    def recover(self) -> int:
+        """Write the visits journaled by processes that died; how many."""
+        journal = self._journal
+        if journal is None:
+            return 0
+        with self._flush_lock:
+            try:
+                journal.claim_orphans()
+            except OSError:
+                logger.exception("Cannot claim dead processes' journals in %s", journal.directory)
+            return journal.replay(write_recovered)
+
+    def _open_journal(self, directory: Path | None) -> Journal | None:
+        """The journal for VISIT_JOURNAL_DIR, made on the first visit (and again when a
+        test changes the setting); None when it is off."""
+        with self._lock:
+            old = self._journal
+            if old is not None and old.directory is directory:
+                return old
+            self._journal = Journal(directory) if directory is not None else None
+            if old is not None:  # its visits stay pending, in memory only: no duplicates
+                old.close(remove_own=True)
+            return self._journal
+
+    def _forget_parent(self) -> None:
+        """In a forked child: fresh locks, no thread, and none of the parent's journal or
+        the visits it holds (the parent writes those, or recovers them when it dies)."""
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread = None
+        self._in_flight = self._dropped = self._dropped_total = 0
+        self._dropped_logged_at = -float("inf")
+        self._failing = False
+        if self._journal is not None:
+            self._journal.abandon()
+            self._journal = None
+            self._pending = []
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._stopping.clear()
+            self._thread = threading.Thread(target=self._run, name="visit-flusher", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        self.recover()
+        recovered_at = time.monotonic()
+        while not self._stopping.wait(flush_seconds()):
+            self.flush()
+            if time.monotonic() - recovered_at >= RECOVER_SECONDS:
+                self.recover()
+                recovered_at = time.monotonic()
+            close_old_connections()
+
+    def shutdown(self) -> None:
+        """Stop the thread, write everything that is left and any dead process's journal,
+        and remove this process's journal (called at process exit)."""
+        self._stopping.set()
+        if self._thread is not None and self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self.flush()
+        self.recover()
+        self._log_dropped(final=True)
+        with self._lock:
+            journal, self._journal = self._journal, None
+            if journal is not None:
+                journal.close(remove_own=not self._pending)
+
+
+buffer = VisitBuffer()
+atexit.register(buffer.shutdown)
+os.register_at_fork(after_in_child=buffer._forget_parent)
