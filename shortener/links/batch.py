@@ -15,11 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from shortener.domains.models import BlockedDomain
+from shortener.links import passwords
 from shortener.links.access import is_signed_in, may_create
 from shortener.links.cleaning import Domains, Lookups, clean, parse_when, taken
 from shortener.links.models import DestinationChange, Link, Tag
@@ -27,12 +29,20 @@ from shortener.links.refusal import LinkRefused
 from shortener.policy import slugs
 
 CHUNK = 1000
+MAX_HISTORY = 10_000  # changes one restored link may carry
 # What a restore may carry beyond a new link's fields (an export read back).
 RESTORED_STATES = ("active", "disabled", "deleted", "expired", "exhausted")
 STATE_SENTENCE = "The state must be one of: " + ", ".join(RESTORED_STATES) + "."
 VISITS_SENTENCE = "The visit count must be a whole number of at least 0."
 CREATED_SENTENCE = (
     "The creation time must be a date and time in the past, for example 2024-03-01T10:15:00Z."
+)
+UPDATED_SENTENCE = (
+    "The last change must be a date and time in the past, for example 2024-03-01T10:15:00Z."
+)
+HISTORY_SENTENCE = (
+    "The history must be a list of changes, each with the time (`at`), the destination "
+    "before (`from`) and after (`to`), as Torii exports it."
 )
 
 
@@ -59,6 +69,8 @@ class Prepared:
     deleted: bool = False
     visit_count: int = 0
     created_at: datetime | None = None
+    updated_at: datetime | None = None
+    history: list[tuple[datetime, str, str, str]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -148,13 +160,17 @@ def prepare(item, actor, own_host, owner, lookups: Lookups, restoring: bool) -> 
     state = values.pop("state", None) if restoring else None
     visits = values.pop("visit_count", None) if restoring else None
     created = values.pop("created_at", None) if restoring else None
+    updated = values.pop("updated_at", None) if restoring else None
+    history = values.pop("history", None) if restoring else None
+    password_hash = values.pop("password_hash", None) if restoring else None
     errors: dict[str, str] = {}
-    if created not in (None, ""):
-        created = parse_when(created)
-        if created is None or created > timezone.now():
-            errors["created_at"] = CREATED_SENTENCE
-    else:
-        created = None
+    created = past_time(created, "created_at", CREATED_SENTENCE, errors)
+    updated = past_time(updated, "updated_at", UPDATED_SENTENCE, errors)
+    changes = restored_history(history)
+    if changes is None:
+        errors["history"] = HISTORY_SENTENCE
+    if password_hash is not None and passwords.restored_hash(password_hash) is None:
+        errors["password_hash"] = passwords.NOT_A_HASH
     if state not in (None, "") and state not in RESTORED_STATES:
         errors["state"] = STATE_SENTENCE
     if visits not in (None, ""):
@@ -170,6 +186,8 @@ def prepare(item, actor, own_host, owner, lookups: Lookups, restoring: bool) -> 
         raise LinkRefused.of(errors)
     slug = cleaned.pop("slug", None)
     tags = cleaned.pop("tags")
+    if password_hash is not None:
+        cleaned["password"] = password_hash  # the source's hash: the same password opens it
     return Prepared(
         outcome=Outcome(),
         cleaned=cleaned,
@@ -179,7 +197,41 @@ def prepare(item, actor, own_host, owner, lookups: Lookups, restoring: bool) -> 
         deleted=state == "deleted",
         visit_count=visits if isinstance(visits, int) else 0,
         created_at=created,
+        updated_at=updated,
+        history=changes or [],
     )
+
+
+def past_time(value, name: str, sentence: str, errors: dict[str, str]) -> datetime | None:
+    if value in (None, ""):
+        return None
+    when = parse_when(value)
+    if when is None or when > timezone.now():
+        errors[name] = sentence
+        return None
+    return when
+
+
+def restored_history(value) -> list[tuple[datetime, str, str, str]] | None:
+    """An export's destination history as (when, from, to, by username); None when it is
+    not one. Empty or absent: the link starts its history anew, as a new link does."""
+    if value in (None, "", []):
+        return []
+    if not isinstance(value, list) or len(value) > MAX_HISTORY:
+        return None
+    changes = []
+    for entry in value:
+        if not isinstance(entry, dict):
+            return None
+        at, old, new, by = (entry.get(k) for k in ("at", "from", "to", "by"))
+        at = parse_when(at) if isinstance(at, str) else None
+        texts = (old or "", new, by or "")
+        if at is None or not all(isinstance(x, str) and len(x) <= 4096 for x in texts):
+            return None
+        if not new:
+            return None
+        changes.append((at, *texts))
+    return changes
 
 
 def same_link(slug, refusal, item, existing, pending, actor, own_host, owner, lookups):
@@ -270,17 +322,25 @@ def insert(chunk: list[Prepared], actor) -> None:
         for ready in chunk
     ]
     Link.objects.bulk_create(rows)
-    restore_creation_times(rows, chunk)
+    restore_times(rows, chunk)
     by = actor.pk if is_signed_in(actor) else None
     adapt = connection.ops.adapt_datetimefield_value
+    users = users_named({change[3] for ready in chunk for change in ready.history if change[3]})
     # The history and tag rows are plain: written without model instances, which
     # halves the time of a chunk (docs/performance.md, import).
     insert_rows(
         DestinationChange,
         ("link", "old_target", "new_target", "changed_by", "changed_at"),
         [
-            (link.pk, "", link.target, by, adapt(ready.created_at or now))
+            row
             for link, ready in zip(rows, chunk, strict=True)
+            for row in (
+                [
+                    (link.pk, old, new, users.get(name), adapt(at))
+                    for at, old, new, name in ready.history
+                ]
+                or [(link.pk, "", link.target, by, adapt(ready.created_at or now))]
+            )
         ],
     )
     tag_ids = tags_named({name for ready in chunk for name in ready.tags})
@@ -299,17 +359,28 @@ def insert(chunk: list[Prepared], actor) -> None:
         ready.outcome.link = link
 
 
-def restore_creation_times(rows: list[Link], chunk: list[Prepared]) -> None:
-    """An import keeps when a link was made (`created_at` is set on insert otherwise)."""
-    given = [(link, ready.created_at) for link, ready in zip(rows, chunk, strict=True)]
-    given = [(link, when) for link, when in given if when is not None]
-    if not given:
-        return
-    Link.objects.filter(pk__in=[link.pk for link, _ in given]).update(
-        created_at=Case(*[When(pk=link.pk, then=Value(when)) for link, when in given])
-    )
-    for link, when in given:
-        link.created_at = when
+def restore_times(rows: list[Link], chunk: list[Prepared]) -> None:
+    """An import keeps when a link was made and last changed (both are set on insert
+    otherwise); one `UPDATE … CASE` a column for the chunk."""
+    for name in ("created_at", "updated_at"):
+        given = [(link, getattr(ready, name)) for link, ready in zip(rows, chunk, strict=True)]
+        given = [(link, when) for link, when in given if when is not None]
+        if not given:
+            continue
+        Link.objects.filter(pk__in=[link.pk for link, _ in given]).update(
+            **{name: Case(*[When(pk=link.pk, then=Value(when)) for link, when in given])}
+        )
+        for link, when in given:
+            setattr(link, name, when)
+
+
+def users_named(names: set[str]) -> dict[str, int]:
+    """The users a restored history names, by username (absent ones stay unnamed)."""
+    if not names:
+        return {}
+    User = get_user_model()
+    field = User.USERNAME_FIELD
+    return dict(User.objects.filter(**{f"{field}__in": names}).values_list(field, "pk"))
 
 
 def insert_rows(model, names: tuple[str, ...], values: list[tuple]) -> None:

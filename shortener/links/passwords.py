@@ -8,7 +8,12 @@ COOKIE_SECONDS is worth nothing. No session, no account.
 
 import hashlib
 
-from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.hashers import (
+    check_password,
+    identify_hasher,
+    is_password_usable,
+    make_password,
+)
 from django.core import signing
 
 PASSWORD_MAX = 128
@@ -17,6 +22,10 @@ COOKIE_SECONDS = 3600
 EMPTY = "A password cannot be empty; to remove a link's password, choose to remove it."
 TOO_LONG = f"A link's password can be at most {PASSWORD_MAX} characters."
 NOT_TEXT = "A link's password must be text."
+NOT_A_HASH = (
+    "The password hash is not one this Torii can check (a Django password hash, as Torii "
+    "exports it); the link was not imported, so that it cannot become open to anyone."
+)
 
 
 def password_problem(value) -> str | None:
@@ -60,3 +69,17 @@ def unlocked(cookie: str | None, link_id: int, stored: str) -> bool:
         return signer(link_id, stored).unsign(cookie, max_age=COOKIE_SECONDS) == "unlocked"
     except signing.BadSignature:
         return False
+
+
+def restored_hash(value) -> str | None:
+    """A hash from an export, kept as it is when this site can check passwords against it;
+    None otherwise (the row is refused: a protected link never comes back open)."""
+    if not isinstance(value, str) or not value.isprintable() or len(value) > 128:
+        return None
+    if not is_password_usable(value):
+        return None
+    try:
+        identify_hasher(value)
+    except ValueError:
+        return None
+    return value

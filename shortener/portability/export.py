@@ -38,7 +38,10 @@ def records(links: LinkQuerySet) -> Iterator[dict[str, Any]]:
     """Each link as an export row: its domain and short URL are its own (`Domain.url_for`),
     whichever host the export was asked on."""
     history = Prefetch(
-        "destination_changes", queryset=DestinationChange.objects.order_by("changed_at", "pk")
+        "destination_changes",
+        queryset=DestinationChange.objects.select_related("changed_by").order_by(
+            "changed_at", "pk"
+        ),
     )
     rows = (
         links.select_related("owner", "domain")
@@ -60,10 +63,21 @@ def records(links: LinkQuerySet) -> Iterator[dict[str, Any]]:
             "max_visits": link.max_visits,
             "state": str(link.state),
             "created_at": when(link.created_at),
+            "updated_at": when(link.updated_at),
             "visit_count": link.visit_count,
             "owner": link.owner.get_username() if link.owner_id else "",
+            # The hash only, never the password: restored, the same password opens it.
+            "protected": bool(link.password),
+            "password_hash": link.password,
+            "rules": link.rules,
+            "forward_query": link.forward_query,
             "history": [
-                {"at": when(change.changed_at), "from": change.old_target, "to": change.new_target}
+                {
+                    "at": when(change.changed_at),
+                    "from": change.old_target,
+                    "to": change.new_target,
+                    "by": change.changed_by.get_username() if change.changed_by_id else "",
+                }
                 for change in link.destination_changes.all()
             ],
         }
@@ -78,6 +92,8 @@ def csv_export(items: Iterable[dict[str, Any]]) -> Iterator[str]:
         row = dict(item)
         row["tags"] = " ".join(item["tags"])
         row["history"] = json.dumps(item["history"], ensure_ascii=False)
+        row["rules"] = json.dumps(item["rules"], ensure_ascii=False) if item["rules"] else ""
+        row["protected"] = "true" if item["protected"] else "false"
         row["max_visits"] = "" if item["max_visits"] is None else item["max_visits"]
         return [row[name] for name in COLUMNS]
 

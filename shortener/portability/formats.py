@@ -7,6 +7,7 @@ cannot carry (a Kutt link behind a password); everything else is the core's to j
 Where each format's columns come from is in docs/import-export.md.
 """
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,10 +29,20 @@ COLUMNS = (
     "max_visits",
     "state",
     "created_at",
+    "updated_at",
     "visit_count",
     "owner",
+    "protected",
+    "password_hash",
+    "rules",
+    "forward_query",
     "history",
 )
+PROTECTED_WITHOUT_HASH = (
+    "This link is protected by a password, but the row carries no password hash for it; "
+    "it was not imported, so that it cannot become open to anyone."
+)
+NOT_JSON = "The {column} column must be JSON (as Torii exports it)."
 
 
 class RowRefused(ValueError):
@@ -121,7 +132,34 @@ def torii_values(fields: dict[str, Any]) -> dict[str, Any]:
     optional(values, "visit_count", fields.get("visit_count"))
     optional(values, "domain", fields.get("domain"))
     values["tags"] = tag_list(fields.get("tags"))
+    optional(values, "updated_at", fields.get("updated_at"))
+    optional(values, "forward_query", fields.get("forward_query"))
+    for column in ("rules", "history"):
+        optional(values, column, json_cell(fields.get(column), column))
+    password_hash = fields.get("password_hash")
+    if password_hash not in (None, ""):
+        values["password_hash"] = password_hash
+    elif truthy(fields.get("protected")):
+        raise RowRefused(PROTECTED_WITHOUT_HASH)
     return values
+
+
+def json_cell(value, column: str):
+    """A list as JSON Lines carries it, or the JSON text a CSV cell holds."""
+    if not isinstance(value, str):
+        return value
+    if not value.strip():
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        raise RowRefused(NOT_JSON.format(column=column)) from None
+
+
+def truthy(value) -> bool:
+    return value is True or (
+        isinstance(value, str) and value.strip().lower() in ("true", "1", "yes")
+    )
 
 
 # --- Bitly: the CSV export of a group's links (dashboard or the API's links_list) ------

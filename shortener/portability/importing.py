@@ -17,6 +17,10 @@ from shortener.portability import formats, reading
 from shortener.portability.reading import Row, Unreadable
 
 CHUNK = 1000
+OTHER_OWNER = (
+    "This link belongs to “{}”, and only staff can import links for another person "
+    "(with `manage.py import_links`); remove the owner column to import it as yours."
+)
 CREATED, EXISTING, REFUSED = "created", "already there", "refused"
 
 
@@ -112,6 +116,7 @@ def import_rows(
     actor,
     owner: Any = ...,
     owner_named: Callable[[str], Any] | None = None,
+    ignore_owners: bool = False,
     own_host: str | None = None,
     dry_run: bool = False,
     restoring: bool = True,
@@ -122,7 +127,9 @@ def import_rows(
     """Import every row; `report` hears each row's result as its chunk is written.
 
     `owner_named` (staff only) turns a row's `owner` column into a user, or None to
-    leave the row to `owner`.
+    leave the row to `owner`. Without it, a row naming someone other than the actor is
+    refused (a file cannot give links to another person), unless `ignore_owners` (the
+    operator chose the owner of every row: `import_links --owner`).
     """
     summary = Summary()
     chunk: list[tuple[Row, dict[str, Any] | None, str]] = []
@@ -170,16 +177,24 @@ def import_rows(
                 chunk.append((row, None, f"Row {row.number}: {refusal}"))
             else:
                 username = row.fields.get("owner")
-                if owner_named is not None and isinstance(username, str) and username:
+                named = isinstance(username, str) and username.strip() != ""
+                if owner_named is not None and named:
                     user = owner_named(username)
                     if user is not None:
                         values["owner"] = user
+                elif named and not ignore_owners and username != actor_name(actor):
+                    chunk.append((row, None, f"Row {row.number}: " + OTHER_OWNER.format(username)))
+                    continue
                 chunk.append((row, values, ""))
         if len(chunk) >= chunk_size:
             write_chunk()
     if chunk:
         write_chunk()
     return summary
+
+
+def actor_name(actor) -> str | None:
+    return actor.get_username() if actor is not None and actor.is_authenticated else None
 
 
 def result_of(number: int, values: dict[str, Any], outcome: links.Outcome) -> RowResult:

@@ -81,6 +81,7 @@ class Command(BaseCommand):
                     actor=actor,
                     owner=actor,
                     owner_named=owner_named,
+                    ignore_owners=bool(owner),
                     own_host=command_host(),
                     dry_run=dry_run,
                     report=report,
