@@ -168,6 +168,13 @@ VISIT_JOURNAL_DIR = env.directory("VISIT_JOURNAL_DIR", DATA_DIR / "visit-journal
 # is away; past it, visits are counted as dropped (docs/operations.md).
 VISIT_BUFFER_MAX = env.integer("VISIT_BUFFER_MAX", 100_000, minimum=1)
 
+# The daily backup (shortener/portability/schedule.py, docs/operations.md): off unless set;
+# the newest BACKUP_KEEP files are kept.
+BACKUP_DIR = (
+    env.directory("BACKUP_DIR", DATA_DIR / "backups", BASE_DIR) if env.raw("BACKUP_DIR") else None
+)
+BACKUP_KEEP = env.integer("BACKUP_KEEP", 7, minimum=1)
+
 # Visitors' countries (shortener/countries.py, docs/operations.md): a trusted proxy's
 # country header, read only behind TRUSTED_PROXY_COUNT proxies; then a MaxMind-format file.
 COUNTRY_HEADER = env.header_name("COUNTRY_HEADER")
