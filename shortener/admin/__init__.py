@@ -281,6 +281,11 @@ class DomainAdmin(admin.ModelAdmin):
 
 
 class BlockedDomainForm(forms.ModelForm):
+    # Not required: an empty entry gets the blocklist's own sentence, as everywhere else.
+    domain = forms.CharField(
+        max_length=253, required=False, help_text="Like example.com; it covers every subdomain."
+    )
+
     class Meta:
         model = BlockedDomain
         fields = ["domain", "reason"]
