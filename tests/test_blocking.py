@@ -428,3 +428,12 @@ def test_an_entry_is_not_edited_in_admin_only_added_and_removed(admin_client):
     url = reverse("admin:shortener_blockeddomain_change", args=[entry.pk])
     admin_client.post(url, {"domain": "other.example", "reason": "x"})
     assert BlockedDomain.objects.get().domain == "evil.example"
+
+
+def test_the_links_admin_page_shows_its_state_history(admin_client):
+    link = make_link(target="https://evil.example/")
+    links.block("evil.example", by=None, reason="phishing", source="command")
+    page = admin_client.get(reverse("admin:shortener_link_change", args=[link.pk]))
+    assert "disabled by the system (command): evil.example is blocked: phishing." in (
+        page.content.decode()
+    )
