@@ -25,6 +25,7 @@ from shortener.links.models import (  # noqa: F401
     QueryForwarding,
     RedirectCode,
     SlugChangeRefused,
+    StateChange,
     Tag,
     state_of,
 )

@@ -2,19 +2,23 @@
 
 Admin never destroys a link: there is no delete permission, and the "delete" action
 keeps a tombstone as the site's own delete does, so a deleted slug is never reissued.
+Adding and removing a blocklist entry go through `links.block()` and `links.unblock()`,
+and the page says what they did.
 """
 
 import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet, Sum
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from shortener import links
 from shortener.domains.models import BlockedDomain, Domain
-from shortener.links import LinkRefused
+from shortener.links import BlockRefused, LinkRefused
+from shortener.links.blocking import entry_of
 from shortener.links.forms import LinkFields, initial_of, text
 from shortener.links.models import Link, LinkState, Tag
 from shortener.policy import redirect_rules
@@ -105,7 +109,7 @@ class LinkAdmin(admin.ModelAdmin):
     search_fields = ["slug", "target", "title", "notes"]
     readonly_fields = ["slug", "domain_host", "state_label", "visit_count", "deleted_at"]
     readonly_fields += ["created_at", "updated_at"]
-    readonly_fields += ["rules_in_words", "password_state"]
+    readonly_fields += ["rules_in_words", "password_state", "state_history"]
     autocomplete_fields = ["owner"]
     actions = ["disable_links", "enable_links", "delete_links"]
     list_select_related = ["owner", "domain"]
@@ -125,6 +129,27 @@ class LinkAdmin(admin.ModelAdmin):
             for n, rule in enumerate(link.rules, start=1)
         ]
         return "\n".join(lines) or "none"
+
+    @admin.display(description="state history")
+    def state_history(self, link: Link) -> str:
+        changes = link.state_changes.select_related("changed_by")[:20]
+        return (
+            format_html_join(
+                "",
+                "<p>{} {} by {}{}{}</p>",
+                (
+                    (
+                        change.changed_at.strftime("%Y-%m-%d %H:%M"),
+                        change.get_action_display().lower(),
+                        change.changed_by.get_username() if change.changed_by else "the system",
+                        f" ({change.source})" if change.source else "",
+                        f": {change.reason}" if change.reason else "",
+                    )
+                    for change in changes
+                ),
+            )
+            or "none"
+        )
 
     @admin.display(description="password")
     def password_state(self, link: Link) -> str:
@@ -172,8 +197,15 @@ class LinkAdmin(admin.ModelAdmin):
         """Tags were written by the core with the link; admin has no related rows to save."""
 
     def each(self, request, queryset: QuerySet, write, done: str) -> None:
-        changed = sum(bool(write(link, by=request.user)) for link in queryset.live())
+        changed, refused = 0, []
+        for link in queryset.live():
+            try:
+                changed += bool(write(link, by=request.user))
+            except LinkRefused as refusal:  # enabling a link that leads to a blocked domain
+                refused.append(f"{link.key}: {refusal.reason}")
         messages.success(request, f"{done} {changed} link(s).")
+        for sentence in refused:
+            messages.error(request, sentence)
 
     @admin.action(description="Disable selected links")
     def disable_links(self, request, queryset: QuerySet) -> None:
@@ -248,10 +280,51 @@ class DomainAdmin(admin.ModelAdmin):
         )
 
 
+class BlockedDomainForm(forms.ModelForm):
+    # Not required: an empty entry gets the blocklist's own sentence, as everywhere else.
+    domain = forms.CharField(
+        max_length=253, required=False, help_text="Like example.com; it covers every subdomain."
+    )
+
+    class Meta:
+        model = BlockedDomain
+        fields = ["domain", "reason"]
+
+    def clean_domain(self) -> str:
+        try:  # the sentence the webhook and the command give
+            return entry_of(self.cleaned_data.get("domain", ""))
+        except BlockRefused as refusal:
+            raise ValidationError(refusal.reason) from None
+
+
 @admin.register(BlockedDomain)
 class BlockedDomainAdmin(admin.ModelAdmin):
-    list_display = ["domain", "reason", "created_at"]
+    """Adding an entry disables the links that lead there; deleting one (its page or the
+    list's action) re-enables those it disabled that nothing else blocks. An entry is
+    not edited: remove it and add the new one, so each change says what it did."""
+
+    form = BlockedDomainForm
+    list_display = ["domain", "reason", "source", "blocked_by", "created_at"]
+    list_filter = ["source"]
     search_fields = ["domain", "reason"]
+    readonly_fields = ["source", "blocked_by", "created_at"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj: BlockedDomain, form, change: bool) -> None:
+        blocked = links.block(obj.domain, by=request.user, reason=obj.reason, source="admin")
+        stored = BlockedDomain.objects.get(domain=blocked.domain)
+        obj.pk, obj.domain, obj.created_at = stored.pk, stored.domain, stored.created_at
+        obj._state.adding = False
+        messages.success(request, str(blocked))
+
+    def delete_model(self, request, obj: BlockedDomain) -> None:
+        messages.success(request, str(links.unblock(obj.domain, by=request.user, source="admin")))
+
+    def delete_queryset(self, request, queryset: QuerySet) -> None:
+        for domain in list(queryset.values_list("domain", flat=True)):
+            messages.success(request, str(links.unblock(domain, by=request.user, source="admin")))
 
 
 @admin.register(Tag)

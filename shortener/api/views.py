@@ -264,9 +264,13 @@ def disable_link(request: HttpRequest, slug: SlugPath) -> HttpResponse:
 )
 @idempotent
 def enable_link(request: HttpRequest, slug: SlugPath) -> HttpResponse:
-    """Enable a disabled link. Enabling an enabled link changes nothing."""
+    """Enable a disabled link. Enabling an enabled link changes nothing; a link that
+    leads to a blocked domain stays disabled (422)."""
     link = owned(request, slug)
-    links.enable(link, by=request.user)
+    try:
+        links.enable(link, by=request.user)
+    except LinkRefused as refusal:  # it leads to a blocked domain: it stays disabled
+        return refused(refusal)
     return json_response(link_json(request, link))
 
 

@@ -147,10 +147,26 @@ class BlockedDomainRefused(ValueError):
 
 
 class BlockedDomain(models.Model):
-    """A domain no link may lead to; it covers all its subdomains."""
+    """A domain no link may lead to; it covers all its subdomains.
+
+    Added and removed through `shortener.links.block()` and `unblock()`, which also
+    disable (and re-enable) the links that lead there; saving a row directly only
+    stores the entry, so no entry point does that."""
 
     domain = models.CharField(max_length=253, unique=True)
     reason = models.CharField(max_length=200, blank=True)
+    source = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="What added it: admin, a webhook source, the block_domain command, a feed.",
+    )
+    blocked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

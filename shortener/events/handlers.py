@@ -8,10 +8,8 @@ failure that the processing task retries.
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from shortener import links
-from shortener.domains.models import BlockedDomain
 from shortener.events.models import WebhookEvent
 from shortener.links import LinkRefused
 from shortener.links.models import Link
@@ -54,25 +52,34 @@ def disable(event: WebhookEvent, data: dict[str, Any]) -> str:
 
 
 def block(event: WebhookEvent, data: dict[str, Any]) -> str:
-    entry = targets.blocklist_entry(data["domain"])  # the admin's rule: no public suffix
-    if not entry.ok:
-        raise EventRefused(entry.reason)
-    domain = entry.url
-    reason = data.get("reason") or f"Blocked by webhook source {event.source.name}."
-    _, added = BlockedDomain.objects.get_or_create(domain=domain, defaults={"reason": reason})
-    disabled = []
-    for link in Link.objects.live().filter(is_active=True, target__icontains=domain):
-        if targets.matches_domain(urlsplit(link.target).hostname or "", domain):
-            links.disable(link)
-            disabled.append(link.slug)
-    state = "Blocked" if added else "Already blocked:"
-    return f"{state} {domain}; disabled {len(disabled)} link(s)" + (
-        f": {', '.join(disabled)}" if disabled else ""
-    )
+    """Through the one function that blocks: the same refusals, links reached by their
+    destination and by their rules' destinations alike."""
+    source = event.source
+    try:
+        blocked = links.block(
+            data["domain"],
+            by=source.owner,
+            reason=data.get("reason") or f"Blocked by webhook source {source.name}.",
+            source=f"webhook {source.name}",
+        )
+    except links.BlockRefused as refusal:
+        raise EventRefused(refusal.reason) from None
+    return str(blocked)
+
+
+def unblock(event: WebhookEvent, data: dict[str, Any]) -> str:
+    try:
+        unblocked = links.unblock(
+            data["domain"], by=event.source.owner, source=f"webhook {event.source.name}"
+        )
+    except links.BlockRefused as refusal:
+        raise EventRefused(refusal.reason) from None
+    return str(unblocked)
 
 
 HANDLERS: dict[str, Callable[[WebhookEvent, dict[str, Any]], str]] = {
     "link.create": create,
     "link.disable": disable,
     "domain.block": block,
+    "domain.unblock": unblock,
 }

@@ -58,14 +58,22 @@ EVENT_SCHEMAS: dict[str, dict[str, Any]] = {
         "additionalProperties": False,
         "properties": {"slug": _SLUG, "url": _URL},
     },
+    # An empty or malformed domain is the blocklist's to refuse, in the words admin and
+    # the command use too: only the shape and the lengths are checked here.
     "domain.block": {
         "type": "object",
         "required": ["domain"],
         "additionalProperties": False,
         "properties": {
-            "domain": _text(253, min_length=1),
+            "domain": _text(253),
             "reason": _text(200),
         },
+    },
+    "domain.unblock": {
+        "type": "object",
+        "required": ["domain"],
+        "additionalProperties": False,
+        "properties": {"domain": _text(253)},
     },
 }
 

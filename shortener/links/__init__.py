@@ -15,6 +15,7 @@ from shortener.links.access import (
     visible_to,
 )
 from shortener.links.batch import Outcome, create_many
+from shortener.links.blocking import Blocked, BlockRefused, Unblocked, block, unblock
 from shortener.links.cleaning import EDITABLE, FIELDS, SENTENCES, clean
 from shortener.links.refusal import LinkRefused
 from shortener.links.rules import add_rule, move_rule, remove_rule
@@ -24,9 +25,13 @@ __all__ = [
     "EDITABLE",
     "FIELDS",
     "SENTENCES",
+    "BlockRefused",
+    "Blocked",
     "LinkRefused",
     "Outcome",
+    "Unblocked",
     "add_rule",
+    "block",
     "bulk",
     "clean",
     "create",
@@ -41,6 +46,7 @@ __all__ = [
     "move_rule",
     "remove_rule",
     "split_key",
+    "unblock",
     "usable_domains",
     "visible_to",
 ]

@@ -1,4 +1,4 @@
-"""Links and what hangs off them: tags and the destination history.
+"""Links and what hangs off them: tags, the destination history and the state history.
 
 Models, querysets and model methods only: the rules and writes live in shortener.links."""
 
@@ -291,3 +291,38 @@ class DestinationChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.link.slug}: {self.old_target or '(new)'} → {self.new_target}"
+
+
+class StateChange(models.Model):
+    """A disable or enable of a link, with why, by whom and what asked: the blocklist
+    disables through here (shortener.links.blocking), the owner's buttons too."""
+
+    class Action(models.TextChoices):
+        DISABLED = "disabled", "Disabled"
+        ENABLED = "enabled", "Enabled"
+
+    link = models.ForeignKey(Link, on_delete=models.CASCADE, related_name="state_changes")
+    action = models.CharField(max_length=8, choices=Action.choices)
+    reason = models.CharField(max_length=300, blank=True)
+    # The blocklist entry that disabled the link (or kept it disabled); unblocking that
+    # entry re-enables exactly the links whose latest change names it. Text, not a key:
+    # the history outlives the entry.
+    blocked_domain = models.CharField(max_length=253, blank=True)
+    source = models.CharField(max_length=100, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["blocked_domain"],
+                condition=~Q(blocked_domain=""),
+                name="state_change_blocked_domain",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.link.slug}: {self.action} ({self.reason or 'no reason given'})"

@@ -1,6 +1,6 @@
-"""Every write to a link: create, edit (with its destination history), disable, enable,
-delete (always a tombstone). Each cleans through `clean()` and writes in one transaction;
-a refusal writes nothing."""
+"""Every write to a link: create, edit (with its destination history), disable, enable
+(with its state history), delete (always a tombstone). Each cleans through `clean()`
+and writes in one transaction; a refusal writes nothing."""
 
 from collections.abc import Mapping
 from typing import Any
@@ -9,8 +9,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from shortener.links.access import is_signed_in, may_create
+from shortener.links.blocking import blocked_entry
 from shortener.links.cleaning import clean, taken
-from shortener.links.models import DestinationChange, Link, Tag
+from shortener.links.models import DestinationChange, Link, StateChange, Tag
 from shortener.links.refusal import LinkRefused
 from shortener.policy import slugs
 
@@ -77,14 +78,33 @@ def set_tags(link: Link, names: list[str]) -> None:
 def disable(link: Link, *, by=None) -> bool:
     """The short URL answers 410 until enabled. True if this changed anything."""
     was = link.can_disable
-    link.disable()
+    with transaction.atomic():
+        link.disable()
+        if was:
+            StateChange.objects.create(
+                link=link, action=StateChange.Action.DISABLED, changed_by=actor_or_none(by)
+            )
     return was
 
 
 def enable(link: Link, *, by=None) -> bool:
-    """A disabled link redirects again; a tombstone never does. True if this changed anything."""
+    """A disabled link redirects again; a tombstone never does, nor a link that leads to
+    a blocked domain (LinkRefused: change where it leads first). True if this changed
+    anything."""
     was = link.can_enable
-    link.enable()
+    if was:
+        entry = blocked_entry(link)
+        if entry:
+            raise LinkRefused(
+                "__all__",
+                f"Links to {entry} are blocked on this site, so this link stays disabled.",
+            )
+    with transaction.atomic():
+        link.enable()
+        if was:
+            StateChange.objects.create(
+                link=link, action=StateChange.Action.ENABLED, changed_by=actor_or_none(by)
+            )
     return was
 
 

@@ -240,6 +240,7 @@ def detail_context(
     return {
         "link": link,
         "history": link.destination_changes.select_related("changed_by")[:20],
+        "state_history": link.state_changes.select_related("changed_by")[:20],
         "qr_svg": qr.inline_svg(link.short_url) if flag_is_active(request, "qr_codes") else None,
         "rules": [(rule, redirect_rules.describe(rule)) for rule in link.rules],
         "max_rules": redirect_rules.MAX_RULES,
@@ -283,8 +284,11 @@ def redirect_303(url: str) -> HttpResponse:
     return response
 
 
-def state_changed(request: HttpRequest, link: Link, message: str) -> HttpResponse:
-    """After disable/enable: the fragment that was swapped, or back where the user was."""
+def state_changed(
+    request: HttpRequest, link: Link, message: str, *, level=messages.success
+) -> HttpResponse:
+    """After disable/enable (or its refusal): the fragment that was swapped, or back where
+    the user was."""
     if wants_fragment(request):
         if request.htmx.target == "link-panel":
             context = {**detail_context(request, link), "focus": "state"}
@@ -296,7 +300,7 @@ def state_changed(request: HttpRequest, link: Link, message: str) -> HttpRespons
             **row_controls(request),
         }
         return announce(render(request, "links/list.html#row", context), message)
-    messages.success(request, message)
+    level(request, message)
     return redirect_303(safe_next(request, link.get_absolute_url()))
 
 
@@ -312,7 +316,10 @@ def link_disable(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def link_enable(request: HttpRequest, slug: str) -> HttpResponse:
     link = visible_link_or_404(request, slug)
-    links.enable(link, by=request.user)
+    try:
+        links.enable(link, by=request.user)
+    except LinkRefused as refusal:  # it leads to a blocked domain: it stays disabled
+        return state_changed(request, link, refusal.reason, level=messages.error)
     return state_changed(request, link, f"Enabled {link.slug}.")
 
 

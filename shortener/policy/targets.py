@@ -388,7 +388,9 @@ def blocklist_entry(raw: str) -> Verdict:
 
     `*.example.com`, `.example.com` and `example.com.` all mean example.com and its
     subdomains. A bare public suffix (com, co.uk, github.io) would block a whole
-    registry or hosting service, so it is refused.
+    registry or hosting service, so it is refused; so is an IP address no target may
+    have anyway (127.0.0.1, 10.0.0.1, ::ffff:8.8.8.8). A public one is kept as targets
+    write it.
     """
     text = raw.strip() if isinstance(raw, str) else ""
     if text.startswith("*."):
@@ -407,6 +409,11 @@ def blocklist_entry(raw: str) -> Verdict:
     except ValueError:
         return refuse(f"{text} is not a valid IP address.")
     if address is not None:
+        if address_problem(address):  # targets refuse it already: a row would only mislead
+            return refuse(
+                f"No link can lead to {address} (a private, reserved or disguised address), "
+                "so there is nothing to block."
+            )
         return Verdict(url=str(address))  # matched against the host as targets write it
     if is_public_suffix(name):
         return refuse(

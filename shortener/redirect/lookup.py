@@ -9,7 +9,9 @@ A slug is looked up on the request's domain (`shortener.domains`): the key is
 (domain, slug), so the same slug on two domains is two links and a host never reaches
 another domain's link. Each process keeps a small lookup cache (LOOKUP_TTL seconds,
 LOOKUP_SIZE entries, unknown slugs included) in front of one indexed query, so an edit,
-a disable or a delete takes effect everywhere within LOOKUP_TTL seconds.
+a disable or a delete takes effect everywhere within LOOKUP_TTL seconds. The links a
+block or unblock switches (`shortener.links.blocking.links_switched`) are forgotten at
+once in the process that switched them.
 """
 
 import json
@@ -24,6 +26,7 @@ from django.http import HttpRequest
 from django.utils.dateparse import parse_datetime
 
 from shortener.domains import served
+from shortener.links.blocking import links_switched
 from shortener.links.models import Link, LinkState, state_of
 from shortener.policy.redirect_rules import from_stored
 from shortener.redirect.decision import SmartLink, smart_link
@@ -138,3 +141,13 @@ def lookup_on(request: HttpRequest, slug: str) -> Snapshot | None:
 def forget_lookups() -> None:
     with _lookups_lock:
         _lookups.clear()
+
+
+def forget_links(sender=None, *, keys=(), **kwargs) -> None:
+    """Drop these (domain id, slug) entries: their next visit reads the row again."""
+    with _lookups_lock:
+        for key in keys:
+            _lookups.pop(key, None)
+
+
+links_switched.connect(forget_links, dispatch_uid="forget-switched-links")

@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from shortener.links import passwords
-from shortener.links.models import Link, LinkState
+from shortener.links.models import Link, LinkState, StateChange
 from shortener.redirect.claims import Claim
 from shortener.redirect.decision import AskPassword, Gone
 from shortener.redirect.lookup import Snapshot, lookup_on
@@ -37,8 +37,24 @@ GONE_REASONS = {
 }
 
 
-def gone(request: HttpRequest, state: LinkState) -> HttpResponse:
-    return render(request, "410.html", {"reason": GONE_REASONS[state], "state": state}, status=410)
+# Not which domain: a protected link's page never says where it leads, nor does this.
+BLOCKED_REASON = (
+    "This short link has been disabled because it leads to a domain that is blocked on this site."
+)
+
+
+def gone(request: HttpRequest, state: LinkState, link: Snapshot | None = None) -> HttpResponse:
+    reason = GONE_REASONS[state]
+    if state == LinkState.DISABLED and link is not None and disabled_by_block(link.pk):
+        reason = BLOCKED_REASON
+    return render(request, "410.html", {"reason": reason, "state": state}, status=410)
+
+
+def disabled_by_block(pk: int) -> bool:
+    """Did the blocklist disable the link (its latest state change names an entry)?
+    One query on the slow path only: a live redirect never comes here."""
+    latest = StateChange.objects.filter(link_id=pk).order_by("-id").first()
+    return latest is not None and bool(latest.blocked_domain)
 
 
 _unrenderable_logged = False
@@ -82,7 +98,7 @@ def follow(request: HttpRequest, slug: str) -> HttpResponse:
     if not hasattr(request, "torii_claim") and not hasattr(request, "torii_answer"):
         state = link.state(time.time())
         if state != LinkState.ACTIVE:
-            return gone(request, state)
+            return gone(request, state, link)
         response = live_redirect(request, slug)
         if response is not None:
             return response
@@ -95,7 +111,7 @@ def refusal(request: HttpRequest, link: Snapshot) -> HttpResponse:
     if isinstance(answer, AskPassword):
         return asked(request, link)
     if isinstance(answer, Gone):
-        return gone(request, answer.state)
+        return gone(request, answer.state, link)
     if getattr(request, "torii_claim", Claim.USED_UP) is Claim.UNCOUNTABLE:
         return uncountable(request)
     return gone(request, LinkState.EXHAUSTED)
@@ -108,7 +124,7 @@ def preview(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404
     state = link.state(time.time())
     if state != LinkState.ACTIVE:
-        return gone(request, state)
+        return gone(request, state, link)
     full = Link.objects.get(pk=link.pk)
     user = getattr(request, "user", None)
     shows_target = not full.is_protected or (
@@ -133,7 +149,7 @@ def submitted(request: HttpRequest, link: Snapshot) -> HttpResponse:
         return HttpResponseNotAllowed(["GET", "HEAD"])  # an open link has no form
     state = link.state(time.time())
     if state != LinkState.ACTIVE:
-        return gone(request, state)
+        return gone(request, state, link)
     password = request.POST.get("password", "")
     if not passwords.is_right(password, smart.password):
         Link.objects.filter(pk=link.pk).update(password_failures=F("password_failures") + 1)

@@ -1,0 +1,262 @@
+"""One meaning of blocked: a domain on the blocklist is unreachable through Torii.
+
+`block()` adds an entry and, in the same transaction, disables every live link whose
+destination or any of whose rules' destinations is on the domain or a subdomain,
+recording why on each link's history. `unblock()` removes an entry and re-enables
+exactly the links that entry disabled and that no other entry still blocks; the others
+stay disabled and their history says which entry holds them now. Both return what they
+did, for the entry point to say. Every entry point (admin, the `domain.block` and
+`domain.unblock` webhook events, `manage.py block_domain`, later a feed) calls these;
+new links and edits that lead there are refused by cleaning, and `enable()` refuses a
+link that leads there (`blocked_entry`).
+
+The blocklist row lives in the domains room (`BlockedDomain`); this module lives in the
+link core because it writes links.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.db import transaction
+from django.db.models import OuterRef, Q, Subquery, TextField
+from django.db.models.functions import Cast
+from django.dispatch import Signal
+from django.utils import timezone
+
+from shortener.domains.models import BlockedDomain
+from shortener.links.access import is_signed_in
+from shortener.links.models import Link, StateChange
+from shortener.policy import targets
+
+# Sent after the transaction commits, with `keys`: the (domain id, slug) of every link a
+# block or unblock switched. The redirect's per-process lookup cache forgets them, so in
+# this process the change holds at once (other processes: within their cache's TTL).
+# A signal, because the link core must not import the redirect above it.
+links_switched = Signal()
+
+KEYS_SHOWN = 20  # in sentences; the result carries every key
+CHUNK = 500  # rows a statement names at once (SQLite's limit on parameters is far above)
+REASON_MAX = 200  # BlockedDomain.reason
+SOURCE_MAX = 100
+
+
+class BlockRefused(ValueError):
+    """Not a domain the blocklist can hold; `reason` says why, in the sentence every
+    entry point shows."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """What `block()` did: the entry as stored, whether it is new, the links disabled."""
+
+    domain: str
+    added: bool
+    disabled: tuple[str, ...]  # the keys of the links this call disabled
+
+    def __str__(self) -> str:
+        state = "Blocked" if self.added else "Already blocked:"
+        return (
+            f"{state} {self.domain}; disabled {len(self.disabled)} link(s){listed(self.disabled)}."
+        )
+
+
+@dataclass(frozen=True)
+class Unblocked:
+    """What `unblock()` did: the entry, whether there was one, what came back, what stays."""
+
+    domain: str
+    removed: bool
+    enabled: tuple[str, ...]  # keys of links this entry had disabled, enabled again
+    still_blocked: tuple[tuple[str, str], ...]  # (key, the entry that still blocks it)
+
+    def __str__(self) -> str:
+        if not self.removed:
+            return f"{self.domain} was not blocked; nothing changed."
+        said = f"Unblocked {self.domain}; "
+        if self.enabled:
+            said += f"re-enabled {len(self.enabled)} link(s) it had disabled{listed(self.enabled)}."
+        else:
+            said += "it had disabled no link that is still disabled, so none is re-enabled."
+        if self.still_blocked:
+            held = [f"{key} (by {entry})" for key, entry in self.still_blocked]
+            said += (
+                f" {len(held)} link(s) it had disabled stay disabled, still blocked by "
+                f"another entry{listed(held)}."
+            )
+        return said
+
+
+def listed(keys: tuple[str, ...] | list[str]) -> str:
+    if not keys:
+        return ""
+    shown = ", ".join(keys[:KEYS_SHOWN])
+    more = f" and {len(keys) - KEYS_SHOWN} more" if len(keys) > KEYS_SHOWN else ""
+    return f": {shown}{more}"
+
+
+def entry_of(raw) -> str:
+    """The blocklist entry `raw` means (`targets.blocklist_entry`), or BlockRefused."""
+    verdict = targets.blocklist_entry(raw)
+    if not verdict.ok:
+        raise BlockRefused(verdict.reason)
+    return verdict.url
+
+
+def block(entry, *, by, reason: str = "", source: str) -> Blocked:
+    """Put `entry` on the blocklist and disable every live link that leads there.
+
+    Blocking what is blocked already keeps the entry's first reason and source and
+    disables whatever still leads there (a link an older version of Torii missed)."""
+    domain = entry_of(entry)
+    actor = by if is_signed_in(by) else None
+    reason = (reason or "").strip()[:REASON_MAX]
+    source = (source or "")[:SOURCE_MAX]
+    with transaction.atomic():
+        _, added = BlockedDomain.objects.get_or_create(
+            domain=domain, defaults={"reason": reason, "source": source, "blocked_by": actor}
+        )
+        live = Link.objects.live().filter(is_active=True)
+        hits = [link for link in candidates(live, domain) if blocking_entry(link, [domain])]
+        said = f"{domain} is blocked" + (f": {reason}" if reason else "") + "."
+        switch(
+            hits,
+            active=False,
+            history=lambda link: StateChange(
+                link=link,
+                action=StateChange.Action.DISABLED,
+                reason=said[:300],
+                blocked_domain=domain,
+                source=source,
+                changed_by=actor,
+            ),
+        )
+    return Blocked(domain, added, tuple(link.key for link in hits))
+
+
+def unblock(entry, *, by, source: str = "") -> Unblocked:
+    """Remove `entry` from the blocklist and re-enable the links it disabled, unless
+    another entry blocks them too (those stay disabled, handed to that entry)."""
+    verdict = targets.blocklist_entry(entry)
+    actor = by if is_signed_in(by) else None
+    source = (source or "")[:SOURCE_MAX]
+    with transaction.atomic():
+        # An entry stored before today's rule (migration 0005 kept those) is found as stored.
+        named = [verdict.url] if verdict.ok else []
+        if isinstance(entry, str) and entry:
+            named.append(entry)
+        row = BlockedDomain.objects.select_for_update().filter(domain__in=named).first()
+        if row is None:
+            if not verdict.ok:
+                raise BlockRefused(verdict.reason)
+            return Unblocked(verdict.url, False, (), ())
+        domain = row.domain
+        row.delete()
+        remaining = list(BlockedDomain.objects.values_list("domain", flat=True))
+        last_block = StateChange.objects.filter(link=OuterRef("pk")).order_by("-id")
+        disabled_by_it = (
+            Link.objects.live()
+            .filter(is_active=False)
+            .filter(pk__in=StateChange.objects.filter(blocked_domain=domain).values("link_id"))
+            .annotate(last_block=Subquery(last_block.values("blocked_domain")[:1]))
+            .filter(last_block=domain)
+            .select_related("domain")
+            .order_by("pk")
+        )
+        back, held = [], []
+        for link in disabled_by_it:
+            still = blocking_entry(link, remaining)
+            (held if still else back).append((link, still))
+        switch(
+            [link for link, _ in back],
+            active=True,
+            history=lambda link: StateChange(
+                link=link,
+                action=StateChange.Action.ENABLED,
+                reason=f"{domain} was unblocked.",
+                source=source,
+                changed_by=actor,
+            ),
+        )
+        StateChange.objects.bulk_create(
+            StateChange(
+                link=link,
+                action=StateChange.Action.DISABLED,
+                reason=f"Still disabled: {domain} was unblocked, but {still} is blocked."[:300],
+                blocked_domain=still,
+                source=source,
+                changed_by=actor,
+            )
+            for link, still in held
+        )
+    return Unblocked(
+        domain,
+        True,
+        tuple(link.key for link, _ in back),
+        tuple((link.key, still) for link, still in held),
+    )
+
+
+def switch(found: list[Link], *, active: bool, history) -> None:
+    """Set the links' state with one history row each, and have the redirect's lookup
+    cache forget them once this commits."""
+    now = timezone.now()
+    pks = [link.pk for link in found]
+    for start in range(0, len(pks), CHUNK):
+        Link.objects.filter(pk__in=pks[start : start + CHUNK]).update(
+            is_active=active, updated_at=now
+        )
+    StateChange.objects.bulk_create([history(link) for link in found], batch_size=CHUNK)
+    for link in found:
+        link.is_active = active
+    keys = [(link.domain_id, link.slug) for link in found]
+    if keys:
+        transaction.on_commit(lambda: links_switched.send(sender=Link, keys=keys))
+
+
+def candidates(links, domain: str):
+    """The links whose stored destination or rules mention `domain` at all, locked; the
+    caller keeps those that really lead there (the text is only a cheap first sieve)."""
+    mention = Q(target__icontains=domain) | Q(rules_text__icontains=domain)
+    return (
+        links.annotate(rules_text=Cast("rules", TextField()))
+        .filter(mention)
+        .select_related("domain")
+        .select_for_update(of=("self",))
+        .order_by("pk")
+    )
+
+
+def destinations(link: Link) -> list[str]:
+    """Every address the link can send a visitor to: its destination and each rule's."""
+    return [link.target, *(rule.get("target", "") for rule in link.rules or [])]
+
+
+def hosts_of(link: Link) -> set[str]:
+    hosts = set()
+    for url in destinations(link):
+        try:
+            host = urlsplit(url).hostname
+        except ValueError:
+            continue
+        if host:
+            hosts.add(host)
+    return hosts
+
+
+def blocking_entry(link: Link, entries: Iterable[str]) -> str | None:
+    """The first entry among `entries` that covers a host the link can send visitors to."""
+    hosts = hosts_of(link)
+    return next(
+        (entry for entry in entries if any(targets.matches_domain(h, entry) for h in hosts)),
+        None,
+    )
+
+
+def blocked_entry(link: Link) -> str | None:
+    """The blocklist entry that covers where the link leads (destination or a rule), or None."""
+    return blocking_entry(link, BlockedDomain.objects.values_list("domain", flat=True))
