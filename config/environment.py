@@ -145,6 +145,11 @@ def site_host(name: str, allowed_hosts: list[str]) -> str:
         names = [h.lstrip(".") for h in allowed_hosts if h not in ("*", "") and "[" not in h]
         return domain_host(names[0]).url or "localhost" if names else "localhost"
     verdict = domain_host(value)
+    if not verdict.ok and "://" not in value and value.count(":") == 1:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} has a port: {name} is a host name only; put the port in "
+            f"SITE_URL instead, such as SITE_URL=http://{value}."
+        )
     if not verdict.ok:
         raise ImproperlyConfigured(f"{name}={value!r}: {verdict.reason}")
     return verdict.url
