@@ -145,9 +145,97 @@ def site_host(name: str, allowed_hosts: list[str]) -> str:
         names = [h.lstrip(".") for h in allowed_hosts if h not in ("*", "") and "[" not in h]
         return domain_host(names[0]).url or "localhost" if names else "localhost"
     verdict = domain_host(value)
+    if not verdict.ok and "://" not in value and value.count(":") == 1:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} has a port: {name} is a host name only; put the port in "
+            f"SITE_URL instead, such as SITE_URL=http://{value}."
+        )
     if not verdict.ok:
         raise ImproperlyConfigured(f"{name}={value!r}: {verdict.reason}")
     return verdict.url
+
+
+SITE_URL_SHAPE = "such as https://go.example.com or http://localhost:18431"
+
+
+def site_url(name: str, host_name: str, allowed_hosts: list[str], secure: bool) -> str:
+    """The scheme, host and port visitors use for the site's own host, as one URL.
+
+    From `name` (SITE_URL) when set, strictly: http(s), a host name, an optional port,
+    nothing else. Unset, from SITE_HOST (or ALLOWED_HOSTS) with https and no port
+    behind TLS (SECURE_SSL: a proxy answers on 443), else http and the PORT that
+    `make run` serves on, so a first run on any port gives short URLs that answer.
+    """
+    from shortener.policy.targets import origin  # pure: no models, safe while settings load
+
+    value = os.environ.get(name, "").strip()
+    if not value:
+        host = site_host(host_name, allowed_hosts)
+        if secure:
+            return origin("https", host, None)
+        return origin("http", host, port_number("PORT"))
+    url = _site_url(name, value)
+    if secure and not url.startswith("https://"):
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is http while SECURE_SSL is on, which sends every visitor "
+            "to https: use https://."
+        )
+    given_host = os.environ.get(host_name, "").strip()
+    host = host_of(url)
+    if given_host and site_host(host_name, allowed_hosts) != host:
+        raise ImproperlyConfigured(
+            f"{host_name}={given_host!r} and {name}={value!r} name different hosts: "
+            f"set {name} alone (SITE_HOST follows from it)."
+        )
+    return url
+
+
+def _site_url(name: str, value: str) -> str:
+    from shortener.policy.targets import DEFAULT_PORTS, domain_host, origin  # pure, as above
+
+    def refuse(why: str) -> ImproperlyConfigured:
+        return ImproperlyConfigured(f"{name}={value!r} {why}")
+
+    scheme, separator, rest = value.partition("://")
+    scheme = scheme.lower()
+    if not separator or scheme not in DEFAULT_PORTS:
+        raise refuse(f"is not a site URL: start it with http:// or https://, {SITE_URL_SHAPE}.")
+    netloc, _, path = rest.partition("/")
+    if path or any(mark in netloc for mark in "?#"):
+        raise refuse(
+            f"has a path, query or fragment: give scheme, host and port only, {SITE_URL_SHAPE}."
+        )
+    if "@" in netloc:
+        raise refuse("has a user name or password in it: give scheme, host and port only.")
+    if netloc.startswith("["):
+        raise refuse("names an IP address: the site's host is a host name, such as localhost.")
+    if netloc.count(":") > 1:
+        raise refuse(
+            "has an IPv6 address without brackets (or several colons): give a host name, "
+            "such as localhost, and at most one :port."
+        )
+    host, colon, port = netloc.partition(":")
+    if colon and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise refuse(f"has the port {port!r}: a port is a number from 1 to 65535.")
+    verdict = domain_host(host)
+    if not verdict.ok:
+        raise refuse(f"has no valid host name: {verdict.reason}")
+    return origin(scheme, verdict.url, int(port) if colon else None)
+
+
+def host_of(url: str) -> str:
+    """The host of a URL `site_url` gave (a name: never an IPv6 literal)."""
+    return url.split("://", 1)[1].rsplit(":", 1)[0]
+
+
+def port_number(name: str) -> int | None:
+    """A TCP port (1-65535), or None when unset."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= 65535):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a port: a number from 1 to 65535.")
+    return int(value)
 
 
 def redis_url(name: str) -> str | None:

@@ -21,13 +21,16 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 SECRET_KEY = env.secret_key("SECRET_KEY", DATA_DIR)
 DEBUG = env.boolean("DEBUG", False)
 ALLOWED_HOSTS = env.string_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
-# Where the pages, the API and admin live; a short domain too (docs/domains.md).
-SITE_HOST = env.site_host("SITE_HOST", ALLOWED_HOSTS)
+SECURE_SSL = env.boolean("SECURE_SSL", False)
+# Where the pages, the API and admin live, as visitors reach it (scheme, host, port);
+# its host is a short domain too (docs/domains.md). Unset: from SITE_HOST, SECURE_SSL
+# and PORT, so `make run` on any port shows short URLs that answer.
+SITE_URL = env.site_url("SITE_URL", "SITE_HOST", ALLOWED_HOSTS, SECURE_SSL)
+SITE_HOST = env.host_of(SITE_URL)
 # Every active short domain (the Domain table, through a per-process cache) is allowed
 # as well: this one entry asks it, so a domain needs no ALLOWED_HOSTS line of its own.
 ALLOWED_HOSTS.append(ACTIVE_DOMAINS)
 CSRF_TRUSTED_ORIGINS = env.string_list("CSRF_TRUSTED_ORIGINS", [])
-SECURE_SSL = env.boolean("SECURE_SSL", False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -25,6 +25,9 @@ def pytest_configure(config):
     settings.VISIT_JOURNAL_DIR = None
     # Hashing passwords properly is slow on purpose; tests only need it to work.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Short URLs as without a port: `make test` exports the Makefile's PORT, which would
+    # otherwise put :8000 in them (tests/test_short_urls.py sets ports of its own).
+    settings.SITE_URL = f"http://{settings.SITE_HOST}"
     # Asking waffle for a flag nobody registered raises, as it does with DEBUG on.
     settings.FLAGS_STRICT_NAMES = True
 

@@ -63,6 +63,7 @@ def granian_process(workers: int = 2, env: dict[str, str] | None = None):
         "STATIC_ROOT": str(STATIC_ROOT),
         "VISIT_FLUSH_SECONDS": "0.2",
         "VISIT_JOURNAL_DIR": journal.name,
+        "PORT": str(port),  # as the Makefile exports it for `make run`
         **(env or {}),
     }
     full_env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

@@ -103,11 +103,12 @@ class StateFilter(admin.SimpleListFilter):
 @admin.register(Link)
 class LinkAdmin(admin.ModelAdmin):
     form = LinkAdminForm
-    list_display = ["slug", "domain", "target", "owner", "state_label", "visit_count"]
-    list_display += ["created_at"]
+    list_display = ["slug", "domain", "short_url_shown", "target", "owner", "state_label"]
+    list_display += ["visit_count", "created_at"]
     list_filter = [StateFilter, "domain", "owner", "tags", "redirect_code"]
     search_fields = ["slug", "target", "title", "notes"]
-    readonly_fields = ["slug", "domain_host", "state_label", "visit_count", "deleted_at"]
+    readonly_fields = ["slug", "domain_host", "short_url_shown", "state_label", "visit_count"]
+    readonly_fields += ["deleted_at"]
     readonly_fields += ["created_at", "updated_at"]
     readonly_fields += ["rules_in_words", "password_state", "state_history"]
     autocomplete_fields = ["owner"]
@@ -117,6 +118,10 @@ class LinkAdmin(admin.ModelAdmin):
     @admin.display(description="domain")
     def domain_host(self, link: Link) -> str:
         return link.domain.host
+
+    @admin.display(description="short URL", ordering="domain__host")
+    def short_url_shown(self, link: Link) -> str:
+        return link.short_url if link.pk else "—"
 
     @admin.display(description="state")
     def state_label(self, link: Link) -> str:
@@ -174,7 +179,7 @@ class LinkAdmin(admin.ModelAdmin):
         if obj:
             if obj.is_protected:
                 fields.insert(fields.index("password") + 1, "remove_password")
-            return ["slug", "domain_host", *fields, *self.readonly_fields[2:]]
+            return ["slug", "domain_host", "short_url_shown", *fields, *self.readonly_fields[3:]]
         return [fields[0], "domain", *fields[1:]]
 
     def has_delete_permission(self, request, obj=None) -> bool:
@@ -225,12 +230,13 @@ class DomainAdmin(admin.ModelAdmin):
     """Short domains; a domain's page lists its links and their clicks. Never deleted
     while links live on it (PROTECT): deactivate it instead."""
 
-    list_display = ["host", "is_default", "is_active", "http_only", "link_count", "clicks"]
+    list_display = ["host", "is_default", "is_active", "http_only", "port", "link_count"]
+    list_display += ["clicks"]
     list_filter = ["is_active", "is_default"]
     search_fields = ["host"]
     filter_horizontal = ["groups"]
     readonly_fields = ["link_count", "clicks", "links_on_it", "created_at"]
-    fields = ["host", "is_default", "is_active", "http_only", "root_redirect"]
+    fields = ["host", "is_default", "is_active", "http_only", "port", "root_redirect"]
     fields += ["unknown_redirect", "refuse_subdomains", "groups", *readonly_fields]
     LINKS_SHOWN = 50
 

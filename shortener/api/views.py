@@ -199,8 +199,11 @@ def export_links(
     q: str = Query("", max_length=200, description="Search slug, title, target and notes."),
     tag: str = Query("", max_length=50),
     state: LinkState | None = None,
+    domain: str = Query("", max_length=253, description="Only links on this short domain."),
 ) -> HttpResponse:
-    chosen = export.exportable(request.user).matching(text=q, tag=tag, state=state or "")
+    chosen = export.exportable(request.user).matching(
+        text=q, tag=tag, state=state or "", domain=domain
+    )
     if state == LinkState.DELETED:
         chosen = chosen.filter(deleted_at__isnull=False)
     items = export.records(chosen)

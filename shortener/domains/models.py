@@ -1,9 +1,16 @@
 """Short domains: the host names links live on. Imported by models.py.
 
+`Domain.origin` is the one builder of what a short URL starts with (scheme, host and
+port visitors use); `Domain.url_for(slug)` and `Link.short_url` build on it, and so does
+everything that shows or encodes a short URL. The site's own host takes its scheme and
+port from settings.SITE_URL; another domain from its `http_only` and `port`.
+
 The site's own host (settings.SITE_HOST) is a domain too, created by migration 0007
 and, should SITE_HOST change, by `Domain.objects.site()` on first use; links made
 before keep the domain they were made on.
 """
+
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -22,7 +29,10 @@ class DomainQuerySet(models.QuerySet):
         """The domain of the site's own host, made on first use if SITE_HOST changed."""
         domain, _ = self.get_or_create(
             host=settings.SITE_HOST,
-            defaults={"http_only": not settings.SECURE_SSL, "is_default": not self.exists()},
+            defaults={
+                "http_only": not settings.SITE_URL.startswith("https:"),
+                "is_default": not self.exists(),
+            },
         )
         return domain
 
@@ -55,6 +65,12 @@ class Domain(models.Model):
     )
     http_only = models.BooleanField(
         default=False, help_text="Short URLs on it start with http:// instead of https://."
+    )
+    port = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Where visitors reach it, when that is not the scheme's usual port (80, "
+        "443); empty: the usual one. Not for the site's own host: SITE_URL says its port.",
     )
     root_redirect = models.URLField(
         blank=True,
@@ -96,6 +112,8 @@ class Domain(models.Model):
         verdict = targets.domain_host(self.host)
         if not verdict.ok:
             raise DomainRefused(verdict.reason)
+        if not port_is_valid(self.port):
+            raise DomainRefused(PORT_RULE)
         self.host = verdict.url
         with transaction.atomic():
             if self.is_default:  # one default: choosing one unchooses the other
@@ -110,9 +128,17 @@ class Domain(models.Model):
     def scheme(self) -> str:
         return "http" if self.http_only else "https"
 
+    @property
+    def origin(self) -> str:
+        """`scheme://host[:port]` as visitors reach this domain: the one place it is built."""
+        if self.is_site:
+            site = urlsplit(settings.SITE_URL)
+            return targets.origin(site.scheme, self.host, site.port)
+        return targets.origin(self.scheme, self.host, self.port)
+
     def url_for(self, slug: str) -> str:
-        """The short URL of `slug` on this domain: the one place short URLs are built."""
-        return f"{self.scheme}://{self.host}/{slug}"
+        """The short URL of `slug` on this domain."""
+        return f"{self.origin}/{slug}"
 
     def problems(self) -> dict[str, str]:
         verdict = targets.domain_host(self.host)
@@ -122,6 +148,10 @@ class Domain(models.Model):
             found["is_active"] = "The site's own host serves the pages; it stays active."
         if host == settings.SITE_HOST and self.root_redirect:
             found["root_redirect"] = "The site's own root is its home page; leave this empty."
+        if not port_is_valid(self.port):
+            found["port"] = PORT_RULE
+        elif host == settings.SITE_HOST and self.port is not None:
+            found["port"] = "The site's own port comes from SITE_URL; leave this empty."
         if self.is_default and not self.is_active:
             found["is_default"] = "The default domain must be active."
         return found
@@ -137,9 +167,19 @@ class Domain(models.Model):
         self.host = targets.domain_host(self.host).url
 
 
+PORT_RULE = "A port is a whole number from 1 to 65535; leave it empty for the usual one."
+
+
+def port_is_valid(port) -> bool:
+    return port is None or (isinstance(port, int) and 1 <= port <= 65535)
+
+
 def site_domain_pk() -> int:
     """A new link's domain unless one is chosen: the site's own (Link.domain's default)."""
-    return Domain.objects.site().pk
+    # The pk alone: migration 0009 asks this default while the table lacks later columns
+    # (`port`, 0012), which a whole row would read.
+    pk = Domain.objects.filter(host=settings.SITE_HOST).values_list("pk", flat=True).first()
+    return pk if pk is not None else Domain.objects.site().pk
 
 
 class BlockedDomainRefused(ValueError):

@@ -35,12 +35,9 @@ class Served:
     pk: int
     host: str
     is_site: bool
-    scheme: str
+    origin: str  # Domain.origin, read with the table: scheme://host[:port]
     root_redirect: str
     unknown_redirect: str
-
-    def url_for(self, slug: str) -> str:
-        return f"{self.scheme}://{self.host}/{slug}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +62,7 @@ def read_table() -> Table:
             domain.pk,
             domain.host,
             domain.is_site,
-            domain.scheme,
+            domain.origin,
             domain.root_redirect,
             domain.unknown_redirect,
         )
@@ -140,7 +137,7 @@ def host_name(host: str) -> str:
 def served_site() -> Served:
     site = Domain.objects.site()
     forget_domains()
-    return Served(site.pk, site.host, True, site.scheme, "", site.unknown_redirect)
+    return Served(site.pk, site.host, True, site.origin, "", site.unknown_redirect)
 
 
 class DomainMiddleware:
@@ -160,7 +157,7 @@ class DomainMiddleware:
         if not domain.is_site:
             if path == "/":
                 site = current_site()
-                return HttpResponseRedirect(domain.root_redirect or site.url_for(""))
+                return HttpResponseRedirect(domain.root_redirect or f"{site.origin}/")
             if not SHORT_DOMAIN_PATH.match(path):
                 raise Http404
         response = self.get_response(request)
@@ -188,4 +185,4 @@ def site_links(request: HttpRequest) -> dict[str, str]:
     if domain is None or domain.is_site:
         return {"site_root": ""}
     site = table().site
-    return {"site_root": site.url_for("").removesuffix("/") if site is not None else ""}
+    return {"site_root": site.origin if site is not None else ""}

@@ -95,23 +95,17 @@ def own_job(request: HttpRequest, job_id: int) -> BulkJob:
 def bulk_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = own_job(request, job_id)
     template = "links/bulk.html#progress" if wants_fragment(request) else "links/bulk.html"
-    return render(request, template, {"job": job})
+    rows = bulk.shown_results(job) if job.finished else []
+    return render(request, template, {"job": job, "rows": rows})
 
 
 @login_required
 @require_GET
 def bulk_results_csv(request: HttpRequest, job_id: int) -> StreamingHttpResponse:
     job = own_job(request, job_id)
-    short = request.build_absolute_uri("/")
     rows = (
-        [
-            row["row"],
-            row["status"],
-            short + row["slug"] if row["status"] != "refused" and row["slug"] else "",
-            row["target"],
-            row["reason"],
-        ]
-        for row in job.results
+        [row["row"], row["status"], row["short_url"], row["target"], row["reason"]]
+        for row in bulk.shown_results(job)
     )
     response = StreamingHttpResponse(
         csv_lines(["row", "status", "short_url", "target", "reason"], rows),
@@ -129,6 +123,7 @@ def link_export(request: HttpRequest, kind: str) -> StreamingHttpResponse:
         text=request.GET.get("q", "")[:200],
         tag=request.GET.get("tag", "")[:50],
         state=request.GET.get("state", ""),
+        domain=request.GET.get("domain", "").strip()[:253],  # as the list reads it
     )
     if request.GET.get("state") == LinkState.DELETED:
         chosen = chosen.filter(deleted_at__isnull=False)

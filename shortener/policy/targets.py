@@ -383,6 +383,16 @@ def domain_host(raw) -> Verdict:
     return Verdict(url=name)
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(scheme: str, host: str, port: int | None) -> str:
+    """What a short URL starts with: `scheme://host[:port]`, the port left out where it
+    is the scheme's own. Domain.origin and the SITE_URL setting both build it here."""
+    shown = f":{port}" if port is not None and port != DEFAULT_PORTS.get(scheme) else ""
+    return f"{scheme}://{host}{shown}"
+
+
 def blocklist_entry(raw: str) -> Verdict:
     """Normalise a blocklist entry exactly as target hosts are normalised, or say why not.
 

@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.tasks import task
 from django.utils import timezone
 
+from shortener.links.models import Link
 from shortener.portability import formats, importing
 from shortener.portability.models import BulkJob, BulkStatus
 from shortener.portability.reading import Unreadable
@@ -67,6 +68,7 @@ def process_bulk(job_id: int) -> str:
                 "slug": result.slug,
                 "target": result.target,
                 "reason": result.reason,
+                "link": result.link_id,
             }
         )
 
@@ -105,3 +107,26 @@ def finish(job: BulkJob, status: str, results: list[dict], message: str = "") ->
     job.finished_at = timezone.now()
     job.save()
     return message or f"{job.created} created, {job.refused} refused"
+
+
+def shown_results(job: BulkJob) -> list[dict]:
+    """The job's rows, each made or found link's with its short URL (`Link.short_url`, on
+    the link's own domain, whatever host the page is asked on) and its key for the
+    detail page, in one query. Rows recorded before the link's id was kept are matched
+    by slug among the owner's links, the oldest first."""
+    rows = [{**row, "short_url": "", "key": ""} for row in job.results]
+    linked = [row for row in rows if row["status"] != importing.REFUSED and row["slug"]]
+    ids = {row["link"] for row in linked if row.get("link")}
+    slugs = {row["slug"] for row in linked if not row.get("link")}
+    if not linked:
+        return rows
+    owned = Link.objects.filter(owner_id=job.owner_id).select_related("domain")
+    by_id, by_slug = {}, {}
+    for link in (owned.filter(pk__in=ids) | owned.filter(slug__in=slugs)).order_by("pk"):
+        by_id[link.pk] = link
+        by_slug.setdefault(link.slug, link)
+    for row in linked:
+        link = by_id.get(row["link"]) if row.get("link") else by_slug.get(row["slug"])
+        if link is not None:
+            row["short_url"], row["key"] = link.short_url, link.key
+    return rows

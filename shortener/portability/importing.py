@@ -31,6 +31,7 @@ class RowResult:
     slug: str = ""
     target: str = ""
     reason: str = ""
+    link_id: int | None = None  # the link made or found: its short URL is on its domain
 
 
 @dataclass
@@ -214,5 +215,9 @@ def result_of(number: int, values: dict[str, Any], outcome: links.Outcome) -> Ro
         )
     link = outcome.link
     return RowResult(
-        number, EXISTING if outcome.existing else CREATED, slug=link.slug, target=link.target
+        number,
+        EXISTING if outcome.existing else CREATED,
+        slug=link.slug,
+        target=link.target,
+        link_id=link.pk,
     )
