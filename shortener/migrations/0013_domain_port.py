@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("shortener", "0011_bulk_jobs"),
+        ("shortener", "0012_blocking_records_why"),
     ]
 
     operations = [
