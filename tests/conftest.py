@@ -27,6 +27,9 @@ def pytest_configure(config):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Asking waffle for a flag nobody registered raises, as it does with DEBUG on.
     settings.FLAGS_STRICT_NAMES = True
+    # No country file unless a test writes one (tests/geoip.py): answers must not depend
+    # on whether npm installed the shipped database (tests/test_countries.py reads it).
+    settings.GEOIP_PATH = None
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,7 @@
 """Following links with redirect rules and query forwarding through the real stack, and
 editing rules on the link's page (plain forms and htmx)."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -189,7 +190,17 @@ def test_htmx_swaps_the_rules_section_and_says_what_happened(client, owner):
     assert 'id="rules"' in body and "Added rule 1." in body and "mobile.example" in body
 
 
-def test_a_bad_rule_on_the_page_is_422_with_the_sentence_and_writes_nothing(client, owner):
+@pytest.fixture
+def country_file(settings, tmp_path):
+    settings.GEOIP_PATH = write_country_database(tmp_path / "c.mmdb")
+    countries.lookup.cache_clear()
+    yield settings.GEOIP_PATH
+    countries.lookup.cache_clear()
+
+
+def test_a_bad_rule_on_the_page_is_422_with_the_sentence_and_writes_nothing(
+    client, owner, country_file
+):
     link = links.create({"target": "https://a.example/"}, actor=owner)
     client.force_login(owner)
     response = client.post(
@@ -199,6 +210,36 @@ def test_a_bad_rule_on_the_page_is_422_with_the_sentence_and_writes_nothing(clie
     assert response.status_code == 422
     assert "“GERMANY” is not a country code" in response.content.decode()
     assert Link.objects.get(pk=link.pk).rules == []
+
+
+def test_the_rule_form_offers_countries_only_where_a_source_answers(
+    client, owner, settings, tmp_path
+):
+    link = links.create({"target": "https://a.example/"}, actor=owner)
+    client.force_login(owner)
+    settings.GEOIP_PATH = None  # GEOIP_PATH=off
+    page = client.get(reverse("link-detail", args=[link.slug])).content.decode()
+    field = re.search(r'<input[^>]*name="rule-country"[^>]*>', page)[0]
+    assert "disabled" in field and "No country database is configured" in page
+    # A country posted anyway is not kept: the rule holds its other conditions only.
+    client.post(
+        reverse("link-rule-add", args=[link.slug]),
+        {"rule-target": "https://de.example/", "rule-device": ["mobile"], "rule-country": "DE"},
+    )
+    assert Link.objects.get(pk=link.pk).rules[0]["when"] == {"device": ["mobile"]}
+
+    settings.GEOIP_PATH = tmp_path / "missing.mmdb"  # npm was missing: the same
+    page = client.get(reverse("link-detail", args=[link.slug])).content.decode()
+    assert "No country database is configured" in page
+
+    settings.GEOIP_PATH = write_country_database(tmp_path / "c.mmdb")
+    page = client.get(reverse("link-detail", args=[link.slug])).content.decode()
+    field = re.search(r'<input[^>]*name="rule-country"[^>]*>', page)[0]
+    assert "disabled" not in field and "No country database is configured" not in page
+    settings.GEOIP_PATH = None
+    settings.COUNTRY_HEADER_META, settings.TRUSTED_PROXY_COUNT = "HTTP_CF_IPCOUNTRY", 1
+    page = client.get(reverse("link-detail", args=[link.slug])).content.decode()
+    assert "No country database is configured" not in page  # the proxy tells
 
 
 def test_a_link_has_at_most_20_rules_and_the_page_stops_offering_more(client, owner):
@@ -235,6 +276,25 @@ def test_the_stats_page_lists_countries_with_flags_as_text(client, owner):
         doc = ApiClient(client, owner).get(f"/api/v1/links/{link.slug}/stats").json()
     assert "Germany" in page and "\U0001f1e9\U0001f1ea" in page and "Unknown" in page
     assert doc["countries"] == {"DE": 2, "JP": 1, "unknown": 1}
+    assert "No country database answers on this site" in page  # tests run with none
+
+
+def test_the_stats_page_names_the_database_that_answers_and_its_date(
+    client, owner, settings, tmp_path
+):
+    from waffle.testutils import override_flag
+
+    link = make_link(owner=owner)
+    settings.GEOIP_PATH = write_country_database(tmp_path / "countries.mmdb")
+    client.force_login(owner)
+    with override_flag("link_analytics", active=True):
+        page = client.get(reverse("link-stats", args=[link.slug])).content.decode()
+    built = timezone.now().date()  # the test file was written just now
+    assert (
+        f"the country database <code>countries.mmdb</code> (GeoLite2-Country, built "
+        f"{built.day} {built:%B %Y})" in page
+    )
+    assert "NRO" not in page  # attribution belongs to the shipped file only
 
 
 def test_moving_or_removing_a_rule_that_is_not_there_says_so(client, owner):

@@ -12,6 +12,12 @@ from shortener.links.forms import LinkFields, initial_of, text
 from shortener.links.models import Link
 from shortener.policy import slugs
 from shortener.policy.devices import DEVICE_CLASSES, OS_LABELS
+from shortener.visits import countries as country_sources
+
+NO_COUNTRIES = (
+    "No country database is configured on this site, so a country rule could never "
+    "match (docs/operations.md, visitors' countries)."
+)
 
 
 class LinkForm(LinkFields):
@@ -94,6 +100,11 @@ class RuleForm(forms.Form):
         kwargs.setdefault("label_suffix", "")
         kwargs.setdefault("prefix", "rule")
         super().__init__(*args, **kwargs)
+        if not country_sources.known_from():
+            # Turned off (GEOIP_PATH=off, no proxy header) or the file is missing: a
+            # country rule would silently never match, so the page does not offer one.
+            self.fields["country"].disabled = True
+            self.fields["country"].help_text = NO_COUNTRIES
 
     def values(self) -> dict:
         data = self.cleaned_data
