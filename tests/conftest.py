@@ -46,8 +46,8 @@ def _clean_cache():
         forget_lookups()
         forget_domains()
         recording.buffer.discard()
-        # The day's salt is remembered in the process as well as in the cache just
-        # cleared: a salt kept from an earlier test would split one visitor in two.
+        # The day's salt is remembered in the process as well as in the database, which
+        # each test rolls back: a salt kept from an earlier test would split one visitor.
         recording._salts.clear()
 
     clean()
