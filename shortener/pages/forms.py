@@ -15,8 +15,8 @@ from shortener.policy.devices import DEVICE_CLASSES, OS_LABELS
 from shortener.visits import countries as country_sources
 
 NO_COUNTRIES = (
-    "No country database is configured on this site, so a country rule could never "
-    "match (docs/operations.md, visitors' countries)."
+    "No country database is configured on this site: a country rule never matches "
+    "until the operator sets one up (GEOIP_PATH)."
 )
 
 
@@ -102,8 +102,8 @@ class RuleForm(forms.Form):
         super().__init__(*args, **kwargs)
         if not country_sources.known_from():
             # Turned off (GEOIP_PATH=off, no proxy header) or the file is missing: a
-            # country rule would silently never match, so the page does not offer one.
-            self.fields["country"].disabled = True
+            # country rule would never match, and the page says so where it is typed
+            # (still accepted: it holds once the operator sets a database up).
             self.fields["country"].help_text = NO_COUNTRIES
 
     def values(self) -> dict:
