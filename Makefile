@@ -34,14 +34,17 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@ $(VENV)/.runtime
 
-install: $(VENV)/.runtime
+install: $(VENV)/.runtime node_modules/.installed
 install-dev: $(VENV)/.dev
 
-# axe-core for the browser tests (tests/e2e), pinned in package-lock.json. Where npm is
-# missing the accessibility tests skip (and fail under CI=true, as a missing browser does).
+# From npm, pinned in package-lock.json: the country database GEOIP_PATH defaults to
+# (ip-location-db's geo-whois-asn-country) and axe-core for the browser tests (tests/e2e).
+# Where npm is missing the site still runs, with every visitor's country unknown, and the
+# accessibility tests skip (and fail under CI=true, as a missing browser does).
 node_modules/.installed: package.json package-lock.json
 	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent && touch $@; \
-	else echo "npm not found: the axe-core browser tests will be skipped" >&2; fi
+	else echo "npm not found: visitors' countries will be unknown and the axe-core browser" \
+	  "tests skipped (README: without npm)" >&2; fi
 install-browser-tools: node_modules/.installed
 
 run: install

@@ -119,6 +119,17 @@ def file_path(name: str, base_dir: Path) -> Path | None:
     return path
 
 
+def country_database(name: str, base_dir: Path, default: Path) -> Path | None:
+    """GEOIP_PATH: unset or empty is the shipped default, `off` turns countries off,
+    anything else is a file as `file_path` reads it."""
+    value = (os.environ.get(name) or "").strip()
+    if value.lower() == "off":
+        return None
+    if not value:
+        return default
+    return file_path(name, base_dir)
+
+
 def database(name: str, default: str) -> dict:
     value = os.environ.get(name) or default
     scheme = value.split("://", 1)[0].lower() if "://" in value else ""

@@ -118,8 +118,8 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Caches: shared by every worker process ---
-# `default` holds what is read often and written rarely (waffle's flags, the visitor
-# salt); `counters` what every request increments (rate limits, visit limits).
+# `default` holds what is read often and written rarely (waffle's flags); `counters`
+# what every request increments (rate limits, visit limits).
 REDIS_URL = env.redis_url("REDIS_URL")
 if REDIS_URL:
     _REDIS = {
@@ -178,11 +178,16 @@ BACKUP_DIR = (
 )
 BACKUP_KEEP = env.integer("BACKUP_KEEP", 7, minimum=1)
 
-# Visitors' countries (shortener/countries.py, docs/operations.md): a trusted proxy's
+# Visitors' countries (shortener/visits/countries.py, docs/operations.md): a trusted proxy's
 # country header, read only behind TRUSTED_PROXY_COUNT proxies; then a MaxMind-format file.
 COUNTRY_HEADER = env.header_name("COUNTRY_HEADER")
 COUNTRY_HEADER_META = "HTTP_" + COUNTRY_HEADER.upper().replace("-", "_") if COUNTRY_HEADER else ""
-GEOIP_PATH = env.file_path("GEOIP_PATH", BASE_DIR)
+# The default file is ip-location-db's geo-whois-asn-country, which `npm ci` installs
+# (pinned in package-lock.json); GEOIP_PATH names another file, or `off`.
+GEOIP_DEFAULT_PATH = (
+    BASE_DIR / "node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb"
+)
+GEOIP_PATH = env.country_database("GEOIP_PATH", BASE_DIR, GEOIP_DEFAULT_PATH)
 
 # --- Rate limiting: config/ratelimit/, docs/rate-limiting.md ---
 RATE_LIMITS = {
@@ -292,6 +297,8 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_SSL_REDIRECT = SECURE_SSL
 SESSION_COOKIE_SECURE = SECURE_SSL
 CSRF_COOKIE_SECURE = SECURE_SSL
+# The site's own 403 page for a refused form (Django's names DEBUG and settings).
+CSRF_FAILURE_VIEW = "config.error_pages.csrf_failure"
 SECURE_HSTS_SECONDS = 31_536_000 if SECURE_SSL else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_SSL
 SECURE_CSP = {

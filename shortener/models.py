@@ -31,4 +31,11 @@ from shortener.links.models import (  # noqa: F401
 )
 from shortener.portability.models import BulkJob, BulkStatus  # noqa: F401
 from shortener.tokens.models import ApiToken, IdempotencyKey  # noqa: F401
-from shortener.visits.models import DailyCount, DailyStat, DailyVisitor, Device, Visit  # noqa: F401
+from shortener.visits.models import (  # noqa: F401
+    DailyCount,
+    DailyStat,
+    DailyVisitor,
+    Device,
+    Visit,
+    VisitorSalt,
+)

@@ -30,6 +30,9 @@ def pytest_configure(config):
     settings.SITE_URL = f"http://{settings.SITE_HOST}"
     # Asking waffle for a flag nobody registered raises, as it does with DEBUG on.
     settings.FLAGS_STRICT_NAMES = True
+    # No country file unless a test writes one (tests/geoip.py): answers must not depend
+    # on whether npm installed the shipped database (tests/test_countries.py reads it).
+    settings.GEOIP_PATH = None
 
 
 @pytest.fixture(autouse=True)
@@ -46,8 +49,8 @@ def _clean_cache():
         forget_lookups()
         forget_domains()
         recording.buffer.discard()
-        # The day's salt is remembered in the process as well as in the cache just
-        # cleared: a salt kept from an earlier test would split one visitor in two.
+        # The day's salt is remembered in the process as well as in the database, which
+        # each test rolls back: a salt kept from an earlier test would split one visitor.
         recording._salts.clear()
 
     clean()

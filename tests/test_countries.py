@@ -1,6 +1,10 @@
 """Visitors' countries: a trusted proxy's header, then a MaxMind-format file, else unknown.
 The address is never stored; bad headers and bad files never fail a redirect."""
 
+import json
+import os
+from datetime import date
+
 import pytest
 
 from shortener.models import Visit
@@ -155,3 +159,110 @@ def test_a_replaced_file_is_read_again_without_a_restart(settings, tmp_path, mon
     path.unlink()
     clock[0] += lookups.RECHECK_SECONDS + 1
     assert lookups.country_of(meta("192.0.2.7")) == ""
+
+
+def shipped_database(settings):
+    """The file `npm ci` installs (package-lock.json); without npm it is missing, which
+    CI (which has npm) never accepts."""
+    path = settings.GEOIP_DEFAULT_PATH
+    if not path.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{path} is missing: `make install` installs it with npm")
+        pytest.skip(f"{path} is missing: `make install` installs it with npm")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("address", "code"),
+    [
+        ("8.8.8.8", "US"),  # Google's resolver
+        ("193.0.6.139", "NL"),  # RIPE NCC, Amsterdam
+        ("133.242.0.3", "JP"),
+        ("200.160.2.3", "BR"),  # NIC.br
+        ("2001:4860:4860::8888", "US"),
+        ("127.0.0.1", ""),  # not a public address: in no file
+        ("10.0.0.1", ""),
+    ],
+)
+def test_the_shipped_database_answers_for_public_addresses(settings, address, code):
+    settings.GEOIP_PATH = shipped_database(settings)
+    assert lookups.country_of(meta(address)) == code
+
+
+def test_the_shipped_database_says_what_it_is_and_when_it_was_built(settings):
+    settings.GEOIP_PATH = shipped_database(settings)
+    answering = lookups.answering()
+    assert answering.shipped and answering.file_name == "geo-whois-asn-country.mmdb"
+    assert answering.database_type == "country ipvAll"  # its metadata, as the page shows it
+    assert answering.built >= date(2026, 6, 1)  # the pinned release was built 2026-06-17
+    # Its data is the registries' (NRO, CC BY 4.0): the stats page credits it.
+    licence = (settings.GEOIP_DEFAULT_PATH.parent / "NRO_LICENSE").read_text()
+    assert "Creative Commons Attribution 4.0" in licence
+
+
+def test_the_shipped_database_is_what_npm_ci_installs(settings):
+    lock = json.loads((settings.BASE_DIR / "package-lock.json").read_text())
+    package = "node_modules/@ip-location-db/geo-whois-asn-country-mmdb"
+    assert (
+        lock["packages"][package]["version"]
+        == lock["packages"][""]["dependencies"][package.removeprefix("node_modules/")]
+    )
+    assert settings.GEOIP_DEFAULT_PATH.parent == settings.BASE_DIR / package
+    assert not lock["packages"][package].get("dev")  # a runtime need, not a test tool
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, "default"),
+        ("", "default"),
+        ("  ", "default"),
+        ("off", None),
+        ("OFF", None),
+        (" off ", None),
+        ("data/countries.mmdb", "data/countries.mmdb"),
+    ],
+)
+def test_geoip_path_defaults_to_the_shipped_file_and_off_turns_it_off(
+    monkeypatch, tmp_path, value, expected
+):
+    from config import environment
+
+    if value is None:
+        monkeypatch.delenv("GEOIP_PATH", raising=False)
+    else:
+        monkeypatch.setenv("GEOIP_PATH", value)
+    default = tmp_path / "shipped.mmdb"
+    found = environment.country_database("GEOIP_PATH", tmp_path, default)
+    if expected == "default":
+        assert found == default
+    else:
+        assert found == (expected and tmp_path / expected)
+
+
+def test_a_shipped_file_that_npm_never_installed_is_unknown_and_said_once(
+    settings, tmp_path, caplog
+):
+    settings.GEOIP_DEFAULT_PATH = settings.GEOIP_PATH = tmp_path / "node_modules/x.mmdb"
+    assert lookups.country_of(meta("8.8.8.8")) == ""
+    assert lookups.country_of(meta("193.0.6.139")) == ""
+    assert lookups.answering() is None and lookups.known_from() == ""
+    said = [r for r in caplog.records if "not installed" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelname == "WARNING"
+    assert "make install" in said[0].getMessage()
+
+
+def test_turned_off_nothing_answers_and_nothing_is_opened(settings, monkeypatch):
+    settings.GEOIP_PATH = None
+    monkeypatch.setattr(lookups.maxminddb, "open_database", lambda *a: pytest.fail("opened"))
+    assert lookups.country_of(meta("8.8.8.8")) == ""
+    assert lookups.answering() is None and lookups.known_from() == ""
+
+
+@pytest.mark.parametrize("content", [b"", b"\xab\xcd\xefMaxMind.com" + b"\x00" * 64])
+def test_a_corrupt_file_answers_nothing_on_the_stats_page_either(settings, tmp_path, content):
+    path = tmp_path / "corrupt.mmdb"
+    path.write_bytes(content)
+    settings.GEOIP_PATH = path
+    assert lookups.country_of(meta("8.8.8.8")) == ""
+    assert lookups.answering() is None

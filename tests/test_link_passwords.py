@@ -30,8 +30,15 @@ def protected(owner):
     return links.edit(link, by=owner, password="open sesame")
 
 
-def unlock(client, link, password="open sesame", **extra):
-    return client.post(f"/{link.slug}", {"password": password}, **extra)
+def page_token(link) -> str:
+    """The form token the password page gives a browser that has no cookie at all."""
+    page = Client().get(f"/{link.slug}")
+    return re.search(r'name="form_token" value="([^"]+)"', page.content.decode())[1]
+
+
+def unlock(client, link, password="open sesame", token=None, **extra):
+    token = page_token(link) if token is None else token
+    return client.post(f"/{link.slug}", {"password": password, "form_token": token}, **extra)
 
 
 def test_the_password_is_stored_hashed_and_never_shown(protected):
@@ -85,11 +92,115 @@ def test_the_right_password_redirects_counts_and_sets_a_cookie_for_this_link_onl
 def test_the_form_works_with_csrf_checks_and_no_session(protected):
     browser = Client(enforce_csrf_checks=True)
     page = browser.get(f"/{protected.slug}")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode())[1]
-    response = browser.post(
-        f"/{protected.slug}", {"password": "open sesame", "csrfmiddlewaretoken": token}
-    )
+    token = re.search(r'name="form_token" value="([^"]+)"', page.content.decode())[1]
+    response = browser.post(f"/{protected.slug}", {"password": "open sesame", "form_token": token})
     assert response.status_code == 303 and "sessionid" not in browser.cookies
+
+
+def test_a_browser_that_refuses_cookies_follows_with_the_right_password(protected):
+    """The page sets no cookie and the form needs none: the redirect is the answer, and
+    the unlock cookie (refused here) is only a convenience for the next click."""
+    browser = Client(enforce_csrf_checks=True)
+    page = browser.get(f"/{protected.slug}")
+    assert not page.cookies  # no CSRF cookie, no session: nothing to refuse
+    token = re.search(r'name="form_token" value="([^"]+)"', page.content.decode())[1]
+    browser.cookies.clear()
+    response = browser.post(f"/{protected.slug}", {"password": "open sesame", "form_token": token})
+    assert response.status_code == 303 and response["Location"] == SECRET_TARGET
+    browser.cookies.clear()  # the unlock cookie refused: asked again next time
+    again = browser.get(f"/{protected.slug}")
+    assert again.status_code == 200 and "secret.example" not in again.content.decode()
+    flush_visits()
+    assert Visit.objects.filter(link=protected).count() == 1
+
+
+def assert_reveals_nothing(response):
+    body = response.content.decode()
+    assert "secret.example" not in body and "Location" not in response
+    assert "secret.example" not in str(response.headers)
+    assert passwords.COOKIE_NAME not in response.cookies
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        None,  # no token at all: a form posted from elsewhere
+        "",
+        "forged",
+        "password-form:1vXyZq:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "x" * 5000,
+    ],
+)
+def test_a_form_without_a_good_token_is_asked_again_and_the_password_not_tried(protected, token):
+    browser = Client(enforce_csrf_checks=True)
+    data = {"password": "open sesame"} | ({} if token is None else {"form_token": token})
+    response = browser.post(f"/{protected.slug}", data)
+    assert response.status_code == 403
+    assert "This form was open too long, or did not come from this page" in (
+        response.content.decode()
+    )
+    assert 'name="form_token"' in response.content.decode()  # a fresh one, to type again
+    assert_reveals_nothing(response)
+    assert Link.objects.get(pk=protected.pk).password_failures == 0
+    flush_visits()
+    assert Visit.objects.count() == 0
+
+
+def test_a_token_is_worth_nothing_for_another_link_after_a_new_password_or_a_day(
+    client, owner, protected, monkeypatch
+):
+    other = links.edit(
+        links.create({"target": "https://other.example/"}, actor=owner),
+        by=owner,
+        password="open sesame",
+    )
+    token = page_token(protected)
+    assert unlock(client, other, token=token).status_code == 403
+    stored = Link.objects.get(pk=protected.pk).password
+    assert passwords.form_token_holds(token, protected.pk, stored)
+    import time
+
+    later = time.time() + passwords.FORM_SECONDS + 1
+    monkeypatch.setattr("django.core.signing.time.time", lambda: later)
+    assert not passwords.form_token_holds(token, protected.pk, stored)
+    monkeypatch.undo()
+    links.edit(protected, by=owner, password="new one")
+    from shortener.redirect.lookup import forget_lookups
+
+    forget_lookups()
+    response = unlock(Client(), protected, "new one", token=token)
+    assert response.status_code == 403 and "open too long" in response.content.decode()
+
+
+def test_the_same_form_sent_twice_redirects_twice_and_counts_twice(settings, protected):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "link-password": per_minute(2)}
+    token = page_token(protected)
+    answers = [unlock(Client(), protected, token=token) for _ in range(3)]
+    assert [a.status_code for a in answers] == [303, 303, 429]
+    assert_reveals_nothing(answers[2])
+
+
+def test_a_hundred_posts_hold_the_password_limit_and_reveal_nothing(settings, protected):
+    """Forged tokens, no cookie, wrong and right passwords from one address: the
+    `link-password` limit (10 a minute by default) counts them all alike."""
+    token = page_token(protected)
+    answers = []
+    for n in range(100):
+        kind = n % 4
+        data = {"password": "open sesame" if kind == 3 else f"guess {n}"}
+        if kind != 0:
+            data["form_token"] = token if kind >= 2 else f"forged-{n}"
+        answers.append(Client(enforce_csrf_checks=True).post(f"/{protected.slug}", data))
+    codes = [answer.status_code for answer in answers]
+    limit = settings.RATE_LIMITS["link-password"].limit
+    assert all(code != 429 for code in codes[:limit]) and set(codes[limit:]) == {429}
+    # Past the limit even the right password is refused, and nothing says where it leads.
+    assert codes[11] == 429 and codes[3] == 303
+    for answer in answers:
+        if answer.status_code != 303:
+            assert_reveals_nothing(answer)
+    # Only posts with a good token were tried: of the first ten, n = 2 and 6.
+    assert Link.objects.get(pk=protected.pk).password_failures == 2
 
 
 def test_a_cookie_is_worth_nothing_for_another_link_or_after_a_new_password(

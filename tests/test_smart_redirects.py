@@ -1,6 +1,7 @@
 """Following links with redirect rules and query forwarding through the real stack, and
 editing rules on the link's page (plain forms and htmx)."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -201,6 +202,29 @@ def test_a_bad_rule_on_the_page_is_422_with_the_sentence_and_writes_nothing(clie
     assert Link.objects.get(pk=link.pk).rules == []
 
 
+def test_the_rule_form_says_when_no_country_source_answers(client, owner, settings, tmp_path):
+    link = links.create({"target": "https://a.example/"}, actor=owner)
+    client.force_login(owner)
+    warning = "No country database is configured on this site: a country rule never matches"
+    settings.GEOIP_PATH = None  # GEOIP_PATH=off
+    page = client.get(reverse("link-detail", args=[link.slug])).content.decode()
+    field = re.search(r'<input[^>]*name="rule-country"[^>]*>', page)[0]
+    help_id = re.search(r'aria-describedby="([^"]+)"', field)[1]
+    assert re.search(rf'id="{help_id}"[^>]*>{warning}', page)  # read with the field
+
+    settings.GEOIP_PATH = tmp_path / "missing.mmdb"  # npm was missing: the same
+    page = client.get(reverse("link-detail", args=[link.slug])).content.decode()
+    assert warning in page
+
+    settings.GEOIP_PATH = write_country_database(tmp_path / "c.mmdb")
+    page = client.get(reverse("link-detail", args=[link.slug])).content.decode()
+    assert warning not in page and "ISO codes, comma separated" in page
+    settings.GEOIP_PATH = None
+    settings.COUNTRY_HEADER_META, settings.TRUSTED_PROXY_COUNT = "HTTP_CF_IPCOUNTRY", 1
+    page = client.get(reverse("link-detail", args=[link.slug])).content.decode()
+    assert warning not in page  # the proxy tells
+
+
 def test_a_link_has_at_most_20_rules_and_the_page_stops_offering_more(client, owner):
     rules = [
         {"target": f"https://r{n}.example/", "when": {"device": ["mobile"]}} for n in range(20)
@@ -235,6 +259,25 @@ def test_the_stats_page_lists_countries_with_flags_as_text(client, owner):
         doc = ApiClient(client, owner).get(f"/api/v1/links/{link.slug}/stats").json()
     assert "Germany" in page and "\U0001f1e9\U0001f1ea" in page and "Unknown" in page
     assert doc["countries"] == {"DE": 2, "JP": 1, "unknown": 1}
+    assert "No country database answers on this site" in page  # tests run with none
+
+
+def test_the_stats_page_names_the_database_that_answers_and_its_date(
+    client, owner, settings, tmp_path
+):
+    from waffle.testutils import override_flag
+
+    link = make_link(owner=owner)
+    settings.GEOIP_PATH = write_country_database(tmp_path / "countries.mmdb")
+    client.force_login(owner)
+    with override_flag("link_analytics", active=True):
+        page = client.get(reverse("link-stats", args=[link.slug])).content.decode()
+    built = timezone.now().date()  # the test file was written just now
+    assert (
+        f"the country database <code>countries.mmdb</code> (GeoLite2-Country, built "
+        f"{built.day} {built:%B %Y})" in page
+    )
+    assert "NRO" not in page  # attribution belongs to the shipped file only
 
 
 def test_moving_or_removing_a_rule_that_is_not_there_says_so(client, owner):

@@ -61,6 +61,72 @@ def test_the_visitor_key_changes_with_the_day_and_hides_the_address(db):
 
 
 @pytest.mark.django_db
+def test_one_browser_counts_once_a_day_whatever_happens_to_the_caches(client):
+    """A Redis restart, an eviction or a cleared cache, and a restarted worker, between
+    every visit: the day's salt is the database's, so five visits are one visitor."""
+    from django.core.cache import caches
+
+    from shortener.models import DailyVisitor
+
+    link = make_link()
+    for _ in range(5):
+        client.get(f"/{link.slug}", REMOTE_ADDR="198.51.100.7", headers={"User-Agent": IPHONE})
+        flush_visits()
+        for cache in caches.all():
+            cache.clear()
+        recording._salts.clear()  # what a restarted worker remembers: nothing
+    assert Visit.objects.filter(link=link).values("visitor").distinct().count() == 1
+    assert DailyVisitor.objects.filter(link=link).count() == 1
+    assert Link.objects.get(pk=link.pk).visit_count == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_process_computes_the_same_visitor_key_even_with_another_secret_key(tmp_path):
+    """A restart onto empty caches (a data directory of its own, no Redis) and another
+    SECRET_KEY: the same browser has the same key that day."""
+    from django.utils import timezone
+
+    from tests.conftest import run_manage, test_database_url
+
+    today = timezone.now().date()
+    here = recording.visitor_key("198.51.100.7", IPHONE, today)
+    code = (
+        "from datetime import date; from shortener.visits.recording import visitor_key; "
+        f"print(visitor_key('198.51.100.7', {IPHONE!r}, date.fromisoformat('{today}')))"
+    )
+    result = run_manage(
+        "shell",
+        "-c",
+        code,
+        env={
+            "DATABASE_URL": test_database_url(),
+            "DATA_DIR": str(tmp_path / "fresh"),
+            "REDIS_URL": "",
+            "SECRET_KEY": "another-" + "k" * 50,
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == here
+
+
+@pytest.mark.django_db
+def test_a_days_salt_is_made_once_and_deleted_after_two_days():
+    from datetime import timedelta
+
+    from shortener.models import VisitorSalt
+
+    first = date(2026, 11, 27)
+    for offset in range(4):
+        recording.visitor_key("203.0.113.9", LINUX_FIREFOX, first + timedelta(days=offset))
+    recording._salts.clear()
+    recording.visitor_key("203.0.113.9", LINUX_FIREFOX, first + timedelta(days=3))  # again
+    days = sorted(VisitorSalt.objects.values_list("day", flat=True))
+    assert days == [first + timedelta(days=2), first + timedelta(days=3)]
+    salts = VisitorSalt.objects.values_list("salt", flat=True)
+    assert len(set(salts)) == 2 and all(len(salt) == 32 for salt in salts)
+
+
+@pytest.mark.django_db
 def test_n_redirects_make_n_visits_and_a_total_of_n(client):
     link = make_link()
     for _ in range(25):

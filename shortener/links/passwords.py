@@ -4,6 +4,10 @@ cookie that lets one browser follow one protected link again for at most an hour
 The cookie is scoped to the short link's own path, signed with a salt naming the link and
 a digest of its stored hash: another link's cookie, an old password's, or one older than
 COOKIE_SECONDS is worth nothing. No session, no account.
+
+The password form carries a token of its own instead of Django's CSRF token, which needs
+a cookie: signed the same way for the link and its password, good for FORM_SECONDS. It
+needs no cookie, so a browser that refuses them can still follow a protected link.
 """
 
 import hashlib
@@ -19,6 +23,10 @@ from django.core import signing
 PASSWORD_MAX = 128
 COOKIE_NAME = "torii_link_pass"
 COOKIE_SECONDS = 3600
+# How long the password page's form is good for: a visitor who left it open that long
+# is shown it again, with a fresh token.
+FORM_SECONDS = 86400
+FORM_TOKEN_FIELD = "form_token"  # noqa: S105 - a field name, not a secret
 EMPTY = "A password cannot be empty; to remove a link's password, choose to remove it."
 TOO_LONG = f"A link's password can be at most {PASSWORD_MAX} characters."
 NOT_TEXT = "A link's password must be text."
@@ -55,6 +63,26 @@ def signer(link_id: int, stored: str) -> signing.TimestampSigner:
     # The stored hash changes with every new password, so old cookies die with it.
     version = hashlib.sha256(stored.encode()).hexdigest()[:16]
     return signing.TimestampSigner(salt=f"torii.link-password:{link_id}:{version}")
+
+
+def form_signer(link_id: int, stored: str) -> signing.TimestampSigner:
+    version = hashlib.sha256(stored.encode()).hexdigest()[:16]
+    return signing.TimestampSigner(salt=f"torii.link-password-form:{link_id}:{version}")
+
+
+def form_token(link_id: int, stored: str) -> str:
+    return form_signer(link_id, stored).sign("password-form")
+
+
+def form_token_holds(token, link_id: int, stored: str) -> bool:
+    """True when `token` was given by this link's password page, for this password,
+    within FORM_SECONDS."""
+    if not isinstance(token, str) or not token or len(token) > 200:
+        return False
+    try:
+        return form_signer(link_id, stored).unsign(token, max_age=FORM_SECONDS) == "password-form"
+    except signing.BadSignature:
+        return False
 
 
 def cookie_value(link_id: int, stored: str) -> str:

@@ -12,6 +12,12 @@ from shortener.links.forms import LinkFields, initial_of, text
 from shortener.links.models import Link
 from shortener.policy import slugs
 from shortener.policy.devices import DEVICE_CLASSES, OS_LABELS
+from shortener.visits import countries as country_sources
+
+NO_COUNTRIES = (
+    "No country database is configured on this site: a country rule never matches "
+    "until the operator sets one up (GEOIP_PATH)."
+)
 
 
 class LinkForm(LinkFields):
@@ -94,6 +100,11 @@ class RuleForm(forms.Form):
         kwargs.setdefault("label_suffix", "")
         kwargs.setdefault("prefix", "rule")
         super().__init__(*args, **kwargs)
+        if not country_sources.known_from():
+            # Turned off (GEOIP_PATH=off, no proxy header) or the file is missing: a
+            # country rule would never match, and the page says so where it is typed
+            # (still accepted: it holds once the operator sets a database up).
+            self.fields["country"].help_text = NO_COUNTRIES
 
     def values(self) -> dict:
         data = self.cleaned_data

@@ -1,5 +1,6 @@
 """Function-based HTML views for links: parse, call the domain, render."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
@@ -25,6 +26,7 @@ from shortener.pages.forms import CreateLinkForm, LinkForm, RuleForm
 from shortener.policy import countries, redirect_rules
 from shortener.portability.spreadsheets import csv_lines
 from shortener.visits import analytics, ranges
+from shortener.visits import countries as country_sources
 
 PER_PAGE = 20
 RECENT = 10
@@ -406,6 +408,11 @@ def link_stats(request: HttpRequest, slug: str) -> HttpResponse:
             (code, countries.flag(code), countries.name(code), n)
             for code, n in analytics.countries(link, period)
         ],
+        # Which file answers, and how old it is: a country table is only as good as that.
+        "country_file": country_sources.answering(),
+        "country_header": settings.COUNTRY_HEADER
+        if country_sources.known_from() in ("header", "both")
+        else "",
         **stats_totals(period, analytics.totals_of(rows)),
     }
     return render(request, "links/stats.html", context, status=status)

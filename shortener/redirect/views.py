@@ -2,8 +2,11 @@
 password page of a protected link and its form, and the preview page (`/<slug>+`).
 
 The password form (POST) answers with the redirect and a cookie for this link, or 403
-and the form again. No session, no sign-in; guesses are limited per address and per
-link by the `link-password` rate-limit group, and every wrong one is counted on the link."""
+and the form again. No session, no sign-in, and no cookie needed: the form carries a
+signed token of its own (shortener/links/passwords.py) in place of Django's CSRF token,
+since it opens one link and changes nothing else. Guesses are limited per address and
+per link by the `link-password` rate-limit group, which counts every post before this
+view (a forged token too), and every wrong password is counted on the link."""
 
 import logging
 import time
@@ -12,6 +15,7 @@ from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
 from shortener.links import passwords
@@ -86,6 +90,7 @@ def uncountable(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
+@csrf_exempt  # its only form, the password's, carries its own token: see `submitted`
 @require_http_methods(["GET", "HEAD", "POST"])
 def follow(request: HttpRequest, slug: str) -> HttpResponse:
     """The slow path: 404 and 410 pages, the password page and its form (and live
@@ -134,11 +139,22 @@ def preview(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "links/preview.html", context)
 
 
-def asked(request: HttpRequest, link: Snapshot, *, wrong: bool = False) -> HttpResponse:
-    """The form; 403 after a wrong password. It never says where the link leads."""
-    response = render(
-        request, "links/password.html", {"wrong": wrong}, status=403 if wrong else 200
-    )
+STALE_FORM = "This form was open too long, or did not come from this page. Type the password again."
+
+
+def asked(
+    request: HttpRequest, link: Snapshot, *, wrong: bool = False, stale: bool = False
+) -> HttpResponse:
+    """The form; 403 after a wrong password or a form token that does not hold. It never
+    says where the link leads."""
+    context = {
+        "wrong": wrong,
+        "stale": STALE_FORM if stale else "",
+        "form_token": passwords.form_token(link.pk, link.smart.password),
+        "token_field": passwords.FORM_TOKEN_FIELD,
+    }
+    status = 403 if wrong or stale else 200
+    response = render(request, "links/password.html", context, status=status)
     response["Cache-Control"] = "private, no-store"
     return response
 
@@ -150,6 +166,11 @@ def submitted(request: HttpRequest, link: Snapshot) -> HttpResponse:
     state = link.state(time.time())
     if state != LinkState.ACTIVE:
         return gone(request, state, link)
+    # Before the password is looked at: a post that did not come from the page is no
+    # guess (the rate limit has counted it all the same).
+    token = request.POST.get(passwords.FORM_TOKEN_FIELD)
+    if not passwords.form_token_holds(token, link.pk, smart.password):
+        return asked(request, link, stale=True)
     password = request.POST.get("password", "")
     if not passwords.is_right(password, smart.password):
         Link.objects.filter(pk=link.pk).update(password_failures=F("password_failures") + 1)

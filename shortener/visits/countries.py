@@ -2,13 +2,17 @@
 
 Sources, in order: the country header of a trusted proxy (COUNTRY_HEADER, read only when
 TRUSTED_PROXY_COUNT says proxies stand in front and the request came through them), then
-a MaxMind-format database file (GEOIP_PATH: GeoLite2 Country or DB-IP Lite country, read
-with `maxminddb`). A malformed header, a missing or corrupt file: unknown, never an error.
+a MaxMind-format database file (GEOIP_PATH: by default ip-location-db's geo-whois-asn-
+country, which `npm ci` installs; GeoLite2 Country or DB-IP Lite as well; read with
+`maxminddb`). A malformed header, a missing or corrupt file: unknown, never an error.
+`answering()` says which file answers and how old it is, for the pages.
 """
 
 import logging
 import os
 import threading
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from time import monotonic
 
@@ -97,6 +101,19 @@ class CountryDatabase:
     def _open(path):
         try:
             return maxminddb.open_database(str(path), maxminddb.MODE_AUTO)
+        except FileNotFoundError:
+            if is_shipped(path):
+                # npm was missing (README): the site runs, without countries.
+                logger.warning(
+                    "The country database Torii ships is not installed (%s): countries "
+                    "are unknown. Install it with `make install` (needs npm), or set "
+                    "GEOIP_PATH to another file or to `off`.",
+                    path,
+                )
+            else:
+                logger.error(
+                    "GEOIP_PATH %s cannot be read (no such file): countries are unknown", path
+                )
         except (OSError, ValueError) as error:  # InvalidDatabaseError is a RuntimeError
             logger.error("GEOIP_PATH %s cannot be read (%s): countries are unknown", path, error)
         except RuntimeError as error:
@@ -107,6 +124,52 @@ class CountryDatabase:
 
 
 database = CountryDatabase()
+
+
+def is_shipped(path) -> bool:
+    return path is not None and path == getattr(settings, "GEOIP_DEFAULT_PATH", None)
+
+
+@dataclass(frozen=True)
+class Answering:
+    """The country file that answers, as the stats page names it."""
+
+    file_name: str
+    database_type: str  # from the file's metadata: "country", "GeoLite2-Country", ...
+    built: date | None  # the metadata's build_epoch
+    shipped: bool  # the default Torii installs (its data needs attribution)
+
+
+def answering() -> Answering | None:
+    """The file that answers lookups now, or None (GEOIP_PATH off, missing or corrupt)."""
+    if not settings.GEOIP_PATH:
+        return None
+    reader = database.reader()
+    if reader is None:
+        return None
+    try:
+        metadata = reader.metadata()
+        built = datetime.fromtimestamp(int(metadata.build_epoch), UTC).date()
+        kind = str(metadata.database_type)[:100]
+    except (AttributeError, OverflowError, OSError, TypeError, ValueError):
+        built, kind = None, ""
+    path = database._path
+    return Answering(
+        file_name=os.path.basename(str(path)),
+        database_type=kind,
+        built=built,
+        shipped=is_shipped(path),
+    )
+
+
+def known_from() -> str:
+    """What can tell a visitor's country here: "header", "database", "both" or "" (none,
+    and country rules never match)."""
+    header = bool(settings.COUNTRY_HEADER_META) and settings.TRUSTED_PROXY_COUNT > 0
+    file = answering() is not None
+    return {(True, True): "both", (True, False): "header", (False, True): "database"}.get(
+        (header, file), ""
+    )
 
 
 @lru_cache(maxsize=8192)  # the same addresses come again and again; memory only

@@ -89,3 +89,18 @@ class DailyVisitor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.link_id} on {self.day}: {self.visitor}"
+
+
+class VisitorSalt(models.Model):
+    """The day's random salt of visitor keys, shared by every worker and kept for two days.
+
+    In the database rather than the shared cache, where a Redis restart, an eviction or
+    a cleared cache made a new salt and counted one visitor twice; random rather than
+    derived from SECRET_KEY, so a day's keys cannot be recomputed once its row is gone.
+    """
+
+    day = models.DateField(primary_key=True)
+    salt = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"visitor salt of {self.day}"

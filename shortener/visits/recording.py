@@ -14,9 +14,10 @@ Privacy: the client's IP address lives only in memory, and in the journal files,
 the next flush (or, for a killed process, until another recovers its journal). What is
 stored is the referrer's host, browser/OS/device families from ua-parser, a bot flag, the
 country (looked up when the visit is buffered, shortener/countries.py; never the address)
-and `visitor`, an HMAC of IP and user agent under a salt that is random, kept only in
-the shared cache and replaced every day, so visitors are unique per day and the hash
-cannot be reversed once the day's salt is gone.
+and `visitor`, an HMAC of IP and user agent under a salt that is random, kept in the
+database (VisitorSalt) for two days and replaced every day, so visitors are unique per
+day, whatever happens to the caches or the workers, and the hash cannot be recomputed
+once the day's salt is gone.
 
 Under faults: rows the database refuses are split out and dropped alone
 (shortener/visit_batches.py); while it is unavailable the visits are kept, up to
@@ -32,13 +33,12 @@ import secrets
 import threading
 import time
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.signals import setting_changed
 from django.db import close_old_connections, connection, transaction
 
@@ -70,32 +70,30 @@ def referrer_host(referrer: str) -> str:
     return "".join(ch for ch in host if ch.isprintable() and not ch.isspace())[:253]
 
 
+SALT_DAYS = 2  # today's and yesterday's: a visit buffered before midnight is written after
 _salts: dict[date, bytes] = {}
 
 
 def daily_salt(day: date) -> bytes:
-    """The day's random salt, shared by every worker through the cache, gone after two days.
+    """The day's random salt, shared by every worker through the database.
 
-    Remembered in the process too: it never changes during its day. While the shared
-    cache cannot be reached, this process uses a salt of its own for the day (its
-    visitors are then unique per worker) and asks the cache again next time.
+    Made by the first flush of the day (the primary key on the day settles a race between
+    workers), then remembered in the process: it never changes during its day, and a
+    restarted worker or a lost cache reads the same one again. Making one deletes those
+    SALT_DAYS old: from then on that day's visitor keys cannot be recomputed. While the
+    database is away this raises, as the write it is asked for would (the visits wait).
     """
     if day in _salts:
         return _salts[day]
-    key = f"visitor-salt:{day.isoformat()}"
-    cache.add(key, secrets.token_hex(16), timeout=2 * 86400)
-    shared = cache.get(key)
-    if shared is None:
-        return own_salt(day)
+    from shortener.visits.models import VisitorSalt
+
+    row, made = VisitorSalt.objects.get_or_create(day=day, defaults={"salt": secrets.token_hex(16)})
+    if made:
+        VisitorSalt.objects.filter(day__lte=day - timedelta(days=SALT_DAYS)).delete()
     if len(_salts) >= 4:
         _salts.clear()
-    _salts[day] = shared.encode()
+    _salts[day] = row.salt.encode()
     return _salts[day]
-
-
-@lru_cache(maxsize=4)
-def own_salt(day: date) -> bytes:
-    return secrets.token_hex(16).encode()
 
 
 def visitor_key(address: str, user_agent: str, day: date) -> str:

@@ -68,3 +68,24 @@ def test_a_protected_link_asks_then_leads_there_without_javascript(page_without_
     page.wait_for_url(f"{live_server.url}/healthz")
     page.goto(f"/{link.slug}")  # the cookie: not asked again
     assert page.url == f"{live_server.url}/healthz"
+
+
+def test_a_browser_that_keeps_no_cookie_still_follows_a_protected_link(
+    page_without_js, live_server
+):
+    """Every cookie is dropped before the form is sent and after: the right password
+    still leads there (303), and only the next click asks again."""
+    owner = make_user("keeper")
+    link = links.create({"target": "https://example.com/"}, actor=owner)
+    links.edit(link, by=owner, password="open sesame")
+    Link.objects.filter(pk=link.pk).update(target=f"{live_server.url}/healthz")
+    page = page_without_js
+    page.goto(f"/{link.slug}")
+    assert page.context.cookies() == []  # the password page sets none
+    page.get_by_label("Password").fill("open sesame")
+    page.context.clear_cookies()
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(f"{live_server.url}/healthz")
+    page.context.clear_cookies()  # the unlock cookie, refused
+    page.goto(f"/{link.slug}")
+    assert page.get_by_label("Password").is_visible()
