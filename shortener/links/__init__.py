@@ -5,8 +5,9 @@ into plain values, call these functions, and turn `LinkRefused` into their own a
 Nothing here knows of requests, forms, JSON or admin.
 """
 
-from shortener.links import bulk
+from shortener.links import access, bulk
 from shortener.links.access import (
+    SYSTEM,
     get_visible,
     may_create,
     may_use_custom_slugs,
@@ -24,8 +25,10 @@ __all__ = [
     "EDITABLE",
     "FIELDS",
     "SENTENCES",
+    "SYSTEM",
     "LinkRefused",
     "Outcome",
+    "access",
     "add_rule",
     "bulk",
     "clean",
