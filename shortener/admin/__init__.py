@@ -155,6 +155,10 @@ class LinkAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # a destroyed row would free its slug for a hijack: see delete_links
 
+    def get_queryset(self, request) -> QuerySet:
+        """The links access lets this person administer (staff: all, tombstones too)."""
+        return links.access.administrable(request.user).select_related(*self.list_select_related)
+
     def save_model(self, request, obj: Link, form, change: bool) -> None:
         values = form.values()
         owner = values.pop("owner")
@@ -172,8 +176,15 @@ class LinkAdmin(admin.ModelAdmin):
         """Tags were written by the core with the link; admin has no related rows to save."""
 
     def each(self, request, queryset: QuerySet, write, done: str) -> None:
-        changed = sum(bool(write(link, by=request.user)) for link in queryset.live())
+        changed = refused = 0
+        for link in queryset.live():
+            try:
+                changed += bool(write(link, by=request.user))  # the write asks access too
+            except LinkRefused:
+                refused += 1
         messages.success(request, f"{done} {changed} link(s).")
+        if refused:
+            messages.warning(request, f"{refused} link(s) were not yours to change.")
 
     @admin.action(description="Disable selected links")
     def disable_links(self, request, queryset: QuerySet) -> None:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from shortener import links
 from shortener.domains.models import BlockedDomain
 from shortener.events.models import WebhookEvent
-from shortener.links import LinkRefused
+from shortener.links import LinkRefused, access
 from shortener.links.models import Link
 from shortener.policy import targets
 
@@ -39,7 +39,9 @@ def create(event: WebhookEvent, data: dict[str, Any]) -> str:
 
 
 def disable(event: WebhookEvent, data: dict[str, Any]) -> str:
-    found = Link.objects.live().filter(owner=event.source.owner, is_active=True)
+    """Disable the live links the source's owner may disable, as if they asked."""
+    actor = event.source.owner
+    found = access.visible_to(actor).filter(is_active=True)
     if "slug" in data:
         found = found.filter(slug=data["slug"])
         wanted = f"slug {data['slug']}"
@@ -47,7 +49,8 @@ def disable(event: WebhookEvent, data: dict[str, Any]) -> str:
         verdict = targets.check(data["url"])  # normalised like stored targets, if it can be
         found = found.filter(target__in={data["url"], verdict.url or data["url"]})
         wanted = f"url {data['url']}"
-    disabled = [link.slug for link in found if links.disable(link, by=event.source.owner)]
+    mine = [link for link in found if access.may_disable(actor, link)]
+    disabled = [link.slug for link in mine if links.disable(link, by=actor)]
     if not disabled:
         return f"No live link of {event.source.owner.username} has {wanted}."
     return f"Disabled {len(disabled)} link(s): {', '.join(disabled)}"
@@ -63,7 +66,7 @@ def block(event: WebhookEvent, data: dict[str, Any]) -> str:
     disabled = []
     for link in Link.objects.live().filter(is_active=True, target__icontains=domain):
         if targets.matches_domain(urlsplit(link.target).hostname or "", domain):
-            links.disable(link)
+            links.disable(link, by=access.SYSTEM)  # a block reaches everyone's links
             disabled.append(link.slug)
     state = "Blocked" if added else "Already blocked:"
     return f"{state} {domain}; disabled {len(disabled)} link(s)" + (
