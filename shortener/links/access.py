@@ -126,6 +126,15 @@ def their(actor, rows: QuerySet) -> QuerySet:
     return rows.filter(owner=actor)
 
 
+def stand_in():
+    """The person an operator's import acts as when it names nobody: the first active
+    superuser (None when there is none)."""
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects.filter(is_superuser=True, is_active=True)
+    return users.order_by("pk").first()
+
+
 def split_key(key: str) -> tuple[str, str | None]:
     """A link's key as pages and the API name it: `slug` (on the site's own host) or
     `slug@host`."""
