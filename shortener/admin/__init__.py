@@ -185,6 +185,10 @@ class LinkAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # a destroyed row would free its slug for a hijack: see delete_links
 
+    def get_queryset(self, request) -> QuerySet:
+        """The links access lets this person administer (staff: all, tombstones too)."""
+        return links.access.administrable(request.user).select_related(*self.list_select_related)
+
     def save_model(self, request, obj: Link, form, change: bool) -> None:
         values = form.values()
         owner = values.pop("owner")

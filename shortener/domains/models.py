@@ -36,17 +36,6 @@ class DomainQuerySet(models.QuerySet):
         )
         return domain
 
-    def usable_by(self, user) -> "DomainQuerySet":
-        """Active domains `user` may put links on: unrestricted ones, the user's groups'
-        ones, and every one for staff (a restriction is for people, not for staff)."""
-        active = self.filter(is_active=True)
-        if user is not None and user.is_authenticated and user.is_staff:
-            return active
-        open_to_all = Q(groups__isnull=True)
-        if user is not None and user.is_authenticated:
-            open_to_all |= Q(groups__in=user.groups.all())
-        return active.filter(open_to_all).distinct()
-
 
 class Domain(models.Model):
     host = models.CharField(

@@ -11,8 +11,7 @@ from typing import Any
 
 from shortener import links
 from shortener.events.models import WebhookEvent
-from shortener.links import LinkRefused
-from shortener.links.models import Link
+from shortener.links import LinkRefused, access
 from shortener.policy import targets
 
 # The event's field names → the link core's (the rest are the same).
@@ -37,7 +36,9 @@ def create(event: WebhookEvent, data: dict[str, Any]) -> str:
 
 
 def disable(event: WebhookEvent, data: dict[str, Any]) -> str:
-    found = Link.objects.live().filter(owner=event.source.owner, is_active=True)
+    """Disable the live links the source's owner may disable, as if they asked."""
+    actor = event.source.owner
+    found = access.visible_to(actor).filter(is_active=True)
     if "slug" in data:
         found = found.filter(slug=data["slug"])
         wanted = f"slug {data['slug']}"
@@ -45,7 +46,8 @@ def disable(event: WebhookEvent, data: dict[str, Any]) -> str:
         verdict = targets.check(data["url"])  # normalised like stored targets, if it can be
         found = found.filter(target__in={data["url"], verdict.url or data["url"]})
         wanted = f"url {data['url']}"
-    disabled = [link.slug for link in found if links.disable(link, by=event.source.owner)]
+    mine = [link for link in found if access.may_disable(actor, link)]
+    disabled = [link.slug for link in mine if links.disable(link, by=actor)]
     if not disabled:
         return f"No live link of {event.source.owner.username} has {wanted}."
     return f"Disabled {len(disabled)} link(s): {', '.join(disabled)}"

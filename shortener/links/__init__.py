@@ -5,8 +5,9 @@ into plain values, call these functions, and turn `LinkRefused` into their own a
 Nothing here knows of requests, forms, JSON or admin.
 """
 
-from shortener.links import bulk
+from shortener.links import access, bulk
 from shortener.links.access import (
+    SYSTEM,
     get_visible,
     may_create,
     may_use_custom_slugs,
@@ -25,11 +26,13 @@ __all__ = [
     "EDITABLE",
     "FIELDS",
     "SENTENCES",
+    "SYSTEM",
     "BlockRefused",
     "Blocked",
     "LinkRefused",
     "Outcome",
     "Unblocked",
+    "access",
     "add_rule",
     "block",
     "bulk",

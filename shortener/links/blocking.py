@@ -25,7 +25,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from shortener.domains.models import BlockedDomain
-from shortener.links.access import is_signed_in
+from shortener.links.access import recorded_as
 from shortener.links.models import Link, StateChange
 from shortener.policy import targets
 
@@ -113,7 +113,7 @@ def block(entry, *, by, reason: str = "", source: str) -> Blocked:
     Blocking what is blocked already keeps the entry's first reason and source and
     disables whatever still leads there (a link an older version of Torii missed)."""
     domain = entry_of(entry)
-    actor = by if is_signed_in(by) else None
+    actor = recorded_as(by)
     reason = (reason or "").strip()[:REASON_MAX]
     source = (source or "")[:SOURCE_MAX]
     with transaction.atomic():
@@ -142,7 +142,7 @@ def unblock(entry, *, by, source: str = "") -> Unblocked:
     """Remove `entry` from the blocklist and re-enable the links it disabled, unless
     another entry blocks them too (those stay disabled, handed to that entry)."""
     verdict = targets.blocklist_entry(entry)
-    actor = by if is_signed_in(by) else None
+    actor = recorded_as(by)
     source = (source or "")[:SOURCE_MAX]
     with transaction.atomic():
         # An entry stored before today's rule (migration 0005 kept those) is found as stored.

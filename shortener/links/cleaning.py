@@ -18,7 +18,7 @@ from django.utils.dateparse import parse_datetime
 
 from shortener.domains.models import BlockedDomain, Domain
 from shortener.links import passwords
-from shortener.links.access import is_signed_in, may_use_custom_slugs, usable_domains
+from shortener.links.access import may_give_to, may_use_custom_slugs, usable_domains
 from shortener.links.models import Link, QueryForwarding, RedirectCode
 from shortener.links.refusal import LinkRefused
 from shortener.links.text import UNENCODABLE, is_unencodable, text_problem
@@ -407,10 +407,7 @@ def clean_owner(value, context: Context):
 
     if value is not None and not isinstance(value, get_user_model()):
         raise Refusal(SENTENCES["owner"])
-    actor = context.actor
-    if value != (actor if is_signed_in(actor) else None) and not (
-        is_signed_in(actor) and actor.is_staff
-    ):
+    if not may_give_to(context.actor, value):
         raise Refusal("Only staff can make links for someone else.")
     return value
 

@@ -71,11 +71,6 @@ class LinkQuerySet(models.QuerySet):
         """Not deleted: what lists and searches show."""
         return self.filter(deleted_at__isnull=True)
 
-    def owned_by(self, user):
-        if user.is_staff:
-            return self
-        return self.filter(owner=user)
-
     def in_state(self, state: str):
         now = timezone.now()
         expired = Q(expires_at__isnull=False, expires_at__lte=now)

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from hypermedia.fragments import varies_on_htmx, wants_fragment
+from shortener.links import access
 from shortener.links.models import LinkState
 from shortener.portability import bulk, export, formats
 from shortener.portability.models import BulkJob
@@ -78,12 +79,12 @@ def bulk_create(request: HttpRequest) -> HttpResponse:
             bulk.enqueue(job)
             return redirect(job.get_absolute_url(), permanent=False)
         return render(request, "links/import.html", {"form": form}, status=422)
-    jobs = BulkJob.objects.filter(owner=request.user).defer("source", "results")[:5]
+    jobs = access.their(request.user, BulkJob.objects).defer("source", "results")[:5]
     return render(request, "links/import.html", {"form": form, "jobs": jobs})
 
 
 def own_job(request: HttpRequest, job_id: int) -> BulkJob:
-    job = BulkJob.objects.filter(pk=job_id, owner=request.user).defer("source").first()
+    job = access.their(request.user, BulkJob.objects).filter(pk=job_id).defer("source").first()
     if job is None:
         raise Http404
     return job
@@ -119,7 +120,7 @@ def bulk_results_csv(request: HttpRequest, job_id: int) -> StreamingHttpResponse
 @require_GET
 def link_export(request: HttpRequest, kind: str) -> StreamingHttpResponse:
     """The list's links (with its filters), tombstones included, streamed."""
-    chosen = export.exportable(request.user).matching(
+    chosen = access.exportable(request.user).matching(
         text=request.GET.get("q", "")[:200],
         tag=request.GET.get("tag", "")[:50],
         state=request.GET.get("state", ""),

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from hypermedia.fragments import varies_on_htmx, wants_fragment
 from shortener import links
-from shortener.links import LinkRefused
+from shortener.links import LinkRefused, access
 from shortener.links.models import Link
 from shortener.pages.forms import RuleForm
 from shortener.pages.views import detail_context, redirect_303, visible_link_or_404
@@ -38,7 +38,7 @@ def not_changed(request: HttpRequest, link: Link, refusal: LinkRefused) -> HttpR
 @varies_on_htmx
 @require_POST
 def rule_add(request: HttpRequest, slug: str) -> HttpResponse:
-    link = visible_link_or_404(request, slug)
+    link = visible_link_or_404(request, slug, access.may_change)
     form = RuleForm(request.POST)
     if form.is_valid():
         try:
@@ -54,7 +54,7 @@ def rule_add(request: HttpRequest, slug: str) -> HttpResponse:
 @varies_on_htmx
 @require_POST
 def rule_move(request: HttpRequest, slug: str, number: str) -> HttpResponse:
-    link = visible_link_or_404(request, slug)
+    link = visible_link_or_404(request, slug, access.may_change)
     number = int(number)
     offset = -1 if request.POST.get("direction") == "up" else 1
     try:
@@ -67,7 +67,7 @@ def rule_move(request: HttpRequest, slug: str, number: str) -> HttpResponse:
 @varies_on_htmx
 @require_POST
 def rule_remove(request: HttpRequest, slug: str, number: str) -> HttpResponse:
-    link = visible_link_or_404(request, slug)
+    link = visible_link_or_404(request, slug, access.may_change)
     number = int(number)
     try:
         links.remove_rule(link, number, by=request.user)

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,7 +20,7 @@ from hypermedia.pagination import get_page, link_header, page_relations
 from shortener import links
 from shortener.domains import served
 from shortener.domains.models import Domain
-from shortener.links import LinkRefused
+from shortener.links import LinkRefused, access
 from shortener.links.models import Link, LinkState, Tag
 from shortener.pages import qr
 from shortener.pages.forms import CreateLinkForm, LinkForm, RuleForm
@@ -65,9 +66,7 @@ def author(request: HttpRequest):
 
 
 def recent_links(request: HttpRequest):
-    if not request.user.is_authenticated:
-        return Link.objects.none()
-    recent = Link.objects.live().filter(owner=request.user).select_related("domain")
+    recent = access.own(request.user).live().select_related("domain")
     return recent.prefetch_related("tags")[:RECENT]
 
 
@@ -92,12 +91,17 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", home_context(request))
 
 
-def visible_link_or_404(request: HttpRequest, slug: str) -> Link:
-    """The link if this user may see it (the core decides); a 404 otherwise."""
+def visible_link_or_404(request: HttpRequest, slug: str, may=access.may_see) -> Link:
+    """The link if this user may see it and `may` do this to it (access decides): a 404
+    for a link they may not see, a 403 for one they see but may not act on."""
+    actor = author(request)
     try:
-        return links.get_visible(author(request), slug)
+        link = links.get_visible(actor, slug)
     except Link.DoesNotExist:
         raise Http404 from None
+    if not may(actor, link):
+        raise PermissionDenied
+    return link
 
 
 def safe_next(request: HttpRequest, default: str) -> str:
@@ -216,7 +220,7 @@ def created(request: HttpRequest, link: Link) -> HttpResponse:
         )
     # "linked": base.html turns the short URL in this message into its link.
     messages.success(request, f"Created {link.short_url}", extra_tags="linked")
-    if link.owner_id is None:  # nobody can open its page: show where it leads instead
+    if not access.may_see(author(request), link):  # e.g. made signed out: show where it leads
         on_site = link.domain_id == served.site_pk()  # else the preview is on its domain
         return redirect_303(
             reverse("preview", args=[link.slug]) if on_site else f"{link.short_url}+"
@@ -254,7 +258,7 @@ def detail_context(
 @varies_on_htmx
 @require_http_methods(["GET", "HEAD", "POST"])
 def link_edit(request: HttpRequest, slug: str) -> HttpResponse:
-    link = visible_link_or_404(request, slug)
+    link = visible_link_or_404(request, slug, access.may_change)
     if request.method == "POST":
         form = LinkForm(request.POST, instance=link)
         if form.is_valid():
@@ -309,7 +313,7 @@ def state_changed(
 @varies_on_htmx
 @require_POST
 def link_disable(request: HttpRequest, slug: str) -> HttpResponse:
-    link = visible_link_or_404(request, slug)
+    link = visible_link_or_404(request, slug, access.may_disable)
     links.disable(link, by=request.user)
     return state_changed(request, link, f"Disabled {link.slug}: it now answers 410 Gone.")
 
@@ -317,7 +321,7 @@ def link_disable(request: HttpRequest, slug: str) -> HttpResponse:
 @varies_on_htmx
 @require_POST
 def link_enable(request: HttpRequest, slug: str) -> HttpResponse:
-    link = visible_link_or_404(request, slug)
+    link = visible_link_or_404(request, slug, access.may_enable)
     try:
         links.enable(link, by=request.user)
     except LinkRefused as refusal:  # it leads to a blocked domain: it stays disabled
@@ -327,7 +331,7 @@ def link_enable(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_http_methods(["GET", "HEAD", "POST"])
 def link_delete(request: HttpRequest, slug: str) -> HttpResponse:
-    link = visible_link_or_404(request, slug)
+    link = visible_link_or_404(request, slug, access.may_delete)
     if request.method == "POST":
         links.delete(link, by=request.user)
         messages.success(
@@ -366,7 +370,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 def analytics_or_404(request: HttpRequest, slug: str) -> Link:
     if not flag_is_active(request, "link_analytics"):
         raise Http404
-    return visible_link_or_404(request, slug)
+    return visible_link_or_404(request, slug, access.may_read_stats)
 
 
 @varies_on_htmx

@@ -1,9 +1,9 @@
 """Exporting links as CSV or JSON Lines, streamed a row at a time.
 
-Every link the person may see, tombstones included (state `deleted`): their own, or
-for staff everyone's. Links are read in chunks with their tags and destination history
-prefetched per chunk, so an export of a million links never holds them all. CSV goes
-through `spreadsheet_csv.csv_lines`, so no cell is ever a formula.
+Every link the person may see, tombstones included (state `deleted`), as
+`links.access.exportable()` decides. Links are read in chunks with their tags and
+destination history prefetched per chunk, so an export of a million links never holds
+them all. CSV goes through `spreadsheet_csv.csv_lines`, so no cell is ever a formula.
 """
 
 import json
@@ -14,19 +14,12 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Prefetch
 
-from shortener.links.models import DestinationChange, Link, LinkQuerySet
+from shortener.links.models import DestinationChange, LinkQuerySet
 from shortener.portability.formats import COLUMNS
 from shortener.portability.spreadsheets import csv_lines
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/jsonl; charset=utf-8"}
 CHUNK = 2000
-
-
-def exportable(user) -> LinkQuerySet:
-    """What `user` may export: their links, tombstones included; staff: everyone's."""
-    if user is None or not user.is_authenticated:
-        return Link.objects.none()
-    return Link.objects.owned_by(user)
 
 
 def command_host() -> str:

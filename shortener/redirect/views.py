@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
-from shortener.links import passwords
+from shortener.links import access, passwords
 from shortener.links.models import Link, LinkState, StateChange
 from shortener.redirect.claims import Claim
 from shortener.redirect.decision import AskPassword, Gone
@@ -131,10 +131,7 @@ def preview(request: HttpRequest, slug: str) -> HttpResponse:
     if state != LinkState.ACTIVE:
         return gone(request, state, link)
     full = Link.objects.get(pk=link.pk)
-    user = getattr(request, "user", None)
-    shows_target = not full.is_protected or (
-        user is not None and user.is_authenticated and (user.is_staff or user.pk == full.owner_id)
-    )
+    shows_target = access.may_see_destination(getattr(request, "user", None), full)
     context = {"link": full, "shows_target": shows_target, "has_rules": bool(full.rules)}
     return render(request, "links/preview.html", context)
 

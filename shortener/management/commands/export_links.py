@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from shortener.links.models import Link
+from shortener.links import access
 from shortener.portability import export
 
 
@@ -16,16 +16,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--format", choices=tuple(export.FORMATS), default="csv")
         parser.add_argument("--output", help="Write to this file instead of standard output.")
-        parser.add_argument("--owner", help="Only this user's links (default: everyone's).")
+        parser.add_argument("--owner", help="Only this user's own links (default: everyone's).")
 
     def handle(self, *args, format: str, output, owner, **options):
-        links = Link.objects.all()
+        # An operator's command acts as the site itself; --owner narrows it to one person's
+        # own links (what they made, not everything staff may see).
+        links = access.exportable(access.SYSTEM)
         if owner:
             users = get_user_model()
             user = users.objects.filter(**{users.USERNAME_FIELD: owner}).first()
             if user is None:
                 raise CommandError(f"There is no user named “{owner}”.")
-            links = links.filter(owner=user)
+            links = access.own(user)
         total = links.count()
         try:
             file = open(output, "w", encoding="utf-8", newline="") if output else None  # noqa: SIM115
