@@ -174,8 +174,17 @@ class Health(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.parametrize("status, exit_code", [(200, 0), (503, 1)])
-def test_healthcheck_asks_healthz_with_the_sites_host(tmp_path, status, exit_code):
+@pytest.mark.parametrize(
+    "status, exit_code, env, host",
+    [
+        (200, 0, {"ALLOWED_HOSTS": "go.example.com,.example.org"}, "go.example.com"),
+        (503, 1, {"ALLOWED_HOSTS": "go.example.com"}, "go.example.com"),
+        (200, 0, {"ALLOWED_HOSTS": "*,[::1],.example.org"}, "example.org"),
+        (200, 0, {"ALLOWED_HOSTS": "*", "SITE_HOST": "t.example"}, "t.example"),
+        (200, 0, {}, "localhost"),
+    ],
+)
+def test_healthcheck_asks_healthz_with_the_sites_host(tmp_path, status, exit_code, env, host):
     server = http.server.HTTPServer(("127.0.0.1", free_port()), Health)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     Health.status, Health.hosts = status, []
@@ -186,7 +195,7 @@ def test_healthcheck_asks_healthz_with_the_sites_host(tmp_path, status, exit_cod
             env={
                 "PATH": f"{python}:/usr/bin:/bin",
                 "PORT": str(server.server_port),
-                "ALLOWED_HOSTS": "go.example.com,.example.org",
+                **env,
             },
             capture_output=True,
             timeout=30,
@@ -194,7 +203,7 @@ def test_healthcheck_asks_healthz_with_the_sites_host(tmp_path, status, exit_cod
     finally:
         server.shutdown()
     assert result.returncode == exit_code
-    assert Health.hosts == ["go.example.com"]
+    assert Health.hosts == [host]
 
 
 def test_compose_runs_web_and_worker_beside_postgres_and_redis():

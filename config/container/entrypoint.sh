@@ -39,15 +39,19 @@ worker)
     ;;
 healthcheck)
     # The Host header must be one the site answers to: SITE_HOST, else the first
-    # ALLOWED_HOSTS entry, as the settings choose the site's own host.
-    allowed=${ALLOWED_HOSTS:-localhost}
-    host=${SITE_HOST:-${allowed%%,*}}
+    # ALLOWED_HOSTS entry that names one host, as the settings choose the site's own.
+    host=${SITE_HOST:-}
+    set -f # an entry `*` is not a file pattern
+    for entry in $(printf '%s' "${ALLOWED_HOSTS:-}" | tr ',' ' '); do
+        [ -n "$host" ] && break
+        case "$entry" in '*' | *'['*) ;; *) host=${entry#.} ;; esac
+    done
     exec python -c '
 import sys, urllib.request
 request = urllib.request.Request(sys.argv[1], headers={"Host": sys.argv[2]})
 with urllib.request.urlopen(request, timeout=4) as response:
     sys.exit(0 if response.status == 200 else 1)
-' "http://127.0.0.1:$PORT/healthz" "${host#.}"
+' "http://127.0.0.1:$PORT/healthz" "${host:-localhost}"
     ;;
 manage)
     exec python manage.py "$@"
