@@ -13,7 +13,7 @@ WEB_CONCURRENCY ?= 2
 GRANIAN_THREADS ?= 2
 export
 
-.PHONY: run test lint format bench install install-dev install-browser-tools clean
+.PHONY: run test lint format bench install install-dev install-browser-tools clean image image-base
 
 $(PY):
 	@py=$$(pyenv which python 2>/dev/null || command -v python$(PYTHON_VERSION) || true); \
@@ -78,6 +78,28 @@ bench: install-dev
 format: install-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# The container image (docs/operations.md, "Container"), with Debian's podman, buildah and
+# mmdebstrap: no registry image is pulled. The base is Debian's archive made into an image
+# once (`make image-base` makes it again); the wheels are the pinned requirements built
+# here with .venv's Python, which is the base's (3.13), and the image installs only them.
+PODMAN ?= podman
+IMAGE ?= localhost/torii:latest
+BASE_IMAGE ?= localhost/torii-base:latest
+DEBIAN_SUITE ?= trixie
+
+image-base:
+	mmdebstrap --variant=minbase --include=python3,python3-venv $(DEBIAN_SUITE) - \
+	  | $(PODMAN) import - $(BASE_IMAGE)
+
+wheels/.built: requirements.txt | $(PY)
+	rm -rf wheels
+	$(PY) -m pip wheel --quiet --disable-pip-version-check -r requirements.txt -w wheels
+	@touch $@
+
+image: wheels/.built
+	@$(PODMAN) image exists $(BASE_IMAGE) || $(MAKE) image-base
+	$(PODMAN) build --format docker --build-arg BASE=$(BASE_IMAGE) -t $(IMAGE) .
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache node_modules

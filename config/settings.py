@@ -295,6 +295,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SECURE_SSL_REDIRECT = SECURE_SSL
+# Health probes (the container's HEALTHCHECK, a load balancer) ask over plain HTTP from
+# inside; a redirect to HTTPS would tell them nothing.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = SECURE_SSL
 CSRF_COOKIE_SECURE = SECURE_SSL
 # The site's own 403 page for a refused form (Django's names DEBUG and settings).

@@ -66,9 +66,7 @@ def torii_location(client, link) -> tuple[int, str]:
 
 
 def records_of(owner):
-    return export.records(
-        access.exportable(owner) if hasattr(access, "exportable") else export.exportable(owner)
-    )
+    return export.records(access.exportable(owner))
 
 
 def test_each_file_says_what_it_cannot_express_and_leaves_out_what_it_would_weaken():

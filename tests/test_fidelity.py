@@ -15,6 +15,7 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from shortener import links
+from shortener.links import access
 from shortener.links.models import Link
 from shortener.portability import export, formats, importing
 from tests.conftest import make_domain, make_user
@@ -69,7 +70,7 @@ def every_kind_of_link(owner):
 
 
 def exported(user, kind="jsonl", exclude=()):
-    rows = export.records(export.exportable(user).exclude(pk__in=exclude))
+    rows = export.records(access.exportable(user).exclude(pk__in=exclude))
     return "".join(export.lines(kind, rows))
 
 

@@ -50,3 +50,17 @@ def test_healthz_names_the_database_when_it_fails(client, monkeypatch):
 def test_healthz_refuses_post(client):
     response = client.post(reverse("healthz"))
     assert response.status_code == 405
+
+
+@pytest.mark.django_db
+def test_healthz_answers_over_plain_http_behind_tls(settings):
+    """With SECURE_SSL every page redirects to HTTPS, but a probe asking from inside (the
+    container's HEALTHCHECK, a load balancer) over plain HTTP gets the answer itself."""
+    from django.test import Client
+
+    settings.SECURE_SSL_REDIRECT = True
+    client = Client()  # built after the setting: SecurityMiddleware reads it at start
+    assert client.get("/healthz").status_code == 200
+    page = client.get("/accounts/login/")
+    assert page.status_code == 301
+    assert page["Location"].startswith("https://")

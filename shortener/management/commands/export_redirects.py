@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from shortener.domains.models import Domain
+from shortener.links import access
 from shortener.links.models import Link
 from shortener.portability import exits, export
 
@@ -43,7 +44,7 @@ class Command(BaseCommand):
                 user = users.objects.get(**{users.USERNAME_FIELD: owner})
             except users.DoesNotExist:
                 raise CommandError(f"There is no user named “{owner}”.") from None
-            links = export.exportable(user)
+            links = access.exportable(user)
         host = domain or Domain.objects.site().host
         if domain:
             if not Domain.objects.filter(host=domain).exists():
