@@ -117,8 +117,10 @@ def test_a_test_run_beside_a_running_site_changes_nothing_of_it(tmp_path, cache)
         "CACHE_KEY_PREFIX": "",  # the default, as `make run` has it
         "REDIS_URL": redis_url,
         # Visits stay in the site's buffer: its visit-limit counter is all that says
-        # two of three are used.
-        "VISIT_FLUSH_SECONDS": "60",
+        # two of three are used. Nor does the site change its own state meanwhile: no
+        # flush (the journal), no rate-limit windows ending (their keys).
+        "VISIT_FLUSH_SECONDS": "3600",
+        **{f"RATE_LIMIT_{group}": "off" for group in ("REDIRECT", "API", "DEFAULT")},
     }
     redis_server = own_redis(redis_port) if redis_port else nullcontext()
     with redis_server, granian_process(workers=1, env=site_env) as (url, site):
