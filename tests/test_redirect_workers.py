@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from shortener.models import Link, Visit
-from shortener.redirects import LOOKUP_TTL
+from shortener.redirect.lookup import LOOKUP_TTL
 from tests.conftest import make_link
 from tests.servers import free_port, granian, own_redis, statuses
 
