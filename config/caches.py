@@ -1,5 +1,5 @@
 """Cache backends: diskcache that keeps its connections; a Redis cache that survives Redis
-going away; Redis counters in one round trip."""
+going away; Redis counters in one round trip; on Redis, clear() empties its prefix only."""
 
 import logging
 import threading
@@ -27,6 +27,28 @@ class PersistentDiskCache(DjangoCache):
 
     def close(self, **kwargs) -> None:
         pass
+
+
+CLEAR_BATCH = 500  # keys per SCAN step and per DEL
+
+
+def delete_prefixed(cache: RedisCache) -> None:
+    """Delete the keys under `cache`'s prefix, and only those.
+
+    Django's RedisCache.clear() runs FLUSHDB: every key in the database, another site's or
+    a running site's beside a test run. SCAN walks the keys in steps without blocking
+    Redis; the prefix holds no glob character (config/environment.py key_prefix).
+    """
+    client = cache._cache.get_client(write=True)
+    names = client.scan_iter(match=f"{cache.key_prefix}:*", count=CLEAR_BATCH)
+    batch = []
+    for name in names:
+        batch.append(name)
+        if len(batch) == CLEAR_BATCH:
+            client.delete(*batch)
+            batch.clear()
+    if batch:
+        client.delete(*batch)
 
 
 class ResilientRedisCache(RedisCache):
@@ -80,6 +102,9 @@ class ResilientRedisCache(RedisCache):
 
     def delete_many(self, keys, version=None):
         self._or(None, super().delete_many, keys, version)
+
+    def clear(self) -> None:
+        delete_prefixed(self)
 
 
 # Redis answers INCR on a missing key by creating it; Django's cache API raises instead,
@@ -138,4 +163,4 @@ class RedisCounterCache(RedisCache):
 
     def clear(self) -> None:
         self._present.clear()
-        super().clear()
+        delete_prefixed(self)

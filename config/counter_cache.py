@@ -20,6 +20,7 @@ import pickle
 import struct
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import lmdb
@@ -71,10 +72,21 @@ def environment(path: Path, map_size: int) -> tuple[lmdb.Environment, object, ob
 
 
 class LmdbCounterCache(BaseCache):
-    def __init__(self, location: str, params: dict):
+    def __init__(self, location: str, params: dict, clock: Callable[[], float] = time.time):
         super().__init__(params)
         self.path = Path(location)
         self.map_size = int(params.get("OPTIONS", {}).get("MAP_SIZE", MAP_SIZE))
+        # Seconds since the epoch: expiries are stored as such. Tests pass a clock they
+        # move, so an expiry is tested without waiting for it (or racing it).
+        self.clock = clock
+
+    def get_backend_timeout(self, timeout=DEFAULT_TIMEOUT) -> float | None:
+        """Django's, on this cache's clock."""
+        if timeout == DEFAULT_TIMEOUT:
+            timeout = self.default_timeout
+        elif timeout == 0:  # "expire at once" (Django's -1, as in BaseCache)
+            timeout = -1
+        return None if timeout is None else self.clock() + timeout
 
     def _env(self) -> tuple[lmdb.Environment, object, object]:
         return environment(self.path, self.map_size)
@@ -137,7 +149,7 @@ class LmdbCounterCache(BaseCache):
         env, values, expiries = self._env()
         name = self._key(key, version)
         expires = self.get_backend_timeout(timeout)
-        now = time.time()
+        now = self.clock()
         with env.begin(write=True) as txn:
             old = txn.get(name, db=values)
             if only_if_absent and self._live(old, now):
@@ -151,7 +163,7 @@ class LmdbCounterCache(BaseCache):
         env, values, _ = self._env()
         name = self._key(key, version)
         with env.begin(db=values) as txn:  # present: answered without the write lock
-            if self._live(txn.get(name), time.time()):
+            if self._live(txn.get(name), self.clock()):
                 return False
         return self._write(key, value, timeout, version, only_if_absent=True)
 
@@ -163,7 +175,7 @@ class LmdbCounterCache(BaseCache):
         name = self._key(key, version)
         with env.begin(write=True, db=values) as txn:
             old = txn.get(name)
-            if not self._live(old, time.time()):
+            if not self._live(old, self.clock()):
                 raise ValueError(f"Key '{key}' not found")
             expires, kind = _HEAD.unpack_from(old)
             if kind != INTEGER:
@@ -177,7 +189,7 @@ class LmdbCounterCache(BaseCache):
         name = self._key(key, version)
         with env.begin(write=True) as txn:
             old = txn.get(name, db=values)
-            if not self._live(old, time.time()):
+            if not self._live(old, self.clock()):
                 return False
             _, kind = _HEAD.unpack_from(old)
             head = _HEAD.pack(self.get_backend_timeout(timeout) or 0.0, kind)
@@ -194,7 +206,7 @@ class LmdbCounterCache(BaseCache):
             if expires := self._expiry(old):
                 txn.delete(_EXPIRY_KEY.pack(expires) + name, db=expiries)
             txn.delete(name, db=values)
-            return self._live(old, time.time())
+            return self._live(old, self.clock())
 
     def clear(self) -> None:
         env, values, expiries = self._env()
@@ -208,11 +220,11 @@ class LmdbCounterCache(BaseCache):
         env, values, _ = self._env()
         with env.begin(db=values) as txn:
             record = txn.get(self._key(key, version))
-            if not self._live(record, time.time()):
+            if not self._live(record, self.clock()):
                 return default
             return self._decode(record)
 
     def has_key(self, key, version=None) -> bool:
         env, values, _ = self._env()
         with env.begin(db=values) as txn:
-            return self._live(txn.get(self._key(key, version)), time.time())
+            return self._live(txn.get(self._key(key, version)), self.clock())

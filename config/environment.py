@@ -249,6 +249,23 @@ def port_number(name: str) -> int | None:
     return int(value)
 
 
+KEY_PREFIX = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def key_prefix(name: str, default: str) -> str:
+    """A cache key prefix: letters, digits, dots, hyphens and underscores (no `:`, which
+    ends a prefix in Django's keys, nor a glob character, which clearing matches with)."""
+    value = (os.environ.get(name) or "").strip()
+    if not value:
+        return default
+    if not KEY_PREFIX.fullmatch(value):
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a key prefix: use up to 64 letters, digits, "
+            "dots, hyphens and underscores, for example torii-staging."
+        )
+    return value
+
+
 def redis_url(name: str) -> str | None:
     value = os.environ.get(name)
     if not value:

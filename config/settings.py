@@ -121,11 +121,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # `default` holds what is read often and written rarely (waffle's flags); `counters`
 # what every request increments (rate limits, visit limits).
 REDIS_URL = env.redis_url("REDIS_URL")
+# Keys in Redis start with it; sites (or a test run beside a site) sharing one Redis
+# database need different ones. clear() deletes only the prefix's keys (config/caches.py).
+CACHE_KEY_PREFIX = env.key_prefix("CACHE_KEY_PREFIX", "torii")
 if REDIS_URL:
     _REDIS = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_PREFIX": "torii",
+        "KEY_PREFIX": CACHE_KEY_PREFIX,
         # A Redis that stops answering must cost a request seconds, not hang it.
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
     }
@@ -134,7 +137,7 @@ if REDIS_URL:
         "counters": {
             **_REDIS,
             "BACKEND": "config.caches.RedisCounterCache",
-            "KEY_PREFIX": "torii-counters",
+            "KEY_PREFIX": f"{CACHE_KEY_PREFIX}-counters",
         },
     }
 else:

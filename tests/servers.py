@@ -1,6 +1,7 @@
 """Start Torii's production server (granian) for tests that need real worker processes."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -8,6 +9,8 @@ import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
+
+import pytest
 
 from tests.conftest import ROOT, test_database_url
 
@@ -158,3 +161,25 @@ def statuses(urls: list[str], processes: int = 4) -> list[int]:
 
     with ProcessPoolExecutor(max_workers=processes) as pool:
         return list(pool.map(status_of, urls, chunksize=8))
+
+
+@contextmanager
+def own_redis(port: int):
+    """A throwaway redis-server of our own (never the shared one), without persistence."""
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server is not installed")
+    command = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        yield server
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

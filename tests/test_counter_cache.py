@@ -15,8 +15,22 @@ def location(tmp_path):
     return str(tmp_path / "counters")
 
 
-def store(location) -> LmdbCounterCache:
-    return LmdbCounterCache(location, {"TIMEOUT": 300})
+class Clock:
+    """Seconds since the epoch that pass only when the test says so: an expiry is tested
+    without waiting for it, nor racing it on a loaded machine."""
+
+    def __init__(self, now: float = 1_800_000_000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def store(location, clock=time.time) -> LmdbCounterCache:
+    return LmdbCounterCache(location, {"TIMEOUT": 300}, clock=clock)
 
 
 def stored_keys(location) -> int:
@@ -42,13 +56,22 @@ def test_values_of_any_kind_round_trip(location):
 
 
 def test_expiry_touch_and_clear(location):
-    counters = store(location)
-    counters.set("brief", 1, timeout=0.05)
+    clock = Clock()
+    counters = store(location, clock)
+    counters.set("brief", 1, timeout=5)
+    counters.set("lapsing", 1, timeout=5)
     counters.set("kept", 1, timeout=None)
     assert counters.touch("brief", timeout=60) is True  # now it lasts
     assert counters.touch("absent") is False
-    time.sleep(0.1)
+    clock.advance(5)
+    assert counters.get("lapsing") is None and not counters.has_key("lapsing")
+    assert counters.touch("lapsing", timeout=60) is False
+    with pytest.raises(ValueError):
+        counters.incr("lapsing")
+    assert counters.add("lapsing", 2, timeout=60) is True  # expired is absent
     assert counters.get("brief") == 1 and counters.get("kept") == 1
+    clock.advance(60)
+    assert counters.get("brief") is None and counters.get("kept") == 1
     counters.set("zero", 1, timeout=0)  # Django's "expire at once"
     assert counters.get("zero") is None
     counters.clear()
@@ -96,11 +119,12 @@ def test_a_forked_worker_opens_its_own_environment(location):
 
 
 def test_expired_keys_are_removed_by_later_writes(location):
-    counters = store(location)
+    clock = Clock()
+    counters = store(location, clock)
     old_windows = PRUNE_BATCH * 3
     for n in range(old_windows):
-        counters.add(f"window-{n}", 1, timeout=0.01)
-    time.sleep(0.05)
+        counters.add(f"window-{n}", 1, timeout=10)
+    clock.advance(10)
     assert stored_keys(location) == old_windows
     for n in range(4):  # each new key first removes up to PRUNE_BATCH expired ones
         counters.add(f"new-{n}", 1, timeout=60)

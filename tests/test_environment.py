@@ -76,6 +76,7 @@ def test_secret_key_is_generated_once_and_kept(tmp_path, monkeypatch):
         ("COUNTRY_HEADER", "CF IPCountry: x"),
         ("GEOIP_PATH", "/tmp"),
         ("RATE_LIMIT_LINK_PASSWORD", "10/fortnight"),
+        ("CACHE_KEY_PREFIX", "torii:live"),
     ],
 )
 def test_start_up_stops_on_a_malformed_variable(name, value):
@@ -83,6 +84,24 @@ def test_start_up_stops_on_a_malformed_variable(name, value):
     assert result.returncode != 0
     assert name in result.stderr
     assert "ImproperlyConfigured" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["torii:live", "torii*", "two words", "ü", "k" * 65])
+def test_a_cache_key_prefix_that_clearing_could_not_match_exactly_is_refused(monkeypatch, value):
+    # `:` ends Django's prefix and `*` is SCAN's wildcard: either would let clear() reach
+    # another site's keys.
+    monkeypatch.setenv("CACHE_KEY_PREFIX", value)
+    with pytest.raises(ImproperlyConfigured, match="CACHE_KEY_PREFIX"):
+        environment.key_prefix("CACHE_KEY_PREFIX", "torii")
+
+
+def test_a_cache_key_prefix_unset_or_empty_is_the_default(monkeypatch):
+    monkeypatch.setenv("CACHE_KEY_PREFIX", " torii-staging ")
+    assert environment.key_prefix("CACHE_KEY_PREFIX", "torii") == "torii-staging"
+    monkeypatch.setenv("CACHE_KEY_PREFIX", "")
+    assert environment.key_prefix("CACHE_KEY_PREFIX", "torii") == "torii"
+    monkeypatch.delenv("CACHE_KEY_PREFIX")
+    assert environment.key_prefix("CACHE_KEY_PREFIX", "torii") == "torii"
 
 
 def test_deploy_checks_pass_with_secure_ssl():

@@ -1,9 +1,11 @@
-"""A flag flipped on the board reaches both worker processes of a real server within 1 second.
+"""A flag flipped on the board reaches both worker processes of a real server at once.
 
 granian runs the site with two workers on the test database; a staff member flips a
 flag on one worker's board, and the board (its "For you" line, which asks waffle, so
 the shared cache) and the read_only switch (a POST refused with 503) are read through
-many fresh connections, so both workers answer.
+many fresh connections, so both workers answer. The first requests after the change
+see it: timed in seconds instead, the bound failed on a loaded machine, where the
+requests themselves took longer than the bound.
 """
 
 import http.client
@@ -26,7 +28,6 @@ from tests.conftest import ROOT, test_database_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 GRANIAN = Path(sys.executable).parent / "granian"
-WITHIN_SECONDS = 1.0
 REQUESTS_PER_ROUND = 16  # over 8 parallel connections: both workers answer
 
 
@@ -70,7 +71,7 @@ def wait_until_serving(base: str, process, log_path: Path) -> None:
             with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
                 if response.status == 200 and "Started worker-2" in log_path.read_text():
                     return
-        except (urllib.error.URLError, ConnectionError):
+        except OSError:  # refused, reset, or a worker still starting past the timeout
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             pytest.fail(f"granian did not start: {log_path.read_text()[-2000:]}")
@@ -80,7 +81,7 @@ def wait_until_serving(base: str, process, log_path: Path) -> None:
 def fetch(url: str, cookies: str, data: bytes | None = None, headers=None) -> tuple[int, str]:
     """One request on a fresh connection, redirects not followed."""
     parts = urllib.parse.urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     try:
         connection.request(
             "GET" if data is None else "POST",
@@ -99,14 +100,7 @@ def seen_by_workers(ask) -> set:
         return set(pool.map(lambda _: ask(), range(REQUESTS_PER_ROUND)))
 
 
-def time_until_all_see(ask, expected) -> float:
-    started = time.monotonic()
-    while seen_by_workers(ask) != {expected}:
-        assert time.monotonic() - started < 5, "the change never arrived"
-    return time.monotonic() - started
-
-
-def test_a_flag_flipped_on_the_board_is_seen_by_both_workers_within_a_second(server, client):
+def test_a_flag_flipped_on_the_board_is_seen_by_both_workers_at_once(server, client):
     from django.contrib.auth import get_user_model
 
     FeatureFlag.objects.create(name="demo", everyone=False, superusers=False)
@@ -129,10 +123,10 @@ def test_a_flag_flipped_on_the_board_is_seen_by_both_workers_within_a_second(ser
         headers={"X-CSRFToken": csrf, "Content-Type": "application/x-www-form-urlencoded"},
     )
     assert status == 303
-    assert time_until_all_see(for_you, "on") < WITHIN_SECONDS
+    assert seen_by_workers(for_you) == {"on"}
 
 
-def test_the_read_only_switch_reaches_both_workers_within_a_second(server):
+def test_the_read_only_switch_reaches_both_workers_at_once(server):
     from waffle import get_waffle_switch_model
 
     switch, _ = get_waffle_switch_model().objects.get_or_create(name="read_only")
@@ -144,7 +138,7 @@ def test_the_read_only_switch_reaches_both_workers_within_a_second(server):
     assert seen_by_workers(answer_to_a_write) == {403}
     switch.active = True
     switch.save()  # as admin or the board would; waffle flushes the shared cache
-    assert time_until_all_see(answer_to_a_write, 503) < WITHIN_SECONDS
+    assert seen_by_workers(answer_to_a_write) == {503}
     switch.active = False
     switch.save()
-    assert time_until_all_see(answer_to_a_write, 403) < WITHIN_SECONDS
+    assert seen_by_workers(answer_to_a_write) == {403}

@@ -2,19 +2,16 @@
 counts are exact, visit limits hold across workers, a graceful stop loses nothing."""
 
 import http.client
-import shutil
-import socket
-import subprocess
 import time
 from collections import Counter
-from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
 
 from shortener.models import Link, Visit
+from shortener.redirect.lookup import LOOKUP_TTL
 from tests.conftest import make_link
-from tests.servers import free_port, granian, statuses
+from tests.servers import free_port, granian, own_redis, statuses
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -50,26 +47,13 @@ def test_a_disabled_link_answers_410_within_the_lookup_bound():
             time.sleep(0.1)
 
 
-@contextmanager
-def own_redis(port: int):
-    """A throwaway redis-server of our own (never the shared one), without persistence."""
-    if not shutil.which("redis-server"):
-        pytest.skip("redis-server is not installed")
-    command = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-        yield server
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+def when_stored(link, visit_count: int, timeout: float = 10) -> float:
+    """The time.monotonic() by which the flush thread has stored the link's count."""
+    deadline = time.monotonic() + timeout
+    while Link.objects.get(pk=link.pk).visit_count != visit_count:
+        assert time.monotonic() < deadline, f"visit count never reached {visit_count}"
+        time.sleep(0.05)
+    return time.monotonic()
 
 
 def page_of(url: str) -> tuple[int, http.client.HTTPMessage, str]:
@@ -91,6 +75,7 @@ def test_with_redis_stopped_limited_links_answer_503_and_the_others_redirect():
     with own_redis(port) as redis, granian(env={"REDIS_URL": f"redis://127.0.0.1:{port}/0"}) as url:
         free_url, limited_url = f"{url}/{free.slug}", f"{url}/{limited.slug}"
         assert Counter(statuses([free_url] * 10 + [limited_url] * 10)) == {302: 20}
+        flushed_at = when_stored(limited, visit_count=10)
 
         redis.terminate()
         redis.wait(timeout=10)
@@ -107,8 +92,10 @@ def test_with_redis_stopped_limited_links_answer_503_and_the_others_redirect():
         assert status == 410 and "disabled" in body
         assert page_of(f"{url}/")[0] == 200
 
-        with own_redis(port):  # back, and empty: the count starts again from the database
-            time.sleep(3)  # visits flushed (0.2 s) and every worker's lookup refreshed (2 s)
+        with own_redis(port):  # back, and empty: the count starts again from the database,
+            # from each worker's lookup of the link: those made before the flush are gone
+            # LOOKUP_TTL after it (by now, mostly).
+            time.sleep(max(0.0, flushed_at + LOOKUP_TTL - time.monotonic()))
             after = Counter(statuses([limited_url] * 40))
     assert after == {302: 20, 410: 20}
     assert Link.objects.get(pk=free.pk).visit_count == 50

@@ -143,3 +143,27 @@ def test_the_default_redis_cache_misses_instead_of_failing_while_redis_is_away(c
         assert not cache.has_key("a")
     unavailable = [r for r in caplog.records if "Shared cache unavailable" in r.message]
     assert len(unavailable) == 1
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL is not set")
+def test_clearing_a_redis_cache_deletes_its_own_keys_and_no_others():
+    # Django's RedisCache.clear() is FLUSHDB: a test run cleared a live site's flags and
+    # visit counts on a shared Redis. Ours deletes its prefix's keys, in SCAN steps.
+    import redis
+    from django.core.cache import caches
+
+    from config.caches import CLEAR_BATCH
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    neighbours = [f"torii-neighbour-{uuid.uuid4().hex}:1:flag", f"bare-{uuid.uuid4().hex}"]
+    try:
+        for name in neighbours:
+            client.set(name, b"theirs")
+        for alias in ("default", "counters"):
+            cache = caches[alias]
+            cache.set_many({f"key-{n}": n for n in range(CLEAR_BATCH * 2 + 1)}, timeout=None)
+            cache.clear()
+            assert client.keys(f"{cache.key_prefix}:*") == []
+        assert [client.get(name) for name in neighbours] == [b"theirs", b"theirs"]
+    finally:
+        client.delete(*neighbours)
