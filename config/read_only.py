@@ -38,6 +38,12 @@ def site_is_read_only() -> bool:
     return waffle.switch_is_active(READ_ONLY_SWITCH)
 
 
+def banner(request: HttpRequest) -> dict:
+    """Context processor: every page says the site is read-only while the switch is on,
+    before anyone fills a form in only to have it refused."""
+    return {"read_only_notice": DETAIL if site_is_read_only() else ""}
+
+
 def is_write(method: str) -> bool:
     return method.upper() not in SAFE_METHODS
 

@@ -91,6 +91,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "config.password_reset.mail_status",
+                "config.read_only.banner",
                 "shortener.domains.served.site_links",
             ],
         },
