@@ -75,6 +75,10 @@ MIDDLEWARE = [
     "flags.audit.ChangedByMiddleware",
     "config.error_pages.ErrorPageMiddleware",
 ]
+# One line per request (config/access_log.py); off, the middleware is not installed.
+ACCESS_LOG = env.boolean("ACCESS_LOG", False)
+if ACCESS_LOG:
+    MIDDLEWARE.insert(0, "config.access_log.AccessLogMiddleware")
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -319,5 +323,7 @@ LOGGING = {
     "loggers": {
         # A request for a host that is not ours gets a 400 and one line, not a traceback.
         "django.security.DisallowedHost": {"filters": ["without_traceback"]},
+        # ACCESS_LOG turns the lines on whatever LOG_LEVEL says.
+        "torii.access": {"level": "INFO"},
     },
 }
