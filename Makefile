@@ -13,7 +13,7 @@ WEB_CONCURRENCY ?= 2
 GRANIAN_THREADS ?= 2
 export
 
-.PHONY: run test lint format bench install install-dev install-browser-tools clean image image-base
+.PHONY: run admin test lint format bench install install-dev install-browser-tools clean image image-base
 
 $(PY):
 	@py=$$(pyenv which python 2>/dev/null || command -v python$(PYTHON_VERSION) || true); \
@@ -61,6 +61,11 @@ run: install
 	$(VENV)/bin/granian --interface wsgi --host $(HOST) --port $(PORT) \
 	  --workers $(WEB_CONCURRENCY) --blocking-threads $(GRANIAN_THREADS) \
 	  --respawn-failed-workers --no-ws config.wsgi:application
+
+# A new random password for the admin account, shown once (made if missing): the way back
+# in after a missed first-start password, since mail is off by default.
+admin: install
+	$(PY) manage.py bootstrap_admin --reset
 
 test: install-dev install-browser-tools
 	$(PY) -m pytest

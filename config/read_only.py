@@ -5,6 +5,7 @@ staff need to sign in and turn maintenance off again (named in EXEMPT_URL_NAMES)
 """
 
 import waffle
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 
 from config.ratelimit import responses
@@ -36,6 +37,23 @@ DETAIL = (
 
 def site_is_read_only() -> bool:
     return waffle.switch_is_active(READ_ONLY_SWITCH)
+
+
+def banner(request: HttpRequest) -> dict:
+    """Context processor: every page says the site is read-only while the switch is on,
+    before anyone fills a form in only to have it refused.
+
+    Only for a request that got past DomainMiddleware, as `site_links`: a page rendered
+    before it (a 429 refused early) or while the database is away (a 503) must render
+    without asking waffle, whose switch may need the database.
+    """
+    if "torii_domain" not in request.__dict__:
+        return {"read_only_notice": ""}
+    try:
+        active = site_is_read_only()
+    except DatabaseError:  # the page that says so is more use than a 500
+        active = False
+    return {"read_only_notice": DETAIL if active else ""}
 
 
 def is_write(method: str) -> bool:

@@ -78,6 +78,10 @@ MIDDLEWARE = [
     "flags.audit.ChangedByMiddleware",
     "config.error_pages.ErrorPageMiddleware",
 ]
+# One line per request (config/access_log.py); off, the middleware is not installed.
+ACCESS_LOG = env.boolean("ACCESS_LOG", False)
+if ACCESS_LOG:
+    MIDDLEWARE.insert(0, "config.access_log.AccessLogMiddleware")
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -94,6 +98,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "config.password_reset.mail_status",
+                "config.read_only.banner",
                 "shortener.domains.served.site_links",
             ],
         },
@@ -341,5 +346,7 @@ LOGGING = {
     "loggers": {
         # A request for a host that is not ours gets a 400 and one line, not a traceback.
         "django.security.DisallowedHost": {"filters": ["without_traceback"]},
+        # ACCESS_LOG turns the lines on whatever LOG_LEVEL says.
+        "torii.access": {"level": "INFO"},
     },
 }

@@ -5,6 +5,7 @@ from django.urls import include, path, re_path
 
 from config.health import healthz
 from config.password_reset import password_reset
+from config.robots import robots_txt
 from shortener.pages import bulk, rules, tokens
 from shortener.pages import views as links
 from shortener.policy import slugs
@@ -23,6 +24,7 @@ admin.site.index_title = "Links, users, flags and webhooks"
 urlpatterns = [
     path("", links.home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("robots.txt", robots_txt, name="robots-txt"),
     path("admin/", admin.site.urls),
     path("accounts/signup/", links.signup, name="signup"),
     path("flags/", include("flags.urls")),

@@ -9,6 +9,8 @@ import sys
 
 from django.core.wsgi import get_wsgi_application
 
+from config.startup import settings_or_exit
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -27,6 +29,7 @@ def stop_with_the_main_process() -> None:
 
 
 stop_with_the_main_process()
+settings_or_exit()  # a malformed setting: one paragraph and exit 2, not a traceback
 
 application = get_wsgi_application()
 

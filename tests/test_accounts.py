@@ -58,3 +58,38 @@ def test_sign_out_is_a_post(client):
     assert client.get(reverse("logout")).status_code == 405
     client.post(reverse("logout"))
     assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_bootstrap_admin_reset_gives_the_admin_a_new_password_shown_once(client, capsys):
+    admin = make_user("admin", "the-forgotten-password")
+    call_command("bootstrap_admin", "--reset")
+    password = re.search(r"password: (\S+)", capsys.readouterr().out).group(1)
+    assert not client.login(username="admin", password="the-forgotten-password")
+    assert client.login(username="admin", password=password)
+    admin.refresh_from_db()
+    assert admin.is_superuser and admin.is_staff
+    assert get_user_model().objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_bootstrap_admin_reset_makes_the_admin_when_there_is_none(client, capsys):
+    make_user("bob")
+    call_command("bootstrap_admin", "--reset")
+    password = re.search(r"password: (\S+)", capsys.readouterr().out).group(1)
+    assert client.login(username="admin", password=password)
+
+
+@pytest.mark.django_db
+def test_sign_up_when_off_says_so_and_links_to_sign_in(client):
+    response = client.get(reverse("signup"))
+    assert response.status_code == 404
+    page = response.content.decode()
+    assert "Sign-up is off on this site" in page
+    assert "mistyped" not in page
+    assert f'href="{reverse("login")}"' in page
+    response = client.post(
+        reverse("signup"), {"username": "eve", "password1": "x" * 20, "password2": "x" * 20}
+    )
+    assert response.status_code == 404
+    assert not get_user_model().objects.filter(username="eve").exists()

@@ -84,6 +84,24 @@ def test_get_patch_and_history(api):
     assert api.get(f"{LINKS}/{link.slug}").json()["max_visits"] == 5
 
 
+@pytest.mark.usefixtures("api_on")
+def test_max_visits_is_what_the_document_says_a_json_integer_is(api):
+    """JSON Schema's `integer` includes 7.0: a whole number written with a fraction is
+    that number; 7.5, "7", true and the column's overflow stay refused, nothing written."""
+    link = make_link(owner=api.user)
+    response = api.patch(f"{LINKS}/{link.slug}", {"max_visits": 7.0})
+    assert response.status_code == 200 and response.json()["max_visits"] == 7
+    for value in (7.5, "7", True, 0, 2_147_483_648):
+        response = api.patch(f"{LINKS}/{link.slug}", {"max_visits": value})
+        assert response.status_code == 422, value
+        link.refresh_from_db()
+        assert link.max_visits == 7
+    document = api.client.get("/api/v1/openapi.json").json()
+    field = document["components"]["schemas"]["LinkPatch"]["properties"]["max_visits"]
+    assert {"type": "integer", "minimum": 1, "maximum": 2_147_483_647} in field["anyOf"]
+    assert api.patch(f"{LINKS}/{link.slug}", {"max_visits": None}).json()["max_visits"] is None
+
+
 def test_state_changes_offer_only_what_is_possible(api):
     link = make_link(owner=api.user)
     disabled = api.post(f"{LINKS}/{link.slug}/disable").json()

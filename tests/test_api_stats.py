@@ -44,6 +44,18 @@ def test_days_and_custom_ranges_sum_their_days(api):
     assert custom["_links"]["html"]["href"].endswith(f"/stats/?from={old}&to={old}")
 
 
+def test_an_empty_parameter_is_one_not_sent(api):
+    """`?to=` is a value the OpenAPI description allows: the default range, not a 400."""
+    link = make_link(owner=api.user)
+    today = timezone.now().date()
+    for params in ({"to": ""}, {"from": "", "to": ""}, {"days": "", "from": "", "to": ""}):
+        response = api.get(f"{LINKS}/{link.slug}/stats", **params)
+        assert response.status_code == 200, params
+        assert response.json()["from"] == f"{today - timedelta(days=29)}"
+    week = api.get(f"{LINKS}/{link.slug}/stats", days="7", to="").json()
+    assert week["from"] == f"{today - timedelta(days=6)}"
+
+
 @pytest.mark.parametrize(
     ("params", "field", "detail"),
     [

@@ -1,5 +1,7 @@
 """Configuration comes from the environment; malformed values stop start-up naming the variable."""
 
+import os
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
@@ -81,9 +83,45 @@ def test_secret_key_is_generated_once_and_kept(tmp_path, monkeypatch):
 )
 def test_start_up_stops_on_a_malformed_variable(name, value):
     result = run_manage("check", env={name: value})
+    assert result.returncode == 2
+    # One paragraph naming the variable and its value, no traceback above it.
+    assert result.stderr.startswith(f"Torii cannot start: {name}=")
+    assert "Traceback" not in result.stderr
+    assert "ImproperlyConfigured" not in result.stderr
+    assert len(result.stderr.splitlines()) <= 3
+
+
+def test_the_production_server_stops_on_a_malformed_variable_without_a_traceback():
+    """granian imports config.wsgi in each worker: the same paragraph, and granian exits."""
+    import subprocess
+
+    from tests.conftest import ROOT
+    from tests.servers import free_port
+
+    result = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "granian"),
+            "--interface",
+            "wsgi",
+            "--port",
+            str(free_port()),
+            "--workers",
+            "1",
+            "--respawn-failed-workers",
+            "--no-ws",
+            "config.wsgi:application",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "DEBUG": "maybe"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert name in result.stderr
-    assert "ImproperlyConfigured" in result.stderr
+    assert "Torii cannot start: DEBUG='maybe' is not a boolean" in output
+    assert "Traceback" not in output
 
 
 @pytest.mark.parametrize("value", ["torii:live", "torii*", "two words", "ü", "k" * 65])

@@ -218,8 +218,38 @@ def test_made_up_source_names_are_failures_of_the_address(client):
     ]
     assert [answer.status_code for answer in answers] == [404] * LIMIT + [429]
     cms = make_source("cms")
-    assert deliver(client, cms).status_code == 429  # that address is refused before the view
     assert deliver(client, cms, REMOTE_ADDR="192.0.2.50").status_code == 202
+
+
+@pytest.mark.django_db
+def test_strangers_failing_from_an_address_lock_out_neither_sender_nor_token(client, api_on):
+    """Behind one address (a NAT, an office proxy): a stranger's bad signatures and
+    made-up tokens fill the address's failure bucket; a correctly signed delivery and a
+    valid token from the same address pass, and the next failure is still refused."""
+    from shortener.models import WebhookEvent
+    from shortener.tokens import personal as tokens
+    from tests.webhook_delivery import deliver, make_source
+
+    cms = make_source("cms")
+    office = "203.0.113.80"
+    bad = {"HTTP_WEBHOOK_SIGNATURE": "v1,bm90IGEgc2lnbmF0dXJlIG9mIGFueXRoaW5nIGF0IGFsbCE="}
+    answers = [deliver(client, cms, REMOTE_ADDR=office, **bad).status_code for _ in range(LIMIT)]
+    assert answers == [401] * LIMIT
+    assert deliver(client, cms, REMOTE_ADDR=office, **bad).status_code == 429
+    assert WebhookEvent.objects.count() == 0
+
+    assert deliver(client, cms, REMOTE_ADDR=office).status_code == 202
+    assert WebhookEvent.objects.count() == 1
+    raw = tokens.issue(make_user("script"), "real")[1]
+    valid = client.get(API_LINKS, headers={"Authorization": f"Bearer {raw}"}, REMOTE_ADDR=office)
+    assert valid.status_code == 200
+
+    assert deliver(client, cms, REMOTE_ADDR=office, **bad).status_code == 429
+    made_up = client.get(
+        API_LINKS, headers={"Authorization": "Bearer torii_made-up"}, REMOTE_ADDR=office
+    )
+    assert made_up.status_code == 429
+    assert WebhookEvent.objects.count() == 1
 
 
 # --- Static paths: files are exempt, anything else is the 404 page, limited -----------

@@ -362,7 +362,14 @@ def test_strangers_never_spend_a_webhook_senders_bucket(server):
         return server, "POST", "/webhooks/cms/", "192.0.2.10", body, headers
 
     limit = HOLD + 2  # RATE_LIMIT_WEBHOOK: the source's own bucket, spent by itself alone
-    assert codes(at_once([signed(n) for n in range(10)])) == [202] * limit + [429] * (10 - limit)
+    # Behind the forgers' own address (a NAT): a correct signature passes, the next
+    # forgery is still refused.
+    server_, method, path, _, body_, headers = signed("nat")
+    nat = (server_, method, path, "203.0.113.30", body_, headers)
+    assert call(*nat)[0] == 202
+    assert call(*forged[0])[0] == 429
+    others = [signed(n) for n in range(10)]
+    assert codes(at_once(others)) == [202] * (limit - 1) + [429] * (10 - limit + 1)
     assert WebhookEvent.objects.count() == limit
 
 

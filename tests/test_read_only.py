@@ -199,3 +199,20 @@ def test_the_read_only_switch_exists_and_is_off():
 
     assert get_waffle_switch_model().objects.get(name="read_only").active is False
     assert waffle.switch_is_active("read_only") is False
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_every_page_says_read_only_while_the_switch_is_on(client, signed_in):
+    """Before anyone fills a form in: the home page, the sign-in page, a 404."""
+    if signed_in:
+        client.force_login(make_user("alice"))
+    pages = ["/", "/accounts/login/", "/no-such-link-here"] + (["/links/"] if signed_in else [])
+    with override_switch("read_only", active=True):
+        for url in pages:
+            page = client.get(url).content.decode()
+            assert 'id="read-only-notice"' in page, url
+            assert "read-only for now: nothing can be changed" in page, url
+    with override_switch("read_only", active=False):
+        for url in pages:
+            assert 'id="read-only-notice"' not in client.get(url).content.decode(), url

@@ -14,6 +14,11 @@ TODAY = date(2026, 12, 2)
     [
         (None, None, None, DateRange(date(2026, 11, 3), TODAY, 30)),
         ("", None, None, DateRange(date(2026, 11, 3), TODAY, 30)),
+        # An empty parameter is one not sent (`?to=`, an empty form field).
+        (None, "", "", DateRange(date(2026, 11, 3), TODAY, 30)),
+        (None, None, "", DateRange(date(2026, 11, 3), TODAY, 30)),
+        ("", "2026-02-01", "2026-02-28", DateRange(date(2026, 2, 1), date(2026, 2, 28))),
+        ("7", "", "", DateRange(date(2026, 11, 26), TODAY, 7)),
         ("1", None, None, DateRange(TODAY, TODAY, 1)),
         ("7", None, None, DateRange(date(2026, 11, 26), TODAY, 7)),
         ("90", None, None, DateRange(date(2026, 9, 4), TODAY, 90)),
@@ -51,7 +56,7 @@ def test_ranges_that_are_answered(days, start, end, expected):
         (None, "2026-1-1", "2026-03-01", "from", "from must be a date written YYYY-MM-DD."),
         (None, "2026-01-01", "20260301", "to", "to must be a date written YYYY-MM-DD."),
         (None, "2026-01-01T00:00", "2026-03-01", "from", "from must be a date"),
-        (None, "", "", "from", "from must be a date"),
+        (None, "2026-01-01", "", "to", "A custom range needs both from and to."),
         (None, "2024-01-01", "2025-01-01", "to", f"A range may span at most {MAX_DAYS} days."),
         (None, "0001-01-01", "9999-12-31", "to", "A range may span at most"),
     ],

@@ -26,9 +26,6 @@ class Check:
     policy: str
     group: str
     key: str
-    # False: refuse once the bucket is full, but leave the spending to the view, which
-    # knows whether this request fails (a webhook signature: middleware.ViewLimits).
-    spend: bool = True
 
 
 CLIENT_ADDRESS_META = "torii.client_address"
@@ -127,9 +124,12 @@ def checks_for(request: HttpRequest, match: ResolverMatch | None) -> list[Check]
         checks.append(Check("login", "login", address_of(request)))
         checks.append(Check("login-username", "login", username_of(request)))
     elif group == "webhook":
-        # The source's own bucket is spent by the receiver once the signature holds
-        # (middleware.ViewLimits); a stranger's failures count against its address.
-        checks.append(Check("auth-failures", "auth-failures", address_of(request), spend=False))
+        # Nothing before the view, which alone knows whether a delivery fails: the
+        # source's bucket is spent once the signature holds, a failure counts against
+        # the address and is refused past its limit (middleware.ViewLimits). A bucket
+        # looked at here would refuse a correct sender behind the same address (a NAT)
+        # as a stranger who failed from it.
+        return []
     elif group == "create":
         checks.append(Check("create", "create", user_or_address(request)))
     elif group == "redirect" and request.method == "POST" and match is not None:

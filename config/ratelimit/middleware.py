@@ -67,7 +67,7 @@ def count(request: HttpRequest, check: Check) -> Usage | None:
             group=check.policy,
             key=lambda _group, _request: check.key,
             rate=rate.as_tuple(),
-            increment=check.spend,
+            increment=True,
         )
     except Exception as error:  # each cache backend raises its own connection errors
         raise CacheUnavailable(repr(error)) from error
@@ -78,10 +78,7 @@ def count(request: HttpRequest, check: Check) -> Usage | None:
     # The window ends at `time_left` (0 … window-1 s from now) and its last
     # second still counts, so a new window starts one second later.
     reset = usage["time_left"] + 1
-    # A check that does not spend reports the count this request makes if the view
-    # spends it too: a full bucket refuses the request before the view.
-    counted = usage["count"] + (0 if check.spend else 1)
-    return Usage(check.policy, rate.limit, rate.seconds, counted, reset)
+    return Usage(check.policy, rate.limit, rate.seconds, usage["count"], reset)
 
 
 def log_rejection_once(request: HttpRequest, check: Check, usage: Usage) -> None:
@@ -164,8 +161,7 @@ class RateLimitMiddleware:
             return too_many_requests(request, usages)
 
         response = self.get_response(request)
-        # A bucket the request only looked at is no news to a client that did not fail.
-        reported = [usage for check, usage in counted if check.spend] + limits.usages
+        reported = usages + limits.usages
         if reported and for_machines(request):
             add_fields(response, reported)
         return response
@@ -193,8 +189,10 @@ class ViewLimits:
 
     A webhook's source is the sender only once the receiver has checked the signature:
     before that a delivery is a stranger's, counted against the stranger's address and
-    only when it fails. The middleware sets one on every request it counts
-    (`request.rate_limits`, as AuthenticationMiddleware sets `request.user`), so views,
+    only when it fails; one whose signature holds never meets that bucket, so strangers
+    failing from the sender's address (a NAT, an office proxy) cannot lock it out. The
+    middleware sets one on every request it counts (`request.rate_limits`, as
+    AuthenticationMiddleware sets `request.user`), so views,
     which never import config, spend buckets and get the site's own refusals back.
     """
 

@@ -5,8 +5,9 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
-from pydantic import ConfigDict
+from pydantic import BeforeValidator, ConfigDict
 
+from shortener.links.cleaning import MAX_VISITS_MAX
 from shortener.links.models import LinkState, QueryForwarding, RedirectCode
 
 
@@ -25,9 +26,23 @@ Expiry = Annotated[
 ]
 # Literal, not the enum: strict validation of an enum wants an instance, JSON has numbers.
 Code = Literal[301, 302, 307, 308]
+
+
+def whole_number(value: Any) -> Any:
+    """JSON has one number type, and JSON Schema's `integer` includes 3.0: a whole number
+    written with a fraction is that number (strict pydantic refused it, though the
+    document allows it); 3.5, "3" and true stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 MaxVisits = Annotated[
-    int | None,
-    Field(ge=1, description="After this many visits it answers 410."),
+    # The ceiling is the link core's (its sentence, not pydantic's, says so): the document
+    # states it so that what it allows is what is accepted.
+    Annotated[int, Field(ge=1, json_schema_extra={"maximum": MAX_VISITS_MAX})] | None,
+    BeforeValidator(whole_number),
+    Field(description="After this many visits it answers 410."),
 ]
 
 

@@ -22,8 +22,8 @@ from shortener.domains.models import Domain
 from shortener.policy.slugs import SLUG_PATTERN
 
 DOMAINS_TTL = 2.0
-# All a short domain answers besides its root: /<slug>, /<slug>+ and /healthz.
-SHORT_DOMAIN_PATH = re.compile(rf"/(?:{SLUG_PATTERN}\+?|healthz)\Z")
+# All a short domain answers besides its root: /<slug>, /<slug>+, /healthz, /robots.txt.
+SHORT_DOMAIN_PATH = re.compile(rf"/(?:{SLUG_PATTERN}\+?|healthz|robots\.txt)\Z")
 SLUG_PATH = re.compile(rf"/{SLUG_PATTERN}\+?\Z")
 logger = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def served_site() -> Served:
 
 
 class DomainMiddleware:
-    """Short domains answer only /, /healthz, /<slug> and /<slug>+; everything else
+    """Short domains answer only /, /healthz, /robots.txt, /<slug> and /<slug>+; the rest
     there is a 404. A domain's root and unknown slugs go where staff configured."""
 
     def __init__(self, get_response):

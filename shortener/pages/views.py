@@ -355,7 +355,13 @@ def link_qr(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     if not flag_is_active(request, "open_signup"):
-        raise Http404
+        # Not the generic 404's "a short link may have been mistyped": say what is so.
+        context = {
+            "reason": "Sign-up is off on this site: staff create accounts in admin.",
+            "back": reverse("login"),
+            "back_text": "Sign in",
+        }
+        return render(request, "404.html", context, status=404)
     form = UserCreationForm(request.POST or None)
     if request.method == "POST":
         if form.is_valid():

@@ -55,9 +55,13 @@ def last_days(days: int, today: date) -> DateRange:
 
 
 def parse(days: str | None, start: str | None, end: str | None, today: date) -> DateRange:
-    """The range asked for (the last DEFAULT_DAYS days when nothing is), or RangeRefused."""
+    """The range asked for (the last DEFAULT_DAYS days when nothing is), or RangeRefused.
+
+    A parameter sent empty (`?to=`, as a form with an empty field sends it, and as the
+    OpenAPI description allows) is one not sent."""
+    days, start, end = (None if value == "" else value for value in (days, start, end))
     if start is None and end is None:
-        if days is None or days == "":
+        if days is None:
             return last_days(DEFAULT_DAYS, today)
         if not _DIGITS.fullmatch(days) or not 1 <= int(days) <= MAX_DAYS:
             raise RangeRefused("days", f"days must be a whole number from 1 to {MAX_DAYS}.")

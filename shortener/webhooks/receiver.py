@@ -102,6 +102,14 @@ def read_body(request: HttpRequest) -> bytes | HttpResponse:
         return problem(
             413, "body-too-large", f"The body is larger than {MAX_BODY_BYTES // 1024} KB."
         )
+    if len(body) != int(declared):
+        # The server hands over what came before the client stopped sending: a body cut
+        # short is not the one that was signed, and must not be verified or stored.
+        return problem(
+            400,
+            "incomplete-body",
+            f"The body has {len(body)} bytes where its Content-Length says {int(declared)}.",
+        )
     return body
 
 
