@@ -22,15 +22,14 @@ from tests.conftest import ROOT, make_user
 
 PY_DIRS = ("config", "shortener", "flags")
 # Calls whose name argument is a flag or a switch, and which argument holds it.
-FLAG_CALLS = {"flag_is_active": 1, "flag_on": 1, "override_flag": 0}
-SWITCH_CALLS = {"switch_is_active": 0, "switch_on": 0, "override_switch": 0}
+FLAG_CALLS = {"flag_is_active": 1, "override_flag": 0}
+SWITCH_CALLS = {"switch_is_active": 0, "override_switch": 0}
 SAMPLE_CALLS = {"sample_is_active": 0}
 TAG = re.compile(r"{%\s*(flag|switch|sample)\s+(\S+)")
 # Calls that pass a name only known at run time, each with the reason it is fine.
 DYNAMIC = {
     ("flags/board.py", "flag.name"): "asks about each row the board shows",
     ("flags/board.py", "switch.name"): "asks about each row the board shows",
-    ("flags/registry.py", "name"): "flag_on/switch_on check the name themselves",
 }
 
 
@@ -299,19 +298,6 @@ def test_in_production_an_unregistered_flag_is_off_logged_and_not_created(rf, se
     assert waffle.flag_is_active(request, "custom_slug") is False
     assert "custom_slug is not registered" in caplog.text
     assert not get_waffle_flag_model().objects.filter(name="custom_slug").exists()
-
-
-@pytest.mark.django_db
-def test_flag_on_and_switch_on_answer_for_registered_names_and_raise_for_others(rf):
-    request = rf.get("/")
-    request.user = AnonymousUser()
-    assert registry.flag_on(request, "qr_codes") is True
-    assert registry.flag_on(request, "custom_slugs") is False
-    assert registry.switch_on("read_only") is False
-    with pytest.raises(registry.UnregisteredName):
-        registry.flag_on(request, "qr_code")
-    with pytest.raises(registry.UnregisteredName):
-        registry.switch_on("readonly")
 
 
 # --- the board says what the registry says ---

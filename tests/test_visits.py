@@ -82,7 +82,8 @@ def test_flushed_visits_are_found_by_day_and_time(client):
     flush_visits()
     visit = Visit.objects.get()
     assert abs((timezone.now() - visit.at).total_seconds()) < 60
-    assert analytics.daily(link, ranges.last_days(1, timezone.now().date()))[-1][1] == 1
+    today = ranges.last_days(1, timezone.now().date())
+    assert analytics.daily_of(analytics.day_rows(link, today), today)[-1][1] == 1
     assert Visit.objects.filter(at__date=timezone.now().date()).count() == 1
 
 

@@ -31,11 +31,6 @@ def came_through_proxies(forwarded_for: str, trusted_proxies: int) -> bool:
     return forwarded_for.count(",") + 1 >= trusted_proxies
 
 
-def header_meta_key(header: str) -> str:
-    """`CF-IPCountry` → `HTTP_CF_IPCOUNTRY`, as WSGI puts it in META."""
-    return "HTTP_" + header.strip().upper().replace("-", "_") if header.strip() else ""
-
-
 def record_country(record) -> str:
     """The code in a database record: GeoLite2 and DB-IP `country.iso_code`, else the
     registered country, else a flat `country_code` (other MaxMind-format files)."""
