@@ -72,8 +72,8 @@ def view(request):
 def receiver(request, source):
     """Stands in for the webhook receiver: `forged` fails its signature, others pass."""
     if source == "forged":
-        return request.rate_limits.authentication_failed() or HttpResponse(status=401)
-    return request.rate_limits.webhook_verified(source) or HttpResponse("ok")
+        return request.torii.rate_limits.authentication_failed() or HttpResponse(status=401)
+    return request.torii.rate_limits.webhook_verified(source) or HttpResponse("ok")
 
 
 middleware = RateLimitMiddleware(view)

@@ -109,6 +109,21 @@ def test_a_visit_stores_no_ip_address(client):
 
 
 @pytest.mark.django_db
+def test_visitors_behind_the_proxy_are_told_apart_by_the_address_the_limiter_chose(
+    client, settings
+):
+    # The proxy is every request's REMOTE_ADDR; the limiter's choice (request.torii) is
+    # the client's, and the visitor key must be made of that one.
+    settings.TRUSTED_PROXY_COUNT = 1
+    link = make_link()
+    for forwarded in ("203.0.113.1", "203.0.113.2", "203.0.113.2"):
+        client.get(f"/{link.slug}", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=forwarded)
+    flush_visits()
+    keys = list(Visit.objects.order_by("pk").values_list("visitor", flat=True))
+    assert len(keys) == 3 and keys[0] != keys[1] and keys[1] == keys[2]
+
+
+@pytest.mark.django_db
 def test_huge_and_broken_headers_are_truncated_never_a_500(client):
     link = make_link()
     junk = "\udcff" * 10 + "é" * 10_000

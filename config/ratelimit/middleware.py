@@ -21,6 +21,7 @@ from config.ratelimit.groups import (
     webhook_source,
 )
 from config.ratelimit.responses import for_machines, limiter_unavailable, too_many_requests
+from hypermedia.context import UNKNOWN, context_of
 
 logger = logging.getLogger(__name__)
 
@@ -119,9 +120,6 @@ def log_cache_failure(error: CacheUnavailable, failing_open: bool) -> None:
         logger.error("Rate limiting cache unavailable (%s): %s", error, outcome)
 
 
-_UNRESOLVED = object()
-
-
 class RateLimitMiddleware:
     """Counts each request once, against the checks of its group.
 
@@ -137,16 +135,16 @@ class RateLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if self.leaves(request) or getattr(request, "rate_limit_counted", False):
+        context = context_of(request)
+        if self.leaves(request) or context.rate_limits is not None:
             return self.get_response(request)
-        match = getattr(request, "rate_limit_match", _UNRESOLVED)
-        if match is _UNRESOLVED:
-            match = request.rate_limit_match = match_of(request)
+        match = context.route
+        if match is UNKNOWN:
+            match = context.route = match_of(request)
         checks = checks_for(request, match)
         if any(check.group in self.deferred for check in checks):
             return self.get_response(request)
-        request.rate_limit_counted = True
-        limits = request.rate_limits = ViewLimits(request)
+        limits = context.rate_limits = ViewLimits(request)
         try:
             counted = [(check, usage) for check in checks if (usage := count(request, check))]
         except CacheUnavailable as error:
@@ -194,7 +192,7 @@ class ViewLimits:
     A webhook's source is the sender only once the receiver has checked the signature:
     before that a delivery is a stranger's, counted against the stranger's address and
     only when it fails. The middleware sets one on every request it counts
-    (`request.rate_limits`, as AuthenticationMiddleware sets `request.user`), so views,
+    (`request.torii.rate_limits`, hypermedia/context.py), so views,
     which never import config, spend buckets and get the site's own refusals back.
     """
 

@@ -18,6 +18,7 @@ from django.db import DatabaseError
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 
+from hypermedia.context import UNKNOWN, context_of
 from shortener.domains.models import Domain
 from shortener.policy.slugs import SLUG_PATTERN
 
@@ -117,14 +118,16 @@ def site_pk() -> int:
 def of_request(request: HttpRequest) -> Served | None:
     """The request's domain, None for a host that is an inactive domain. Raises
     DisallowedHost (a 400) for a host that is neither a domain nor configured."""
-    if "torii_domain" in request.__dict__:
-        return request.torii_domain
+    context = context_of(request)
+    served = context.domain
+    if served is not UNKNOWN:
+        return served
     name = host_name(request.get_host())
     current = table()
     served = current.active.get(name)
     if served is None and name not in current.inactive:
         served = current.site or served_site()
-    request.torii_domain = served
+    context.domain = served
     return served
 
 
@@ -184,8 +187,8 @@ def site_links(request: HttpRequest) -> dict[str, str]:
     site's address, so a 404 page's "Sign in" leads to the site rather than to a 404.
     Only a request whose domain is known already (DomainMiddleware, the redirect) gets
     one: a page rendered before that, or while the database is away, stays relative."""
-    domain = request.__dict__.get("torii_domain")
-    if domain is None or domain.is_site:
+    domain = context_of(request).domain
+    if domain is None or domain is UNKNOWN or domain.is_site:
         return {"site_root": ""}
     site = table().site
     return {"site_root": site.url_for("").removesuffix("/") if site is not None else ""}

@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
+from hypermedia.context import context_of
 from shortener.links import passwords
 from shortener.links.models import Link, LinkState
 from shortener.redirect.claims import Claim
@@ -79,7 +80,8 @@ def follow(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404
     if request.method == "POST":
         return submitted(request, link)
-    if not hasattr(request, "torii_claim") and not hasattr(request, "torii_answer"):
+    context = context_of(request)
+    if context.claim is None and context.answer is None:
         state = link.state(time.time())
         if state != LinkState.ACTIVE:
             return gone(request, state)
@@ -91,12 +93,13 @@ def follow(request: HttpRequest, slug: str) -> HttpResponse:
 
 def refusal(request: HttpRequest, link: Snapshot) -> HttpResponse:
     """The answer when the redirect said no: the password page, gone, or uncountable."""
-    answer = getattr(request, "torii_answer", None)
+    context = context_of(request)
+    answer = context.answer
     if isinstance(answer, AskPassword):
         return asked(request, link)
     if isinstance(answer, Gone):
         return gone(request, answer.state)
-    if getattr(request, "torii_claim", Claim.USED_UP) is Claim.UNCOUNTABLE:
+    if context.claim is Claim.UNCOUNTABLE:
         return uncountable(request)
     return gone(request, LinkState.EXHAUSTED)
 

@@ -130,8 +130,10 @@ def log_corrupt_once() -> None:
         )
 
 
-def country_of(meta) -> str:
-    """The visitor's country from the request's META (the address the limiter chose)."""
+def country_of(meta, address: str = "") -> str:
+    """The visitor's country from the request's META: a trusted proxy's header, else the
+    address (the one the rate limiter chose, `request.torii.client_address`; empty,
+    REMOTE_ADDR)."""
     key = settings.COUNTRY_HEADER_META
     forwarded_for = meta.get("HTTP_X_FORWARDED_FOR", "")
     if (
@@ -144,4 +146,4 @@ def country_of(meta) -> str:
     if not settings.GEOIP_PATH:
         return UNKNOWN
     database.reader()  # a replaced file clears what `lookup` remembers of the old one
-    return lookup(meta.get("torii.client_address") or meta.get("REMOTE_ADDR", ""))
+    return lookup(address or meta.get("REMOTE_ADDR", ""))
