@@ -312,11 +312,29 @@ SILENCED_SYSTEM_CHECKS = [
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"without_traceback": {"()": "config.log_filters.WithoutTraceback"}},
+    "filters": {
+        "without_traceback": {"()": "config.log_filters.WithoutTraceback"},
+        "once_a_minute": {"()": "config.log_filters.Throttle", "seconds": 60},
+        "explained_refusals": {"()": "config.log_filters.ExplainedRefusals"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.raw("LOG_LEVEL", "INFO")},
     "loggers": {
         # A request for a host that is not ours gets a 400 and one line, not a traceback.
         "django.security.DisallowedHost": {"filters": ["without_traceback"]},
+        # The 503 of an uncountable visit is said once a minute by the counters' logger.
+        "django.request": {"filters": ["explained_refusals"]},
+        # Outages that would say the same on every request: one line a minute each
+        # (a logger's filter sees only its own records: each is named).
+        **{
+            name: {"filters": ["once_a_minute"]}
+            for name in (
+                "config.caches",
+                "config.ratelimit.outage",
+                "shortener.redirect.claims",
+                "shortener.redirect.views",
+                "shortener.visits.countries",
+            )
+        },
     },
 }

@@ -52,6 +52,28 @@ def _clean_cache():
     clean()
 
 
+@pytest.fixture(autouse=True)
+def log_throttles():
+    """The log throttles of settings.LOGGING (config/log_filters.Throttle), empty for
+    every test: a line one test logged must not hold back the next test's. A test moves
+    their clock to see the line come again."""
+    import logging
+
+    from config.log_filters import Throttle
+
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    throttles = {
+        f
+        for logger in loggers
+        if isinstance(logger, logging.Logger)
+        for f in logger.filters
+        if isinstance(f, Throttle)
+    }
+    for throttle in throttles:
+        throttle.reset()
+    return throttles
+
+
 def flush_visits() -> int:
     """Write the visits buffered by redirects so far, as the flush thread would."""
     from shortener.visits.recording import buffer

@@ -1,7 +1,6 @@
 """RateLimitMiddleware: counts every request against its group's rate and refuses the excess."""
 
 import logging
-import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,11 +23,12 @@ from config.ratelimit.responses import for_machines, limiter_unavailable, too_ma
 from hypermedia.context import UNKNOWN, context_of
 
 logger = logging.getLogger(__name__)
+# Its own logger, which settings.LOGGING throttles to a line a minute: a down cache
+# cannot de-duplicate its own log lines, as the rejections above are through it.
+outage_logger = logging.getLogger("config.ratelimit.outage")
 
 # Seconds a fail-closed group tells clients to wait while the cache is down.
 UNAVAILABLE_RETRY_AFTER = 30
-# A down cache cannot de-duplicate its own log lines: one per process this often.
-CACHE_FAILURE_LOG_INTERVAL = 60.0
 
 
 class CacheUnavailable(Exception):
@@ -108,16 +108,9 @@ def log_rejection_once(request: HttpRequest, check: Check, usage: Usage) -> None
         )
 
 
-_last_cache_failure_log = 0.0
-
-
 def log_cache_failure(error: CacheUnavailable, failing_open: bool) -> None:
-    global _last_cache_failure_log  # a per-process throttle: the cache is what failed
-    now = time.monotonic()
-    if now - _last_cache_failure_log >= CACHE_FAILURE_LOG_INTERVAL:
-        _last_cache_failure_log = now
-        outcome = "letting requests through" if failing_open else "refusing fail-closed groups"
-        logger.error("Rate limiting cache unavailable (%s): %s", error, outcome)
+    outcome = "letting requests through" if failing_open else "refusing fail-closed groups"
+    outage_logger.error("Rate limiting cache unavailable (%s): %s", error, outcome)
 
 
 class RateLimitMiddleware:

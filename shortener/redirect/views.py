@@ -42,9 +42,6 @@ def gone(request: HttpRequest, state: LinkState) -> HttpResponse:
     return render(request, "410.html", {"reason": GONE_REASONS[state], "state": state}, status=410)
 
 
-_unrenderable_logged = False
-
-
 def uncountable(request: HttpRequest) -> HttpResponse:
     """503 with Retry-After: the visit limit cannot be checked while the counters are down."""
     seconds = UNCOUNTABLE_RETRY_AFTER
@@ -53,11 +50,9 @@ def uncountable(request: HttpRequest) -> HttpResponse:
         response = render(request, "503.html", context, status=503)
     except Exception:
         # The site's page may need the very cache that is down (the flags in the
-        # header on Redis): a refusal must not become a 500, nor a log line each.
-        global _unrenderable_logged
-        if not _unrenderable_logged:
-            _unrenderable_logged = True
-            logger.exception("Could not render 503.html; sending a plain page instead")
+        # header on Redis): a refusal must not become a 500. settings.LOGGING throttles
+        # this logger to a line a minute.
+        logger.exception("Could not render 503.html; sending a plain page instead")
         response = HttpResponse(
             f"<!doctype html><title>503 Service Unavailable</title>"
             f"<h1>Temporarily unavailable</h1><p>{UNCOUNTABLE_REASON}</p>"
@@ -65,8 +60,8 @@ def uncountable(request: HttpRequest) -> HttpResponse:
             status=503,
         )
     response["Retry-After"] = str(seconds)
-    # Logged once a minute above; Django would add a line for every refused click.
-    response._has_been_logged = True
+    # No line from django.request for each refused click: the counters' logger says it
+    # once a minute (config/log_filters.ExplainedRefusals, in settings.LOGGING).
     return response
 
 

@@ -114,20 +114,11 @@ def lookup(address: str) -> str:
     except ValueError:  # not an address
         return UNKNOWN
     except Exception:  # a corrupt file fails on the lookup, not always on opening
-        log_corrupt_once()
-        return UNKNOWN
-
-
-_corrupt_logged = False
-
-
-def log_corrupt_once() -> None:
-    global _corrupt_logged
-    if not _corrupt_logged:
-        _corrupt_logged = True
+        # Every failed lookup logs; settings.LOGGING throttles it to a line a minute.
         logger.exception(
             "GEOIP_PATH %s failed a lookup: countries are unknown", settings.GEOIP_PATH
         )
+        return UNKNOWN
 
 
 def country_of(meta, address: str = "") -> str:
