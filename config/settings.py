@@ -42,7 +42,6 @@ INSTALLED_APPS = [
     "django_ratelimit",
     "ninja",  # its Swagger UI assets are served from our static files, not a CDN
     "config.apps.SiteConfig",
-    # After config, whose db_worker (reclaiming tasks of dead workers) replaces its own.
     "django_tasks_db",
     "flags",
     "shortener",
@@ -218,7 +217,7 @@ USE_X_FORWARDED_HOST = TRUSTED_PROXY_COUNT > 0
 WEBHOOK_REPLAY_WINDOW = timedelta(hours=env.integer("WEBHOOK_REPLAY_WINDOW_HOURS", 24, minimum=1))
 
 # --- Background tasks (django.tasks): webhook events are processed by a worker ---
-# The database queue needs no server; `make run` starts `manage.py db_worker` beside
+# The database queue needs no server; `make run` starts `manage.py task_worker` beside
 # granian. Tests use the immediate backend (tests/conftest.py).
 TASKS = {
     "default": {
