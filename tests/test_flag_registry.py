@@ -333,3 +333,42 @@ def test_the_board_shows_a_registered_flag_without_a_row_and_a_row_nobody_regist
     assert "manage.py migrate" in row and "<form" not in row
     old = page[page.index('id="flag-old_experiment"') :]
     assert "Not in the registry: no code asks for it." in old[: old.index("</tr>")]
+
+
+# --- waffle's migrations, which we keep copies of ---
+
+
+def test_every_migration_waffle_ships_has_its_copy_and_the_copies_differ_only_where_noted():
+    """MIGRATION_MODULES sends waffle to flags/waffle_migrations: a migration a new waffle
+    brings would never run. The system check says so; the copies stay waffle's own."""
+    from pathlib import Path
+
+    import waffle.migrations
+
+    from flags import apps, waffle_migrations
+
+    assert apps.waffle_migrations_lacking() == []
+    assert apps.check_waffle_migrations() == []
+    ours = Path(waffle_migrations.__file__).parent
+    for theirs in sorted(Path(waffle.migrations.__file__).parent.glob("0*.py")):
+
+        def code(path: Path) -> list[str]:  # comments and blank lines aside
+            lines = path.read_text().splitlines()
+            return [line for line in lines if line.strip() and not line.startswith("#")]
+
+        copy = [line for line in code(ours / theirs.name) if "'swappable'" not in line]
+        assert copy == code(theirs), theirs.name
+
+
+def test_a_waffle_migration_without_a_copy_stops_every_command(monkeypatch, tmp_path):
+    import waffle.migrations
+
+    from flags import apps
+
+    new = tmp_path / "waffle_migrations"
+    new.mkdir()
+    (new / "0005_something_new.py").write_text("")
+    monkeypatch.setattr(waffle.migrations, "__path__", [*waffle.migrations.__path__, str(new)])
+    (error,) = apps.check_waffle_migrations()
+    assert error.id == "flags.E003" and error.is_serious()
+    assert "0005_something_new" in error.msg and "would never run" in error.msg
