@@ -7,7 +7,6 @@ from pathlib import Path
 from django.utils.csp import CSP
 
 from config import environment as env
-from config.allowed_hosts import ACTIVE_DOMAINS
 from config.ratelimit import rates
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -20,12 +19,15 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = env.secret_key("SECRET_KEY", DATA_DIR)
 DEBUG = env.boolean("DEBUG", False)
-ALLOWED_HOSTS = env.string_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+# The hosts the operator names (the ALLOWED_HOSTS variable). Every active short domain
+# (the Domain table, through a per-process cache) is served as well, without a line
+# here: Django's ALLOWED_HOSTS is "*", which its documentation gives for checking the
+# Host oneself in the first middleware, and shortener.domains.served.HostMiddleware,
+# first in MIDDLEWARE, checks it against these and the domains (400 for any other).
+CONFIGURED_HOSTS = env.string_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+ALLOWED_HOSTS = ["*"]
 # Where the pages, the API and admin live; a short domain too (docs/domains.md).
-SITE_HOST = env.site_host("SITE_HOST", ALLOWED_HOSTS)
-# Every active short domain (the Domain table, through a per-process cache) is allowed
-# as well: this one entry asks it, so a domain needs no ALLOWED_HOSTS line of its own.
-ALLOWED_HOSTS.append(ACTIVE_DOMAINS)
+SITE_HOST = env.site_host("SITE_HOST", CONFIGURED_HOSTS)
 CSRF_TRUSTED_ORIGINS = env.string_list("CSRF_TRUSTED_ORIGINS", [])
 SECURE_SSL = env.boolean("SECURE_SSL", False)
 
@@ -48,6 +50,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: nothing may read the Host before it is checked (ALLOWED_HOSTS is "*").
+    "shortener.domains.served.HostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Rate limits for every group whose key needs no user (redirects included)...
     "config.ratelimit.middleware.EarlyRateLimitMiddleware",

@@ -27,6 +27,9 @@ def pytest_configure(config):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Asking waffle for a flag nobody registered raises, as it does with DEBUG on.
     settings.FLAGS_STRICT_NAMES = True
+    # The test client's host, which Django's test set-up adds to ALLOWED_HOSTS; that is
+    # "*" here, and the Host is checked against CONFIGURED_HOSTS (domains/served.py).
+    settings.CONFIGURED_HOSTS = [*settings.CONFIGURED_HOSTS, "testserver"]
 
 
 @pytest.fixture(autouse=True)

@@ -2,10 +2,14 @@
 
 The active domains are read in one query and kept per process for DOMAINS_TTL seconds
 (a change in admin clears this process's copy at once, the others' within the TTL),
-so the hot path and Django's host check (`config/allowed_hosts.py`) ask a dict, not the
-database. The Host header is Django's own, validated: an unknown host never gets here
-but a 400. A configured host (ALLOWED_HOSTS) that is no domain serves the site's own
-domain, as every host did before there were domains.
+so the hot path and the host check ask a dict, not the database.
+
+The Host is checked here, by `HostMiddleware`, first in the stack: Django's ALLOWED_HOSTS
+is "*" (its documented way to check the Host oneself, in the first middleware), and a
+host must be an active domain or match CONFIGURED_HOSTS (the ALLOWED_HOSTS variable,
+with Django's own matching: `.example.com`, `*`) or get Django's 400 and its one log
+line. A configured host that is no domain serves the site's own domain, as every host
+did before there were domains.
 """
 
 import logging
@@ -14,9 +18,12 @@ import threading
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.db import DatabaseError
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.request import validate_host
 
 from hypermedia.context import UNKNOWN, context_of
 from shortener.domains.models import Domain
@@ -104,10 +111,6 @@ for signal in (post_save, post_delete):
 m2m_changed.connect(forget_domains, sender=Domain.groups.through, dispatch_uid="forget-domains-m2m")
 
 
-def is_active_host(host: str) -> bool:
-    return host in table().active
-
-
 def site_pk() -> int:
     site = table().site
     if site is not None:
@@ -117,16 +120,26 @@ def site_pk() -> int:
 
 def of_request(request: HttpRequest) -> Served | None:
     """The request's domain, None for a host that is an inactive domain. Raises
-    DisallowedHost (a 400) for a host that is neither a domain nor configured."""
+    DisallowedHost (a 400) for a host that is neither an active domain nor configured.
+    Worked out once, by HostMiddleware, and kept on the request's context."""
     context = context_of(request)
     served = context.domain
     if served is not UNKNOWN:
         return served
-    name = host_name(request.get_host())
+    # get_host() checks the syntax (and X-Forwarded-Host only behind trusted proxies);
+    # its ALLOWED_HOSTS is "*", the host's name is checked here.
+    host = request.get_host()
+    name = host_name(host)
     current = table()
     served = current.active.get(name)
-    if served is None and name not in current.inactive:
-        served = current.site or served_site()
+    if served is None:
+        if not validate_host(name, settings.CONFIGURED_HOSTS):
+            raise DisallowedHost(
+                f"Invalid HTTP_HOST header: {host!r}. You may need to add {name!r} to "
+                "ALLOWED_HOSTS, or make it an active domain."
+            )
+        if name not in current.inactive:
+            served = current.site or served_site()
     context.domain = served
     return served
 
@@ -144,6 +157,18 @@ def served_site() -> Served:
     site = Domain.objects.site()
     forget_domains()
     return Served(site.pk, site.host, True, site.scheme, "", site.unknown_redirect)
+
+
+class HostMiddleware:
+    """The Host check, first in MIDDLEWARE: an active domain, or a configured host, or
+    DisallowedHost, which Django answers with its 400 and logs as one line."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        of_request(request)
+        return self.get_response(request)
 
 
 class DomainMiddleware:

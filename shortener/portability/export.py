@@ -30,7 +30,7 @@ def exportable(user) -> LinkQuerySet:
 
 
 def command_host() -> str:
-    hosts = [host for host in settings.ALLOWED_HOSTS if host not in ("*", "")]
+    hosts = [host for host in settings.CONFIGURED_HOSTS if host not in ("*", "")]
     return hosts[0].lstrip(".") if hosts else "localhost"
 
 
