@@ -37,6 +37,8 @@ class RequestContext:
     # considered; config/ratelimit/groups.address_of). Empty until it ran: visits then
     # fall back to REMOTE_ADDR.
     client_address: str = ""
+    # The Host's name (lower case, no port), once HostMiddleware has checked it.
+    host: str = ""
     # shortener.domains.served.Served, or None for an inactive domain (of_request).
     domain: Any = UNKNOWN
     # shortener.tokens.models.ApiToken of the bearer token, or None (tokens.from_request).

@@ -126,22 +126,30 @@ def of_request(request: HttpRequest) -> Served | None:
     served = context.domain
     if served is not UNKNOWN:
         return served
-    # get_host() checks the syntax (and X-Forwarded-Host only behind trusted proxies);
-    # its ALLOWED_HOSTS is "*", the host's name is checked here.
-    host = request.get_host()
-    name = host_name(host)
+    name = context.host or checked_host(request)
     current = table()
     served = current.active.get(name)
-    if served is None:
-        if not validate_host(name, settings.CONFIGURED_HOSTS):
-            raise DisallowedHost(
-                f"Invalid HTTP_HOST header: {host!r}. You may need to add {name!r} to "
-                "ALLOWED_HOSTS, or make it an active domain."
-            )
-        if name not in current.inactive:
-            served = current.site or served_site()
+    if served is None and name not in current.inactive:
+        served = current.site or served_site()
     context.domain = served
     return served
+
+
+def checked_host(request: HttpRequest) -> str:
+    """The request's host name, once it is a configured host or an active domain; else
+    DisallowedHost. A configured host needs no domain table (no query: whitenoise's
+    files are answered below HostMiddleware without the database)."""
+    # get_host() checks the syntax (and X-Forwarded-Host only behind trusted proxies);
+    # its ALLOWED_HOSTS is "*": the name is checked here.
+    host = request.get_host()
+    name = host_name(host)
+    if not validate_host(name, settings.CONFIGURED_HOSTS) and name not in table().active:
+        raise DisallowedHost(
+            f"Invalid HTTP_HOST header: {host!r}. You may need to add {name!r} to "
+            "ALLOWED_HOSTS, or make it an active domain."
+        )
+    context_of(request).host = name
+    return name
 
 
 def host_name(host: str) -> str:
@@ -167,7 +175,7 @@ class HostMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        of_request(request)
+        checked_host(request)
         return self.get_response(request)
 
 
