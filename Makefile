@@ -56,7 +56,7 @@ run: install
 	@# ends (Ctrl-C reaches both), the EXIT trap stops the worker too.
 	@# A worker that dies (killed, out of memory) is replaced while the others serve; without
 	@# --respawn-failed-workers granian stops every worker and exits instead.
-	@$(PY) manage.py db_worker --no-startup-delay & worker=$$!; \
+	@$(PY) manage.py task_worker --no-startup-delay & worker=$$!; \
 	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
 	$(VENV)/bin/granian --interface wsgi --host $(HOST) --port $(PORT) \
 	  --workers $(WEB_CONCURRENCY) --blocking-threads $(GRANIAN_THREADS) \

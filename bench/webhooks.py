@@ -4,7 +4,7 @@
     .venv/bin/python bench/webhooks.py --url http://127.0.0.1:8000/webhooks/cms/ --secret whsec_…
 
 In-process (the default), it builds a fresh SQLite database and cache in a temporary
-DATA_DIR, creates a source, starts `manage.py db_worker` on the same database (so the
+DATA_DIR, creates a source, starts `manage.py task_worker` on the same database (so the
 worker's polling competes for SQLite's lock as in production) and times each request
 through Django's full middleware stack. With --url it signs and POSTs over HTTP to a
 running server. --rate paces the deliveries (per second); without it they go back to
@@ -100,7 +100,7 @@ def in_process(count: int, rate: float, worker: bool):
     process = None
     if worker:
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "db_worker", "--no-startup-delay"],
+            [sys.executable, "manage.py", "task_worker", "--no-startup-delay"],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -139,7 +139,7 @@ def wait_for_worker(processed: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while WebhookEvent.objects.filter(status=EventStatus.PROCESSED).count() < processed:
         if time.monotonic() > deadline:
-            raise TimeoutError("db_worker processed nothing; is it running?")
+            raise TimeoutError("task_worker processed nothing; is it running?")
         time.sleep(0.1)
 
 
@@ -149,7 +149,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0, help="deliveries a second (0: flat out)")
     parser.add_argument("--url", help="POST to a running server instead of in-process")
     parser.add_argument("--secret", help="the source's secret (with --url)")
-    parser.add_argument("--no-worker", action="store_true", help="in-process without db_worker")
+    parser.add_argument("--no-worker", action="store_true", help="in-process without task_worker")
     args = parser.parse_args()
     if args.url and not args.secret:
         parser.error("--url needs --secret")

@@ -1,6 +1,10 @@
 """The site itself as an app, so it can hold site-wide management commands and checks."""
 
 from django.apps import AppConfig
+from django.conf import settings
+from django.core import checks
+
+HOST_MIDDLEWARE = "shortener.domains.served.HostMiddleware"
 
 
 class SiteConfig(AppConfig):
@@ -9,4 +13,20 @@ class SiteConfig(AppConfig):
     verbose_name = "Torii site"
 
     def ready(self) -> None:
-        from config.ratelimit import checks  # noqa: F401 - registers the system checks
+        from config.ratelimit import checks as ratelimit_checks  # noqa: F401 - registers them
+
+        checks.register(check_host_middleware, checks.Tags.security)
+
+
+def check_host_middleware(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """ALLOWED_HOSTS is "*" and the Host is checked by HostMiddleware: anywhere but first
+    in MIDDLEWARE, whatever runs before it would see an unchecked Host."""
+    if "*" not in settings.ALLOWED_HOSTS or settings.MIDDLEWARE[:1] == [HOST_MIDDLEWARE]:
+        return []
+    return [
+        checks.Error(
+            f'ALLOWED_HOSTS allows "*" but {HOST_MIDDLEWARE} is not first in MIDDLEWARE: '
+            "nothing would check the Host header.",
+            id="site.E001",
+        )
+    ]

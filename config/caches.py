@@ -2,7 +2,6 @@
 going away; Redis counters in one round trip; on Redis, clear() empties its prefix only."""
 
 import logging
-import threading
 import time
 
 from diskcache import DjangoCache
@@ -13,7 +12,6 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger(__name__)
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
-LOG_INTERVAL = 60.0
 
 
 class PersistentDiskCache(DjangoCache):
@@ -54,19 +52,11 @@ def delete_prefixed(cache: RedisCache) -> None:
 class ResilientRedisCache(RedisCache):
     """The `default` cache on Redis: while Redis cannot be reached, reads miss and writes
     are dropped, so waffle reads its flags from the database and every page still renders
-    (a 404 page must not become a 500). Logged at most once a minute per process."""
-
-    _last_logged = 0.0
-    _log_lock = threading.Lock()
+    (a 404 page must not become a 500). Logged on every failure: settings.LOGGING
+    throttles this logger to a line a minute (config/log_filters.Throttle)."""
 
     def _unreachable(self, error: Exception, default=None):
-        now = time.monotonic()
-        with self._log_lock:
-            due = now - ResilientRedisCache._last_logged >= LOG_INTERVAL
-            if due:
-                ResilientRedisCache._last_logged = now
-        if due:
-            logger.error("Shared cache unavailable (%s): reading from the database instead", error)
+        logger.error("Shared cache unavailable (%s): reading from the database instead", error)
         return default
 
     def _or(self, default, operation, *args):

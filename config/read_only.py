@@ -9,6 +9,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 
 from config.ratelimit import responses
+from hypermedia.context import UNKNOWN, context_of
 
 READ_ONLY_SWITCH = "read_only"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -47,7 +48,7 @@ def banner(request: HttpRequest) -> dict:
     before it (a 429 refused early) or while the database is away (a 503) must render
     without asking waffle, whose switch may need the database.
     """
-    if "torii_domain" not in request.__dict__:
+    if context_of(request).domain is UNKNOWN:
         return {"read_only_notice": ""}
     try:
         active = site_is_read_only()

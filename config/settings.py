@@ -7,7 +7,6 @@ from pathlib import Path
 from django.utils.csp import CSP
 
 from config import environment as env
-from config.allowed_hosts import ACTIVE_DOMAINS
 from config.ratelimit import rates
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -20,16 +19,19 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = env.secret_key("SECRET_KEY", DATA_DIR)
 DEBUG = env.boolean("DEBUG", False)
-ALLOWED_HOSTS = env.string_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+# The hosts the operator names (the ALLOWED_HOSTS variable). Every active short domain
+# (the Domain table, through a per-process cache) is served as well, without a line
+# here: Django's ALLOWED_HOSTS is "*", which its documentation gives for checking the
+# Host oneself in the first middleware, and shortener.domains.served.HostMiddleware,
+# first in MIDDLEWARE, checks it against these and the domains (400 for any other).
+CONFIGURED_HOSTS = env.string_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+ALLOWED_HOSTS = ["*"]
 SECURE_SSL = env.boolean("SECURE_SSL", False)
 # Where the pages, the API and admin live, as visitors reach it (scheme, host, port);
 # its host is a short domain too (docs/domains.md). Unset: from SITE_HOST, SECURE_SSL
 # and PORT, so `make run` on any port shows short URLs that answer.
-SITE_URL = env.site_url("SITE_URL", "SITE_HOST", ALLOWED_HOSTS, SECURE_SSL)
+SITE_URL = env.site_url("SITE_URL", "SITE_HOST", CONFIGURED_HOSTS, SECURE_SSL)
 SITE_HOST = env.host_of(SITE_URL)
-# Every active short domain (the Domain table, through a per-process cache) is allowed
-# as well: this one entry asks it, so a domain needs no ALLOWED_HOSTS line of its own.
-ALLOWED_HOSTS.append(ACTIVE_DOMAINS)
 CSRF_TRUSTED_ORIGINS = env.string_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -45,13 +47,14 @@ INSTALLED_APPS = [
     "django_ratelimit",
     "ninja",  # its Swagger UI assets are served from our static files, not a CDN
     "config.apps.SiteConfig",
-    # After config, whose db_worker (reclaiming tasks of dead workers) replaces its own.
     "django_tasks_db",
     "flags",
     "shortener",
 ]
 
 MIDDLEWARE = [
+    # First: nothing may read the Host before it is checked (ALLOWED_HOSTS is "*").
+    "shortener.domains.served.HostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Rate limits for every group whose key needs no user (redirects included)...
     "config.ratelimit.middleware.EarlyRateLimitMiddleware",
@@ -241,7 +244,7 @@ USE_X_FORWARDED_HOST = TRUSTED_PROXY_COUNT > 0
 WEBHOOK_REPLAY_WINDOW = timedelta(hours=env.integer("WEBHOOK_REPLAY_WINDOW_HOURS", 24, minimum=1))
 
 # --- Background tasks (django.tasks): webhook events are processed by a worker ---
-# The database queue needs no server; `make run` starts `manage.py db_worker` beside
+# The database queue needs no server; `make run` starts `manage.py task_worker` beside
 # granian. Tests use the immediate backend (tests/conftest.py).
 TASKS = {
     "default": {
@@ -340,7 +343,11 @@ SILENCED_SYSTEM_CHECKS = [
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"without_traceback": {"()": "config.log_filters.WithoutTraceback"}},
+    "filters": {
+        "without_traceback": {"()": "config.log_filters.WithoutTraceback"},
+        "once_a_minute": {"()": "config.log_filters.Throttle", "seconds": 60},
+        "explained_refusals": {"()": "config.log_filters.ExplainedRefusals"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.raw("LOG_LEVEL", "INFO")},
     "loggers": {
@@ -348,5 +355,19 @@ LOGGING = {
         "django.security.DisallowedHost": {"filters": ["without_traceback"]},
         # ACCESS_LOG turns the lines on whatever LOG_LEVEL says.
         "torii.access": {"level": "INFO"},
+        # The 503 of an uncountable visit is said once a minute by the counters' logger.
+        "django.request": {"filters": ["explained_refusals"]},
+        # Outages that would say the same on every request: one line a minute each
+        # (a logger's filter sees only its own records: each is named).
+        **{
+            name: {"filters": ["once_a_minute"]}
+            for name in (
+                "config.caches",
+                "config.ratelimit.outage",
+                "shortener.redirect.claims",
+                "shortener.redirect.views",
+                "shortener.visits.countries",
+            )
+        },
     },
 }

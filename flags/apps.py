@@ -13,6 +13,7 @@ class FlagsConfig(AppConfig):
 
         signals.connect()
         checks.register(check_registry)
+        checks.register(check_waffle_migrations)
         post_migrate.connect(create_registered, sender=self, dispatch_uid="flags-create-registered")
 
 
@@ -39,6 +40,36 @@ def check_registry(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
                     )
                 )
     return errors
+
+
+def waffle_migrations_lacking() -> list[str]:
+    """Migrations django-waffle ships that flags/waffle_migrations has no copy of."""
+    import pkgutil
+
+    import waffle.migrations
+
+    from flags import waffle_migrations
+
+    def names(package) -> set[str]:
+        return {m.name for m in pkgutil.iter_modules(package.__path__) if m.name[:4].isdigit()}
+
+    return sorted(names(waffle.migrations) - names(waffle_migrations))
+
+
+def check_waffle_migrations(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """MIGRATION_MODULES points waffle at our copies of its migrations (the swappable
+    Flag, docs/design-decisions.md): a migration a new waffle brings would never run,
+    silently. Every command that checks (migrate, runserver, check) stops on it."""
+    return [
+        checks.Error(
+            f"django-waffle ships the migration {name}, which flags/waffle_migrations/ "
+            "lacks: MIGRATION_MODULES sends waffle there, so it would never run.",
+            hint="Copy it from waffle/migrations/ (see flags/waffle_migrations/0001_initial.py).",
+            obj="flags/waffle_migrations",
+            id="flags.E003",
+        )
+        for name in waffle_migrations_lacking()
+    ]
 
 
 def create_registered(sender, apps=global_apps, using="default", **kwargs) -> None:

@@ -101,22 +101,6 @@ def switch(name: str) -> Switch:
         raise UnregisteredName("Switch", name) from None
 
 
-def flag_on(request, name: str, read_only: bool = False) -> bool:
-    """waffle.flag_is_active for a registered name; an unregistered one raises."""
-    import waffle
-
-    flag(name)
-    return bool(waffle.flag_is_active(request, name, read_only=read_only))
-
-
-def switch_on(name: str) -> bool:
-    """waffle.switch_is_active for a registered name; an unregistered one raises."""
-    import waffle
-
-    switch(name)
-    return bool(waffle.switch_is_active(name))
-
-
 def missing_row(name: str) -> None:
     """Waffle found no row for this flag name (FeatureFlag.is_active calls this).
 

@@ -1,7 +1,7 @@
-"""`manage.py db_worker` whose task stops at a chosen point until a file appears.
+"""`manage.py task_worker` whose task stops at a chosen point until a file appears.
 
 For tests that kill a worker mid-task: `python -m tests.blocking_worker POINT DIR
-[db_worker options]`. The worker runs the real task; at POINT it writes DIR/started
+[task_worker options]`. The worker runs the real task; at POINT it writes DIR/started
 and waits for DIR/release (which a test that kills it never writes).
 
   handler  inside the event's transaction, before the link.create handler acts
@@ -48,7 +48,7 @@ def main(point: str, folder: Path, *options: str) -> None:
         DBTaskResult.set_successful = held_set_successful
     else:
         raise SystemExit(f"unknown point {point!r}: handler or finished")
-    call_command("db_worker", *options)
+    call_command("task_worker", *options)
 
 
 if __name__ == "__main__":

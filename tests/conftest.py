@@ -33,6 +33,9 @@ def pytest_configure(config):
     # No country file unless a test writes one (tests/geoip.py): answers must not depend
     # on whether npm installed the shipped database (tests/test_countries.py reads it).
     settings.GEOIP_PATH = None
+    # The test client's host, which Django's test set-up adds to ALLOWED_HOSTS; that is
+    # "*" here, and the Host is checked against CONFIGURED_HOSTS (domains/served.py).
+    settings.CONFIGURED_HOSTS = [*settings.CONFIGURED_HOSTS, "testserver"]
 
 
 @pytest.fixture(autouse=True)
@@ -56,6 +59,28 @@ def _clean_cache():
     clean()
     yield
     clean()
+
+
+@pytest.fixture(autouse=True)
+def log_throttles():
+    """The log throttles of settings.LOGGING (config/log_filters.Throttle), empty for
+    every test: a line one test logged must not hold back the next test's. A test moves
+    their clock to see the line come again."""
+    import logging
+
+    from config.log_filters import Throttle
+
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    throttles = {
+        f
+        for logger in loggers
+        if isinstance(logger, logging.Logger)
+        for f in logger.filters
+        if isinstance(f, Throttle)
+    }
+    for throttle in throttles:
+        throttle.reset()
+    return throttles
 
 
 def flush_visits() -> int:

@@ -124,7 +124,7 @@ def test_bad_create_bodies(api, body, content_type, status, kind):
     ],
 )
 def test_the_target_policy_refuses_with_its_sentence(api, settings, target, reason):
-    settings.ALLOWED_HOSTS = ["go.example.com"]
+    settings.CONFIGURED_HOSTS = ["go.example.com"]
     BlockedDomain.objects.create(domain="evil.example")
     before = snapshot()
     response = api.post(LINKS, {"target": target}, HTTP_HOST="go.example.com")

@@ -202,7 +202,7 @@ def followed(client, found: dict) -> dict:
 def test_a_block_disables_links_by_destination_rule_and_subdomain_and_they_answer_410(
     entry_point, scene, client, settings
 ):
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "go.example"]
+    settings.CONFIGURED_HOSTS = [*settings.CONFIGURED_HOSTS, "go.example"]
     hits, misses = scene["hits"], scene["misses"]
     refused, said = entry_point("evil.example", reason="phishing")
     assert refused is None

@@ -114,7 +114,7 @@ def test_worker_role_waits_for_the_migrations_then_runs_make_runs_task_worker(tm
     result, commands = run_entrypoint(tmp_path, "worker")
     assert result.returncode == 0, result.stderr
     db_worker = next(
-        c for c in commands_of_make_run() if c[:3] == ["python", "manage.py", "db_worker"]
+        c for c in commands_of_make_run() if c[:3] == ["python", "manage.py", "task_worker"]
     )
     assert commands == [["python", "config/container/wait.py", "migrations"], db_worker]
 

@@ -22,15 +22,14 @@ from tests.conftest import ROOT, make_user
 
 PY_DIRS = ("config", "shortener", "flags")
 # Calls whose name argument is a flag or a switch, and which argument holds it.
-FLAG_CALLS = {"flag_is_active": 1, "flag_on": 1, "override_flag": 0}
-SWITCH_CALLS = {"switch_is_active": 0, "switch_on": 0, "override_switch": 0}
+FLAG_CALLS = {"flag_is_active": 1, "override_flag": 0}
+SWITCH_CALLS = {"switch_is_active": 0, "override_switch": 0}
 SAMPLE_CALLS = {"sample_is_active": 0}
 TAG = re.compile(r"{%\s*(flag|switch|sample)\s+(\S+)")
 # Calls that pass a name only known at run time, each with the reason it is fine.
 DYNAMIC = {
     ("flags/board.py", "flag.name"): "asks about each row the board shows",
     ("flags/board.py", "switch.name"): "asks about each row the board shows",
-    ("flags/registry.py", "name"): "flag_on/switch_on check the name themselves",
 }
 
 
@@ -301,19 +300,6 @@ def test_in_production_an_unregistered_flag_is_off_logged_and_not_created(rf, se
     assert not get_waffle_flag_model().objects.filter(name="custom_slug").exists()
 
 
-@pytest.mark.django_db
-def test_flag_on_and_switch_on_answer_for_registered_names_and_raise_for_others(rf):
-    request = rf.get("/")
-    request.user = AnonymousUser()
-    assert registry.flag_on(request, "qr_codes") is True
-    assert registry.flag_on(request, "custom_slugs") is False
-    assert registry.switch_on("read_only") is False
-    with pytest.raises(registry.UnregisteredName):
-        registry.flag_on(request, "qr_code")
-    with pytest.raises(registry.UnregisteredName):
-        registry.switch_on("readonly")
-
-
 # --- the board says what the registry says ---
 
 
@@ -347,3 +333,42 @@ def test_the_board_shows_a_registered_flag_without_a_row_and_a_row_nobody_regist
     assert "manage.py migrate" in row and "<form" not in row
     old = page[page.index('id="flag-old_experiment"') :]
     assert "Not in the registry: no code asks for it." in old[: old.index("</tr>")]
+
+
+# --- waffle's migrations, which we keep copies of ---
+
+
+def test_every_migration_waffle_ships_has_its_copy_and_the_copies_differ_only_where_noted():
+    """MIGRATION_MODULES sends waffle to flags/waffle_migrations: a migration a new waffle
+    brings would never run. The system check says so; the copies stay waffle's own."""
+    from pathlib import Path
+
+    import waffle.migrations
+
+    from flags import apps, waffle_migrations
+
+    assert apps.waffle_migrations_lacking() == []
+    assert apps.check_waffle_migrations() == []
+    ours = Path(waffle_migrations.__file__).parent
+    for theirs in sorted(Path(waffle.migrations.__file__).parent.glob("0*.py")):
+
+        def code(path: Path) -> list[str]:  # comments and blank lines aside
+            lines = path.read_text().splitlines()
+            return [line for line in lines if line.strip() and not line.startswith("#")]
+
+        copy = [line for line in code(ours / theirs.name) if "'swappable'" not in line]
+        assert copy == code(theirs), theirs.name
+
+
+def test_a_waffle_migration_without_a_copy_stops_every_command(monkeypatch, tmp_path):
+    import waffle.migrations
+
+    from flags import apps
+
+    new = tmp_path / "waffle_migrations"
+    new.mkdir()
+    (new / "0005_something_new.py").write_text("")
+    monkeypatch.setattr(waffle.migrations, "__path__", [*waffle.migrations.__path__, str(new)])
+    (error,) = apps.check_waffle_migrations()
+    assert error.id == "flags.E003" and error.is_serious()
+    assert "0005_something_new" in error.msg and "would never run" in error.msg

@@ -144,7 +144,7 @@ def test_a_blocked_domain_is_refused(client, alice):
 
 
 def test_a_link_to_this_site_itself_is_refused(client, alice, settings):
-    settings.ALLOWED_HOSTS = ["go.torii.example", "testserver"]
+    settings.CONFIGURED_HOSTS = ["go.torii.example", "testserver"]
     response = create(client, target="https://GO.torii.example/abc")
     assert "would loop" in response.content.decode()
     assert Link.objects.count() == 0

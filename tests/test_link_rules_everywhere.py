@@ -225,7 +225,7 @@ def world(db, settings):
     """What the table refers to: a taken slug, a deleted one, a blocked domain, our host,
     and short domains: an open one with its own taken and deleted slugs, one for a group
     nobody in the table belongs to, an inactive one."""
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "torii.example.com"]
+    settings.CONFIGURED_HOSTS = [*settings.CONFIGURED_HOSTS, "torii.example.com"]
     BlockedDomain.objects.create(domain="blocked.example")
     make_link(slug="taken-one")
     make_link(slug="gone-one", delete=True)

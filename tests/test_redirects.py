@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from shortener.models import Link
-from shortener.redirect import claims, views
+from shortener.redirect import views
 from tests.conftest import flush_visits, make_link
 
 pytestmark = pytest.mark.django_db
@@ -138,7 +138,6 @@ class CountLosingCounters(DownCounters):
 
 @pytest.fixture(params=[DownCounters, CountLosingCounters])
 def counters_down(request, settings, monkeypatch):
-    monkeypatch.setattr(claims, "_last_counters_down_log", float("-inf"))
     backend = f"{__name__}.{request.param.__name__}"
     settings.CACHES = {**settings.CACHES, "counters": {"BACKEND": backend}}
 
@@ -183,18 +182,25 @@ def test_the_counters_being_down_is_logged_once_a_minute(client, counters_down, 
     assert "links with a visit limit answer 503" in lines[0]
 
 
-def test_the_log_line_comes_again_after_the_interval(client, counters_down, caplog, monkeypatch):
+def test_the_log_line_comes_again_after_the_interval_with_what_it_held_back(
+    client, counters_down, caplog, monkeypatch, log_throttles
+):
+    now = [1000.0]
+    for throttle in log_throttles:
+        monkeypatch.setattr(throttle, "clock", lambda: now[0])
     limited = make_link(max_visits=5)
     with caplog.at_level(logging.ERROR, logger="shortener.redirect.claims"):
         client.get(f"/{limited.slug}")
-        monkeypatch.setattr(
-            claims,
-            "_last_counters_down_log",
-            claims._last_counters_down_log - claims.COUNTERS_DOWN_LOG_INTERVAL,
-        )
         client.get(f"/{limited.slug}")
         client.get(f"/{limited.slug}")
-    assert len([r for r in caplog.records if r.name == "shortener.redirect.claims"]) == 2
+        now[0] += 59.9
+        client.get(f"/{limited.slug}")
+        now[0] += 0.1
+        client.get(f"/{limited.slug}")
+    lines = [r.getMessage() for r in caplog.records if r.name == "shortener.redirect.claims"]
+    assert len(lines) == 2
+    assert "held back" not in lines[0]
+    assert lines[1].endswith("(3 more like it held back since the last)")
 
 
 def test_a_503_page_that_cannot_render_is_still_a_503(client, counters_down, monkeypatch):

@@ -64,3 +64,13 @@ def test_a_foreign_host_header_is_a_400_and_one_log_line_without_a_traceback():
     assert response.status_code == 400
     assert "Invalid HTTP_HOST header: 'evil.example'" in stream.getvalue()
     assert "Traceback" not in stream.getvalue()
+
+
+def test_the_host_check_must_be_the_first_middleware(settings):
+    from config.apps import HOST_MIDDLEWARE, check_host_middleware
+
+    assert settings.ALLOWED_HOSTS[0] == "*" and settings.MIDDLEWARE[0] == HOST_MIDDLEWARE
+    assert check_host_middleware() == []
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != HOST_MIDDLEWARE]
+    (error,) = check_host_middleware()
+    assert error.id == "site.E001" and "nothing would check the Host header" in error.msg

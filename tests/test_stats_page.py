@@ -223,7 +223,8 @@ def test_daily_series_is_zero_filled_oldest_first():
     link = make_link()
     make_visits(link, 2, days_ago=1)
     today = timezone.now().date()
-    series = analytics.daily(link, ranges.last_days(7, today))
+    period = ranges.last_days(7, today)
+    series = analytics.daily_of(analytics.day_rows(link, period), period)
     assert [d for d, _ in series] == [today - timedelta(days=6 - i) for i in range(7)]
     assert dict(series)[today - timedelta(days=1)] == 2 and sum(n for _, n in series) == 2
 

@@ -148,7 +148,8 @@ def test_flushed_visits_are_found_by_day_and_time(client):
     flush_visits()
     visit = Visit.objects.get()
     assert abs((timezone.now() - visit.at).total_seconds()) < 60
-    assert analytics.daily(link, ranges.last_days(1, timezone.now().date()))[-1][1] == 1
+    today = ranges.last_days(1, timezone.now().date())
+    assert analytics.daily_of(analytics.day_rows(link, today), today)[-1][1] == 1
     assert Visit.objects.filter(at__date=timezone.now().date()).count() == 1
 
 
@@ -171,6 +172,21 @@ def test_a_visit_stores_no_ip_address(client):
         "mobile",
         False,
     )
+
+
+@pytest.mark.django_db
+def test_visitors_behind_the_proxy_are_told_apart_by_the_address_the_limiter_chose(
+    client, settings
+):
+    # The proxy is every request's REMOTE_ADDR; the limiter's choice (request.torii) is
+    # the client's, and the visitor key must be made of that one.
+    settings.TRUSTED_PROXY_COUNT = 1
+    link = make_link()
+    for forwarded in ("203.0.113.1", "203.0.113.2", "203.0.113.2"):
+        client.get(f"/{link.slug}", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=forwarded)
+    flush_visits()
+    keys = list(Visit.objects.order_by("pk").values_list("visitor", flat=True))
+    assert len(keys) == 3 and keys[0] != keys[1] and keys[1] == keys[2]
 
 
 @pytest.mark.django_db

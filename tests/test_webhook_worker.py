@@ -1,4 +1,4 @@
-"""The production path: the database queue and `manage.py db_worker` in another process;
+"""The production path: the database queue and `manage.py task_worker` in another process;
 deferred retries and the read_only re-check on a queue that can defer."""
 
 from datetime import timedelta
@@ -18,7 +18,7 @@ DUMMY_QUEUE = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_a_delivery_is_processed_by_db_worker_in_another_process(client, settings):
+def test_a_delivery_is_processed_by_the_task_worker_in_another_process(client, settings):
     from django_tasks_db.models import DBTaskResult
 
     settings.TASKS = DATABASE_QUEUE
@@ -30,7 +30,7 @@ def test_a_delivery_is_processed_by_db_worker_in_another_process(client, setting
     assert DBTaskResult.objects.count() == 1  # committed with the event
 
     result = run_manage(
-        "db_worker",
+        "task_worker",
         "--batch",
         "--no-startup-delay",
         env={"DATABASE_URL": test_database_url()},

@@ -1,5 +1,5 @@
 """A task worker killed mid-task: its task is reclaimed within the bound, the event
-processed exactly once (config/stale_tasks.py, config/management/commands/db_worker.py)."""
+processed exactly once (config/stale_tasks.py, config/management/commands/task_worker.py)."""
 
 import os
 import signal
@@ -147,7 +147,7 @@ def test_a_worker_killed_mid_task_loses_no_event_and_repeats_none(
     assert event.status == expected_after_kill
     assert DBTaskResult.objects.get().status == "RUNNING"  # what the library leaves
 
-    rescuer = start("manage.py", "db_worker", "--no-startup-delay", "--interval=0.1")
+    rescuer = start("manage.py", "task_worker", "--no-startup-delay", "--interval=0.1")
     try:
         # Reclaimed once the task has run RECLAIM_SECONDS, checked every half of it;
         # the rest is the new worker's start-up (seconds on a loaded machine).

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Torii's container entrypoint: one role per container, the same commands as `make run`.
 #   web          migrate (once: under a lock), bootstrap_admin, then granian
-#   worker       waits until the migrations are applied, then the task worker (db_worker)
+#   worker       waits until the migrations are applied, then the task worker (task_worker)
 #   healthcheck  GET /healthz on this container's granian (the image's HEALTHCHECK)
 #   manage ...   any manage.py command, e.g. `manage shell` or `manage backup`
 # Static files are collected when the image is built (Containerfile), not on each start.
@@ -35,7 +35,7 @@ web)
 worker)
     # The web role migrates; a worker started beside it waits for the tables it reads.
     python config/container/wait.py migrations
-    exec python manage.py db_worker --no-startup-delay
+    exec python manage.py task_worker --no-startup-delay
     ;;
 healthcheck)
     # The Host header must be one the site answers to: SITE_HOST, else the first

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.urls import ResolverMatch
 
 from config.ratelimit.client_address import address_key, client_address
+from hypermedia.context import context_of
 from shortener.tokens import personal as tokens
 
 API_PREFIX = "/api/"
@@ -28,9 +29,6 @@ class Check:
     key: str
 
 
-CLIENT_ADDRESS_META = "torii.client_address"
-
-
 def digest(value: str) -> str:
     # Keys may come from headers and form fields: hash them to a fixed, safe length.
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
@@ -43,8 +41,8 @@ def address_of(request: HttpRequest) -> str:
         meta.get("HTTP_X_FORWARDED_FOR", ""),
         settings.TRUSTED_PROXY_COUNT,
     )
-    # Visits hash the same address the limits count (shortener/visits.py).
-    meta[CLIENT_ADDRESS_META] = address
+    # Visits hash the same address the limits count (shortener/visits/recording.py).
+    context_of(request).client_address = address
     return "ip:" + address_key(address)
 
 

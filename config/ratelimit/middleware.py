@@ -1,7 +1,6 @@
 """RateLimitMiddleware: counts every request against its group's rate and refuses the excess."""
 
 import logging
-import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,13 +20,15 @@ from config.ratelimit.groups import (
     webhook_source,
 )
 from config.ratelimit.responses import for_machines, limiter_unavailable, too_many_requests
+from hypermedia.context import UNKNOWN, context_of
 
 logger = logging.getLogger(__name__)
+# Its own logger, which settings.LOGGING throttles to a line a minute: a down cache
+# cannot de-duplicate its own log lines, as the rejections above are through it.
+outage_logger = logging.getLogger("config.ratelimit.outage")
 
 # Seconds a fail-closed group tells clients to wait while the cache is down.
 UNAVAILABLE_RETRY_AFTER = 30
-# A down cache cannot de-duplicate its own log lines: one per process this often.
-CACHE_FAILURE_LOG_INTERVAL = 60.0
 
 
 class CacheUnavailable(Exception):
@@ -104,19 +105,9 @@ def log_rejection_once(request: HttpRequest, check: Check, usage: Usage) -> None
         )
 
 
-_last_cache_failure_log = 0.0
-
-
 def log_cache_failure(error: CacheUnavailable, failing_open: bool) -> None:
-    global _last_cache_failure_log  # a per-process throttle: the cache is what failed
-    now = time.monotonic()
-    if now - _last_cache_failure_log >= CACHE_FAILURE_LOG_INTERVAL:
-        _last_cache_failure_log = now
-        outcome = "letting requests through" if failing_open else "refusing fail-closed groups"
-        logger.error("Rate limiting cache unavailable (%s): %s", error, outcome)
-
-
-_UNRESOLVED = object()
+    outcome = "letting requests through" if failing_open else "refusing fail-closed groups"
+    outage_logger.error("Rate limiting cache unavailable (%s): %s", error, outcome)
 
 
 class RateLimitMiddleware:
@@ -134,16 +125,16 @@ class RateLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if self.leaves(request) or getattr(request, "rate_limit_counted", False):
+        context = context_of(request)
+        if self.leaves(request) or context.rate_limits is not None:
             return self.get_response(request)
-        match = getattr(request, "rate_limit_match", _UNRESOLVED)
-        if match is _UNRESOLVED:
-            match = request.rate_limit_match = match_of(request)
+        match = context.route
+        if match is UNKNOWN:
+            match = context.route = match_of(request)
         checks = checks_for(request, match)
         if any(check.group in self.deferred for check in checks):
             return self.get_response(request)
-        request.rate_limit_counted = True
-        limits = request.rate_limits = ViewLimits(request)
+        limits = context.rate_limits = ViewLimits(request)
         try:
             counted = [(check, usage) for check in checks if (usage := count(request, check))]
         except CacheUnavailable as error:
@@ -191,8 +182,8 @@ class ViewLimits:
     before that a delivery is a stranger's, counted against the stranger's address and
     only when it fails; one whose signature holds never meets that bucket, so strangers
     failing from the sender's address (a NAT, an office proxy) cannot lock it out. The
-    middleware sets one on every request it counts (`request.rate_limits`, as
-    AuthenticationMiddleware sets `request.user`), so views,
+    middleware sets one on every request it counts (`request.torii.rate_limits`,
+    hypermedia/context.py), so views,
     which never import config, spend buckets and get the site's own refusals back.
     """
 

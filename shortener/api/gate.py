@@ -64,9 +64,9 @@ def gate(view):
 
 def admit(request: HttpRequest) -> HttpResponse | None:
     """The refusal for a request that may not reach the API, or None."""
-    request.api_token = tokens.from_request(request)
-    if request.api_token is not None:
-        request.user = request.api_token.user
+    token = tokens.from_request(request)
+    if token is not None:
+        request.user = token.user
     if not flag_is_active(request, FLAG):
         return problem(403, "api-disabled", TYPES["api-disabled"])
     return body_refusal(request)

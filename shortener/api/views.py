@@ -9,6 +9,7 @@ from ninja import Path, Query, Router
 from pydantic import WithJsonSchema
 from waffle import flag_is_active
 
+from hypermedia.context import context_of
 from hypermedia.pagination import get_page, link_header
 from shortener import links
 from shortener.api import problems
@@ -167,7 +168,7 @@ def create_links(request: HttpRequest, payload: LinkBatch) -> HttpResponse:
             link = link_json(request, outcome.link)
             results.append({"index": index, "status": status, "link": link})
     created = sum(outcome.created for outcome in outcomes)
-    limits = getattr(request, "rate_limits", None)
+    limits = context_of(request).rate_limits
     if limits is not None and created > 1:
         limits.links_created(created - 1)  # the request itself counted one already
     return json_response(

@@ -2,10 +2,14 @@
 
 The active domains are read in one query and kept per process for DOMAINS_TTL seconds
 (a change in admin clears this process's copy at once, the others' within the TTL),
-so the hot path and Django's host check (`config/allowed_hosts.py`) ask a dict, not the
-database. The Host header is Django's own, validated: an unknown host never gets here
-but a 400. A configured host (ALLOWED_HOSTS) that is no domain serves the site's own
-domain, as every host did before there were domains.
+so the hot path and the host check ask a dict, not the database.
+
+The Host is checked here, by `HostMiddleware`, first in the stack: Django's ALLOWED_HOSTS
+is "*" (its documented way to check the Host oneself, in the first middleware), and a
+host must be an active domain or match CONFIGURED_HOSTS (the ALLOWED_HOSTS variable,
+with Django's own matching: `.example.com`, `*`) or get Django's 400 and its one log
+line. A configured host that is no domain serves the site's own domain, as every host
+did before there were domains.
 """
 
 import logging
@@ -14,10 +18,14 @@ import threading
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.db import DatabaseError
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.request import validate_host
 
+from hypermedia.context import UNKNOWN, context_of
 from shortener.domains.models import Domain
 from shortener.policy.slugs import SLUG_PATTERN
 
@@ -100,10 +108,6 @@ for signal in (post_save, post_delete):
 m2m_changed.connect(forget_domains, sender=Domain.groups.through, dispatch_uid="forget-domains-m2m")
 
 
-def is_active_host(host: str) -> bool:
-    return host in table().active
-
-
 def site_pk() -> int:
     site = table().site
     if site is not None:
@@ -113,16 +117,36 @@ def site_pk() -> int:
 
 def of_request(request: HttpRequest) -> Served | None:
     """The request's domain, None for a host that is an inactive domain. Raises
-    DisallowedHost (a 400) for a host that is neither a domain nor configured."""
-    if "torii_domain" in request.__dict__:
-        return request.torii_domain
-    name = host_name(request.get_host())
+    DisallowedHost (a 400) for a host that is neither an active domain nor configured.
+    Worked out once, by HostMiddleware, and kept on the request's context."""
+    context = context_of(request)
+    served = context.domain
+    if served is not UNKNOWN:
+        return served
+    name = context.host or checked_host(request)
     current = table()
     served = current.active.get(name)
     if served is None and name not in current.inactive:
         served = current.site or served_site()
-    request.torii_domain = served
+    context.domain = served
     return served
+
+
+def checked_host(request: HttpRequest) -> str:
+    """The request's host name, once it is a configured host or an active domain; else
+    DisallowedHost. A configured host needs no domain table (no query: whitenoise's
+    files are answered below HostMiddleware without the database)."""
+    # get_host() checks the syntax (and X-Forwarded-Host only behind trusted proxies);
+    # its ALLOWED_HOSTS is "*": the name is checked here.
+    host = request.get_host()
+    name = host_name(host)
+    if not validate_host(name, settings.CONFIGURED_HOSTS) and name not in table().active:
+        raise DisallowedHost(
+            f"Invalid HTTP_HOST header: {host!r}. You may need to add {name!r} to "
+            "ALLOWED_HOSTS, or make it an active domain."
+        )
+    context_of(request).host = name
+    return name
 
 
 def host_name(host: str) -> str:
@@ -138,6 +162,18 @@ def served_site() -> Served:
     site = Domain.objects.site()
     forget_domains()
     return Served(site.pk, site.host, True, site.origin, "", site.unknown_redirect)
+
+
+class HostMiddleware:
+    """The Host check, first in MIDDLEWARE: an active domain, or a configured host, or
+    DisallowedHost, which Django answers with its 400 and logs as one line."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        checked_host(request)
+        return self.get_response(request)
 
 
 class DomainMiddleware:
@@ -181,8 +217,8 @@ def site_links(request: HttpRequest) -> dict[str, str]:
     site's address, so a 404 page's "Sign in" leads to the site rather than to a 404.
     Only a request whose domain is known already (DomainMiddleware, the redirect) gets
     one: a page rendered before that, or while the database is away, stays relative."""
-    domain = request.__dict__.get("torii_domain")
-    if domain is None or domain.is_site:
+    domain = context_of(request).domain
+    if domain is None or domain is UNKNOWN or domain.is_site:
         return {"site_root": ""}
     site = table().site
     return {"site_root": site.origin if site is not None else ""}

@@ -1,7 +1,7 @@
 """Processing stored events in the background: the task, bounded retries, replay.
 
 The receiver stores an event and enqueues `process_event`; a worker (`manage.py
-db_worker`, started by `make run`) runs it. The handler's effect and the event's new
+task_worker`, started by `make run`) runs it. The handler's effect and the event's new
 status commit in one transaction on the locked event row, so each effect happens once
 per delivery id however often the task runs.
 """

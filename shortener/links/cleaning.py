@@ -216,8 +216,7 @@ def clean_domain(value, domains: Domains) -> Domain:
 def own_hosts(context: Context) -> tuple[list[str], list[str]]:
     """This installation's hosts, which no link may lead to (a loop): the configured
     ones and those marked so with their subdomains, the other short domains as they are."""
-    # type() rather than isinstance(): the entry that stands for the domains is a str too.
-    configured = [h for h in settings.ALLOWED_HOSTS if type(h) is str and h != "*"]
+    configured = [h for h in settings.CONFIGURED_HOSTS if h != "*"]
     with_subdomains = [*configured, settings.SITE_HOST]
     if context.own_host:
         with_subdomains.append(split_domain_port(context.own_host)[0])

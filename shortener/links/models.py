@@ -226,10 +226,6 @@ class Link(models.Model):
         instance._stored_domain_id = instance.__dict__.get("domain_id")
         return instance
 
-    def get_short_path(self) -> str:
-        """The path alone, on whatever host asks: for the full URL use `short_url`."""
-        return reverse("follow", args=[self.slug])
-
     @property
     def state(self) -> LinkState:
         return state_of(

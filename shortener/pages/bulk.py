@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from hypermedia.context import context_of
 from hypermedia.fragments import varies_on_htmx, wants_fragment
 from shortener.links import access
 from shortener.links.models import LinkState
@@ -73,7 +74,7 @@ def bulk_create(request: HttpRequest) -> HttpResponse:
                 filename=upload.name[:200] if upload else "",
                 total=data["total"],
             )
-            limits = getattr(request, "rate_limits", None)
+            limits = context_of(request).rate_limits
             if limits is not None:
                 limits.links_created(data["total"] - 1)  # the request counted one
             bulk.enqueue(job)

@@ -107,8 +107,3 @@ def imported_slug_problem(slug: str, *, reserved: bool = True) -> str | None:
     if reserved and is_reserved(slug):
         return f"“{slug}” is reserved for the site's own pages; choose another."
     return None
-
-
-def is_valid_slug(slug: str) -> bool:
-    """Could this string be a slug at all (generated or custom)? Cheap guard for lookups."""
-    return bool(SLUG.fullmatch(slug))

@@ -23,7 +23,7 @@ CHUNK = 2000
 
 
 def command_host() -> str:
-    hosts = [host for host in settings.ALLOWED_HOSTS if host not in ("*", "")]
+    hosts = [host for host in settings.CONFIGURED_HOSTS if host not in ("*", "")]
     return hosts[0].lstrip(".") if hosts else "localhost"
 
 

@@ -1,16 +1,13 @@
 """Visit-limit claims: one visit of a limited link claimed in the shared counters, exactly."""
 
 import logging
-import threading
-import time
 from enum import Enum
 
 from django.core.cache import caches
 
 from shortener.redirect.lookup import Snapshot
 
-# A down cache cannot de-duplicate its own log lines: one per process this often.
-COUNTERS_DOWN_LOG_INTERVAL = 60.0
+# Logged on every failed claim: settings.LOGGING throttles this logger to a line a minute.
 logger = logging.getLogger(__name__)
 
 
@@ -48,17 +45,7 @@ def take_visit(link: Snapshot) -> Claim:
     return Claim.TAKEN if count <= link.max_visits else Claim.USED_UP
 
 
-_last_counters_down_log = float("-inf")
-_counters_down_lock = threading.Lock()
-
-
 def log_counters_down(error: str) -> None:
-    global _last_counters_down_log  # a per-process throttle: the cache is what failed
-    with _counters_down_lock:
-        now = time.monotonic()
-        if now - _last_counters_down_log < COUNTERS_DOWN_LOG_INTERVAL:
-            return
-        _last_counters_down_log = now
     logger.error(
         "Counters cache unavailable (%s): links with a visit limit answer 503, "
         "links without one keep redirecting",

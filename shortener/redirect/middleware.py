@@ -6,6 +6,7 @@ import time
 
 from django.http import HttpRequest, HttpResponse
 
+from hypermedia.context import context_of
 from shortener.links import passwords
 from shortener.links.models import LinkState
 from shortener.policy.slugs import SLUG_PATTERN
@@ -30,10 +31,10 @@ def live_redirect(request: HttpRequest, slug: str) -> HttpResponse | None:
     if counted and link.max_visits is not None:
         claim = take_visit(link)
         if claim is not Claim.TAKEN:
-            request.torii_claim = claim
+            context_of(request).claim = claim
             return None
     if counted:
-        buffer.add(link.pk, request.META)
+        buffer.add(link.pk, request.META, address=context_of(request).client_address)
     response = HttpResponse(status=link.redirect_code)
     response["Location"] = link.target
     if link.redirect_code in (302, 307):
@@ -51,19 +52,20 @@ def smart_redirect(request: HttpRequest, link: Snapshot, *, shown_password: bool
         and passwords.unlocked(request.COOKIES.get(passwords.COOKIE_NAME), link.pk, smart.password)
     )
     counted = request.method in ("GET", "POST")
-    country = country_of(request.META) if counted or "country" in smart.needs else ""
+    address = context_of(request).client_address
+    country = country_of(request.META, address) if counted or "country" in smart.needs else ""
     facts = facts_of(request.META, time.time(), smart.needs, country)
     answer = decide(link, facts, unlocked=unlocked)
     if isinstance(answer, AskPassword | Gone):
-        request.torii_answer = answer
+        context_of(request).answer = answer
         return None
     if counted and link.max_visits is not None:
         claim = take_visit(link)
         if claim is not Claim.TAKEN:
-            request.torii_claim = claim
+            context_of(request).claim = claim
             return None
     if counted:
-        buffer.add(link.pk, request.META, country)
+        buffer.add(link.pk, request.META, country, address)
     status = 303 if request.method == "POST" else link.redirect_code
     if smart.password or smart.rules:
         # Its answer depends on the visitor: a browser must never keep it for good.

@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
+from hypermedia.context import context_of
 from shortener.links import access, passwords
 from shortener.links.models import Link, LinkState, StateChange
 from shortener.redirect.claims import Claim
@@ -61,9 +62,6 @@ def disabled_by_block(pk: int) -> bool:
     return latest is not None and bool(latest.blocked_domain)
 
 
-_unrenderable_logged = False
-
-
 def uncountable(request: HttpRequest) -> HttpResponse:
     """503 with Retry-After: the visit limit cannot be checked while the counters are down."""
     seconds = UNCOUNTABLE_RETRY_AFTER
@@ -72,11 +70,9 @@ def uncountable(request: HttpRequest) -> HttpResponse:
         response = render(request, "503.html", context, status=503)
     except Exception:
         # The site's page may need the very cache that is down (the flags in the
-        # header on Redis): a refusal must not become a 500, nor a log line each.
-        global _unrenderable_logged
-        if not _unrenderable_logged:
-            _unrenderable_logged = True
-            logger.exception("Could not render 503.html; sending a plain page instead")
+        # header on Redis): a refusal must not become a 500. settings.LOGGING throttles
+        # this logger to a line a minute.
+        logger.exception("Could not render 503.html; sending a plain page instead")
         response = HttpResponse(
             f"<!doctype html><title>503 Service Unavailable</title>"
             f"<h1>Temporarily unavailable</h1><p>{UNCOUNTABLE_REASON}</p>"
@@ -84,8 +80,8 @@ def uncountable(request: HttpRequest) -> HttpResponse:
             status=503,
         )
     response["Retry-After"] = str(seconds)
-    # Logged once a minute above; Django would add a line for every refused click.
-    response._has_been_logged = True
+    # No line from django.request for each refused click: the counters' logger says it
+    # once a minute (config/log_filters.ExplainedRefusals, in settings.LOGGING).
     return response
 
 
@@ -100,7 +96,8 @@ def follow(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404
     if request.method == "POST":
         return submitted(request, link)
-    if not hasattr(request, "torii_claim") and not hasattr(request, "torii_answer"):
+    context = context_of(request)
+    if context.claim is None and context.answer is None:
         state = link.state(time.time())
         if state != LinkState.ACTIVE:
             return gone(request, state, link)
@@ -112,12 +109,13 @@ def follow(request: HttpRequest, slug: str) -> HttpResponse:
 
 def refusal(request: HttpRequest, link: Snapshot) -> HttpResponse:
     """The answer when the redirect said no: the password page, gone, or uncountable."""
-    answer = getattr(request, "torii_answer", None)
+    context = context_of(request)
+    answer = context.answer
     if isinstance(answer, AskPassword):
         return asked(request, link)
     if isinstance(answer, Gone):
         return gone(request, answer.state, link)
-    if getattr(request, "torii_claim", Claim.USED_UP) is Claim.UNCOUNTABLE:
+    if context.claim is Claim.UNCOUNTABLE:
         return uncountable(request)
     return gone(request, LinkState.EXHAUSTED)
 

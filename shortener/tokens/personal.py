@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.http import HttpRequest
 from django.utils import timezone
 
+from hypermedia.context import UNKNOWN, context_of
 from shortener.tokens.models import ApiToken
 
 PREFIX = "torii_"
@@ -53,8 +54,7 @@ def from_header(request: HttpRequest) -> ApiToken | None:
 def from_request(request: HttpRequest) -> ApiToken | None:
     """The request's live token, looked up once: the site's rate limiter keys on its user
     before the gate admits the request, and both must see the same answer."""
-    try:
-        return request._torii_api_token
-    except AttributeError:
-        token = request._torii_api_token = from_header(request)
-        return token
+    context = context_of(request)
+    if context.api_token is UNKNOWN:
+        context.api_token = from_header(request)
+    return context.api_token

@@ -62,10 +62,6 @@ def daily_of(rows: list[DayRow], period: DateRange) -> list[tuple[date, int]]:
     return [(day, by_day.get(day, 0)) for day in period.dates()]
 
 
-def daily(link: Link, period: DateRange) -> list[tuple[date, int]]:
-    return daily_of(day_rows(link, period), period)
-
-
 @dataclass(frozen=True)
 class Breakdown:
     name: str

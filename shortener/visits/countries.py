@@ -35,11 +35,6 @@ def came_through_proxies(forwarded_for: str, trusted_proxies: int) -> bool:
     return forwarded_for.count(",") + 1 >= trusted_proxies
 
 
-def header_meta_key(header: str) -> str:
-    """`CF-IPCountry` → `HTTP_CF_IPCOUNTRY`, as WSGI puts it in META."""
-    return "HTTP_" + header.strip().upper().replace("-", "_") if header.strip() else ""
-
-
 def record_country(record) -> str:
     """The code in a database record: GeoLite2 and DB-IP `country.iso_code`, else the
     registered country, else a flat `country_code` (other MaxMind-format files)."""
@@ -182,24 +177,17 @@ def lookup(address: str) -> str:
     except ValueError:  # not an address
         return UNKNOWN
     except Exception:  # a corrupt file fails on the lookup, not always on opening
-        log_corrupt_once()
-        return UNKNOWN
-
-
-_corrupt_logged = False
-
-
-def log_corrupt_once() -> None:
-    global _corrupt_logged
-    if not _corrupt_logged:
-        _corrupt_logged = True
+        # Every failed lookup logs; settings.LOGGING throttles it to a line a minute.
         logger.exception(
             "GEOIP_PATH %s failed a lookup: countries are unknown", settings.GEOIP_PATH
         )
+        return UNKNOWN
 
 
-def country_of(meta) -> str:
-    """The visitor's country from the request's META (the address the limiter chose)."""
+def country_of(meta, address: str = "") -> str:
+    """The visitor's country from the request's META: a trusted proxy's header, else the
+    address (the one the rate limiter chose, `request.torii.client_address`; empty,
+    REMOTE_ADDR)."""
     key = settings.COUNTRY_HEADER_META
     forwarded_for = meta.get("HTTP_X_FORWARDED_FOR", "")
     if (
@@ -212,4 +200,4 @@ def country_of(meta) -> str:
     if not settings.GEOIP_PATH:
         return UNKNOWN
     database.reader()  # a replaced file clears what `lookup` remembers of the old one
-    return lookup(meta.get("torii.client_address") or meta.get("REMOTE_ADDR", ""))
+    return lookup(address or meta.get("REMOTE_ADDR", ""))

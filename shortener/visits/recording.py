@@ -263,17 +263,18 @@ class VisitBuffer:
         self._dropped_logged_at = -float("inf")
         self._failing = False  # the last flush failed: say the next failure in one line
 
-    def add(self, link_id: int, meta: dict, country: str | None = None) -> None:
+    def add(self, link_id: int, meta: dict, country: str | None = None, address: str = "") -> None:
         """Buffer one visit; its country is looked up now (`country` when the caller has
-        it already), so the address never has to be kept for it."""
+        it already), so the address never has to be kept for it. `address`: the client's
+        as the rate limiter chose it (`request.torii.client_address`, proxies
+        considered); empty, META's REMOTE_ADDR."""
         raw = (
             time.time(),
             link_id,
-            # The address the rate limiter worked out (proxies considered), if it ran.
-            meta.get("torii.client_address") or meta.get("REMOTE_ADDR", ""),
+            address or meta.get("REMOTE_ADDR", ""),
             meta.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT],
             meta.get("HTTP_REFERER", "")[:MAX_REFERRER],
-            country_of(meta) if country is None else country,
+            country_of(meta, address) if country is None else country,
         )
         directory, limit = _settings or _read_settings()
         journal = self._journal

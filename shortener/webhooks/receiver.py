@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from hypermedia.context import context_of
 from hypermedia.problems import problem
 from shortener.events import processing, schemas
 from shortener.events.models import (
@@ -66,7 +67,7 @@ def receive(request: HttpRequest, source: str) -> HttpResponse:
         delivery_id = verify(found, request, body)
     except signatures.SignatureRefused as refusal:
         return failed(request) or problem(401, "bad-signature", refusal.reason)
-    limits = getattr(request, "rate_limits", None)
+    limits = context_of(request).rate_limits
     if limits is not None and (refused := limits.webhook_verified(found.name)):
         return refused
     if WebhookEvent.objects.filter(source=found, delivery_id=delivery_id).exists():
@@ -77,11 +78,12 @@ def receive(request: HttpRequest, source: str) -> HttpResponse:
 def failed(request: HttpRequest) -> HttpResponse | None:
     """Count a delivery that is not the source's against the client's address.
 
-    The site's rate limiter sets request.rate_limits (config/ratelimit/middleware.py),
-    as authentication sets request.user; without it nothing is counted. Its answer is
-    the refusal to send instead, once the address has failed too often.
+    The site's rate limiter puts its buckets on the request's context
+    (hypermedia/context.py, config/ratelimit/middleware.py); without it nothing is
+    counted. Its answer is the refusal to send instead, once the address has failed too
+    often.
     """
-    limits = getattr(request, "rate_limits", None)
+    limits = context_of(request).rate_limits
     return limits.authentication_failed() if limits is not None else None
 
 

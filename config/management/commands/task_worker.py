@@ -1,8 +1,11 @@
-"""django_tasks_db's `db_worker`, which also reclaims the tasks of workers that died.
+"""`manage.py task_worker`: django_tasks_db's `db_worker`, which also reclaims the tasks
+of workers that died.
 
 On start-up and then every half TASK_RECLAIM_SECONDS (at most a minute) a thread puts
-tasks RUNNING for longer than the bound back to READY (config/stale_tasks.py). It
-overrides the library's command because config is listed before django_tasks_db.
+tasks RUNNING for longer than the bound back to READY (config/stale_tasks.py). A name of
+its own rather than the library's: a command that shadows another by app order is
+replaced silently the day the order changes, and `db_worker` would then run without
+reclaiming. The library's command keeps its options and its meaning.
 """
 
 import logging
@@ -57,7 +60,9 @@ class Command(db_worker.Command):
     help = db_worker.Command.help + ", reclaiming tasks whose worker died"
 
     def handle(self, **options) -> None:
-        # The library's handle builds its Worker by name; hand it ours for this call.
+        # The library's handle builds its Worker by the module's name for it and has no
+        # hook to pass another; hand it ours for this call (one command, one thread), so
+        # its options, reloader and signals stay the library's.
         reclaim_after = settings.TASK_RECLAIM_SECONDS
 
         def worker(**worker_options):
