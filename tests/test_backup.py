@@ -14,7 +14,7 @@ from shortener.links.models import Link
 from shortener.portability import backup, export
 from shortener.visits.models import DailyStat, Visit
 from tests.conftest import make_user, make_visits, run_manage, set_flag
-from tests.test_fidelity import PASSWORD, every_kind_of_link
+from tests.test_fidelity import PASSWORD, every_kind_of_link, unlock
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -71,7 +71,7 @@ def test_a_restore_replaces_the_instance_with_the_backup(tmp_path, client):
     assert jsonl_export() == before
     assert (Visit.objects.count(), DailyStat.objects.count()) == counts
     locked = Link.objects.get(target="https://example.com/secret")
-    answer = client.post(f"/{locked.slug}", {"password": PASSWORD})
+    answer = unlock(client, locked, PASSWORD)
     assert (answer.status_code, answer["Location"]) == (303, "https://example.com/secret")
     assert client.login(username="alice", password="correct-horse-battery")
 

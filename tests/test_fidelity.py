@@ -15,7 +15,7 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from shortener import links
-from shortener.links import access
+from shortener.links import access, passwords
 from shortener.links.models import Link
 from shortener.portability import export, formats, importing
 from tests.conftest import make_domain, make_user
@@ -115,8 +115,8 @@ def test_a_restored_link_behaves_as_before(client):
 
     locked = restored["https://example.com/secret"]
     assert client.get(f"/{locked.slug}").status_code == 200  # the password page, no Location
-    assert client.post(f"/{locked.slug}", {"password": "wrong"}).status_code == 403
-    right = client.post(f"/{locked.slug}", {"password": PASSWORD})
+    assert unlock(client, locked, "wrong").status_code == 403
+    right = unlock(client, locked, PASSWORD)
     assert (right.status_code, right["Location"]) == (303, "https://example.com/secret")
 
     ruled = restored["https://example.com/desk"]
@@ -139,6 +139,12 @@ def test_a_restored_link_behaves_as_before(client):
         "https://example.com/v3",
     ]
     assert {change.changed_by_id for change in history} == {alice.pk}
+
+
+def unlock(client, link, password: str):
+    """The password form as the page sends it: the password and the form's own token."""
+    token = passwords.form_token(link.pk, link.password)
+    return client.post(f"/{link.slug}", {"password": password, passwords.FORM_TOKEN_FIELD: token})
 
 
 def csv_row(**cells) -> str:
