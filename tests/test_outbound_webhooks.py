@@ -371,3 +371,19 @@ def test_a_test_event_and_a_replay(alice, receiver, django_capture_on_commit_cal
 def test_no_endpoint_no_outbox_rows(alice):
     links.create({"target": "https://example.com/a"}, actor=alice)
     assert Delivery.objects.count() == 0
+
+
+def test_with_the_database_queue_the_task_is_written_with_the_change(settings, alice):
+    from django.db import transaction
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    endpoint_for(alice, "https://hooks.example.com/in")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        links.create({"target": "https://example.com/a"}, actor=alice)
+        assert DBTaskResult.objects.count() == 1  # in the change's own transaction
+        raise RuntimeError("the change rolls back")
+    assert DBTaskResult.objects.count() == 0 and Delivery.objects.count() == 0
+    links.create({"target": "https://example.com/b"}, actor=alice)
+    queued = DBTaskResult.objects.get()
+    assert queued.args_kwargs["args"] == [Delivery.objects.get().pk]

@@ -30,6 +30,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
+from django_tasks_db.backend import DatabaseBackend
 from standardwebhooks.webhooks import Webhook
 
 from shortener.domains.models import Domain
@@ -111,6 +112,18 @@ def schedule(delivery_id: int, *, at: datetime | None = None) -> None:
     except Exception:
         # The delivery stays pending; deliver_due finds it.
         logger.exception("could not queue webhook delivery %s", delivery_id)
+
+
+def queue_with_change(ids: list[int]) -> None:
+    """Queue the deliveries of a change still in its transaction. The database queue
+    writes its task rows in that very transaction (committed with the change, or not at
+    all: nothing lost between the commit and the queue); any other queue (the tests'
+    immediate one) gets them once the change commits."""
+    if isinstance(deliver.get_backend(), DatabaseBackend):
+        for pk in ids:
+            schedule(pk)
+    else:
+        transaction.on_commit(lambda: [schedule(pk) for pk in ids])
 
 
 def deliver_due(*, now: datetime | None = None, **options) -> list[str]:

@@ -4,8 +4,9 @@ The link core sends `shortener.links.signals.links_changed` inside the transacti
 every write that changed links; `record` (connected in `ShortenerConfig.ready`) writes
 one `OutboundEvent` per link and one `Delivery` per endpoint that wants it, in that same
 transaction: a change that rolls back leaves no event, a committed one always has its
-event. Only once it commits are the deliveries queued (`transaction.on_commit`); one
-whose task is lost is still pending, and `delivery.deliver_due` finds it.
+event, and its deliveries' task rows are written in that transaction too where the
+queue is the database (`delivery.queue_with_change`; other queues get them on commit).
+A pending delivery whose task is lost anyway is found by `delivery.deliver_due`.
 """
 
 import uuid
@@ -13,7 +14,7 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
-from shortener.events.delivery import RETRY_WINDOW, schedule
+from shortener.events.delivery import RETRY_WINDOW, queue_with_change
 from shortener.events.models import Delivery, Endpoint, OutboundEvent
 from shortener.links import access
 from shortener.links.representation import link_fields
@@ -56,8 +57,7 @@ def record(sender, *, event: str, links, **kwargs) -> None:
             for e in wanting
         )
     if made:
-        ids = [d.pk for d in made]
-        transaction.on_commit(lambda: queue(ids))
+        queue_with_change([d.pk for d in made])
 
 
 def test_event(endpoint: Endpoint) -> Delivery:
@@ -77,10 +77,5 @@ def test_event(endpoint: Endpoint) -> Delivery:
             created_at=now,
             retry_until=now + RETRY_WINDOW,
         )
-        transaction.on_commit(lambda: queue([made.pk]))
+        queue_with_change([made.pk])
     return made
-
-
-def queue(ids: list[int]) -> None:
-    for pk in ids:
-        schedule(pk)
