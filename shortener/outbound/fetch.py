@@ -147,6 +147,26 @@ def checked_addresses(
     return found
 
 
+OWN_TTL = 60.0  # seconds the system resolver's answers for Torii's own names are kept
+_own_seen: dict[str, tuple[float, list[str]]] = {}
+
+
+def own_lookup(host: str, port: int, resolver: Resolver) -> list[str]:
+    """`resolver(host)`, remembered a minute when it is the system's: every delivery asks
+    for every short domain, and their addresses rarely move."""
+    if resolver is not system_resolver:
+        return resolver(host, port)
+    now = time.monotonic()
+    seen = _own_seen.get(host)
+    if seen is None or seen[0] < now:
+        try:
+            seen = (now + OWN_TTL, resolver(host, port))
+        except FetchFailed:
+            seen = (now + OWN_TTL, [])
+        _own_seen[host] = seen
+    return seen[1]
+
+
 def own_addresses(hosts: Iterable[str], port: int, resolver: Resolver) -> set[Address]:
     """The addresses Torii's own names resolve to (loopback ones are refused anyway)."""
     own: set[Address] = set()
@@ -159,7 +179,8 @@ def own_addresses(hosts: Iterable[str], port: int, resolver: Resolver) -> set[Ad
             own.add(literal)
             continue
         try:
-            own.update(ipaddress.ip_address(a.split("%")[0]) for a in resolver(host, port))
+            found = own_lookup(host, port, resolver)
+            own.update(ipaddress.ip_address(a.split("%")[0]) for a in found)
         except (FetchFailed, ValueError):
             continue
     return {a for a in own if not a.is_loopback}
