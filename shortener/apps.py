@@ -16,7 +16,10 @@ class ShortenerConfig(AppConfig):
 
 
 def schedule_backups(**kwargs) -> None:
-    """Every migrate (each `make run` start) queues the daily backup when none is waiting."""
+    """Every migrate (each `make run` start) queues the daily backup and the outbound
+    webhooks' sweep when none is waiting."""
+    from shortener.events import delivery
     from shortener.portability import schedule
 
     schedule.schedule_next()
+    delivery.schedule_sweep()

@@ -379,12 +379,40 @@ def test_with_the_database_queue_the_task_is_written_with_the_change(settings, a
     from django_tasks_db.models import DBTaskResult
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+    def queued():
+        return DBTaskResult.objects.filter(task_path=deliveries.deliver.module_path)
+
     endpoint_for(alice, "https://hooks.example.com/in")
     with pytest.raises(RuntimeError), transaction.atomic():
         links.create({"target": "https://example.com/a"}, actor=alice)
-        assert DBTaskResult.objects.count() == 1  # in the change's own transaction
+        assert queued().count() == 1  # in the change's own transaction
         raise RuntimeError("the change rolls back")
-    assert DBTaskResult.objects.count() == 0 and Delivery.objects.count() == 0
+    assert queued().count() == 0 and Delivery.objects.count() == 0
     links.create({"target": "https://example.com/b"}, actor=alice)
-    queued = DBTaskResult.objects.get()
-    assert queued.args_kwargs["args"] == [Delivery.objects.get().pk]
+    queued_one = queued().get()
+    assert queued_one.args_kwargs["args"] == [Delivery.objects.get().pk]
+
+
+def test_the_sweep_queues_what_a_lost_task_left_pending(
+    alice, receiver, django_capture_on_commit_callbacks
+):
+    one = receiver()
+    endpoint_for(alice, one.url)
+    with django_capture_on_commit_callbacks(execute=False):  # the task is lost
+        links.create({"target": "https://example.com/a"}, actor=alice)
+    assert one.received == []
+    assert deliveries.requeue_lost(now=timezone.now()) == 0  # not overdue yet: may be queued
+    assert deliveries.requeue_lost(now=timezone.now() + timedelta(minutes=6)) == 1
+    assert Delivery.objects.get().status == DeliveryStatus.DELIVERED
+    assert len(one.received) == 1
+
+
+def test_the_sweep_is_scheduled_once(settings):
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    DBTaskResult.objects.filter(task_path=deliveries.sweep.module_path).delete()
+    assert deliveries.schedule_sweep() is True
+    assert deliveries.schedule_sweep() is False
+    assert DBTaskResult.objects.filter(task_path=deliveries.sweep.module_path).count() == 1

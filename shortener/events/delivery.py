@@ -136,6 +136,50 @@ def deliver_due(*, now: datetime | None = None, **options) -> list[str]:
     ]
 
 
+SWEEP_EVERY = timedelta(minutes=5)
+
+
+@task()
+def sweep() -> str:
+    """Every five minutes: queue again what a lost task left pending. Chained like the
+    daily backup: it schedules its next run, and each `migrate` one when none waits."""
+    try:
+        found = requeue_lost()
+    finally:
+        schedule_sweep()
+    return f"queued {found} lost delivery(ies)"
+
+
+def requeue_lost(now: datetime | None = None) -> int:
+    """Queue each pending delivery overdue by a sweep's interval: its task was lost (a
+    retry that could not be queued, a queue that was down). A second task for one that
+    was not lost is harmless: the first to claim it sends it, the other finds it not due."""
+    now = now or timezone.now()
+    lost = Delivery.objects.filter(
+        status=DeliveryStatus.PENDING,
+        endpoint__enabled=True,
+        next_attempt_at__lte=now - SWEEP_EVERY,
+    )
+    ids = list(lost.order_by("id").values_list("pk", flat=True)[:1000])
+    for pk in ids:
+        schedule(pk)
+    return len(ids)
+
+
+def schedule_sweep(now: datetime | None = None) -> bool:
+    """Queue the next sweep unless one waits; only the database queue can wait."""
+    backend = sweep.get_backend()
+    if not isinstance(backend, DatabaseBackend):
+        return False
+    from django_tasks_db.models import DBTaskResult
+
+    waiting = DBTaskResult.objects.filter(task_path=sweep.module_path, status="READY")
+    if waiting.exists():
+        return False
+    sweep.using(run_after=(now or timezone.now()) + SWEEP_EVERY).enqueue()
+    return True
+
+
 def earlier_pending(delivery: Delivery) -> bool:
     if delivery.link_pk is None:
         return False
