@@ -242,6 +242,14 @@ USE_X_FORWARDED_HOST = TRUSTED_PROXY_COUNT > 0
 # How long a GitHub-style body is remembered: its delivery id is not signed, so the
 # same signed body under a new X-GitHub-Delivery is a replay within this window.
 WEBHOOK_REPLAY_WINDOW = timedelta(hours=env.integer("WEBHOOK_REPLAY_WINDOW_HOURS", 24, minimum=1))
+# Outbound webhooks (docs/webhooks.md): endpoints must use https unless this is set,
+# for development against a receiver without TLS.
+WEBHOOKS_ALLOW_HTTP = env.boolean("WEBHOOKS_ALLOW_HTTP", False)
+# After a rotation, the previous secret signs deliveries too for this long.
+WEBHOOKS_SECRET_GRACE = timedelta(hours=env.integer("WEBHOOKS_SECRET_GRACE_HOURS", 24, minimum=0))
+# Never read from the environment: only the test suite sets it, so its receivers on
+# 127.0.0.1 can be reached. Everywhere else the safe fetcher refuses loopback.
+OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = False
 
 # --- Background tasks (django.tasks): webhook events are processed by a worker ---
 # The database queue needs no server; `make run` starts `manage.py task_worker` beside

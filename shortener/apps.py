@@ -7,11 +7,19 @@ class ShortenerConfig(AppConfig):
     verbose_name = "Short links"
 
     def ready(self) -> None:
+        from shortener.events import outbox
+        from shortener.links.signals import links_changed
+
         post_migrate.connect(schedule_backups, sender=self)
+        # The outbox of outbound webhooks hears every link write, in its transaction.
+        links_changed.connect(outbox.record, dispatch_uid="outbound-webhooks-outbox")
 
 
 def schedule_backups(**kwargs) -> None:
-    """Every migrate (each `make run` start) queues the daily backup when none is waiting."""
+    """Every migrate (each `make run` start) queues the daily backup and the outbound
+    webhooks' sweep when none is waiting."""
+    from shortener.events import delivery
     from shortener.portability import schedule
 
     schedule.schedule_next()
+    delivery.schedule_sweep()

@@ -10,7 +10,12 @@ from shortener.domains.models import (  # noqa: F401
     site_domain_pk,
 )
 from shortener.events.models import (  # noqa: F401
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Endpoint,
     EventStatus,
+    OutboundEvent,
     SignatureScheme,
     WebhookEvent,
     WebhookSecret,

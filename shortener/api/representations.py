@@ -12,6 +12,7 @@ from waffle import flag_is_active
 
 from hypermedia.pagination import page_relations
 from shortener.links.models import Link
+from shortener.links.representation import link_fields
 from shortener.visits import analytics
 from shortener.visits.ranges import DateRange
 
@@ -72,36 +73,8 @@ def link_relations(request: HttpRequest, link: Link) -> dict:
     return relations
 
 
-def tag_names(link: Link) -> list[str]:
-    # A page prefetches into `tag_list`: a related manager per link costs more than its query.
-    tags = getattr(link, "tag_list", None)
-    return [tag.name for tag in (link.tags.all() if tags is None else tags)]
-
-
 def link_json(request: HttpRequest, link: Link) -> dict:
-    return {
-        "slug": link.slug,
-        "domain": link.domain.host,
-        "key": link.key,
-        "short_url": link.short_url,
-        "target": link.target,
-        "title": link.title,
-        "notes": link.notes,
-        "tags": tag_names(link),
-        "redirect_code": link.redirect_code,
-        "expires_at": link.expires_at,
-        "max_visits": link.max_visits,
-        "visit_count": link.visit_count,
-        # The API answers only the link's owner and staff: they may see where it leads.
-        "password_protected": link.is_protected,
-        "password_failures": link.password_failures,
-        "rules": link.rules,
-        "forward_query": link.forward_query,
-        "state": link.state.value,
-        "created_at": link.created_at,
-        "updated_at": link.updated_at,
-        "_links": link_relations(request, link),
-    }
+    return {**link_fields(link), "_links": link_relations(request, link)}
 
 
 def page_json(request: HttpRequest, page: Page) -> dict:

@@ -5,6 +5,7 @@ import hashlib
 import secrets
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -148,3 +149,131 @@ class WebhookEvent(models.Model):
 
     def body_text(self) -> str:
         return bytes(self.body).decode("utf-8", errors="replace")
+
+
+# Outbound webhooks: endpoints others run, the outbox of events, and each delivery.
+
+
+class Endpoint(models.Model):
+    """A URL that wants Torii's events about its owner's links (staff: every link).
+
+    Its signing secret is shown once, when made or rotated; after a rotation the previous
+    one keeps signing too (both signatures are sent) until `previous_secret_until`.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
+    url = models.URLField(max_length=2048)
+    event_types = models.JSONField(
+        default=list, blank=True, help_text="The event types it wants; none listed: all of them."
+    )
+    enabled = models.BooleanField(default=True)
+    description = models.CharField(max_length=200, blank=True)
+    secret = models.CharField(max_length=100, editable=False)
+    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    previous_secret_until = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Since when every delivery has failed (None while the last one succeeded).
+    failing_since = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.description or self.url
+
+    def wants(self, event_type: str) -> bool:
+        return not self.event_types or event_type in self.event_types
+
+    def signing_secrets(self, now=None) -> list[str]:
+        """The secrets that sign a delivery now: the current one, and the previous one
+        during its grace period."""
+        now = now or timezone.now()
+        found = [self.secret]
+        if self.previous_secret and self.previous_secret_until and now < self.previous_secret_until:
+            found.append(self.previous_secret)
+        return found
+
+    def rotate_secret(self, *, grace, now=None) -> str:
+        """A fresh secret, returned (the only time it is shown); the old one signs too
+        for `grace`."""
+        now = now or timezone.now()
+        self.previous_secret, self.previous_secret_until = self.secret, now + grace
+        self.secret = new_secret()
+        self.save(update_fields=["secret", "previous_secret", "previous_secret_until"])
+        return self.secret
+
+
+class OutboundEvent(models.Model):
+    """The outbox: one row per change, written in the transaction of the change."""
+
+    public_id = models.CharField(max_length=40, unique=True)  # the webhook-id, msg_…
+    event_type = models.CharField(max_length=50)
+    link = models.ForeignKey(
+        "shortener.Link", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    payload = models.JSONField(encoder=DjangoJSONEncoder)  # the body's `data`
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.public_id}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed (not retried)"
+
+
+class Delivery(models.Model):
+    """One event for one endpoint, until delivered or given up."""
+
+    event = models.ForeignKey(OutboundEvent, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
+    # Copied from the event: the order per link is asked of this table alone.
+    link_pk = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    retry_until = models.DateTimeField()  # 24 hours after it was made (or replayed)
+    last_outcome = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["event", "endpoint"], name="delivery_once_per_endpoint")
+        ]
+        indexes = [
+            models.Index(fields=["endpoint", "link_pk", "status", "id"]),
+            models.Index(fields=["status", "next_attempt_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint}"
+
+
+class DeliveryAttempt(models.Model):
+    """One try: what came back (status, duration, the answer's first KB) or what failed."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="tries")
+    at = models.DateTimeField(default=timezone.now)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    response_head = models.TextField(blank=True)  # at most 1 KB of the answer's body
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.status_code or self.error} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -181,6 +181,12 @@ def may_delete(actor, link: Link) -> bool:
     return may_change(actor, link)
 
 
+def may_receive_events(actor, link: Link) -> bool:
+    """Whether `actor`'s outbound webhook endpoints hear of the link's changes (its
+    deletion too): whoever may see it."""
+    return may_see(actor, link)
+
+
 def may_export(actor, link: Link) -> bool:
     """The same links as `exportable()`, one at a time."""
     return may_see(actor, link)

@@ -26,6 +26,7 @@ from shortener.links.access import is_signed_in, may_create
 from shortener.links.cleaning import Domains, Lookups, clean, parse_when, taken
 from shortener.links.models import DestinationChange, Link, Tag
 from shortener.links.refusal import LinkRefused
+from shortener.links.signals import CREATED, changed
 from shortener.policy import slugs
 
 CHUNK = 1000
@@ -356,7 +357,10 @@ def insert(chunk: list[Prepared], actor) -> None:
     )
     for link, ready in zip(rows, chunk, strict=True):
         link._stored_slug = link.slug
+        # As if prefetched: what the event's payload reads, without a query a link.
+        link.tag_list = [Tag(pk=tag_ids[name], name=name) for name in ready.tags]
         ready.outcome.link = link
+    changed(CREATED, rows)
 
 
 def restore_times(rows: list[Link], chunk: list[Prepared]) -> None:

@@ -27,6 +27,7 @@ from django.utils import timezone
 from shortener.domains.models import BlockedDomain
 from shortener.links.access import recorded_as
 from shortener.links.models import Link, StateChange
+from shortener.links.signals import BLOCKED, ENABLED, changed
 from shortener.policy import targets
 
 # Sent after the transaction commits, with `keys`: the (domain id, slug) of every link a
@@ -125,6 +126,7 @@ def block(entry, *, by, reason: str = "", source: str) -> Blocked:
         said = f"{domain} is blocked" + (f": {reason}" if reason else "") + "."
         switch(
             hits,
+            event=BLOCKED,
             active=False,
             history=lambda link: StateChange(
                 link=link,
@@ -173,6 +175,7 @@ def unblock(entry, *, by, source: str = "") -> Unblocked:
             (held if still else back).append((link, still))
         switch(
             [link for link, _ in back],
+            event=ENABLED,
             active=True,
             history=lambda link: StateChange(
                 link=link,
@@ -201,9 +204,10 @@ def unblock(entry, *, by, source: str = "") -> Unblocked:
     )
 
 
-def switch(found: list[Link], *, active: bool, history) -> None:
-    """Set the links' state with one history row each, and have the redirect's lookup
-    cache forget them once this commits."""
+def switch(found: list[Link], *, event: str, active: bool, history) -> None:
+    """Set the links' state with one history row each, tell the rooms above (`event`,
+    inside the transaction), and have the redirect's lookup cache forget them once this
+    commits."""
     now = timezone.now()
     pks = [link.pk for link in found]
     for start in range(0, len(pks), CHUNK):
@@ -213,6 +217,8 @@ def switch(found: list[Link], *, active: bool, history) -> None:
     StateChange.objects.bulk_create([history(link) for link in found], batch_size=CHUNK)
     for link in found:
         link.is_active = active
+        link.updated_at = now
+    changed(event, found)
     keys = [(link.domain_id, link.slug) for link in found]
     if keys:
         transaction.on_commit(lambda: links_switched.send(sender=Link, keys=keys))

@@ -14,6 +14,7 @@ from shortener.links.blocking import blocked_entry
 from shortener.links.cleaning import clean, taken
 from shortener.links.models import DestinationChange, Link, StateChange, Tag
 from shortener.links.refusal import LinkRefused
+from shortener.links.signals import CREATED, DELETED, DISABLED, ENABLED, UPDATED, changed
 from shortener.policy import slugs
 
 SLUG_ATTEMPTS = 8
@@ -40,6 +41,7 @@ def create(
                     link=link, new_target=link.target, changed_by=recorded_as(actor)
                 )
                 set_tags(link, tags)
+                changed(CREATED, [link])
                 return link
         except IntegrityError:
             if slug:  # taken between the check and the insert
@@ -58,6 +60,8 @@ def edit(link: Link, *, by, own_host: str | None = None, **changes) -> Link:
         return link
     tags = cleaned.pop("tags", None)
     old_target = link.target
+    before = {name: getattr(link, name) for name in cleaned}
+    old_tags = sorted(link.tags.values_list("name", flat=True)) if tags is not None else None
     with transaction.atomic():
         for name, value in cleaned.items():
             setattr(link, name, value)
@@ -71,6 +75,11 @@ def edit(link: Link, *, by, own_host: str | None = None, **changes) -> Link:
             )
         if tags is not None:
             set_tags(link, tags)
+        # One event per edit that changed something: saving the same values is no change.
+        if any(getattr(link, name) != was for name, was in before.items()) or (
+            tags is not None and sorted(set(tags)) != old_tags
+        ):
+            changed(UPDATED, [link])
     return link
 
 
@@ -95,6 +104,7 @@ def disable(link: Link, *, by) -> bool:
             StateChange.objects.create(
                 link=link, action=StateChange.Action.DISABLED, changed_by=recorded_as(by)
             )
+            changed(DISABLED, [link])
     return was
 
 
@@ -117,6 +127,7 @@ def enable(link: Link, *, by) -> bool:
             StateChange.objects.create(
                 link=link, action=StateChange.Action.ENABLED, changed_by=recorded_as(by)
             )
+            changed(ENABLED, [link])
     return was
 
 
@@ -125,5 +136,7 @@ def delete(link: Link, *, by) -> bool:
     if link.deleted_at is not None:
         return False
     refuse_unless(access.may_delete(by, link), "delete")
-    link.delete_softly()
+    with transaction.atomic():
+        link.delete_softly()
+        changed(DELETED, [link])
     return True
