@@ -13,9 +13,9 @@ from config.ratelimit.client_address import address_key, client_address
 from shortener.tokens import personal as tokens
 
 API_PREFIX = "/api/"
-# Creating links, signing in and delivering webhooks are POSTs; a GET to the same URL
-# is browsing.
-POST_ONLY = frozenset({"create", "login", "webhook"})
+# Creating links, signing in, delivering webhooks and reporting a link are POSTs; a GET
+# to the same URL is browsing.
+POST_ONLY = frozenset({"create", "login", "webhook", "report"})
 _READABLE_SOURCE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -130,6 +130,8 @@ def checks_for(request: HttpRequest, match: ResolverMatch | None) -> list[Check]
         # The source's own bucket is spent by the receiver once the signature holds
         # (middleware.ViewLimits); a stranger's failures count against its address.
         checks.append(Check("auth-failures", "auth-failures", address_of(request), spend=False))
+    elif group == "report":
+        checks.append(Check("report", "report", address_of(request)))
     elif group == "create":
         checks.append(Check("create", "create", user_or_address(request)))
     elif group == "redirect" and request.method == "POST" and match is not None:

@@ -26,6 +26,7 @@ from shortener.pages import qr
 from shortener.pages.forms import CreateLinkForm, LinkForm, RuleForm
 from shortener.policy import countries, redirect_rules
 from shortener.portability.spreadsheets import csv_lines
+from shortener.safety import reports
 from shortener.visits import analytics, ranges
 from shortener.visits import countries as country_sources
 
@@ -252,6 +253,8 @@ def detail_context(
         "max_rules": redirect_rules.MAX_RULES,
         "rule_form": rule_form or RuleForm(),
         "rules_message": rules_message,
+        # The reasons only: who reported it stays with staff.
+        "report_reasons": reports.open_reasons(link),
     }
 
 
