@@ -17,7 +17,7 @@ from shortener.models import BlockedDomain, Decision, Link, LinkState, Report, S
 from shortener.redirect.lookup import forget_lookups
 from shortener.redirect.middleware import live_redirect
 from shortener.safety import form_token, reports
-from tests.conftest import per_day, make_link, make_user
+from tests.conftest import make_link, make_user, per_day
 
 pytestmark = pytest.mark.django_db
 
@@ -143,11 +143,8 @@ def test_three_reporters_quarantine_the_link_on_the_fast_path(client, link, behi
     assert warned.status_code == 200 and "Location" not in warned
     assert WARNING in body
     assert "login.bank.example/verify?account=1" in body  # the destination, as text
-    assert (
-        f'href="{TARGET}"' not in body
-        and "login.bank.example/verify" not in (body.split("<a ")[-1])
-    )
-    assert "continue" not in body.lower().split("reviewing it")[1].split("home page")[0]
+    assert 'href="https://login.bank.example' not in body  # never as a link
+    assert "+continue" not in body  # staff have not let visitors past it
     assert client.get(f"/{link.slug}+continue").status_code == 200  # the warning again
     assert client.head(f"/{link.slug}").status_code == 200
 
@@ -267,7 +264,7 @@ def test_the_owner_sees_the_state_and_the_reasons_not_the_reporters(client, link
 
 def test_owners_cannot_lift_a_quarantine(client, link):
     quarantined(link)
-    for write in (links.release, lambda l, by: links.let_continue(l, by=by, allowed=True)):
+    for write in (links.release, lambda each, by: links.let_continue(each, by=by, allowed=True)):
         with pytest.raises(LinkRefused):
             write(link, by=link.owner)
     with pytest.raises(LinkRefused):
@@ -311,7 +308,6 @@ def test_staff_see_reports_grouped_by_link_newest_first(client, link, staff, beh
     assert "Open reports (2)" in page and "Open reports (1)" in page
     assert "olive" in page  # the owner
     assert "Second report" in page
-    assert "created with" not in page or True
     assert 'value="dismiss"' in page and 'value="block"' in page and 'value="suspend"' in page
 
 
