@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Group
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
@@ -386,7 +387,7 @@ def test_suspend_the_owner_from_creating_links(client, link, staff, behind_proxy
     post_report(client, link)
     decide(client, link, "suspend", note="repeat phisher")
     assert not access.may_create(link.owner)
-    with pytest.raises(LinkRefused):
+    with pytest.raises(LinkRefused, match="suspended your right to create links"):
         links.create({"target": "https://example.org/"}, actor=link.owner)
     assert Report.objects.filter(decision__isnull=True).count() == 1  # the link still waits
     assert Decision.objects.get().detail == "olive"
@@ -402,3 +403,34 @@ def test_staff_cannot_be_suspended_and_refusals_write_nothing(client, staff):
     unknown = decide(client, mine, "explode")
     assert unknown.status_code == 303
     assert not Decision.objects.exists()
+
+
+def test_a_suspended_person_is_told_so_on_every_entry_point(client, owner):
+    group = Group.objects.create(name=access.SUSPENDED_GROUP)
+    owner.groups.add(group)
+    client.force_login(owner)
+    home = client.get("/").content.decode()
+    assert "suspended your right to create links" in home.replace("&#x27;", "'")
+    assert 'id="create-form"' not in home
+    assert client.post("/links/", {"target": "https://example.org/"}).status_code == 403
+    [outcome] = links.create_many([{"target": "https://example.org/"}], actor=owner)
+    assert "suspended" in outcome.refusal.reason
+    assert not Link.objects.exists()
+
+
+def test_a_quarantined_link_comes_back_disabled_from_an_export(owner):
+    [outcome] = links.create_many(
+        [{"target": "https://example.org/", "slug": "wasbad", "state": "quarantined"}],
+        actor=owner,
+        restoring=True,
+    )
+    assert outcome.refusal is None
+    assert Link.objects.get(slug="wasbad").state == LinkState.DISABLED
+
+
+def test_quarantined_links_without_open_reports_wait_last(client, link, staff, behind_proxy):
+    quiet = quarantined(make_link(slug="quietone"))
+    post_report(client, link)
+    page = client.get("/reports/").content.decode()
+    assert page.index("bankhelp") < page.index(quiet.slug)
+    assert 'value="release"' in page

@@ -61,6 +61,7 @@ def sees_everything(actor) -> bool:
 # Staff put a person in this group from the review queue (shortener/safety/) to take away
 # their right to create links; removing them from it (admin) gives it back.
 SUSPENDED_GROUP = "Suspended from creating links"
+SUSPENDED = "This site's staff have suspended your right to create links."
 
 
 def is_suspended(actor) -> bool:

@@ -25,6 +25,8 @@ def create(
 ) -> Link:
     """A new link from `values`; it belongs to `actor` (staff may name another `owner`)."""
     if not may_create(actor):
+        if access.is_suspended(actor):
+            raise LinkRefused("__all__", access.SUSPENDED)
         raise LinkRefused("__all__", "Sign in to create links.")
     owner = (actor if is_signed_in(actor) else None) if owner is ... else owner
     cleaned = clean({**values, "owner": owner}, actor=actor, own_host=own_host)

@@ -193,6 +193,8 @@ def no_such_page(request: HttpRequest) -> HttpResponse:
 
 
 def create(request: HttpRequest) -> HttpResponse:
+    if access.is_suspended(request.user):
+        raise PermissionDenied(access.SUSPENDED)
     if not may_create(request):
         return redirect_to_login(reverse("home"))
     form = create_form(request, request.POST)

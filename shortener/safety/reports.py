@@ -64,7 +64,9 @@ def problems(values: dict) -> dict[str, str]:
 
 
 def reporter_of(link: Link, address: str) -> str:
-    return salted_hmac("torii.report.reporter", f"{link.pk}|{address}", algorithm="sha256").hexdigest()[:32]
+    return salted_hmac(
+        "torii.report.reporter", f"{link.pk}|{address}", algorithm="sha256"
+    ).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

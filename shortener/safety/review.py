@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models import Count, Max, Prefetch, Q
+from django.db.models import Count, F, Max, Prefetch, Q
 
 from shortener import links
 from shortener.links import access
@@ -50,7 +50,8 @@ def waiting():
                 to_attr="open_reports",
             )
         )
-        .order_by("-last_report", "-quarantined_at", "-id")
+        # PostgreSQL sorts NULLs first when descending: links without open reports last.
+        .order_by(F("last_report").desc(nulls_last=True), "-quarantined_at", "-id")
     )
 
 
