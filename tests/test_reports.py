@@ -182,8 +182,8 @@ BAD_POSTS = {
     "no token": ({form_token.FIELD: ""}, 400, form_token.STALE),
     "a forged token": ({form_token.FIELD: "1700000000:forged"}, 400, form_token.STALE),
     "the honeypot filled": ({form_token.HONEYPOT: "http://spam.example"}, 400, "could not"),
-    "too fast": ({form_token.FIELD: "fresh"}, 400, form_token.TOO_FAST),
-    "too old": ({form_token.FIELD: "old"}, 400, form_token.STALE),
+    "too fast": ({form_token.FIELD: "fresh"}, 422, form_token.TOO_FAST),
+    "too old": ({form_token.FIELD: "old"}, 422, form_token.TOO_OLD),
     "no reason": ({"reason": ""}, 422, reports.NO_REASON),
     "a made-up reason": ({"reason": "boring"}, 422, reports.NO_REASON),
     "overlong text": ({"text": "x" * 1001}, 422, "at most 1,000 characters"),
@@ -219,7 +219,7 @@ def test_the_page_s_own_token_posted_at_once_is_too_fast(client, link):
     page = client.get(f"/{link.slug}+report").content.decode()
     token = page.split(f'name="{form_token.FIELD}" value="')[1].split('"')[0]
     response = post_report(client, link, **{form_token.FIELD: token})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert form_token.TOO_FAST in response.content.decode().replace("&#x27;", "'")
 
 
@@ -434,3 +434,16 @@ def test_quarantined_links_without_open_reports_wait_last(client, link, staff, b
     page = client.get("/reports/").content.decode()
     assert page.index("bankhelp") < page.index(quiet.slug)
     assert 'value="release"' in page
+
+
+def test_admin_shows_reports_and_decisions_read_only(admin_client, link, behind_proxy, client):
+    post_report(client, link, text="Evidence here")
+    listing = admin_client.get(reverse("admin:shortener_report_changelist")).content.decode()
+    assert "bankhelp" in listing
+    page = admin_client.get(
+        reverse("admin:shortener_report_change", args=[Report.objects.get().pk])
+    )
+    assert page.status_code == 200 and "Evidence here" in page.content.decode()
+    assert Report.objects.get().reporter not in page.content.decode()
+    assert admin_client.get(reverse("admin:shortener_report_add")).status_code == 403
+    assert admin_client.get(reverse("admin:shortener_decision_changelist")).status_code == 200

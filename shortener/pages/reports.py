@@ -74,7 +74,9 @@ def report_link(request: HttpRequest, slug: str) -> HttpResponse:
     if post.get(form_token.HONEYPOT, ""):
         return report_form(request, form_context(link, values=values, said=TRAPPED), status=400)
     if said := form_token.problem(post.get(form_token.FIELD), link.pk, time.time()):
-        return report_form(request, form_context(link, values=values, said=said), status=400)
+        # 422 for a person's form (htmx shows it again, with a fresh token); 400 otherwise.
+        status = 422 if said in form_token.RETRY else 400
+        return report_form(request, form_context(link, values=values, said=said), status=status)
     if errors := reports.problems(values):
         return report_form(request, form_context(link, values=values, errors=errors), status=422)
     reports.report(link, **values, address=client_address(request), now=timezone.now())

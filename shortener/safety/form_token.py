@@ -10,7 +10,10 @@ FASTEST = 2  # seconds
 OLDEST = 2 * 3600
 
 TOO_FAST = "That was quicker than anyone reads a form. Wait a moment, then send it again."
-STALE = "This form was open too long, or did not come from this page. Send it again."
+TOO_OLD = "This form was open too long. Send it again."
+STALE = "This form did not come from this page. Send it again from the page."
+# A form a person really had open, only too briefly or too long: drawn again, fresh.
+RETRY = frozenset({TOO_FAST, TOO_OLD})
 
 
 def signer(link_pk: int) -> signing.Signer:
@@ -33,5 +36,5 @@ def problem(token, link_pk: int, now: float) -> str | None:
     if age < FASTEST:
         return TOO_FAST
     if age > OLDEST:
-        return STALE
+        return TOO_OLD
     return None
