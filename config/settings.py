@@ -211,6 +211,8 @@ RATE_LIMITS = {
     "auth-failures": env.rate("RATE_LIMIT_AUTH_FAILURES", "20/m"),
     # Guesses at a protected link's password: per client address and, apart, per link.
     "link-password": env.rate("RATE_LIMIT_LINK_PASSWORD", "10/m"),
+    # Reports of links (POST /<slug>+report): per client address.
+    "report": env.rate("RATE_LIMIT_REPORT", "10/h"),
     "default": env.rate("RATE_LIMIT_DEFAULT", "300/m"),
 }
 # URL name → group. Name new routes to match; anything unnamed here is
@@ -225,6 +227,8 @@ RATE_LIMIT_GROUPS = {
     "login": "login",  # POST only: per client address and per username
     "password_reset": "login",  # POST only: per address and per e-mail address (no mail bombs)
     "webhook-receive": "webhook",  # POST only; the receiver counts a source once verified
+    "report": "report",  # POST only: sending a report of a link
+    "continue": "redirect",  # past a quarantined link's warning, where staff allow it
 }
 RATE_LIMIT_EXEMPT = ["healthz"]  # URL names; static files are exempt by path
 # Groups that let requests through while the cache is down; the others answer 503.
@@ -233,6 +237,8 @@ RATE_LIMIT_FAIL_OPEN = env.choices(
     ["redirect", "create", "api", "webhook", "auth-failures", "default"],
     rates.GROUPS,
 )
+# Distinct reporters (by address) within 24 hours that quarantine a link (shortener/safety/).
+REPORT_QUARANTINE_THRESHOLD = env.integer("REPORT_QUARANTINE_THRESHOLD", 3, minimum=1)
 # Proxies in front of the app that append to X-Forwarded-For; 0 trusts none.
 TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0, minimum=0)
 # The proxy says which host was asked for: believed only behind trusted proxies.

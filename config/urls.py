@@ -6,7 +6,7 @@ from django.urls import include, path, re_path
 from config.health import healthz
 from config.password_reset import password_reset
 from config.robots import robots_txt
-from shortener.pages import bulk, rules, tokens
+from shortener.pages import bulk, reports, rules, tokens
 from shortener.pages import views as links
 from shortener.policy import slugs
 from shortener.redirect import views
@@ -65,6 +65,10 @@ urlpatterns = [
     re_path(rf"^links/{KEY}/stats/$", links.link_stats, name="link-stats"),
     re_path(rf"^links/{KEY}/visits\.csv$", links.link_visits_csv, name="link-visits-csv"),
     re_path(rf"^links/{KEY}/qr\.(?P<kind>svg|png)$", links.link_qr, name="link-qr"),
+    path("reports/", reports.queue, name="report-queue"),
+    path("reports/<int:link_id>/", reports.decide, name="report-decide"),
     re_path(rf"^{SLUG}\+$", views.preview, name="preview"),
+    re_path(rf"^{SLUG}\+report$", reports.report_link, name="report"),
+    re_path(rf"^{SLUG}\+continue$", views.go_on, name="continue"),
     re_path(rf"^{SLUG}$", views.follow, name="follow"),
 ]

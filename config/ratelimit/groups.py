@@ -14,9 +14,9 @@ from hypermedia.context import context_of
 from shortener.tokens import personal as tokens
 
 API_PREFIX = "/api/"
-# Creating links, signing in and delivering webhooks are POSTs; a GET to the same URL
-# is browsing.
-POST_ONLY = frozenset({"create", "login", "webhook"})
+# Creating links, signing in, delivering webhooks and reporting a link are POSTs; a GET
+# to the same URL is browsing.
+POST_ONLY = frozenset({"create", "login", "webhook", "report"})
 _READABLE_SOURCE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -128,6 +128,8 @@ def checks_for(request: HttpRequest, match: ResolverMatch | None) -> list[Check]
         # looked at here would refuse a correct sender behind the same address (a NAT)
         # as a stranger who failed from it.
         return []
+    elif group == "report":
+        checks.append(Check("report", "report", address_of(request)))
     elif group == "create":
         checks.append(Check("create", "create", user_or_address(request)))
     elif group == "redirect" and request.method == "POST" and match is not None:

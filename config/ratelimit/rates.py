@@ -11,6 +11,7 @@ GROUPS = (
     "webhook",
     "auth-failures",
     "link-password",
+    "report",
     "default",
 )
 

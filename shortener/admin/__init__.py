@@ -2,6 +2,7 @@
 
 Admin never destroys a link: there is no delete permission, and the "delete" action
 keeps a tombstone as the site's own delete does, so a deleted slug is never reissued.
+Reports and review decisions are read-only here (the queue at /reports/ decides).
 Adding and removing a blocklist entry go through `links.block()` and `links.unblock()`,
 and the page says what they did.
 """
@@ -23,6 +24,7 @@ from shortener.links.forms import LinkFields, initial_of, text
 from shortener.links.models import Link, LinkState, Tag
 from shortener.policy import redirect_rules
 from shortener.portability.models import BulkJob
+from shortener.safety.models import Decision, Report
 from shortener.tokens.models import ApiToken
 
 
@@ -394,3 +396,34 @@ class BulkJobAdmin(admin.ModelAdmin):
 
 from shortener.admin import endpoints as endpoint_admin  # noqa: E402, F401  (registers its models)
 from shortener.admin import webhooks as webhook_admin  # noqa: E402, F401  (registers its models)
+
+
+class ReadOnly(admin.ModelAdmin):
+    """Evidence and decisions are read here, never written: the review queue
+    (`/reports/`) decides, through shortener.safety.review."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Report)
+class ReportAdmin(ReadOnly):
+    list_display = ["link", "reason", "created_at", "decision"]
+    list_filter = ["reason", ("decision", admin.EmptyFieldListFilter)]
+    search_fields = ["link__slug", "text", "email"]
+    exclude = ["reporter"]  # an HMAC of the address: nothing anyone should read
+    list_select_related = ["link", "decision"]
+
+
+@admin.register(Decision)
+class DecisionAdmin(ReadOnly):
+    list_display = ["link", "action", "decided_by", "decided_at", "note"]
+    list_filter = ["action"]
+    search_fields = ["link__slug", "note", "detail"]
+    list_select_related = ["link", "decided_by"]

@@ -20,7 +20,16 @@ from shortener.links.blocking import Blocked, BlockRefused, Unblocked, block, un
 from shortener.links.cleaning import EDITABLE, FIELDS, SENTENCES, clean
 from shortener.links.refusal import LinkRefused
 from shortener.links.rules import add_rule, move_rule, remove_rule
-from shortener.links.writes import create, delete, disable, edit, enable
+from shortener.links.writes import (
+    create,
+    delete,
+    disable,
+    edit,
+    enable,
+    let_continue,
+    quarantine,
+    release,
+)
 
 __all__ = [
     "EDITABLE",
@@ -44,9 +53,12 @@ __all__ = [
     "edit",
     "enable",
     "get_visible",
+    "let_continue",
     "may_create",
     "may_use_custom_slugs",
     "move_rule",
+    "quarantine",
+    "release",
     "remove_rule",
     "split_key",
     "unblock",

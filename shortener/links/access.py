@@ -58,7 +58,19 @@ def sees_everything(actor) -> bool:
 # Creating
 
 
+# Staff put a person in this group from the review queue (shortener/safety/) to take away
+# their right to create links; removing them from it (admin) gives it back.
+SUSPENDED_GROUP = "Suspended from creating links"
+SUSPENDED = "This site's staff have suspended your right to create links."
+
+
+def is_suspended(actor) -> bool:
+    return is_signed_in(actor) and actor.groups.filter(name=SUSPENDED_GROUP).exists()
+
+
 def may_create(actor) -> bool:
+    if is_suspended(actor):
+        return False
     return is_signed_in(actor) or flag_is_active(as_request(actor), "anonymous_links")
 
 
@@ -185,6 +197,27 @@ def may_receive_events(actor, link: Link) -> bool:
     """Whether `actor`'s outbound webhook endpoints hear of the link's changes (its
     deletion too): whoever may see it."""
     return may_see(actor, link)
+
+
+def may_quarantine(actor, link: Link) -> bool:
+    """Put a link aside behind the warning page: staff, or the site itself when enough
+    distinct visitors reported it. Never its owner, who is the one being reported."""
+    return sees_everything(actor) and link.deleted_at is None
+
+
+def may_lift(actor, link: Link) -> bool:
+    """Lift a quarantine or let visitors continue past its warning: staff only."""
+    return sees_everything(actor) and link.deleted_at is None
+
+
+def may_review(actor) -> bool:
+    """The reports queue and its decisions (dismiss, quarantine, disable, block, suspend)."""
+    return is_staff(actor)
+
+
+def may_suspend(actor, person) -> bool:
+    """Take away someone's right to create links: staff, never of staff (or themselves)."""
+    return is_staff(actor) and person is not None and not person.is_staff
 
 
 def may_export(actor, link: Link) -> bool:

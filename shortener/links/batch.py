@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from shortener.domains.models import BlockedDomain
 from shortener.links import passwords
-from shortener.links.access import is_signed_in, may_create
+from shortener.links.access import SUSPENDED, is_signed_in, is_suspended, may_create
 from shortener.links.cleaning import Domains, Lookups, clean, parse_when, taken
 from shortener.links.models import DestinationChange, Link, Tag
 from shortener.links.refusal import LinkRefused
@@ -32,7 +32,8 @@ from shortener.policy import slugs
 CHUNK = 1000
 MAX_HISTORY = 10_000  # changes one restored link may carry
 # What a restore may carry beyond a new link's fields (an export read back).
-RESTORED_STATES = ("active", "disabled", "deleted", "expired", "exhausted")
+# A quarantined link comes back disabled: only staff lift a quarantine, not a round trip.
+RESTORED_STATES = ("active", "disabled", "quarantined", "deleted", "expired", "exhausted")
 STATE_SENTENCE = "The state must be one of: " + ", ".join(RESTORED_STATES) + "."
 VISITS_SENTENCE = "The visit count must be a whole number of at least 0."
 CREATED_SENTENCE = (
@@ -89,7 +90,8 @@ def create_many(
     `created_at` (when the link was first made), keeps a
     past expiry and the slugs links had; `dry_run` cleans everything and writes nothing."""
     if not may_create(actor):
-        refusal = LinkRefused("__all__", "Sign in to create links.")
+        said = SUSPENDED if is_suspended(actor) else "Sign in to create links."
+        refusal = LinkRefused("__all__", said)
         return [Outcome(refusal=refusal) for _ in items]
     owner = (actor if is_signed_in(actor) else None) if owner is ... else owner
     given_slugs = {
@@ -194,7 +196,7 @@ def prepare(item, actor, own_host, owner, lookups: Lookups, restoring: bool) -> 
         cleaned=cleaned,
         tags=tags,
         slug=slug,
-        is_active=state != "disabled" and state != "deleted",
+        is_active=state not in ("disabled", "quarantined", "deleted"),
         deleted=state == "deleted",
         visit_count=visits if isinstance(visits, int) else 0,
         created_at=created,

@@ -25,17 +25,26 @@ class LinkDestroyRefused(ValueError):
 class LinkState(models.TextChoices):
     ACTIVE = "active", "Active"
     DISABLED = "disabled", "Disabled"
+    # Reported by visitors or put aside by staff: the short URL shows a warning page
+    # instead of redirecting until staff lift it (shortener/safety/).
+    QUARANTINED = "quarantined", "Quarantined"
     EXPIRED = "expired", "Expired"
     EXHAUSTED = "exhausted", "Used up"
     DELETED = "deleted", "Deleted"
 
 
-def state_of(*, deleted: bool, active: bool, expired: bool, used_up: bool) -> LinkState:
-    """The one rule for a link's state, for the model and the redirect's snapshot alike."""
+def state_of(
+    *, deleted: bool, active: bool, expired: bool, used_up: bool, quarantined: bool = False
+) -> LinkState:
+    """The one rule for a link's state, for the model and the redirect's snapshot alike.
+    Quarantine comes right after disabled: a quarantined link that also expired still
+    warns, so nobody mistakes a reported link for one that merely ran out."""
     if deleted:
         return LinkState.DELETED
     if not active:
         return LinkState.DISABLED
+    if quarantined:
+        return LinkState.QUARANTINED
     if expired:
         return LinkState.EXPIRED
     if used_up:
@@ -48,6 +57,16 @@ class RedirectCode(models.IntegerChoices):
     MOVED = 301, "301 Moved Permanently"
     TEMPORARY = 307, "307 Temporary Redirect"
     PERMANENT = 308, "308 Permanent Redirect"
+
+
+class ReportReason(models.TextChoices):
+    """Why a visitor reports a link, and why a link is quarantined."""
+
+    PHISHING = "phishing", "Phishing (it asks for passwords or payment details)"
+    MALWARE = "malware", "Malware (it downloads something harmful)"
+    SPAM = "spam", "Spam"
+    ILLEGAL = "illegal", "Illegal content"
+    OTHER = "other", "Something else"
 
 
 class QueryForwarding(models.TextChoices):
@@ -75,15 +94,18 @@ class LinkQuerySet(models.QuerySet):
         now = timezone.now()
         expired = Q(expires_at__isnull=False, expires_at__lte=now)
         exhausted = Q(max_visits__isnull=False, visit_count__gte=F("max_visits"))
+        usable = self.filter(is_active=True, quarantined_at__isnull=True)
         match state:
             case LinkState.ACTIVE:
-                return self.filter(is_active=True).exclude(expired).exclude(exhausted)
+                return usable.exclude(expired).exclude(exhausted)
             case LinkState.DISABLED:
                 return self.filter(is_active=False)
+            case LinkState.QUARANTINED:
+                return self.filter(is_active=True, quarantined_at__isnull=False)
             case LinkState.EXPIRED:
-                return self.filter(is_active=True).filter(expired)
+                return usable.filter(expired)
             case LinkState.EXHAUSTED:
-                return self.filter(is_active=True).exclude(expired).filter(exhausted)
+                return usable.exclude(expired).filter(exhausted)
         return self
 
     def matching(self, *, text: str = "", tag: str = "", state: str = "", domain: str = ""):
@@ -153,6 +175,13 @@ class Link(models.Model):
     forward_query = models.CharField(
         max_length=8, choices=QueryForwarding.choices, default=QueryForwarding.OFF
     )
+    # Quarantine (shortener/safety/): when it began, why (a ReportReason), and whether
+    # staff let visitors continue past the warning. Only staff set or lift it.
+    quarantined_at = models.DateTimeField(null=True, blank=True, editable=False)
+    quarantine_reason = models.CharField(
+        max_length=10, choices=ReportReason.choices, blank=True, editable=False
+    )
+    quarantine_passable = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -233,7 +262,12 @@ class Link(models.Model):
             active=self.is_active,
             expired=self.expires_at is not None and self.expires_at <= timezone.now(),
             used_up=self.max_visits is not None and self.visit_count >= self.max_visits,
+            quarantined=self.quarantined_at is not None,
         )
+
+    @property
+    def is_quarantined(self) -> bool:
+        return self.deleted_at is None and self.quarantined_at is not None
 
     @property
     def is_protected(self) -> bool:
@@ -286,14 +320,17 @@ class DestinationChange(models.Model):
 
 class StateChange(models.Model):
     """A disable or enable of a link, with why, by whom and what asked: the blocklist
-    disables through here (shortener.links.blocking), the owner's buttons too."""
+    disables through here (shortener.links.blocking), the owner's buttons too, and
+    quarantine and its lifting (shortener.links.writes.quarantine / release)."""
 
     class Action(models.TextChoices):
         DISABLED = "disabled", "Disabled"
         ENABLED = "enabled", "Enabled"
+        QUARANTINED = "quarantined", "Quarantined"
+        RELEASED = "released", "Quarantine lifted"
 
     link = models.ForeignKey(Link, on_delete=models.CASCADE, related_name="state_changes")
-    action = models.CharField(max_length=8, choices=Action.choices)
+    action = models.CharField(max_length=12, choices=Action.choices)
     reason = models.CharField(max_length=300, blank=True)
     # The blocklist entry that disabled the link (or kept it disabled); unblocking that
     # entry re-enables exactly the links whose latest change names it. Text, not a key:

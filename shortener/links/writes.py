@@ -7,12 +7,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from shortener.links import access
 from shortener.links.access import is_signed_in, may_create, recorded_as
-from shortener.links.blocking import blocked_entry
+from shortener.links.blocking import blocked_entry, links_switched
 from shortener.links.cleaning import clean, taken
-from shortener.links.models import DestinationChange, Link, StateChange, Tag
+from shortener.links.models import DestinationChange, Link, ReportReason, StateChange, Tag
 from shortener.links.refusal import LinkRefused
 from shortener.links.signals import CREATED, DELETED, DISABLED, ENABLED, UPDATED, changed
 from shortener.policy import slugs
@@ -25,6 +26,8 @@ def create(
 ) -> Link:
     """A new link from `values`; it belongs to `actor` (staff may name another `owner`)."""
     if not may_create(actor):
+        if access.is_suspended(actor):
+            raise LinkRefused("__all__", access.SUSPENDED)
         raise LinkRefused("__all__", "Sign in to create links.")
     owner = (actor if is_signed_in(actor) else None) if owner is ... else owner
     cleaned = clean({**values, "owner": owner}, actor=actor, own_host=own_host)
@@ -129,6 +132,67 @@ def enable(link: Link, *, by) -> bool:
             )
             changed(ENABLED, [link])
     return was
+
+
+def quarantine(link: Link, *, by, reason: str, why: str = "", source: str = "") -> bool:
+    """Put the link behind the warning page: its short URL stops redirecting until staff
+    lift it. `reason` is a ReportReason; `why` goes on the history. True if it changed."""
+    refuse_unless(access.may_quarantine(by, link), "quarantine")
+    if reason not in ReportReason.values:
+        raise LinkRefused("reason", "Choose why the link is quarantined.")
+    if link.quarantined_at is not None:
+        return False
+    with transaction.atomic():
+        link.quarantined_at = timezone.now()
+        link.quarantine_reason = reason
+        link.quarantine_passable = False
+        link.save(update_fields=["quarantined_at", "quarantine_reason", "quarantine_passable"])
+        StateChange.objects.create(
+            link=link,
+            action=StateChange.Action.QUARANTINED,
+            reason=(why or f"Reported as {reason}.")[:300],
+            source=source[:100],
+            changed_by=recorded_as(by),
+        )
+    switched(link)
+    return True
+
+
+def release(link: Link, *, by, why: str = "", source: str = "") -> bool:
+    """Lift the quarantine: the link redirects again (if nothing else stops it)."""
+    refuse_unless(access.may_lift(by, link), "lift the quarantine of")
+    if link.quarantined_at is None:
+        return False
+    with transaction.atomic():
+        link.quarantined_at = None
+        link.quarantine_reason = ""
+        link.quarantine_passable = False
+        link.save(update_fields=["quarantined_at", "quarantine_reason", "quarantine_passable"])
+        StateChange.objects.create(
+            link=link,
+            action=StateChange.Action.RELEASED,
+            reason=why[:300],
+            source=source[:100],
+            changed_by=recorded_as(by),
+        )
+    switched(link)
+    return True
+
+
+def let_continue(link: Link, *, by, allowed: bool) -> bool:
+    """Whether the warning page of a quarantined link offers to continue to it anyway."""
+    refuse_unless(access.may_lift(by, link), "change the quarantine of")
+    if link.quarantined_at is None or link.quarantine_passable == allowed:
+        return False
+    link.quarantine_passable = allowed
+    link.save(update_fields=["quarantine_passable"])
+    return True
+
+
+def switched(link: Link) -> None:
+    """The redirect's lookup cache in this process forgets the link once this commits."""
+    keys = [(link.domain_id, link.slug)]
+    transaction.on_commit(lambda: links_switched.send(sender=Link, keys=keys))
 
 
 def delete(link: Link, *, by) -> bool:

@@ -115,7 +115,7 @@ def loopback_literal(url: str) -> bool:
 def own_names() -> list[str]:
     """Torii's own host names: the site's and those it answers to (no wildcards)."""
     names = [getattr(settings, "SITE_HOST", "")]
-    names += [h for h in getattr(settings, "ALLOWED_HOSTS", []) if isinstance(h, str)]
+    names += [h for h in getattr(settings, "CONFIGURED_HOSTS", []) if isinstance(h, str)]
     return [n.strip("[]").lstrip(".") for n in names if n and "*" not in n]
 
 

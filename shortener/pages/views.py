@@ -26,6 +26,7 @@ from shortener.pages import qr
 from shortener.pages.forms import CreateLinkForm, LinkForm, RuleForm
 from shortener.policy import countries, redirect_rules
 from shortener.portability.spreadsheets import csv_lines
+from shortener.safety import reports
 from shortener.visits import analytics, ranges
 from shortener.visits import countries as country_sources
 
@@ -192,6 +193,8 @@ def no_such_page(request: HttpRequest) -> HttpResponse:
 
 
 def create(request: HttpRequest) -> HttpResponse:
+    if access.is_suspended(request.user):
+        raise PermissionDenied(access.SUSPENDED)
     if not may_create(request):
         return redirect_to_login(reverse("home"))
     form = create_form(request, request.POST)
@@ -252,6 +255,8 @@ def detail_context(
         "max_rules": redirect_rules.MAX_RULES,
         "rule_form": rule_form or RuleForm(),
         "rules_message": rules_message,
+        # The reasons only: who reported it stays with staff.
+        "report_reasons": reports.open_reasons(link),
     }
 
 

@@ -49,6 +49,7 @@ RESERVED = frozenset(
         "login",
         "logout",
         "media",
+        "reports",
         "metrics",
         "openapi",
         "robots.txt",

@@ -2,7 +2,7 @@
 
 A live redirect is answered by `RedirectMiddleware` near the top of the stack: no
 session, no authentication, no template, no database write. Everything else about a
-slug path (unknown, disabled, expired, used up) falls through to the `follow` view,
+slug path (unknown, disabled, quarantined, expired, used up) falls through to the `follow` view,
 which renders the 404 or 410 page in the site's look.
 
 A slug is looked up on the request's domain (`shortener.domains`): the key is
@@ -49,6 +49,7 @@ class Snapshot:
     max_visits: int | None
     visit_count: int
     smart: SmartLink | None = None  # password, rules, forwarding; None: the plain path
+    quarantined: bool = False  # never redirected here: the warning page answers
 
     def state(self, now: float) -> LinkState:
         return state_of(
@@ -56,6 +57,7 @@ class Snapshot:
             active=self.is_active,
             expired=self.expires_at is not None and self.expires_at <= now,
             used_up=self.max_visits is not None and self.visit_count >= self.max_visits,
+            quarantined=self.quarantined,
         )
 
 
@@ -73,7 +75,7 @@ def lookup_sql() -> str:
         return quote(meta.get_field(name).column)
 
     fields = ["id", "target", "redirect_code", "is_active", "deleted_at", "expires_at"]
-    fields += ["max_visits", "visit_count", "password", "rules", "forward_query"]
+    fields += ["max_visits", "visit_count", "quarantined_at", "password", "rules", "forward_query"]
     return (
         f"SELECT {', '.join(column(f) for f in fields)} "  # noqa: S608 - names from _meta
         f"FROM {quote(meta.db_table)} WHERE {column('domain')} = %s AND {column('slug')} = %s"
@@ -99,7 +101,9 @@ def read(domain_id: int, slug: str) -> Snapshot | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    pk, target, code, active, deleted_at, expires_at, max_visits, visits, *smart = row
+    pk, target, code, active, deleted_at, expires_at, max_visits, visits, quarantined_at, *smart = (
+        row
+    )
     return Snapshot(
         pk,
         domain_id,
@@ -111,6 +115,7 @@ def read(domain_id: int, slug: str) -> Snapshot | None:
         max_visits,
         visits,
         smart_of(*smart),
+        quarantined_at is not None,
     )
 
 

@@ -21,10 +21,16 @@ SLUG_PATH = re.compile(rf"/({SLUG_PATTERN})\Z")
 
 
 def live_redirect(request: HttpRequest, slug: str) -> HttpResponse | None:
-    """The redirect response for a live link, or None when the slow path must answer."""
+    """The redirect response for a live link, or None when the slow path must answer
+    (a quarantined link among them: its state is not active)."""
     link = lookup_on(request, slug)
     if link is None or link.state(time.time()) != LinkState.ACTIVE:
         return None
+    return redirect_to(request, link)
+
+
+def redirect_to(request: HttpRequest, link: Snapshot) -> HttpResponse | None:
+    """The redirect of a link known to be followable: counted, claimed, answered."""
     if link.smart is not None:
         return smart_redirect(request, link)
     counted = request.method == "GET"

@@ -8,6 +8,7 @@ since it opens one link and changes nothing else. Guesses are limited per addres
 per link by the `link-password` rate-limit group, which counts every post before this
 view (a forged token too), and every wrong password is counted on the link."""
 
+import dataclasses
 import logging
 import time
 
@@ -20,11 +21,11 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from hypermedia.context import context_of
 from shortener.links import access, passwords
-from shortener.links.models import Link, LinkState, StateChange
+from shortener.links.models import Link, LinkState, ReportReason, StateChange
 from shortener.redirect.claims import Claim
 from shortener.redirect.decision import AskPassword, Gone
 from shortener.redirect.lookup import Snapshot, lookup_on
-from shortener.redirect.middleware import live_redirect, smart_redirect
+from shortener.redirect.middleware import live_redirect, redirect_to, smart_redirect
 
 # Seconds a visitor of a limited link is asked to wait while the counters are down.
 UNCOUNTABLE_RETRY_AFTER = 30
@@ -49,10 +50,62 @@ BLOCKED_REASON = (
 
 
 def gone(request: HttpRequest, state: LinkState, link: Snapshot | None = None) -> HttpResponse:
+    if state == LinkState.QUARANTINED and link is not None:
+        return quarantined(request, link)
     reason = GONE_REASONS[state]
     if state == LinkState.DISABLED and link is not None and disabled_by_block(link.pk):
         reason = BLOCKED_REASON
-    return render(request, "410.html", {"reason": reason, "state": state}, status=410)
+    # Anyone may still report a gone link (its slug on another page, say): not a tombstone.
+    slug = slug_of(link) if link is not None and state != LinkState.DELETED else None
+    context = {"reason": reason, "state": state, "report_slug": slug}
+    return render(request, "410.html", context, status=410)
+
+
+def slug_of(link: Snapshot) -> str:
+    return Link.objects.only("slug").get(pk=link.pk).slug
+
+
+WARNED_AS = {
+    ReportReason.PHISHING: "phishing",
+    ReportReason.MALWARE: "malware",
+    ReportReason.SPAM: "spam",
+    ReportReason.ILLEGAL: "illegal content",
+    ReportReason.OTHER: "harmful",
+}
+
+
+def quarantined(request: HttpRequest, link: Snapshot) -> HttpResponse:
+    """The warning page: where the link leads as text, never as a link, and a button to
+    continue only where staff allow it. A protected link's destination stays hidden."""
+    full = Link.objects.select_related("domain").get(pk=link.pk)
+    context = {
+        "link": full,
+        "reported_as": WARNED_AS.get(full.quarantine_reason, "harmful"),
+        "shows_target": access.may_see_destination(getattr(request, "user", None), full),
+        "passable": full.quarantine_passable,
+    }
+    response = render(request, "links/quarantined.html", context)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@never_cache
+@require_safe
+def go_on(request: HttpRequest, slug: str) -> HttpResponse:
+    """`/<slug>+continue`: past a quarantined link's warning, only where staff allow it;
+    any other link is followed (or refused) as usual at its own short URL."""
+    link = lookup_on(request, slug)
+    if link is None:
+        raise Http404
+    state = link.state(time.time())
+    if state == LinkState.QUARANTINED:
+        passable = Link.objects.filter(pk=link.pk, quarantine_passable=True).exists()
+        if not passable:
+            return quarantined(request, link)
+        response = redirect_to(request, dataclasses.replace(link, quarantined=False))
+        return response if response is not None else refusal(request, link)
+    return follow(request, slug)
 
 
 def disabled_by_block(pk: int) -> bool:
@@ -130,7 +183,12 @@ def preview(request: HttpRequest, slug: str) -> HttpResponse:
         return gone(request, state, link)
     full = Link.objects.get(pk=link.pk)
     shows_target = access.may_see_destination(getattr(request, "user", None), full)
-    context = {"link": full, "shows_target": shows_target, "has_rules": bool(full.rules)}
+    context = {
+        "link": full,
+        "shows_target": shows_target,
+        "has_rules": bool(full.rules),
+        "report_slug": full.slug,
+    }
     return render(request, "links/preview.html", context)
 
 
