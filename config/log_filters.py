@@ -1,6 +1,8 @@
 """Logging filters: what the server's log should say, and what it should not."""
 
 import logging
+import threading
+import time
 
 
 class WithoutTraceback(logging.Filter):
@@ -10,4 +12,37 @@ class WithoutTraceback(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.exc_info = None
         record.exc_text = None
+        return True
+
+
+class Throttle(logging.Filter):
+    """At most one line per kind per `seconds` per process; the rest are counted and the
+    next line of that kind to pass says how many were held back. An outage otherwise
+    writes a line per request (a database away for 20 s wrote 259,499 of them).
+
+    The kind is the record's `throttle_key` when the caller gives one, else its logger,
+    level and message template (the text before its arguments are put in)."""
+
+    def __init__(self, seconds: float = 60.0, clock=time.monotonic) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._kinds: dict[object, list] = {}  # kind → [passed at, held back since]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        kind = getattr(record, "throttle_key", None) or (record.name, record.levelno, record.msg)
+        now = self.clock()
+        with self._lock:
+            seen = self._kinds.get(kind)
+            if seen is not None and now - seen[0] < self.seconds:
+                seen[1] += 1
+                return False
+            held = seen[1] if seen is not None else 0
+            since = now - seen[0] if seen is not None else 0.0
+            if len(self._kinds) > 1000:  # kinds are few; an unbounded key must not grow this
+                self._kinds.clear()
+            self._kinds[kind] = [now, 0]
+        if held:
+            record.msg = f"{record.msg} [{held} more like this held back in the last {since:.0f} s]"
         return True

@@ -335,11 +335,20 @@ SILENCED_SYSTEM_CHECKS = [
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"without_traceback": {"()": "config.log_filters.WithoutTraceback"}},
+    "filters": {
+        "without_traceback": {"()": "config.log_filters.WithoutTraceback"},
+        # One line per kind of failure per minute per process while a part is away.
+        "throttle": {"()": "config.log_filters.Throttle", "seconds": 60},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.raw("LOG_LEVEL", "INFO")},
     "loggers": {
         # A request for a host that is not ours gets a 400 and one line, not a traceback.
         "django.security.DisallowedHost": {"filters": ["without_traceback"]},
+        # What an outage says (config/outages.py, docs/operations.md): once a minute each.
+        "config.outages": {"filters": ["throttle"]},
+        "config.health": {"filters": ["throttle"]},
+        "shortener.visits.recording": {"filters": ["throttle"]},
+        "shortener.domains.served": {"filters": ["throttle"]},
     },
 }
