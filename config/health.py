@@ -108,7 +108,8 @@ class HealthMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         view = VIEWS.get(request.path_info)
-        if view is None:
+        if view is None or request.method not in ("GET", "HEAD"):
+            # Other methods go the whole way, to the 405 page with the site's look.
             return self.get_response(request)
         if view is not livez:
             request.get_host()
