@@ -21,7 +21,8 @@ class Throttle(logging.Filter):
     writes a line per request (a database away for 20 s wrote 259,499 of them).
 
     The kind is the record's `throttle_key` when the caller gives one, else its logger,
-    level and message template (the text before its arguments are put in)."""
+    level and message template (the text before its arguments are put in). A record
+    logged with `extra={"unthrottled": True}` always passes (a count of lost visits)."""
 
     def __init__(self, seconds: float = 60.0, clock=time.monotonic) -> None:
         super().__init__()
@@ -30,7 +31,14 @@ class Throttle(logging.Filter):
         self._lock = threading.Lock()
         self._kinds: dict[object, list] = {}  # kind → [passed at, held back since]
 
+    def forget(self) -> None:
+        """As at the process's start (tests)."""
+        with self._lock:
+            self._kinds.clear()
+
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "unthrottled", False):
+            return True
         kind = getattr(record, "throttle_key", None) or (record.name, record.levelno, record.msg)
         now = self.clock()
         with self._lock:

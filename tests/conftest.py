@@ -108,6 +108,25 @@ def per_day(limit: int):
     return Rate(limit, DAY)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_log_throttles():
+    """The log's throttles (config/log_filters.py) live as long as the process: each test
+    starts as a fresh process would, whatever an earlier test's outage logged."""
+    import logging
+
+    from config.log_filters import Throttle
+
+    def clear():
+        for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+            for found in getattr(logger, "filters", ()):
+                if isinstance(found, Throttle):
+                    found.forget()
+
+    clear()
+    yield
+    clear()
+
+
 def make_user(username: str = "alice", password: str = "correct-horse-battery", **extra):
     from django.contrib.auth import get_user_model
 

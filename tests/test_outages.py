@@ -21,20 +21,6 @@ from tests.conftest import make_link
 from tests.servers import free_port
 
 
-def outage_throttle() -> Throttle:
-    (found,) = [f for f in logging.getLogger("config.outages").filters if isinstance(f, Throttle)]
-    return found
-
-
-@pytest.fixture
-def fresh_throttle():
-    """The throttle lives as long as the process: each test starts without what an
-    earlier test's outage logged."""
-    outage_throttle()._kinds.clear()
-    yield
-    outage_throttle()._kinds.clear()
-
-
 def take_the_database_away(tmp_path) -> tuple[str, str]:
     """Point the connection where no database answers; what to put back."""
     connection.close()
@@ -52,7 +38,7 @@ def bring_the_database_back(key: str, before: str) -> None:
 
 
 @pytest.fixture
-def database_away(known_link, tmp_path, fresh_throttle):
+def database_away(known_link, tmp_path):
     """After `known_link` (whose database is flushed after the test): back before that."""
     away = take_the_database_away(tmp_path)
     yield
@@ -161,7 +147,7 @@ def test_an_outage_logs_one_line_without_a_traceback_not_one_per_request(
     assert not [r for r in caplog.records if r.name == "django.request"]
 
 
-def test_the_database_coming_back_ends_the_503s(visitor, known_link, tmp_path, fresh_throttle):
+def test_the_database_coming_back_ends_the_503s(visitor, known_link, tmp_path):
     away = take_the_database_away(tmp_path)
     try:
         assert visitor.get("/known1").status_code == 503
@@ -174,7 +160,7 @@ def test_the_database_coming_back_ends_the_503s(visitor, known_link, tmp_path, f
 
 
 def test_a_cache_that_cannot_be_reached_answers_503_naming_the_cache(
-    visitor, known_link, monkeypatch, fresh_throttle
+    visitor, known_link, monkeypatch, caplog
 ):
     from shortener.redirect import middleware
 
@@ -185,6 +171,8 @@ def test_a_cache_that_cannot_be_reached_answers_503_naming_the_cache(
     response = visitor.get("/known1")
     assert response.status_code == 503
     assert "Retry-After" in response
+    (line,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert line.getMessage().startswith("The cache is unavailable (ConnectionError: Error 111")
 
 
 def test_any_other_error_is_still_a_500_with_its_traceback_logged(
@@ -218,6 +206,9 @@ def test_the_throttle_lets_one_line_a_minute_through_and_counts_the_rest():
     passed = record("down %s")
     assert throttle.filter(passed)
     assert passed.getMessage() == "down a [42 more like this held back in the last 60 s]"
+    kept = record("down %s")
+    kept.unthrottled = True  # extra={"unthrottled": True}: a count of lost visits
+    assert throttle.filter(kept) and kept.getMessage() == "down a"
 
 
 def test_known_outage_errors():

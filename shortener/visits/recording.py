@@ -57,6 +57,9 @@ MAX_USER_AGENT = 512
 MAX_REFERRER = 2048
 RECOVER_SECONDS = 10  # how often a process looks for the journals of processes that died
 DROPS_LOG_SECONDS = 60  # visits dropped past VISIT_BUFFER_MAX are logged at most this often
+# The lines that count visits dropped or left out are each said: the log's throttle
+# (settings.LOGGING, config/log_filters.py) keeps only the outage's repeats to one a minute.
+EVERY_ONE = {"unthrottled": True}
 
 # (unix time, link id, client address, user agent, referrer, country)
 RawVisit = tuple[float, int, str, str, str, str]
@@ -190,6 +193,7 @@ def write_batch(raws: list[RawVisit]) -> Outcome:
             outcome.dropped,
             len(raws),
             "; ".join(f"{count} for {why}" for why, count in outcome.refused.most_common()),
+            extra=EVERY_ONE,
         )
     return outcome
 
@@ -216,7 +220,9 @@ def write_recovered(raws: list[RawVisit]) -> None:
     kept, _ = without_vanished_links(raws)
     if len(kept) < len(raws):
         logger.warning(
-            "Left out %d recovered visits of links this database lacks", len(raws) - len(kept)
+            "Left out %d recovered visits of links this database lacks",
+            len(raws) - len(kept),
+            extra=EVERY_ONE,
         )
     outcome = write_batch(kept)
     if outcome.error is not None:
@@ -406,6 +412,7 @@ class VisitBuffer:
             dropped,
             settings.VISIT_BUFFER_MAX,
             f" in the last {since:.0f} s" if since < 10 * DROPS_LOG_SECONDS else "",
+            extra=EVERY_ONE,
         )
 
     def recover(self) -> int:
