@@ -217,3 +217,12 @@ def test_known_outage_errors():
     assert failed_part(OperationalError("gone")) == "database"
     assert failed_part(RedisConnectionError("gone")) == "cache"
     assert failed_part(RuntimeError("bug")) is None
+
+
+def test_no_link_on_a_short_domain_may_be_named_like_a_health_path():
+    from shortener.policy import slugs
+
+    for word in ("healthz", "LiveZ", "readyz"):
+        assert slugs.custom_slug_problem(word, reserved=False)
+        assert slugs.imported_slug_problem(word, reserved=False)
+    assert slugs.custom_slug_problem("admin", reserved=False) is None  # a page elsewhere only
