@@ -20,41 +20,43 @@ class WithoutTraceback(logging.Filter):
 
 
 class Throttle(logging.Filter):
-    """One line per logger and message every `seconds`, for outages that would otherwise
-    say the same thing on every request (a cache that is down, a broken GeoIP file).
+    """At most one line per kind per `seconds` per process; the rest are counted and the
+    next line of that kind to pass says how many were held back. An outage otherwise
+    writes a line per request (a database away for 20 s wrote 259,499 of them).
 
-    "The same message" is the format string before its arguments, so a line whose
-    error text changes is still one line a minute. Per process: it is the shared cache
-    that is failing, so the processes cannot agree through it. The next line that gets
-    through says how many were held back since the last one.
-    """
+    The kind is the record's `throttle_key` when the caller gives one, else its logger,
+    level and message template (the text before its arguments are put in). A record
+    logged with `extra={"unthrottled": True}` always passes (a count of lost visits)."""
 
-    clock = staticmethod(time.monotonic)  # tests replace it: time is injected
-
-    def __init__(self, seconds: float = 60.0) -> None:
+    def __init__(self, seconds: float = 60.0, clock=time.monotonic) -> None:
         super().__init__()
-        self.seconds = float(seconds)
+        self.seconds = seconds
+        self.clock = clock
         self._lock = threading.Lock()
-        # (logger, format string) -> [when the last line went out, lines held back since]
-        self._seen: dict[tuple[str, object], list] = {}
+        self._kinds: dict[object, list] = {}  # kind → [passed at, held back since]
 
-    def reset(self) -> None:
+    def forget(self) -> None:
+        """As at the process's start (tests)."""
         with self._lock:
-            self._seen.clear()
+            self._kinds.clear()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        key = (record.name, record.msg)
+        if getattr(record, "unthrottled", False):
+            return True
+        kind = getattr(record, "throttle_key", None) or (record.name, record.levelno, record.msg)
         now = self.clock()
         with self._lock:
-            seen = self._seen.get(key)
+            seen = self._kinds.get(kind)
             if seen is not None and now - seen[0] < self.seconds:
                 seen[1] += 1
                 return False
             held = seen[1] if seen is not None else 0
-            self._seen[key] = [now, 0]
+            since = now - seen[0] if seen is not None else 0.0
+            if len(self._kinds) > 1000:  # kinds are few; an unbounded key must not grow this
+                self._kinds.clear()
+            self._kinds[kind] = [now, 0]
         if held:
-            record.msg = f"{record.getMessage()} ({held} more like it held back since the last)"
-            record.args = None
+            record.msg = f"{record.msg} [{held} more like this held back in the last {since:.0f} s]"
         return True
 
 

@@ -56,6 +56,9 @@ MIDDLEWARE = [
     # First: nothing may read the Host before it is checked (ALLOWED_HOSTS is "*").
     "shortener.domains.served.HostMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # /livez, /healthz, /readyz: before anything that reads a link, a domain or a session,
+    # so no health path is looked up as a slug or fails for the database first.
+    "config.health.HealthMiddleware",
     # Rate limits for every group whose key needs no user (redirects included)...
     "config.ratelimit.middleware.EarlyRateLimitMiddleware",
     # ...then live short links are answered here, before sessions, auth and templates.
@@ -322,7 +325,7 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_SSL_REDIRECT = SECURE_SSL
 # Health probes (the container's HEALTHCHECK, a load balancer) ask over plain HTTP from
 # inside; a redirect to HTTPS would tell them nothing.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|livez)$"]
 SESSION_COOKIE_SECURE = SECURE_SSL
 CSRF_COOKIE_SECURE = SECURE_SSL
 # The site's own 403 page for a refused form (Django's names DEBUG and settings).
@@ -381,6 +384,11 @@ LOGGING = {
                 "shortener.redirect.claims",
                 "shortener.redirect.views",
                 "shortener.visits.countries",
+                # What an outage says (config/outages.py, docs/operations.md).
+                "config.outages",
+                "config.health",
+                "shortener.visits.recording",
+                "shortener.domains.served",
             )
         },
     },

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from config.health import healthz
+from config.health import healthz, livez
 from config.password_reset import password_reset
 from config.robots import robots_txt
 from shortener.pages import bulk, reports, rules, tokens
@@ -21,10 +21,16 @@ admin.site.site_header = "Torii administration"
 admin.site.site_title = "Torii admin"
 admin.site.index_title = "Links, users, flags and webhooks"
 
+# A known outage (the database or a shared cache away) answers 503, anything else 500.
+handler500 = "config.outages.server_error"
+
 urlpatterns = [
     path("", links.home, name="home"),
+    # Answered by config.health.HealthMiddleware first; here for reverse() and the views.
+    path("livez", livez, name="livez"),
     path("healthz", healthz, name="healthz"),
     path("robots.txt", robots_txt, name="robots-txt"),
+    path("readyz", healthz, name="readyz"),
     path("admin/", admin.site.urls),
     path("accounts/signup/", links.signup, name="signup"),
     path("flags/", include("flags.urls")),

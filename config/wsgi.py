@@ -33,6 +33,12 @@ settings_or_exit()  # a malformed setting: one paragraph and exit 2, not a trace
 
 application = get_wsgi_application()
 
+# Each worker writes the journals of processes that died from its start, not from its
+# first redirect (shortener/visits/recording.py): whole stats after a crash, traffic or not.
+from shortener.visits.recording import buffer  # noqa: E402 - needs the apps loaded above
+
+buffer.start()
+
 # Everything loaded so far (Django, the URL map, templates) lives as long as the
 # process: out of the collector's sight, full collections stay short (docs/performance.md).
 gc.freeze()

@@ -81,6 +81,11 @@ TYPES = {
         "Rate limiting cannot count right now, so requests are refused: see Retry-After.",
         EVERYWHERE,
     ),
+    "service-unavailable": ProblemType(
+        "A part of the site (the database, a shared cache) is briefly unreachable: see "
+        "Retry-After.",
+        EVERYWHERE,
+    ),
     "read-only": ProblemType(
         "Maintenance: nothing can be changed for now; reads still work. See Retry-After.",
         EVERYWHERE,

@@ -79,7 +79,7 @@ def log_throttles():
         if isinstance(f, Throttle)
     }
     for throttle in throttles:
-        throttle.reset()
+        throttle.forget()
     return throttles
 
 

@@ -54,8 +54,9 @@ def granian(workers: int = 2, env: dict[str, str] | None = None):
 
 
 @contextmanager
-def granian_process(workers: int = 2, env: dict[str, str] | None = None):
-    """Yield the base URL and granian's main process, started as `make run` starts it."""
+def granian_process(workers: int = 2, env: dict[str, str] | None = None, ready="/healthz"):
+    """Yield the base URL and granian's main process, started as `make run` starts it;
+    up when `ready` answers 200 (`/livez` for a server started with a part away)."""
     port = free_port()
     # A journal directory of its own (kept across respawns): the journal a killed test
     # server leaves is never written into another test's database rows.
@@ -101,7 +102,7 @@ def granian_process(workers: int = 2, env: dict[str, str] | None = None):
     process.log = log
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(url, process)
+        wait_until_up(url, process, ready=ready)
         yield url, process
     finally:
         print(stop(process))  # pytest shows it when the test fails
@@ -109,13 +110,15 @@ def granian_process(workers: int = 2, env: dict[str, str] | None = None):
         journal.cleanup()
 
 
-def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+def wait_until_up(
+    url: str, process: subprocess.Popen, timeout: float = 30, ready: str = "/healthz"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"granian exited: {output_of(process)}")
         try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2):
+            with urllib.request.urlopen(f"{url}{ready}", timeout=2):
                 return
         except OSError:
             time.sleep(0.2)

@@ -164,10 +164,12 @@ def test_image_runs_as_torii_not_root_with_a_healthcheck_and_the_entrypoint():
 class Health(http.server.BaseHTTPRequestHandler):
     status = 200
     hosts: list[str] = []
+    paths: list[str] = []
 
     def do_GET(self):
         Health.hosts.append(self.headers["Host"])
-        self.send_response(Health.status if self.path == "/healthz" else 404)
+        Health.paths.append(self.path)
+        self.send_response(Health.status if self.path in ("/livez", "/readyz") else 404)
         self.end_headers()
 
     def log_message(self, *args):
@@ -184,10 +186,10 @@ class Health(http.server.BaseHTTPRequestHandler):
         (200, 0, {}, "localhost"),
     ],
 )
-def test_healthcheck_asks_healthz_with_the_sites_host(tmp_path, status, exit_code, env, host):
+def test_healthcheck_asks_livez_with_the_sites_host(tmp_path, status, exit_code, env, host):
     server = http.server.HTTPServer(("127.0.0.1", free_port()), Health)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    Health.status, Health.hosts = status, []
+    Health.status, Health.hosts, Health.paths = status, [], []
     python = os.path.dirname(sys.executable)  # the entrypoint runs `python`
     try:
         result = subprocess.run(
@@ -204,6 +206,25 @@ def test_healthcheck_asks_healthz_with_the_sites_host(tmp_path, status, exit_cod
         server.shutdown()
     assert result.returncode == exit_code
     assert Health.hosts == [host]
+    assert Health.paths == ["/livez"]  # liveness: a database outage is no reason to restart
+
+
+def test_healthcheck_ready_asks_readyz():
+    server = http.server.HTTPServer(("127.0.0.1", free_port()), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Health.status, Health.hosts, Health.paths = 503, [], []
+    python = os.path.dirname(sys.executable)
+    try:
+        result = subprocess.run(
+            [str(ENTRYPOINT), "healthcheck", "ready"],
+            env={"PATH": f"{python}:/usr/bin:/bin", "PORT": str(server.server_port)},
+            capture_output=True,
+            timeout=30,
+        )
+    finally:
+        server.shutdown()
+    assert result.returncode == 1
+    assert Health.paths == ["/readyz"]
 
 
 def test_compose_runs_web_and_worker_beside_postgres_and_redis():

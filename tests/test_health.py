@@ -64,3 +64,27 @@ def test_healthz_answers_over_plain_http_behind_tls(settings):
     page = client.get("/accounts/login/")
     assert page.status_code == 301
     assert page["Location"].startswith("https://")
+
+
+@pytest.mark.django_db
+def test_healthz_names_the_journal_when_its_directory_takes_nothing(client, settings, tmp_path):
+    """A volume gone read-only or full: a killed process would lose the visits it held."""
+    (tmp_path / "a-file").write_text("")
+    settings.VISIT_JOURNAL_DIR = tmp_path / "a-file" / "journal"
+    response = client.get(reverse("healthz"))
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "failed": ["journal"]}
+
+
+@pytest.mark.django_db
+def test_healthz_writes_nothing_to_the_journal_directory(client, settings, tmp_path):
+    settings.VISIT_JOURNAL_DIR = tmp_path / "journal"
+    assert client.get(reverse("healthz")).status_code == 200
+    assert list((tmp_path / "journal").iterdir()) == []
+
+
+def test_livez_touches_no_database(client):
+    """No django_db mark: a query here would fail the test."""
+    response = client.get(reverse("livez"))
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}

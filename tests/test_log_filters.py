@@ -26,7 +26,7 @@ def test_the_throttle_holds_back_repeats_per_logger_and_message_and_says_how_man
     now[0] = 60.0
     assert (
         passed(record("a", "down (%s)", "x"))
-        == "down (x) (2 more like it held back since the last)"
+        == "down (x) [2 more like this held back in the last 60 s]"
     )
     now[0] = 200.0
     assert passed(record("a", "down (%s)", "y")) == "down (y)"  # nothing held back since

@@ -38,6 +38,23 @@ def counters_down(monkeypatch, settings):
     monkeypatch.setattr(middleware, "caches", broken)
 
 
+def sent_while_the_database_is_away(monkeypatch, send):
+    """`send(client)`'s answer while every request fails for the database as the domain
+    middleware asks it (the whole stack with the database really away is
+    tests/test_outages.py), with a client that sees the answer, not the exception."""
+    from django.db import OperationalError
+    from django.test import Client
+
+    from shortener.domains import served
+
+    def unreachable(request):
+        raise OperationalError("connection refused")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(served, "of_request", unreachable)
+        return send(Client(raise_request_exception=False))
+
+
 def kind_of(response) -> str:
     """The type suffix of a problem document, checking it is well formed and listed."""
     assert response["Content-Type"] == CONTENT_TYPE, response.content
@@ -86,6 +103,15 @@ def api_refusals(client, settings, monkeypatch) -> list[tuple[int, str, object]]
         cases.append((403, "api-disabled", api.get(LINKS)))
     with override_switch("read_only", active=True):
         cases.append((503, "read-only", api.post(LINKS, GOOD)))
+    cases.append(
+        (
+            503,
+            "service-unavailable",
+            sent_while_the_database_is_away(
+                monkeypatch, lambda c: ApiClient(c, api.user, api.raw).get(LINKS)
+            ),
+        )
+    )
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "api": per_day(1)}
     api.get(LINKS)
     cases.append((429, "rate-limited", api.get(LINKS)))
@@ -124,6 +150,13 @@ def webhook_refusals(client, rf, settings, monkeypatch) -> list[tuple[int, str, 
         cases.append((503, "not-stored", deliver(client, source)))
     with override_switch("read_only", active=True):
         cases.append((503, "read-only", deliver(client, source)))
+    cases.append(
+        (
+            503,
+            "service-unavailable",
+            sent_while_the_database_is_away(monkeypatch, lambda c: deliver(c, source)),
+        )
+    )
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "webhook": per_day(1)}
     deliver(client, source)
     cases.append((429, "rate-limited", deliver(client, source)))

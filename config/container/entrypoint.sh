@@ -2,7 +2,9 @@
 # Torii's container entrypoint: one role per container, the same commands as `make run`.
 #   web          migrate (once: under a lock), bootstrap_admin, then granian
 #   worker       waits until the migrations are applied, then the task worker (task_worker)
-#   healthcheck  GET /healthz on this container's granian (the image's HEALTHCHECK)
+#   healthcheck  GET /livez on this container's granian (the image's HEALTHCHECK): is the
+#                process alive. `healthcheck ready` asks /readyz: can it serve (database,
+#                caches, journal), for a load balancer's or orchestrator's readiness probe
 #   manage ...   any manage.py command, e.g. `manage shell` or `manage backup`
 # Static files are collected when the image is built (Containerfile), not on each start.
 # Configuration comes only from the environment (README, "Configuration").
@@ -38,6 +40,10 @@ worker)
     exec python manage.py task_worker --no-startup-delay
     ;;
 healthcheck)
+    # Liveness by default: a container restarted because the database is away comes back
+    # to the same outage, and its start then waits for the database instead of serving.
+    path=/livez
+    [ "${1:-live}" = ready ] && path=/readyz
     # The Host header must be one the site answers to: SITE_HOST, else the first
     # ALLOWED_HOSTS entry that names one host, as the settings choose the site's own.
     host=${SITE_HOST:-}
@@ -51,7 +57,7 @@ import sys, urllib.request
 request = urllib.request.Request(sys.argv[1], headers={"Host": sys.argv[2]})
 with urllib.request.urlopen(request, timeout=4) as response:
     sys.exit(0 if response.status == 200 else 1)
-' "http://127.0.0.1:$PORT/healthz" "${host:-localhost}"
+' "http://127.0.0.1:$PORT$path" "${host:-localhost}"
     ;;
 manage)
     exec python manage.py "$@"

@@ -46,12 +46,14 @@ RESERVED = frozenset(
         "import",
         "help",
         "links",
+        "livez",
         "login",
         "logout",
         "media",
         "reports",
         "metrics",
         "openapi",
+        "readyz",
         "robots.txt",
         "signup",
         "static",
@@ -75,8 +77,19 @@ def generate_slug(length: int = DEFAULT_LENGTH) -> str:
             return slug
 
 
+# The health paths are answered on every host, short domains included (config/health.py):
+# reserved there too, or a link so named would never redirect.
+EVERY_HOST = frozenset({"healthz", "livez", "readyz"})
+
+
 def is_reserved(slug: str) -> bool:
     return slug.lower() in RESERVED
+
+
+def reserved_where(slug: str, *, site: bool) -> bool:
+    """Is `slug` one of the paths a host answers itself: the site's own pages on its own
+    host, the health paths everywhere."""
+    return (slug.lower() in RESERVED) if site else (slug.lower() in EVERY_HOST)
 
 
 def custom_slug_problem(slug: str, *, reserved: bool = True) -> str | None:
@@ -84,7 +97,7 @@ def custom_slug_problem(slug: str, *, reserved: bool = True) -> str | None:
     `reserved`: the site's own paths apply (on its own host, not on short domains)."""
     if not CUSTOM_PATTERN.fullmatch(slug):
         return CUSTOM_RULE
-    if reserved and is_reserved(slug):
+    if reserved_where(slug, site=reserved):
         return f"“{slug}” is reserved for the site's own pages; choose another."
     return None
 
@@ -105,6 +118,6 @@ def imported_slug_problem(slug: str, *, reserved: bool = True) -> str | None:
     site's own host)."""
     if not SLUG.fullmatch(slug):
         return IMPORTED_RULE
-    if reserved and is_reserved(slug):
+    if reserved_where(slug, site=reserved):
         return f"“{slug}” is reserved for the site's own pages; choose another."
     return None

@@ -29,6 +29,7 @@ from shortener.domains import served
 from shortener.links.blocking import links_switched
 from shortener.links.models import Link, LinkState, state_of
 from shortener.policy.redirect_rules import from_stored
+from shortener.policy.slugs import is_reserved
 from shortener.redirect.decision import SmartLink, smart_link
 
 LOOKUP_TTL = 2.0
@@ -138,9 +139,14 @@ def lookup(domain_id: int, slug: str) -> Snapshot | None:
 
 
 def lookup_on(request: HttpRequest, slug: str) -> Snapshot | None:
-    """The link `slug` names on the request's domain (none on an inactive domain)."""
+    """The link `slug` names on the request's domain (none on an inactive domain). On the
+    site's own host a reserved word is one of its pages (/healthz, /admin...), never a
+    link: it is not looked up, so no link can shadow a page nor a page fail for the
+    database like a link. A short domain has no pages: every slug is a link there."""
     domain = served.of_request(request)
-    return None if domain is None else lookup(domain.pk, slug)
+    if domain is None or (domain.is_site and is_reserved(slug)):
+        return None
+    return lookup(domain.pk, slug)
 
 
 def forget_lookups() -> None:

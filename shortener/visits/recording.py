@@ -8,7 +8,10 @@ to the daily rollups (shortener/rollups.py); then the journal files of that batc
 removed. The buffer is flushed again when the process exits
 (granian's graceful stop). A killed process leaves its journal, and the same thread in
 another process writes it (at its start and every RECOVER_SECONDS); only a power cut,
-or a journal that cannot be written, can lose visits.
+or a journal that cannot be written, can lose visits. Every web worker (config/wsgi.py)
+and the task worker start that thread when they start (`VisitBuffer.start`), not on
+their first visit: a server restarted after a crash writes what its dead processes
+journaled within seconds, with no traffic at all.
 
 Privacy: the client's IP address lives only in memory, and in the journal files, until
 the next flush (or, for a killed process, until another recovers its journal). What is
@@ -54,6 +57,9 @@ MAX_USER_AGENT = 512
 MAX_REFERRER = 2048
 RECOVER_SECONDS = 10  # how often a process looks for the journals of processes that died
 DROPS_LOG_SECONDS = 60  # visits dropped past VISIT_BUFFER_MAX are logged at most this often
+# The lines that count visits dropped or left out are each said: the log's throttle
+# (settings.LOGGING, config/log_filters.py) keeps only the outage's repeats to one a minute.
+EVERY_ONE = {"unthrottled": True}
 
 # (unix time, link id, client address, user agent, referrer, country)
 RawVisit = tuple[float, int, str, str, str, str]
@@ -187,6 +193,7 @@ def write_batch(raws: list[RawVisit]) -> Outcome:
             outcome.dropped,
             len(raws),
             "; ".join(f"{count} for {why}" for why, count in outcome.refused.most_common()),
+            extra=EVERY_ONE,
         )
     return outcome
 
@@ -213,7 +220,9 @@ def write_recovered(raws: list[RawVisit]) -> None:
     kept, _ = without_vanished_links(raws)
     if len(kept) < len(raws):
         logger.warning(
-            "Left out %d recovered visits of links this database lacks", len(raws) - len(kept)
+            "Left out %d recovered visits of links this database lacks",
+            len(raws) - len(kept),
+            extra=EVERY_ONE,
         )
     outcome = write_batch(kept)
     if outcome.error is not None:
@@ -296,6 +305,17 @@ class VisitBuffer:
         if not kept:
             self._log_dropped()
         if (self._thread is None or self._pid != os.getpid()) and flush_seconds() > 0:
+            self._start()
+
+    def start(self) -> None:
+        """At process start: open the journal and start the flushing thread, whose first
+        act is writing the journals of processes that died. Without this a quiet server
+        restarted after a crash would wait for a redirect to do it. Two processes starting
+        at once recover each file once: a claim is an atomic rename (the journal's lease)."""
+        directory, _ = _settings or _read_settings()
+        if directory is not None:
+            self._open_journal(directory)
+        if flush_seconds() > 0:
             self._start()
 
     def pending(self) -> int:
@@ -393,6 +413,7 @@ class VisitBuffer:
             dropped,
             settings.VISIT_BUFFER_MAX,
             f" in the last {since:.0f} s" if since < 10 * DROPS_LOG_SECONDS else "",
+            extra=EVERY_ONE,
         )
 
     def recover(self) -> int:

@@ -1,6 +1,9 @@
 """`manage.py task_worker`: django_tasks_db's `db_worker`, which also reclaims the tasks
 of workers that died.
 
+It also starts the visit buffer's thread, which writes the visit journals of processes
+that died (shortener/visits/recording.py), at start-up and every few seconds.
+
 On start-up and then every half TASK_RECLAIM_SECONDS (at most a minute) a thread puts
 tasks RUNNING for longer than the bound back to READY (config/stale_tasks.py). A name of
 its own rather than the library's: a command that shadows another by app order is
@@ -28,6 +31,11 @@ class ReclaimingWorker(db_worker.Worker):
         self.stopped = threading.Event()
 
     def run(self) -> None:
+        # The task worker recovers dead web workers' visit journals too, at its start and
+        # periodically: a quiet or stopped web server is not needed for whole stats.
+        from shortener.visits.recording import buffer
+
+        buffer.start()
         self.reclaim()
         reclaimer = threading.Thread(target=self.reclaim_periodically, daemon=True)
         reclaimer.start()

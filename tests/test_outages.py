@@ -1,0 +1,228 @@
+"""While a part of the site is away, every answer says so honestly (issue 33, items 2-3).
+
+The database is made really unreachable for the whole stack (middleware, sessions, the
+domain table, the views), not one view's connection: the connection's settings point at
+a file that cannot be opened (SQLite) or a port where nothing listens (PostgreSQL), and
+the open connection is closed, so the next query connects and fails as in an outage.
+"""
+
+import json
+import logging
+
+import pytest
+from django.db import OperationalError, connection
+from django.test import Client
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from config.log_filters import Throttle
+from hypermedia.problems import CONTENT_TYPE, TYPE_BASE
+from shortener.models import Link
+from tests.conftest import make_link
+from tests.servers import free_port
+
+
+def take_the_database_away(tmp_path) -> tuple[str, str]:
+    """Point the connection where no database answers; what to put back."""
+    connection.close()
+    key = "NAME" if connection.vendor == "sqlite" else "PORT"
+    before = connection.settings_dict[key]
+    connection.settings_dict[key] = (
+        str(tmp_path / "gone" / "db") if key == "NAME" else str(free_port())
+    )
+    return key, before
+
+
+def bring_the_database_back(key: str, before: str) -> None:
+    connection.close()
+    connection.settings_dict[key] = before  # the next query connects to it again
+
+
+@pytest.fixture
+def database_away(known_link, tmp_path):
+    """After `known_link` (whose database is flushed after the test): back before that."""
+    away = take_the_database_away(tmp_path)
+    yield
+    bring_the_database_back(*away)
+
+
+@pytest.fixture
+def visitor():
+    # An exception that Django turns into a response is also re-raised by the test client
+    # unless told not to: a real client only ever sees the response.
+    return Client(raise_request_exception=False)
+
+
+@pytest.fixture
+def known_link(transactional_db):
+    """A link on the site's own host, and one row named like a reserved path (made
+    behind the link rules' back, as old data might hold one)."""
+    link = make_link(slug="known1", target="https://example.com/known")
+    make_link(slug="healthz", target="https://example.com/shadow")
+    return link
+
+
+def test_healthz_answers_503_naming_the_database_through_the_whole_stack(
+    visitor, known_link, database_away
+):
+    for path in ("/healthz", "/readyz"):
+        response = visitor.get(path)
+        assert response.status_code == 503, (path, response.content[:200])
+        assert response["Content-Type"] == "application/json"
+        assert response.json() == {"status": "unavailable", "failed": ["database"]}
+
+
+def test_livez_answers_200_while_the_database_is_away(visitor, known_link, database_away):
+    response = visitor.get("/livez")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert response["Cache-Control"].startswith("max-age=0")
+
+
+def test_health_paths_are_never_links_even_when_a_row_has_their_name(visitor, known_link):
+    for path in ("/healthz", "/readyz", "/livez"):
+        response = visitor.get(path)
+        assert response.status_code == 200, path
+        assert response.json() == {"status": "ok"}
+    assert Link.objects.get(slug="healthz").visit_count == 0
+
+
+def test_a_reserved_word_on_the_site_is_never_looked_up_as_a_link(visitor, known_link):
+    make_link(slug="status", target="https://example.com/shadow")
+    response = visitor.get("/status")
+    assert response.status_code == 404
+    assert "Location" not in response
+
+
+@pytest.mark.parametrize("path", ["/", "/links/", "/accounts/login/", "/nosuchlink"])
+def test_pages_answer_a_branded_503_with_retry_after(visitor, known_link, database_away, path):
+    response = visitor.get(path)
+    assert response.status_code == 503, response.content[:300]
+    assert response["Retry-After"] == "30"
+    assert response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    assert "<title>Temporarily unavailable" in page
+    assert "Torii" in page and "Traceback" not in page
+
+
+def test_a_short_link_says_it_is_safe(visitor, known_link, database_away):
+    response = visitor.get("/known1")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert "This short link is safe" in response.content.decode()
+
+
+def test_an_htmx_request_gets_a_message_fragment(visitor, known_link, database_away):
+    response = visitor.get("/links/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 503
+    assert response["HX-Retarget"] == "#messages"
+    assert "Temporarily unavailable" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", "/api/v1/links"), ("post", "/api/v1/links"), ("post", "/webhooks/cms/")],
+)
+def test_the_api_and_webhooks_answer_problem_json(visitor, known_link, database_away, method, path):
+    response = getattr(visitor, method)(path, HTTP_AUTHORIZATION="Bearer nope")
+    assert response.status_code == 503
+    assert response["Content-Type"] == CONTENT_TYPE
+    assert response["Retry-After"] == "30"
+    doc = json.loads(response.content)
+    assert doc["type"] == TYPE_BASE + "service-unavailable"
+    assert doc["status"] == 503 and "database" in doc["detail"]
+
+
+def test_an_outage_logs_one_line_without_a_traceback_not_one_per_request(
+    visitor, known_link, database_away, caplog
+):
+    caplog.set_level(logging.INFO)
+    for path in ["/", "/known1", "/api/v1/links", "/links/"] * 10:
+        assert visitor.get(path).status_code == 503
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1, [r.getMessage() for r in errors]
+    (line,) = errors
+    assert line.name == "config.outages"
+    assert line.getMessage().startswith("The database is unavailable (OperationalError: ")
+    assert line.exc_info is None
+    assert not [r for r in caplog.records if r.name == "django.request"]
+
+
+def test_the_database_coming_back_ends_the_503s(visitor, known_link, tmp_path):
+    away = take_the_database_away(tmp_path)
+    try:
+        assert visitor.get("/known1").status_code == 503
+    finally:
+        bring_the_database_back(*away)
+    response = visitor.get("/known1")
+    assert response.status_code == 302
+    assert response["Location"] == "https://example.com/known"
+    assert visitor.get("/healthz").status_code == 200
+
+
+def test_a_cache_that_cannot_be_reached_answers_503_naming_the_cache(
+    visitor, known_link, monkeypatch, caplog
+):
+    from shortener.redirect import middleware
+
+    def unreachable(request, slug):
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(middleware, "lookup_on", unreachable)
+    response = visitor.get("/known1")
+    assert response.status_code == 503
+    assert "Retry-After" in response
+    (line,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert line.getMessage().startswith("The cache is unavailable (ConnectionError: Error 111")
+
+
+def test_any_other_error_is_still_a_500_with_its_traceback_logged(
+    visitor, known_link, monkeypatch, caplog
+):
+    from shortener.redirect import middleware
+
+    def broken(request, slug):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(middleware, "lookup_on", broken)
+    response = visitor.get("/known1")
+    assert response.status_code == 500
+    (line,) = [r for r in caplog.records if r.name == "django.request"]
+    assert line.exc_info is not None
+
+
+def test_the_throttle_lets_one_line_a_minute_through_and_counts_the_rest():
+    now = [1000.0]
+    throttle = Throttle(seconds=60, clock=lambda: now[0])
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("x", logging.ERROR, __file__, 1, message, ("a",), None)
+
+    assert throttle.filter(record("down %s"))
+    assert not any(throttle.filter(record("down %s")) for _ in range(41))
+    assert throttle.filter(record("other %s"))  # another kind has its own minute
+    now[0] += 59.9
+    assert not throttle.filter(record("down %s"))
+    now[0] += 0.2
+    passed = record("down %s")
+    assert throttle.filter(passed)
+    assert passed.getMessage() == "down a [42 more like this held back in the last 60 s]"
+    kept = record("down %s")
+    kept.unthrottled = True  # extra={"unthrottled": True}: a count of lost visits
+    assert throttle.filter(kept) and kept.getMessage() == "down a"
+
+
+def test_known_outage_errors():
+    from config.outages import failed_part
+
+    assert failed_part(OperationalError("gone")) == "database"
+    assert failed_part(RedisConnectionError("gone")) == "cache"
+    assert failed_part(RuntimeError("bug")) is None
+
+
+def test_no_link_on_a_short_domain_may_be_named_like_a_health_path():
+    from shortener.policy import slugs
+
+    for word in ("healthz", "LiveZ", "readyz"):
+        assert slugs.custom_slug_problem(word, reserved=False)
+        assert slugs.imported_slug_problem(word, reserved=False)
+    assert slugs.custom_slug_problem("admin", reserved=False) is None  # a page elsewhere only
