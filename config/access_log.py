@@ -18,7 +18,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from config.ratelimit.client_address import client_address
-from config.ratelimit.groups import CLIENT_ADDRESS_META
+from hypermedia.context import context_of
 
 logger = logging.getLogger("torii.access")
 # Characters a path keeps as they are; the rest (controls, spaces, line breaks) are
@@ -40,7 +40,7 @@ class AccessLogMiddleware:
         elapsed = time.perf_counter() - started
         meta = request.META
         # The limiter has worked it out already for every request it counted.
-        address = meta.get(CLIENT_ADDRESS_META) or client_address(
+        address = context_of(request).client_address or client_address(
             meta.get("REMOTE_ADDR", ""),
             meta.get("HTTP_X_FORWARDED_FOR", ""),
             settings.TRUSTED_PROXY_COUNT,
