@@ -200,7 +200,7 @@ def test_the_log_line_comes_again_after_the_interval_with_what_it_held_back(
     lines = [r.getMessage() for r in caplog.records if r.name == "shortener.redirect.claims"]
     assert len(lines) == 2
     assert "held back" not in lines[0]
-    assert lines[1].endswith("(3 more like it held back since the last)")
+    assert lines[1].endswith("[3 more like this held back in the last 60 s]")
 
 
 def test_a_503_page_that_cannot_render_is_still_a_503(client, counters_down, monkeypatch):
