@@ -1,10 +1,12 @@
 """Exact across processes: two granian workers, bursts from several client processes;
-and every bypass the limits once had, tried against two workers.
+no window edge to burst across; and every bypass the limits once had, tried against two
+workers.
 
-With a limit of L per window, exactly L requests pass however the requests are
-spread over workers and clients; every refusal carries Retry-After and the
-RateLimit fields; a forged X-Forwarded-For buys nothing. Runs on the embedded
-cache always and on Redis when REDIS_URL is set.
+With a limit of L, exactly L requests of a burst pass however the requests are spread
+over workers and clients; every refusal carries Retry-After and the RateLimit fields; a
+forged X-Forwarded-For buys nothing; L just before an old fixed window's edge and L just
+after pass L and what refilled between, not 2L. Runs on the embedded cache always and on
+Redis when REDIS_URL is set.
 """
 
 import json
@@ -26,7 +28,9 @@ from tests.conftest import ROOT, run_manage, test_database_url
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 LIMIT = 25
-WINDOW = "d"  # a day-long window, so a burst never straddles a window boundary
+WINDOW = "d"  # one every 3,456 s: nothing refills during a burst
+# The edge test's redirect group: one every 3 s, all 20 at once after a quiet spell.
+EDGE_LIMIT, EDGE_SECONDS = 20, 60
 CLIENTS = 4
 THREADS = 4
 REQUESTS_PER_THREAD = 10
@@ -65,6 +69,7 @@ def server_env(cache: str) -> dict[str, str]:
     if cache == "embedded":
         env["REDIS_URL"] = ""  # empty, not absent: run_manage merges os.environ back in
     env["RATE_LIMIT_DEFAULT"] = f"{LIMIT}/{WINDOW}"
+    env["RATE_LIMIT_REDIRECT"] = f"{EDGE_LIMIT}/{EDGE_SECONDS}s"
     return env
 
 
@@ -81,11 +86,10 @@ def wait_until_serving(base: str, server: subprocess.Popen) -> None:
     raise AssertionError("granian did not answer /healthz within 60 s")
 
 
-def wait_clear_of_window_end() -> None:
-    # Our key for these clients; a window ending mid-burst would allow up to 2L.
-    seconds_left = _get_window("ip:127.0.0.1", 86400) - time.time()
-    if seconds_left < 30:
-        time.sleep(seconds_left + 2)
+def fixed_window_edge(key: str, period: int) -> float:
+    """When django-ratelimit's fixed window for `key` ended next: the old limiter reset
+    its count there, and L before it plus L after it passed."""
+    return _get_window(key, period)
 
 
 @pytest.fixture
@@ -148,7 +152,6 @@ def burst(base: str) -> list[tuple[int, dict]]:
 
 @pytest.mark.parametrize("granian", ["embedded", "redis"], indirect=True)
 def test_two_workers_pass_exactly_the_limit(granian):
-    wait_clear_of_window_end()
     answers = burst(granian)
     statuses = [status for status, _ in answers]
     assert len(statuses) == CLIENTS * THREADS * REQUESTS_PER_THREAD
@@ -161,6 +164,61 @@ def test_two_workers_pass_exactly_the_limit(granian):
         assert int(headers["retry-after"]) >= 1
         assert headers["ratelimit-policy"] == f'"default";q={LIMIT};w=86400'
         assert headers["ratelimit"] == f'"default";r=0;t={headers["retry-after"]}'
+
+
+def from_address(base: str, address: str, count: int) -> list[int]:
+    """`count` GETs of a missing link at once, sent from the loopback `address`: the
+    redirect group (a 404), keyed by that address. Statuses, sorted."""
+    import http.client
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base)
+
+    def one(_):
+        connection = http.client.HTTPConnection(
+            parts.hostname, parts.port, timeout=60, source_address=(address, 0)
+        )
+        try:
+            connection.request("GET", "/no-such-link")
+            return connection.getresponse().status
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(8) as pool:
+        return sorted(pool.map(one, range(count)))
+
+
+def address_near_its_edge(low: float, high: float) -> tuple[str, float]:
+    """A loopback address whose old fixed window ends between `low` and `high` seconds
+    from now (django-ratelimit offset each key's window by a hash of it), so the test
+    stands at an edge without waiting a window for one."""
+    for host in range(2, 255):
+        address = f"127.0.0.{host}"
+        edge = fixed_window_edge(f"ip:{address}", EDGE_SECONDS)
+        if low <= edge - time.time() < high:
+            return address, edge
+    pytest.skip("no loopback address near its window edge now")
+
+
+@pytest.mark.parametrize("granian", ["embedded", "redis"], indirect=True)
+def test_two_workers_let_no_burst_through_across_a_window_edge(granian):
+    # Real time, unavoidably: the workers keep their own clocks.
+    interval = EDGE_SECONDS / EDGE_LIMIT
+    from_address(granian, "127.0.0.1", 8)  # both workers' first 404 pages, off the clock
+    address, edge = address_near_its_edge(3, 6)
+    started = time.monotonic()
+    before = from_address(granian, address, EDGE_LIMIT)
+    assert time.time() < edge, "the first burst ran past the edge: the machine is too slow"
+    time.sleep(max(edge + 0.2 - time.time(), 0))
+    after = from_address(granian, address, EDGE_LIMIT)
+    span = time.monotonic() - started
+    assert set(before + after) <= {404, 429}
+    assert before.count(404) == EDGE_LIMIT  # a quiet client has its whole burst
+    # Then only what refilled since: one per interval. Fixed windows passed all
+    # EDGE_LIMIT again here, just after the edge.
+    assert after.count(404) <= span / interval + 1
+    assert before.count(404) + after.count(404) < 2 * EDGE_LIMIT
 
 
 # --- Each bypass the limits once had, tried against two workers ----------------------
