@@ -128,8 +128,9 @@ return {allowed and 1 or 0, string.format('%d', tat), string.format('%d', now)}
 class RedisCounterCache(RedisCache):
     """Django's RedisCache tuned for counters that every request touches: one round trip.
 
-    Rate limits call add() then incr() on each request, and every round trip to Redis
-    holds the request's thread (docs/performance.md). incr() is one script
+    Rate limits are one GCRA script a request (update_gcra). Counters (visit limits)
+    call add() then incr(), and every round trip to Redis holds the request's thread
+    (docs/performance.md). incr() is one script
     instead of EXISTS + INCRBY, and add() remembers, per cache object (per thread), the
     expiring keys it has seen present until their timeout, answering those without asking. A key
     that vanishes early (evicted, flushed) makes the next incr() raise ValueError, as
