@@ -1,5 +1,6 @@
 """Cache backends: diskcache that keeps its connections; a Redis cache that survives Redis
-going away; Redis counters in one round trip; on Redis, clear() empties its prefix only."""
+going away; Redis counters and rate limits in one round trip; on Redis, clear() empties its
+prefix only."""
 
 import logging
 import time
@@ -7,8 +8,11 @@ import time
 from diskcache import DjangoCache
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache
+from redis.commands.core import Script
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from config.ratelimit import gcra
 
 logger = logging.getLogger(__name__)
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
@@ -107,11 +111,42 @@ return false
 """
 
 
+# One GCRA check-and-update (config/ratelimit/gcra.py's `admit`, the same arithmetic in
+# Lua) in one round trip, run by its SHA after the first. KEYS[1]: the key. ARGV: interval
+# (µs), burst, cost, mode, now (µs; empty: Redis's own clock, one clock for every app
+# server). Returns {allowed, TAT after, now}. Integers stay exact: Lua's numbers are
+# doubles, and %d writes them back without an exponent.
+GCRA = """
+local now
+if ARGV[5] == '' then
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+else
+  now = tonumber(ARGV[5])
+end
+local interval, burst, cost, mode = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local base = tonumber(redis.call('GET', KEYS[1]) or now) or now
+if base < now then base = now end
+local new = base + interval * cost
+local allowed = new - now <= interval * burst
+local tat = base
+if allowed or mode == 'force' then
+  tat = new
+  if mode ~= 'peek' then
+    local ms = string.format('%d', math.ceil((new - now) / 1000))
+    redis.call('SET', KEYS[1], string.format('%d', new), 'PX', ms)
+  end
+end
+return {allowed and 1 or 0, string.format('%d', tat), string.format('%d', now)}
+"""
+
+
 class RedisCounterCache(RedisCache):
     """Django's RedisCache tuned for counters that every request touches: one round trip.
 
-    Rate limits call add() then incr() on each request, and every round trip to Redis
-    holds the request's thread (docs/performance.md). incr() is one script
+    Rate limits are one GCRA script a request (update_gcra). Counters (visit limits)
+    call add() then incr(), and every round trip to Redis holds the request's thread
+    (docs/performance.md). incr() is one script
     instead of EXISTS + INCRBY, and add() remembers, per cache object (per thread), the
     expiring keys it has seen present until their timeout, answering those without asking. A key
     that vanishes early (evicted, flushed) makes the next incr() raise ValueError, as
@@ -146,6 +181,20 @@ class RedisCounterCache(RedisCache):
             self._present.pop(name, None)
             raise ValueError(f"Key '{key}' not found.")
         return value
+
+    _gcra: Script | None = None  # one per process: it only holds the script and its SHA
+
+    def update_gcra(self, key, interval, burst, cost=1, mode=gcra.SPEND, now=None, version=None):
+        """One GCRA check-and-update in one round trip (EVALSHA; EVAL once if Redis has
+        not seen the script). `now` defaults to Redis's clock. Returns (decision, now)."""
+        name = self.make_and_validate_key(key, version=version)
+        client = self._cache.get_client(name, write=True)
+        script = RedisCounterCache._gcra
+        if script is None:
+            script = RedisCounterCache._gcra = Script(client, GCRA)
+        args = [interval, burst, cost, mode, "" if now is None else now]
+        allowed, tat, now = script(keys=[name], args=args, client=client)
+        return gcra.Decision(allowed == 1, int(tat)), int(now)
 
     def delete(self, key, version=None) -> bool:
         self._present.pop(self.make_and_validate_key(key, version=version), None)

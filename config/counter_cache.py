@@ -12,7 +12,11 @@ counts, or leave the file unreadable; delete `$DATA_DIR/counters` then. It holds
 counters that start again from nothing (rate limits) or from the database (visit limits).
 
 Values keep their expiry beside them; a second table orders keys by expiry, and every
-write that creates a key first removes a few expired ones, so old windows cannot pile up.
+write that creates a key first removes a few expired ones, so old keys cannot pile up.
+
+Rate limits are one GCRA check-and-update per request (`update_gcra`): one write
+transaction that reads the key's theoretical arrival time, decides (config/ratelimit/gcra.py)
+and writes it back.
 """
 
 import os
@@ -26,6 +30,8 @@ from pathlib import Path
 import lmdb
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 
+from config.ratelimit import gcra
+
 MAP_SIZE = 1 << 30  # address space, not disk: the file grows with what is stored
 PRUNE_BATCH = 64  # expired keys removed by each write that creates a key
 MAX_KEY_LENGTH = 120  # characters, at most 4 bytes each: LMDB takes 511, the index adds 8
@@ -35,6 +41,9 @@ _HEAD = struct.Struct("<dB")
 _INT = struct.Struct("<q")
 INTEGER, PICKLED = 0, 1
 _EXPIRY_KEY = struct.Struct(">d")  # big-endian, so the index sorts by time
+# A GCRA key expires once its TAT has passed (it is then a full bucket, as if absent),
+# rounded up to this many seconds so that most updates leave its index entry alone.
+GCRA_EXPIRY_GRAIN = 64
 
 
 # One environment per directory and process: Django makes a cache object per thread,
@@ -183,6 +192,43 @@ class LmdbCounterCache(BaseCache):
             value = _INT.unpack_from(old, _HEAD.size)[0] + delta
             txn.put(name, _HEAD.pack(expires, INTEGER) + _INT.pack(value))
         return value
+
+    def update_gcra(self, key, interval, burst, cost=1, mode=gcra.SPEND, now=None, version=None):
+        """One GCRA check-and-update in one write transaction (a read one for PEEK).
+
+        `interval` in µs (gcra.interval_of); `now` in µs since the epoch, this machine's
+        clock unless given. Returns (decision, now)."""
+        env, values, expiries = self._env()
+        name = self._key(key, version)
+        if now is None:
+            now = time.time_ns() // 1000
+        if mode == gcra.PEEK:
+            with env.begin(db=values) as txn:
+                old = txn.get(name)
+            return gcra.admit(self._tat(old), now, interval, burst, cost, mode), now
+        with env.begin(write=True) as txn:
+            old = txn.get(name, db=values)
+            decision = gcra.admit(self._tat(old), now, interval, burst, cost, mode)
+            if gcra.stores(decision, mode):
+                seconds = -(-decision.tat // gcra.MICROSECONDS)
+                expires = float(-(-seconds // GCRA_EXPIRY_GRAIN) * GCRA_EXPIRY_GRAIN)
+                record = _HEAD.pack(expires, INTEGER) + _INT.pack(decision.tat)
+                if old is not None and self._expiry(old) == expires:
+                    txn.put(name, record, db=values)  # same index entry: the common case
+                else:
+                    if old is None:
+                        self._prune(txn, values, expiries, now / gcra.MICROSECONDS)
+                    self._store(txn, values, expiries, name, old, record)
+        return decision, now
+
+    @staticmethod
+    def _tat(record: bytes | None) -> int | None:
+        """The stored TAT; None for no key. An expired one is in the past, which GCRA
+        reads as a full bucket, so expiry needs no check here."""
+        if record is None:
+            return None
+        _, kind = _HEAD.unpack_from(record)
+        return _INT.unpack_from(record, _HEAD.size)[0] if kind == INTEGER else None
 
     def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None) -> bool:
         env, values, expiries = self._env()

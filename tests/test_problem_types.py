@@ -22,19 +22,16 @@ class BrokenCache:
     def add(self, *args, **kwargs):
         raise ConnectionError("cache down")
 
-    get = incr = set = add
+    get = incr = set = update_gcra = add
 
 
 @pytest.fixture
 def counters_down(monkeypatch, settings):
     """The rate limiter cannot count, and no group fails open."""
-    import django_ratelimit.core
-
     from config.ratelimit import middleware
 
     settings.RATE_LIMIT_FAIL_OPEN = []
-    broken = {"default": BrokenCache()}
-    monkeypatch.setattr(django_ratelimit.core, "caches", broken)
+    broken = {"counters": BrokenCache(), "default": BrokenCache()}
     monkeypatch.setattr(middleware, "caches", broken)
 
 

@@ -449,25 +449,23 @@ class BrokenCache:
     def add(self, *args, **kwargs):
         raise ConnectionError("cache down")
 
-    get = incr = set = add
+    get = update_gcra = set = add
 
 
-class CountLosingCache:
-    """Answers add with False and incr with None, as Redis does for a vanished key."""
+class TimingOutCache:
+    """Answers as a Redis that stopped mid-run: the client gives up after its timeout."""
 
-    def add(self, *args, **kwargs):
-        return False
+    def update_gcra(self, *args, **kwargs):
+        from redis.exceptions import TimeoutError
 
-    def incr(self, *args, **kwargs):
-        return None
+        raise TimeoutError("Timeout reading from socket")
+
+    add = update_gcra
 
 
-@pytest.fixture(params=[BrokenCache, CountLosingCache])
+@pytest.fixture(params=[BrokenCache, TimingOutCache])
 def cache_down(request, monkeypatch):
-    import django_ratelimit.core
-
-    broken = {"default": request.param()}
-    monkeypatch.setattr(django_ratelimit.core, "caches", broken)
+    broken = {"counters": request.param(), "default": request.param()}
     monkeypatch.setattr(ratelimit_middleware, "caches", broken)
     return broken
 

@@ -11,18 +11,11 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class Usage:
     policy: str
-    limit: int
-    window: int  # seconds
-    count: int  # requests in this window, this one included
-    reset: int  # seconds until a new window starts
-
-    @property
-    def remaining(self) -> int:
-        return max(0, self.limit - self.count)
-
-    @property
-    def exceeded(self) -> bool:
-        return self.count > self.limit
+    limit: int  # the rate's count, which is also the burst a quiet client may spend
+    window: int  # the rate's seconds
+    remaining: int  # requests that would still pass now
+    reset: int  # seconds until one more would (GCRA refills steadily: config/ratelimit/gcra.py)
+    exceeded: bool
 
 
 def policy_field(usages: list[Usage]) -> str:
@@ -34,7 +27,7 @@ def ratelimit_field(usages: list[Usage]) -> str:
 
 
 def retry_after(usages: list[Usage]) -> int:
-    """Seconds until every exceeded counter has started a new window."""
+    """Seconds until every exceeded counter admits a request again."""
     return max((u.reset for u in usages if u.exceeded), default=1)
 
 

@@ -8,8 +8,8 @@ from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, ResolverMatch, resolve
-from django_ratelimit.core import get_usage
 
+from config.ratelimit import gcra
 from config.ratelimit.fields import Usage, add_fields
 from config.ratelimit.groups import (
     Check,
@@ -19,6 +19,7 @@ from config.ratelimit.groups import (
     user_or_address,
     webhook_source,
 )
+from config.ratelimit.rates import Rate
 from config.ratelimit.responses import for_machines, limiter_unavailable, too_many_requests
 from hypermedia.context import UNKNOWN, context_of
 
@@ -59,42 +60,52 @@ def root_files(root) -> frozenset[str]:
     return frozenset("/" + entry.name for entry in Path(root).iterdir() if entry.is_file())
 
 
-def count(request: HttpRequest, check: Check) -> Usage | None:
-    """Increment the check's counter; None when django-ratelimit is disabled."""
+def bucket_key(check: Check, rate: Rate) -> str:
+    """The key's GCRA state for this rate: another rate (a changed setting) starts afresh,
+    as django-ratelimit's windows did, rather than inheriting a TAT measured in the old
+    rate's intervals."""
+    # Keys are short by construction (groups.py hashes what comes from the client);
+    # hashed here too past what every cache backend takes.
+    name = f"rl:{check.policy}:{rate.limit}/{rate.seconds}:{check.key}"
+    if len(name) <= 100:
+        return name
+    return f"rl:{check.policy}:{rate.limit}/{rate.seconds}:{digest(check.key)}"
+
+
+def count(
+    request: HttpRequest, check: Check, cost: int = 1, mode: str | None = None
+) -> Usage | None:
+    """One atomic GCRA check-and-update of the check's bucket in the `counters` cache;
+    None when rate limiting is switched off (RATELIMIT_ENABLE)."""
+    if not settings.RATELIMIT_ENABLE:
+        return None
     rate = settings.RATE_LIMITS[check.group]
+    interval = gcra.interval_of(rate.limit, rate.seconds)
+    mode = mode or gcra.SPEND
     try:
-        usage = get_usage(
-            request,
-            group=check.policy,
-            key=lambda _group, _request: check.key,
-            rate=rate.as_tuple(),
-            increment=True,
+        counters = caches[settings.RATELIMIT_USE_CACHE]
+        decision, now = counters.update_gcra(
+            bucket_key(check, rate), interval, rate.limit, cost, mode
         )
     except Exception as error:  # each cache backend raises its own connection errors
         raise CacheUnavailable(repr(error)) from error
-    if usage is None:
-        return None
-    if usage["limit"] == 0:  # django-ratelimit's sign that the cache lost the count
-        raise CacheUnavailable("the cache returned no count")
-    # The window ends at `time_left` (0 … window-1 s from now) and its last
-    # second still counts, so a new window starts one second later.
-    reset = usage["time_left"] + 1
-    return Usage(check.policy, rate.limit, rate.seconds, usage["count"], reset)
+    remaining, reset = gcra.state(decision.tat, now, interval, rate.limit)
+    return Usage(check.policy, rate.limit, rate.seconds, remaining, reset, not decision.allowed)
 
 
 def log_rejection_once(request: HttpRequest, check: Check, usage: Usage) -> None:
-    """One log line per key per window, however hard the key hammers."""
+    """One log line per key per window's length (the rate's seconds), however hard the key
+    hammers: refused, it is admitted again one request an interval, and refused again."""
     log_key = f"rl:logged:{digest(f'{check.policy}|{check.key}')}"
     try:
         first = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")].add(
-            log_key, 1, timeout=usage.reset
+            log_key, 1, timeout=usage.window
         )
     except Exception:
         first = False
     if first:
         logger.warning(
-            "Rate limit %s exceeded by %s: %s %s refused until the window ends in %ds "
-            "(limit %d per %ds)",
+            "Rate limit %s exceeded by %s: %s %s refused for the next %ds (limit %d per %ds)",
             check.policy,
             check.key,
             request.method,
@@ -203,14 +214,13 @@ class ViewLimits:
     def links_created(self, made: int) -> None:
         """Spend `count` more of the requester's `create` bucket: a batch counts by the
         links it made. The batch was admitted while the bucket had room; what it made
-        is counted even past the limit, so the next create waits for the window."""
+        is counted even past the limit (one update of `made`), so the next create waits
+        until the bucket has room again."""
         if made <= 0 or settings.RATE_LIMITS.get("create") is None:
             return
         check = Check("create", "create", user_or_address(self.request))
-        usage = None
         try:
-            for _ in range(made):
-                usage = count(self.request, check)
+            usage = count(self.request, check, cost=made, mode=gcra.FORCE)
         except CacheUnavailable as error:
             log_cache_failure(error, "create" in settings.RATE_LIMIT_FAIL_OPEN)
             return
