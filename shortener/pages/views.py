@@ -6,6 +6,7 @@ from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -148,17 +149,25 @@ def link_collection(request: HttpRequest) -> HttpResponse:
             "tag": tag,
             "state": state if state in LinkState.values else "",
             "domain": domain,
-            "domains": Domain.objects.filter(links__in=links.visible_to(request.user)).distinct(),
+            "domains": used_by(Domain.objects.all(), "domain", request.user),
             "sort": sort,
             "columns": sort_columns(sort),
             "states": [s for s in LinkState if s != LinkState.DELETED],
-            "tags": Tag.objects.filter(links__in=links.visible_to(request.user)).distinct(),
+            "tags": used_by(Tag.objects.all(), "tags", request.user),
             "bulk_actions": BULK_CHOICES,
             **row_controls(request),
         },
     )
     pagination.count_headers(response, page)
     return response
+
+
+def used_by(choices, relation: str, user):
+    """The filter's choices that some link `user` sees has: each asked as "is there one?",
+    which an index answers at once, not by joining every visible link (a million for
+    staff) and removing duplicates."""
+    seen = links.visible_to(user).filter(**{relation: OuterRef("pk")})
+    return choices.filter(Exists(seen))
 
 
 def sort_columns(sort: str) -> dict[str, dict]:
