@@ -2,6 +2,8 @@
 
 Models, querysets and model methods only: the rules and writes live in shortener.links."""
 
+import json
+
 from django.conf import settings
 from django.db import connections, models
 from django.db.models import F, Q
@@ -67,9 +69,6 @@ class Tag(models.Model):
         return self.name
 
 
-SQLITE_SEARCH = "SELECT rowid FROM shortener_link_search WHERE shortener_link_search MATCH %s"
-
-
 class LinkQuerySet(models.QuerySet):
     def live(self):
         """Not deleted: what lists and searches show."""
@@ -112,9 +111,11 @@ class LinkQuerySet(models.QuerySet):
     def search(self, text: str):
         """Links whose slug, title, notes or target holds `text`, any case (the target in
         any of its stored forms). The condition is always the same icontains: on
-        PostgreSQL trigram indexes answer it (migration 0015); on SQLite the FTS5 trigram
-        table first narrows the rows to those holding the text in any case (a superset),
-        which needs three characters: shorter text reads every row."""
+        PostgreSQL trigram indexes answer it (migration 0015). On SQLite the FTS5 trigram
+        table first finds the rows holding the text in any case (a superset); when there
+        are few, only those are read. Text that many rows hold is checked row by row in
+        the list's order instead, which soon finds a page of it; text under three
+        characters has no trigram and is checked that way too."""
         forms = targets.stored_forms(text)  # targets are stored ASCII, as browsers send them
         in_target = Q()
         for form in forms:
@@ -126,10 +127,29 @@ class LinkQuerySet(models.QuerySet):
             | Q(slug__icontains=text)
         )
         if connections[self.db].vendor == "sqlite" and min(map(len, forms | {text})) >= 3:
-            phrases = " OR ".join('"{}"'.format(form.replace('"', '""')) for form in forms)
-            # A constant statement; the text is a bound parameter.
-            found = found.filter(pk__in=RawSQL(SQLITE_SEARCH, [phrases]))  # noqa: S611
+            candidates = sqlite_candidates(self.db, forms)
+            if candidates is not None:
+                # One parameter however many: the ids as a JSON array.
+                found = found.filter(pk__in=RawSQL(JSON_IDS, [json.dumps(candidates)]))  # noqa: S611
         return found
+
+
+# Up to this many rows holding the text: read those; more: walk the list's order.
+SEARCH_CANDIDATES = 10_000
+SQLITE_SEARCH = (
+    "SELECT rowid FROM shortener_link_search WHERE shortener_link_search MATCH %s LIMIT %s"
+)
+JSON_IDS = "SELECT value FROM json_each(%s)"
+
+
+def sqlite_candidates(db: str, forms: set[str]) -> list[int] | None:
+    """The ids of rows holding any of `forms` in any case, or None when there are more
+    than SEARCH_CANDIDATES."""
+    phrases = " OR ".join('"{}"'.format(form.replace('"', '""')) for form in sorted(forms))
+    with connections[db].cursor() as cursor:
+        cursor.execute(SQLITE_SEARCH, [phrases, SEARCH_CANDIDATES + 1])
+        ids = [row[0] for row in cursor.fetchall()]
+    return ids if len(ids) <= SEARCH_CANDIDATES else None
 
 
 class Link(models.Model):
