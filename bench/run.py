@@ -27,6 +27,7 @@ def setup_django() -> None:
 def sections() -> dict[str, Callable[[], Iterable[Row]]]:
     from bench import (
         api,
+        collections,
         counters,
         countries,
         flush_cost,
@@ -39,6 +40,7 @@ def sections() -> dict[str, Callable[[], Iterable[Row]]]:
 
     return {
         "api": api.api_benchmark,
+        "collections": collections.section,
         "countries": countries.section,
         "flush": flush_cost.section,
         "import": imports.import_benchmark,

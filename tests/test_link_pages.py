@@ -224,7 +224,7 @@ def test_the_collection_pages_by_twenty_with_headers_and_rel_links(client, alice
     header = response["Link"]
     for rel, page in [("first", 1), ("prev", 1), ("next", 3), ("last", 3)]:
         assert f'page={page}>; rel="{rel}"' in header
-        assert re.search(rf'<a rel="{rel}" href="\?page={page}"', body)
+        assert re.search(rf'<a rel="{rel}" href="[^"?]*\?page={page}"', body)
     assert body.count('<tr id="link-row-') == 20
 
 

@@ -3,14 +3,13 @@
 import json
 from datetime import date
 
-from django.core.paginator import Page
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.http import urlencode
 from waffle import flag_is_active
 
-from hypermedia.pagination import page_relations
+from hypermedia.pagination import Window
 from shortener.links.models import Link
 from shortener.links.representation import link_fields
 from shortener.visits import analytics
@@ -77,14 +76,15 @@ def link_json(request: HttpRequest, link: Link) -> dict:
     return {**link_fields(link), "_links": link_relations(request, link)}
 
 
-def page_json(request: HttpRequest, page: Page) -> dict:
+def page_json(request: HttpRequest, page: Window) -> dict:
     relations = {"self": href(request.build_absolute_uri())}
-    relations |= {rel: href(url) for rel, url in page_relations(request, page).items()}
+    relations |= {rel: href(url) for rel, url in page.relations.items()}
     return {
         "items": [link_json(request, link) for link in page.object_list],
-        "count": page.paginator.count,
+        "count": page.count,
+        "count_is_estimate": page.count_is_estimate,
         "page": page.number,
-        "per_page": page.paginator.per_page,
+        "per_page": page.per_page,
         "_links": relations,
     }
 

@@ -207,8 +207,12 @@ class PageRelations(Schema):
 
 class LinkPage(Schema):
     items: list[LinkOut]
-    count: int = Field(description="Links in the whole collection (also X-Total-Count).")
-    page: int
+    count: int = Field(
+        description="Links in the whole collection: exact (also X-Total-Count) up to "
+        "10,000, else an estimate (X-Total-Count-Estimate)."
+    )
+    count_is_estimate: bool = Field(description="True when `count` is an estimate.")
+    page: int | None = Field(description="The page number with ?page= (deprecated), else null.")
     per_page: int
     links: PageRelations = Field(alias="_links")
 

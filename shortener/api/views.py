@@ -9,8 +9,8 @@ from ninja import Path, Query, Router
 from pydantic import WithJsonSchema
 from waffle import flag_is_active
 
+from hypermedia import pagination
 from hypermedia.context import context_of
-from hypermedia.pagination import get_page, link_header
 from shortener import links
 from shortener.api import problems
 from shortener.api.auth import BearerToken
@@ -51,6 +51,9 @@ SlugPath = Annotated[
     WithJsonSchema({"type": "string", "pattern": slugs.KEY_SCHEMA_PATTERN}),
 ]
 
+# The list's one order, newest first; the id breaks ties so that a cursor names one row.
+ORDER = ("-created_at", "-id")
+
 DESCRIPTION = """
 Create and manage Torii short links from programs.
 
@@ -61,9 +64,13 @@ Create and manage Torii short links from programs.
   a request is refused.
 * **Links**: every representation carries `_links` to follow; a state change
   (`disable` or `enable`) appears only while it is possible.
-* **Pagination**: `?page=` (from 1) and `?per_page=` (1 to 100, default 20); `X-Total-Count`
-  and a `Link` header (first, prev, next, last). A page past the last one is a 404
-  problem, as on the HTML list; a malformed or out-of-bounds `page`/`per_page` is a 400.
+* **Pagination**: by cursor. Follow the `Link` header (first, prev, next, last) or the
+  body's `_links`: each names its page with an opaque `?cursor=`; `?per_page=` (1 to 100,
+  default 20). Pages never skip nor repeat a link when links are added between them. A
+  malformed cursor, or one of another sort, is a 400. `?page=` (from 1) still works but is
+  **deprecated**: it costs more the deeper the page; a page past the last one is a 404.
+* **Counts**: `X-Total-Count` (and `count`) is exact up to 10,000 links; above that the
+  header is `X-Total-Count-Estimate` instead and `count_is_estimate` is true.
 * **Idempotency**: POSTs accept `Idempotency-Key`; see the header's description.
 * **Versioning**: the version is in the path. Within v1 changes are only additive.
 
@@ -116,7 +123,13 @@ def root(request: HttpRequest) -> HttpResponse:
 )
 def list_links(
     request: HttpRequest,
-    page: int = Query(1, ge=1, description="Page number, from 1."),
+    cursor: str = Query("", max_length=500, description="A page's position, from a `Link`."),
+    page: int | None = Query(
+        None,
+        ge=1,
+        deprecated=True,
+        description="Page number, from 1. Deprecated: follow the cursor links instead.",
+    ),
     per_page: int = Query(20, ge=1, le=100, description="Links per page, at most 100."),
     q: str = Query("", max_length=200, description="Search slug, title, target and notes."),
     tag: str = Query("", max_length=50),
@@ -126,10 +139,19 @@ def list_links(
     visible = links.visible_to(request.user).select_related("domain")
     visible = visible.matching(text=q, tag=tag, state=state or "", domain=domain)
     visible = visible.prefetch_related(Prefetch("tags", to_attr="tag_list"))
-    found = get_page(request, visible, per_page)
+    if page is not None and cursor:
+        errors = {"cursor": ["Send either cursor or page, not both."]}
+        return problems.problem(400, "malformed-request", errors["cursor"][0], errors=errors)
+    if page is not None:
+        found = pagination.numbered_window(request, visible, per_page)
+    else:
+        try:
+            found = pagination.keyset_window(request, visible, ORDER, "-created", per_page)
+        except pagination.BadCursor as bad:
+            errors = {"cursor": [str(bad)]}
+            return problems.problem(400, "malformed-request", str(bad), errors=errors)
     response = json_response(page_json(request, found))
-    response["X-Total-Count"] = str(found.paginator.count)
-    response["Link"] = link_header(request, found)
+    pagination.count_headers(response, found)
     return response
 
 
