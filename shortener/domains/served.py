@@ -31,7 +31,9 @@ from shortener.policy.slugs import SLUG_PATTERN
 
 DOMAINS_TTL = 2.0
 # All a short domain answers besides its root: /<slug>, /<slug>+, /healthz, /robots.txt.
-SHORT_DOMAIN_PATH = re.compile(rf"/(?:{SLUG_PATTERN}\+?|healthz|robots\.txt)\Z")
+SHORT_DOMAIN_PATH = re.compile(
+    rf"/(?:{SLUG_PATTERN}(?:\+|\+report|\+continue)?|healthz|robots\.txt)\Z"
+)  # a link, its preview, its report and quarantine pages
 SLUG_PATH = re.compile(rf"/{SLUG_PATTERN}\+?\Z")
 logger = logging.getLogger(__name__)
 
