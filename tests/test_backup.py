@@ -41,14 +41,19 @@ def quiet(*args, **options):
     call_command(*args, stdout=io.StringIO(), stderr=io.StringIO(), **options)
 
 
-def test_a_backup_restores_whole_into_a_fresh_instance(tmp_path):
+def test_a_backup_restores_whole_into_a_fresh_instance(tmp_path, settings):
     filled()
     before = jsonl_export()
     path = tmp_path / "torii.zip"
     quiet("backup", str(path))
 
     fresh = tmp_path / "fresh"
-    env = {"DATA_DIR": str(fresh), "DATABASE_URL": f"sqlite:///{fresh}/torii.sqlite3"}
+    env = {
+        "DATA_DIR": str(fresh),
+        "DATABASE_URL": f"sqlite:///{fresh}/torii.sqlite3",
+        # The same site address as this process, whatever PORT `make test` exported.
+        "SITE_URL": settings.SITE_URL,
+    }
     restored = run_manage("restore", str(path), env=env, timeout=300)
     assert restored.returncode == 0, restored.stderr
     assert "Webhook secrets are left out" in restored.stderr
