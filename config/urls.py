@@ -52,6 +52,11 @@ urlpatterns = [
     ),
     path("links/bulk/", links.link_bulk, name="link-bulk"),
     re_path(r"^links/export\.(?P<kind>csv|jsonl)$", bulk.link_export, name="link-export"),
+    re_path(
+        r"^links/redirects\.(?P<kind>nginx|apache|caddy|redirects|static)$",
+        bulk.redirects_export,
+        name="redirects-export",
+    ),
     re_path(rf"^links/{KEY}/$", links.link_detail, name="link-detail"),
     re_path(rf"^links/{KEY}/edit/$", links.link_edit, name="link-edit"),
     re_path(rf"^links/{KEY}/disable/$", links.link_disable, name="link-disable"),

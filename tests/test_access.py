@@ -238,6 +238,13 @@ ROWS = [
         streamed("https://example.com/olga"),
     ),
     Row(
+        "page: the way out (an nginx map)",
+        lambda w: w.client.get("/links/redirects.nginx"),
+        (LOGIN, 200, 200, 200),
+        BOTH,
+        shows("https://example.com/olga"),
+    ),
+    Row(
         "page: export holds tombstones",
         lambda w: w.client.get("/links/export.jsonl", {"state": "deleted"}),
         (LOGIN, 200, 200, 200),

@@ -180,3 +180,42 @@ def test_nginx_values_escape_what_nginx_reads(url, value):
 
 def test_caddy_values_escape_placeholders():
     assert exits.caddy_value("https://a.example/{x}") == '"https://a.example/\\{x\\}"'
+
+
+def test_the_list_page_offers_each_file_of_the_links_one_may_export(client):
+    """From the browser: a person's own live links, everything for staff, one domain with
+    the list's filter; the rest as the command writes them."""
+    alice, bob = make_user("alice"), make_user("bob")
+    made, locked, ruled, _off = live_links(alice)
+    bobs = links.create({"target": "https://example.com/bobs-own"}, actor=bob)
+    client.force_login(alice)
+    listing = client.get("/links/").content.decode()
+    for kind in exits.FORMATS:
+        assert re.search(rf'href="/links/redirects\.{kind}[?"]', listing)
+    answer = client.get("/links/redirects.nginx")
+    assert answer.status_code == 200
+    assert answer["Content-Disposition"] == 'attachment; filename="torii-redirects.nginx.conf"'
+    text = answer.content.decode()
+    assert exits.nginx_value(made[0].target) in text
+    assert bobs.slug not in text and "bobs-own" not in text  # another user's link
+    assert f"left out: {locked.domain.host}/{locked.slug} (protected by a password)" in text
+    assert ruled.target not in text
+    plain = client.get("/links/redirects.caddy", {"unsupported": "plain"}).content.decode()
+    assert ruled.target in plain and "example.com/secret" not in plain
+    one = client.get("/links/redirects.redirects", {"domain": "go.example.org"}).content.decode()
+    assert "_redirects file for go.example.org" in one
+    assert f"/{made[-1].slug} https://example.com/other 301" in one
+    assert made[0].target not in one  # the site's links are another domain's
+    archive = zipfile.ZipFile(io.BytesIO(client.get("/links/redirects.static").content))
+    assert f"{made[0].slug}/index.html" in archive.namelist()
+
+    client.force_login(make_user("staff", is_staff=True))
+    assert "bobs-own" in client.get("/links/redirects.apache").content.decode()
+
+
+def test_the_exit_files_need_a_sign_in_and_a_known_format(client):
+    answer = client.get("/links/redirects.nginx")
+    assert answer.status_code == 302 and "/accounts/login/" in answer["Location"]
+    client.force_login(make_user("alice"))
+    assert client.get("/links/redirects.htaccess").status_code == 404
+    assert client.post("/links/redirects.nginx").status_code == 405

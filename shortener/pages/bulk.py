@@ -1,6 +1,7 @@
 """The browser's bulk create and export: paste or upload, a background task, a progress
 page (htmx polling, or a refreshing page without JavaScript), the results as a table
-and as CSV; and the list's links exported as CSV or JSON Lines with its filters."""
+and as CSV; and the list's links exported as CSV or JSON Lines with its filters, or as the
+files another web server serves without Torii (the way out, shortener/portability/exits.py)."""
 
 from django import forms
 from django.contrib.auth.decorators import login_required
@@ -10,9 +11,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from hypermedia.context import context_of
 from hypermedia.fragments import varies_on_htmx, wants_fragment
+from shortener.domains.models import Domain
 from shortener.links import access
 from shortener.links.models import LinkState
-from shortener.portability import bulk, export, formats
+from shortener.portability import bulk, exits, export, formats
 from shortener.portability.models import BulkJob
 from shortener.portability.reading import Unreadable
 from shortener.portability.spreadsheets import csv_lines
@@ -117,19 +119,40 @@ def bulk_results_csv(request: HttpRequest, job_id: int) -> StreamingHttpResponse
     return response
 
 
-@login_required
-@require_GET
-def link_export(request: HttpRequest, kind: str) -> StreamingHttpResponse:
-    """The list's links (with its filters), tombstones included, streamed."""
-    chosen = access.exportable(request.user).matching(
+def listed(request: HttpRequest):
+    """The links the list shows with its filters, of those the user may export."""
+    return access.exportable(request.user).matching(
         text=request.GET.get("q", "")[:200],
         tag=request.GET.get("tag", "")[:50],
         state=request.GET.get("state", ""),
         domain=request.GET.get("domain", "").strip()[:253],  # as the list reads it
     )
+
+
+@login_required
+@require_GET
+def link_export(request: HttpRequest, kind: str) -> StreamingHttpResponse:
+    """The list's links (with its filters), tombstones included, streamed."""
+    chosen = listed(request)
     if request.GET.get("state") == LinkState.DELETED:
         chosen = chosen.filter(deleted_at__isnull=False)
     items = export.records(chosen)
     response = StreamingHttpResponse(export.lines(kind, items), content_type=export.FORMATS[kind])
     response["Content-Disposition"] = f'attachment; filename="links.{kind}"'
+    return response
+
+
+@login_required
+@require_GET
+def redirects_export(request: HttpRequest, kind: str) -> HttpResponse:
+    """The way out from the browser: the live redirects of the links the list shows (its
+    filters; a person's own links, everything for staff) as a file another web server
+    serves. `unsupported=plain` sends links with rules, forwarding, a limit or an expiry
+    to their plain destination; by default they are left out, as protected ones always
+    are. `_redirects` and the static site are for one domain: the list's, or the site's."""
+    unsupported = exits.PLAIN if request.GET.get("unsupported") == exits.PLAIN else exits.SKIP
+    host = request.GET.get("domain", "").strip()[:253] or Domain.objects.site().host
+    result = exits.plan(export.records(listed(request)), unsupported)
+    response = HttpResponse(exits.render(kind, result, host), content_type=exits.FORMATS[kind])
+    response["Content-Disposition"] = f'attachment; filename="{exits.FILENAMES[kind]}"'
     return response

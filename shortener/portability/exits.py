@@ -192,3 +192,29 @@ def static_site(result: Plan, host: str) -> bytes:
                 page = PAGE.format(url=html.escape(entry.target, quote=True))
                 archive.writestr(f"{entry.slug}/index.html", page)
     return buffer.getvalue()
+
+
+# --- one entry for the command and the pages -----------------------------------------
+
+# What a browser saves each format as.
+FILENAMES = {
+    "nginx": "torii-redirects.nginx.conf",
+    "apache": "torii-redirects.apache.map",
+    "caddy": "Caddyfile",
+    "redirects": "_redirects",
+    "static": "torii-redirects-static.zip",
+}
+
+
+def render(kind: str, result: Plan, host: str) -> bytes:
+    """The file of one format; `host` is the domain a one-domain format (_redirects, the
+    static site) is for."""
+    if kind == "static":
+        return static_site(result, host)
+    writer = {
+        "nginx": nginx,
+        "apache": apache,
+        "caddy": caddy,
+        "redirects": lambda plan: redirects(plan, host),
+    }[kind]
+    return "".join(writer(result)).encode()

@@ -51,16 +51,7 @@ class Command(BaseCommand):
                 raise CommandError(f"There is no short domain “{domain}”.")
             links = links.filter(domain__host=domain)
         result = exits.plan(export.records(links), unsupported)
-        if format == "static":
-            data = exits.static_site(result, host)
-        else:
-            writer = {
-                "nginx": exits.nginx,
-                "apache": exits.apache,
-                "caddy": exits.caddy,
-                "redirects": lambda plan: exits.redirects(plan, host),
-            }[format]
-            data = "".join(writer(result)).encode()
+        data = exits.render(format, result, host)
         if output:
             with open(output, "wb") as handle:
                 handle.write(data)
