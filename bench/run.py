@@ -27,6 +27,7 @@ def setup_django() -> None:
 def sections() -> dict[str, Callable[[], Iterable[Row]]]:
     from bench import (
         api,
+        backup,
         collections,
         counters,
         countries,
@@ -40,6 +41,7 @@ def sections() -> dict[str, Callable[[], Iterable[Row]]]:
 
     return {
         "api": api.api_benchmark,
+        "backup": backup.section,
         "collections": collections.section,
         "countries": countries.section,
         "flush": flush_cost.section,

@@ -371,26 +371,69 @@ def leaves_of(applied: list) -> list[tuple[str, str]]:
     return sorted(leaves)
 
 
+# Columns whose JSON value is already what the driver takes (numbers, text, booleans):
+# asking the field to prepare each of ten million values would be most of a restore.
+AS_STORED = frozenset(
+    {
+        "AutoField",
+        "BigAutoField",
+        "SmallAutoField",
+        "IntegerField",
+        "BigIntegerField",
+        "SmallIntegerField",
+        "PositiveIntegerField",
+        "PositiveBigIntegerField",
+        "PositiveSmallIntegerField",
+        "CharField",
+        "TextField",
+        "SlugField",
+        "EmailField",
+        "URLField",
+        "BooleanField",
+    }
+)
+
+
+def preparer(field, kind: str):
+    """How one column's JSON value becomes what the database takes; None: as it is."""
+    stored = field.target_field.get_internal_type() if field.is_relation else kind
+    if stored in AS_STORED and (field.is_relation or kind in AS_STORED):
+        return None
+
+    def prepare(value):
+        return field.get_db_prep_save(from_json(value, kind), connection)
+
+    return prepare
+
+
 def load(archive: zipfile.ZipFile, table: Table, member: dict, progress) -> int:
     columns = member["columns"]
-    kinds = member["kinds"]
     fields = [field_of(table.model, column) for column in columns]
+    preparers = [
+        (index, prepare)
+        for index, (f, kind) in enumerate(zip(fields, member["kinds"], strict=True))
+        if (prepare := preparer(f, kind)) is not None
+    ]
     quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(fields))})"
-    )
+    names = ", ".join(quote(f.column) for f in fields)
     count = 0
-    batch = []
     with archive.open(f"tables/{table.name}.jsonl") as stream, connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # COPY: one stream of rows instead of an INSERT each.
+            with cursor.cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
+                for line in stream:
+                    copy.write_row(prepared(json.loads(line), preparers))
+                    count += 1
+                    if count % CHUNK == 0:
+                        progress(table.name, count)
+            progress(table.name, count)
+            return count
+        sql = (
+            f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608
+        )
+        batch = []
         for line in stream:
-            values = json.loads(line)
-            batch.append(
-                [
-                    f.get_db_prep_save(from_json(value, kind), connection)
-                    for f, value, kind in zip(fields, values, kinds, strict=True)
-                ]
-            )
+            batch.append(prepared(json.loads(line), preparers))
             if len(batch) >= CHUNK:
                 cursor.executemany(sql, batch)
                 count += len(batch)
@@ -401,6 +444,12 @@ def load(archive: zipfile.ZipFile, table: Table, member: dict, progress) -> int:
             count += len(batch)
         progress(table.name, count)
     return count
+
+
+def prepared(values: list, preparers: list) -> list:
+    for index, prepare in preparers:
+        values[index] = prepare(values[index])
+    return values
 
 
 def field_of(model, attname: str):
