@@ -31,7 +31,12 @@ def stop_with_the_main_process() -> None:
 stop_with_the_main_process()
 settings_or_exit()  # a malformed setting: one paragraph and exit 2, not a traceback
 
-application = get_wsgi_application()
+get_wsgi_application()  # sets Django up, as granian's import of this module needs
+
+# Django's handler with live redirects answered in front of its request cycle.
+from config.fast_redirects import FastRedirects  # noqa: E402 - needs the apps loaded above
+
+application = FastRedirects()
 
 # Each worker writes the journals of processes that died from its start, not from its
 # first redirect (shortener/visits/recording.py): whole stats after a crash, traffic or not.

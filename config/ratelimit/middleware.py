@@ -136,23 +136,33 @@ class RateLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        counted = self.admit(request)
+        if isinstance(counted, HttpResponse):
+            return counted
+        return self.report(request, self.get_response(request), counted)
+
+    def admit(self, request: HttpRequest) -> HttpResponse | list[Usage] | None:
+        """Count the request: its refusal (429, or 503 for a fail-closed group while the
+        cache is down), or the usages to report on its answer; None when this instance
+        leaves it (or the cache is down and its groups fail open). Also the WSGI fast
+        path's limiter (config/fast_redirects.py), so both paths count alike."""
         context = context_of(request)
         if self.leaves(request) or context.rate_limits is not None:
-            return self.get_response(request)
+            return None
         match = context.route
         if match is UNKNOWN:
             match = context.route = match_of(request)
         checks = checks_for(request, match)
         if any(check.group in self.deferred for check in checks):
-            return self.get_response(request)
-        limits = context.rate_limits = ViewLimits(request)
+            return None
+        context.rate_limits = ViewLimits(request)
         try:
             counted = [(check, usage) for check in checks if (usage := count(request, check))]
         except CacheUnavailable as error:
             fail_open = all(check.group in settings.RATE_LIMIT_FAIL_OPEN for check in checks)
             log_cache_failure(error, fail_open)
             if fail_open:
-                return self.get_response(request)
+                return None
             return limiter_unavailable(request, UNAVAILABLE_RETRY_AFTER)
 
         usages = [usage for _, usage in counted]
@@ -161,9 +171,15 @@ class RateLimitMiddleware:
                 if usage.exceeded:
                     log_rejection_once(request, check, usage)
             return too_many_requests(request, usages)
+        return usages
 
-        response = self.get_response(request)
-        reported = usages + limits.usages
+    def report(
+        self, request: HttpRequest, response: HttpResponse, usages: list[Usage] | None
+    ) -> HttpResponse:
+        """The RateLimit fields on a machine's answer, with the buckets its view spent."""
+        if usages is None:
+            return response
+        reported = usages + context_of(request).rate_limits.usages
         if reported and for_machines(request):
             add_fields(response, reported)
         return response
