@@ -293,10 +293,18 @@ def test_the_queue_is_for_staff_only(client, link):
     assert client.get("/reports/").status_code == 404
     client.force_login(link.owner)
     assert client.get("/reports/").status_code == 404
+    assert 'href="/reports/"' not in client.get("/").content.decode()  # not in their header
     assert (
         client.post(reverse("report-decide", args=[link.pk]), {"action": "dismiss"}).status_code
         == 404
     )
+
+
+def test_staff_find_the_queue_in_the_header(client, staff):
+    client.force_login(staff)
+    page = client.get("/").content.decode()
+    assert '<a href="/reports/">Reports</a>' in page
+    assert 'href="/reports/" aria-current="page">Reports' in client.get("/reports/").content.decode()
 
 
 def test_staff_see_reports_grouped_by_link_newest_first(client, link, staff, behind_proxy):
