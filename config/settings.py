@@ -180,6 +180,9 @@ VISIT_JOURNAL_DIR = env.directory("VISIT_JOURNAL_DIR", DATA_DIR / "visit-journal
 # Visits a worker process holds unwritten (in memory and its journal) while the database
 # is away; past it, visits are counted as dropped (docs/operations.md).
 VISIT_BUFFER_MAX = env.integer("VISIT_BUFFER_MAX", 100_000, minimum=1)
+# Through a database outage a worker keeps redirecting the links whose last known state it
+# confirmed just before, for at most this many seconds (0: never; docs/operations.md).
+OUTAGE_STALE_SECONDS = env.integer("OUTAGE_STALE_SECONDS", 3600, minimum=0)
 
 # The daily backup (shortener/portability/schedule.py, docs/operations.md): off unless set;
 # the newest BACKUP_KEEP files are kept.
@@ -378,6 +381,7 @@ LOGGING = {
                 "config.caches",
                 "config.ratelimit.outage",
                 "shortener.redirect.claims",
+                "shortener.redirect.lookup",
                 "shortener.redirect.views",
                 "shortener.visits.countries",
                 # What an outage says (config/outages.py, docs/operations.md).

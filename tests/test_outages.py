@@ -226,3 +226,109 @@ def test_no_link_on_a_short_domain_may_be_named_like_a_health_path():
         assert slugs.custom_slug_problem(word, reserved=False)
         assert slugs.imported_slug_problem(word, reserved=False)
     assert slugs.custom_slug_problem("admin", reserved=False) is None  # a page elsewhere only
+
+
+# --- last known states through an outage (issue 33, item 1) ------------------------------
+
+
+class Clock:
+    """The lookup's wall clock, moved by the test."""
+
+    def __init__(self, now: float):
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    from shortener.redirect import lookup
+
+    lookup.forget_lookups()
+    import time
+
+    made = Clock(time.time())  # the database's clock stamps updated_at: the same time
+    monkeypatch.setattr(lookup, "time", made)
+    yield made
+    lookup.forget_lookups()
+
+
+def expire_lookups() -> None:
+    """What LOOKUP_TTL does to the per-process cache; the last known states stay."""
+    from shortener.redirect import lookup
+
+    with lookup._lookups_lock:
+        lookup._lookups.clear()
+
+
+def test_a_link_visited_just_before_the_outage_keeps_redirecting(
+    visitor, known_link, clock, tmp_path
+):
+    from shortener.models import Visit
+    from tests.conftest import flush_visits
+
+    assert visitor.get("/known1").status_code == 302
+    away = take_the_database_away(tmp_path)
+    try:
+        for seconds in (1, 30, 3000):  # within OUTAGE_STALE_SECONDS of the last look
+            clock.now += seconds
+            expire_lookups()
+            response = visitor.get("/known1")
+            assert (response.status_code, response["Location"]) == (302, known_link.target)
+        assert visitor.get("/neverseen").status_code == 503  # an unknown slug is not guessed
+        clock.now += 700  # past the hour since the database was last seen
+        expire_lookups()
+        assert visitor.get("/known1").status_code == 503
+    finally:
+        bring_the_database_back(*away)
+    assert visitor.get("/known1").status_code == 302
+    # Every visit answered during the outage is written once the database is back.
+    assert Visit.objects.filter(link=known_link).count() + flush_visits() == 5
+
+
+def test_a_link_changed_before_the_outage_is_never_redirected_from_its_old_state(
+    visitor, known_link, clock, tmp_path
+):
+    other = make_link(slug="other1", target="https://example.com/other")
+    assert visitor.get("/known1").status_code == 302
+    # Disabled by another process (no signal reaches this one): only the change feed says so.
+    from django.utils import timezone
+
+    Link.objects.filter(pk=known_link.pk).update(is_active=False, updated_at=timezone.now())
+    clock.now += 3  # the next miss reads the feed
+    expire_lookups()
+    assert visitor.get(f"/{other.slug}").status_code == 302  # any miss: the feed is read
+    away = take_the_database_away(tmp_path)
+    try:
+        clock.now += 1
+        expire_lookups()
+        assert visitor.get("/known1").status_code == 503
+        assert visitor.get(f"/{other.slug}").status_code == 302
+    finally:
+        bring_the_database_back(*away)
+
+
+def test_a_database_gone_unseen_for_a_while_is_not_trusted(visitor, known_link, clock, tmp_path):
+    """No look at the feed for a minute before the first failure: what changed in that
+    minute is unknown, so nothing is served from before it."""
+    assert visitor.get("/known1").status_code == 302
+    away = take_the_database_away(tmp_path)
+    try:
+        clock.now += 60
+        expire_lookups()
+        assert visitor.get("/known1").status_code == 503
+    finally:
+        bring_the_database_back(*away)
+
+
+def test_no_stale_state_when_told_so(visitor, known_link, clock, tmp_path, settings):
+    settings.OUTAGE_STALE_SECONDS = 0
+    assert visitor.get("/known1").status_code == 302
+    away = take_the_database_away(tmp_path)
+    try:
+        clock.now += 1
+        expire_lookups()
+        assert visitor.get("/known1").status_code == 503
+    finally:
+        bring_the_database_back(*away)

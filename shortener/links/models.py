@@ -256,6 +256,9 @@ class Link(models.Model):
                 condition=Q(deleted_at__isnull=True),
                 name="link_live_newest",
             ),
+            # The redirect's change feed: what changed since it last looked
+            # (shortener/redirect/lookup.py, last known states through an outage).
+            models.Index(fields=["updated_at"], name="link_changed"),
         ]
 
     def __str__(self) -> str:

@@ -12,16 +12,28 @@ LOOKUP_SIZE entries, unknown slugs included) in front of one indexed query, so a
 a disable or a delete takes effect everywhere within LOOKUP_TTL seconds. The links a
 block or unblock switches (`shortener.links.blocking.links_switched`) are forgotten at
 once in the process that switched them.
+
+**Through a database outage** a worker keeps answering the links whose last known state
+it holds (`_known`), for at most OUTAGE_STALE_SECONDS after it last saw the database. A
+known state stays only while nothing has changed the link: every LOOKUP_TTL seconds, on a
+miss, the worker asks which links changed since it last asked (`updated_at`, the change
+feed) and forgets those. So a state is served through an outage only when the feed was
+read less than FEED_GAP seconds before the first failure: what was disabled or blocked
+before the outage is never redirected from a stale state (a change in the last FEED_GAP
+seconds before it is the one window). Unknown slugs are never guessed: they fail as before.
 """
 
 import json
+import logging
 import threading
+import time
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from functools import lru_cache
 
-from cachetools import TTLCache
-from django.db import connection
+from cachetools import LRUCache, TTLCache
+from django.conf import settings
+from django.db import DatabaseError, connection
 from django.http import HttpRequest
 from django.utils.dateparse import parse_datetime
 
@@ -31,6 +43,8 @@ from shortener.links.models import Link, LinkState, state_of
 from shortener.policy.redirect_rules import from_stored
 from shortener.policy.slugs import is_reserved
 from shortener.redirect.decision import SmartLink, smart_link
+
+logger = logging.getLogger(__name__)  # one line a minute (settings.LOGGING)
 
 LOOKUP_TTL = 2.0
 LOOKUP_SIZE = 10_000
@@ -65,6 +79,59 @@ class Snapshot:
 _UNKNOWN = object()
 _lookups: TTLCache = TTLCache(maxsize=LOOKUP_SIZE, ttl=LOOKUP_TTL)
 _lookups_lock = threading.Lock()
+# Last known states, kept past LOOKUP_TTL for an outage; forgotten when the feed says so.
+_known: LRUCache = LRUCache(maxsize=LOOKUP_SIZE)
+# Seconds the feed may be older than the first failure for the known states to hold; and
+# how far back each look reaches before the last one (clocks of several servers).
+FEED_GAP = 2 * LOOKUP_TTL + 1
+FEED_MARGIN = 5.0
+
+
+class Feed:
+    """When this process last read the change feed, and since when the database fails."""
+
+    checked = float("-inf")
+    failing_since: float | None = None
+
+
+@lru_cache(maxsize=1)
+def changes_sql() -> str:
+    quote = connection.ops.quote_name
+    meta = Link._meta
+    domain, slug, updated = (
+        quote(meta.get_field(name).column) for name in ("domain", "slug", "updated_at")
+    )
+    return f"SELECT {domain}, {slug} FROM {quote(meta.db_table)} WHERE {updated} >= %s"  # noqa: S608
+
+
+def follow_changes(now: float) -> None:
+    """At most once a LOOKUP_TTL: forget the states of links changed since the last look."""
+    if now - Feed.checked < LOOKUP_TTL:
+        return
+    if Feed.checked != float("-inf"):
+        since = datetime.fromtimestamp(Feed.checked - FEED_MARGIN, UTC)
+        with connection.cursor() as cursor:
+            cursor.execute(changes_sql(), [since])
+            changed = [tuple(row) for row in cursor.fetchall()]
+        with _lookups_lock:
+            for key in changed:
+                _known.pop(key, None)
+                _lookups.pop(key, None)
+    Feed.checked = now
+    Feed.failing_since = None
+
+
+def last_known(key: tuple[int, str], now: float) -> "Snapshot | None":
+    """The link's state from before the outage, if it still holds (see the module's doc)."""
+    if Feed.failing_since is None:
+        Feed.failing_since = now
+    confirmed = Feed.checked
+    if Feed.failing_since - confirmed > FEED_GAP:
+        return None  # the database went away unseen: what changed meanwhile is unknown
+    if now - confirmed > settings.OUTAGE_STALE_SECONDS:
+        return None
+    with _lookups_lock:
+        return _known.get(key)
 
 
 @lru_cache(maxsize=1)  # the quoted names never change in a process
@@ -132,9 +199,29 @@ def lookup(domain_id: int, slug: str) -> Snapshot | None:
     with _lookups_lock:
         found = _lookups.get(key)
     if found is None:
-        found = read(domain_id, slug) or _UNKNOWN
+        now = time.time()
+        try:
+            follow_changes(now)
+            found = read(domain_id, slug) or _UNKNOWN
+        except DatabaseError:
+            # A broken connection is dropped, so the next try connects afresh.
+            connection.close_if_unusable_or_obsolete()
+            found = last_known(key, now)
+            if found is None:
+                raise
+            logger.warning(
+                "Database unavailable: redirecting links from their last known state "
+                "(for up to %d s since it was last seen)",
+                settings.OUTAGE_STALE_SECONDS,
+            )
+        else:
+            with _lookups_lock:
+                if found is _UNKNOWN:
+                    _known.pop(key, None)
+                else:
+                    _known[key] = found
         with _lookups_lock:
-            _lookups[key] = found
+            _lookups[key] = found  # through an outage too: one try a key a LOOKUP_TTL
     return None if found is _UNKNOWN else found
 
 
@@ -152,6 +239,8 @@ def lookup_on(request: HttpRequest, slug: str) -> Snapshot | None:
 def forget_lookups() -> None:
     with _lookups_lock:
         _lookups.clear()
+        _known.clear()
+    Feed.checked, Feed.failing_since = float("-inf"), None
 
 
 def forget_links(sender=None, *, keys=(), **kwargs) -> None:
@@ -159,6 +248,7 @@ def forget_links(sender=None, *, keys=(), **kwargs) -> None:
     with _lookups_lock:
         for key in keys:
             _lookups.pop(key, None)
+            _known.pop(key, None)
 
 
 links_switched.connect(forget_links, dispatch_uid="forget-switched-links")
