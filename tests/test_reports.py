@@ -304,7 +304,9 @@ def test_staff_find_the_queue_in_the_header(client, staff):
     client.force_login(staff)
     page = client.get("/").content.decode()
     assert '<a href="/reports/">Reports</a>' in page
-    assert 'href="/reports/" aria-current="page">Reports' in client.get("/reports/").content.decode()
+    assert (
+        'href="/reports/" aria-current="page">Reports' in client.get("/reports/").content.decode()
+    )
 
 
 def test_staff_see_reports_grouped_by_link_newest_first(client, link, staff, behind_proxy):
