@@ -1,5 +1,6 @@
 """Start Torii's production server (granian) for tests that need real worker processes."""
 
+import http.client
 import os
 import shutil
 import signal
@@ -9,10 +10,23 @@ import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.conftest import ROOT, test_database_url
+
+
+def answer(url: str, path: str) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """One GET to a test server, as a visitor's client sends it."""
+    parts = urlsplit(url)
+    client = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        client.request("GET", path, headers={"User-Agent": "torii-tests/1.0"})
+        response = client.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        client.close()
 
 
 def free_port() -> int:

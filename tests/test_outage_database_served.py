@@ -4,7 +4,6 @@ for OUTAGE seconds. What the visitors got, second by second, and that every visi
 answered is written once the database is back. Needs PostgreSQL on 127.0.0.1:5432 (the
 machine's; skipped without it), on the SQLite pass of the suite too."""
 
-import http.client
 import json
 import os
 import subprocess
@@ -15,7 +14,7 @@ from collections import Counter
 import pytest
 
 from tests.conftest import ROOT
-from tests.servers import granian_process
+from tests.servers import answer, granian_process
 
 PG = os.environ.get("TORII_TEST_PG", "postgres://postgres@127.0.0.1:5432")
 OUTAGE = 10  # seconds; issue 33's figure is for 60, measured the same way by hand
@@ -58,16 +57,6 @@ def own_database():
         admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def get(port: int, path: str) -> tuple[int, http.client.HTTPMessage, bytes]:
-    client = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        client.request("GET", path, headers={"User-Agent": "torii-outage-test/1.0"})
-        answer = client.getresponse()
-        return answer.status, answer.headers, answer.read()
-    finally:
-        client.close()
-
-
 @pytest.mark.slow
 def test_links_answered_before_keep_redirecting_while_the_database_is_away(own_database):
     url = f"{PG}/{own_database}"
@@ -87,12 +76,11 @@ def test_links_answered_before_keep_redirecting_while_the_database_is_away(own_d
     seen: list[tuple[float, int]] = []  # (seconds since start, status)
     stop = threading.Event()
     with granian_process(workers=1, env={"DATABASE_URL": url, "REDIS_URL": ""}) as (base, _):
-        port = int(base.rsplit(":", 1)[1])
         started = time.monotonic()
 
         def load():
             while not stop.is_set():
-                status, headers, _ = get(port, f"/{slug}")
+                status, headers, _ = answer(base, f"/{slug}")
                 seen.append((time.monotonic() - started, status))
                 if status == 302:
                     assert headers["Location"] == "https://example.com/through"
@@ -108,16 +96,16 @@ def test_links_answered_before_keep_redirecting_while_the_database_is_away(own_d
         )
         away_at = time.monotonic() - started
         time.sleep(1)
-        status, headers, body = get(port, "/healthz")
+        status, headers, body = answer(base, "/healthz")
         assert status == 503 and json.loads(body)["failed"] == ["database"]
-        status, headers, body = get(port, "/neverseen")
+        status, headers, body = answer(base, "/neverseen")
         assert status == 503 and headers["Retry-After"] == "30"
         assert "This short link is safe" in body.decode()
         time.sleep(OUTAGE - 1)
         admin(f"ALTER DATABASE {own_database} ALLOW_CONNECTIONS true")
         back_at = time.monotonic() - started
         time.sleep(3)
-        assert get(port, "/healthz")[0] == 200
+        assert answer(base, "/healthz")[0] == 200
         stop.set()
         visitor.join(10)
     # Graceful stop: the buffered visits are written.

@@ -2,27 +2,14 @@
 together (docs/operations.md, "Outages"): granian started with its REDIS_URL (and its
 DATABASE_URL) pointing where nothing listens."""
 
-import http.client
 import json
-from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection
 
 from shortener.models import Visit
 from tests.conftest import flush_visits, make_link
-from tests.servers import free_port, granian_process
-
-
-def answer(url: str, path: str) -> tuple[int, http.client.HTTPMessage, bytes]:
-    parts = urlsplit(url)
-    client = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    try:
-        client.request("GET", path, headers={"User-Agent": "torii-tests/1.0"})
-        response = client.getresponse()
-        return response.status, response.headers, response.read()
-    finally:
-        client.close()
+from tests.servers import answer, free_port, granian_process
 
 
 def nowhere_database() -> str:
