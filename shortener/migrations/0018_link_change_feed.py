@@ -5,15 +5,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('shortener', '0017_link_search'),
+        ("shortener", "0017_link_search"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='link',
-            index=models.Index(fields=['updated_at'], name='link_changed'),
+            model_name="link",
+            index=models.Index(fields=["updated_at"], name="link_changed"),
         ),
     ]
