@@ -186,31 +186,10 @@ def own_addresses(hosts: Iterable[str], port: int, resolver: Resolver) -> set[Ad
     return {a for a in own if not a.is_loopback}
 
 
-def post(
-    url: str,
-    body: bytes,
-    headers: Mapping[str, str],
-    *,
-    resolver: Resolver | None = None,
-    own_hosts: Iterable[str] = (),
-    connect_timeout: float = CONNECT_TIMEOUT,
-    total_timeout: float = TOTAL_TIMEOUT,
-    max_bytes: int = MAX_BODY,
-    clock: Callable[[], float] = time.monotonic,
-) -> Answer:
-    """POST `body` to `url` safely; FetchRefused (policy) or FetchFailed (network)."""
-    return request(
-        "POST",
-        url,
-        body,
-        headers,
-        resolver=resolver,
-        own_hosts=own_hosts,
-        connect_timeout=connect_timeout,
-        total_timeout=total_timeout,
-        max_bytes=max_bytes,
-        clock=clock,
-    )
+def post(url: str, body: bytes, headers: Mapping[str, str], **options) -> Answer:
+    """POST `body` to `url` safely; FetchRefused (policy) or FetchFailed (network).
+    `options` are `request`'s."""
+    return request("POST", url, body, headers, **options)
 
 
 def request(
