@@ -213,3 +213,27 @@ def make_visits(link, count: int = 1, *, days_ago: int = 0, **fields):
         Visit(link=link, at=at, **{**defaults, **fields}) for _ in range(count)
     )
     rebuild.rebuild_locked(rebuild.Scope((link.pk,)))
+
+
+@pytest.fixture
+def loopback(settings):
+    """The safe fetcher may reach these receivers (loopback, plain http): tests only."""
+    settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = True
+    settings.WEBHOOKS_ALLOW_HTTP = True
+
+
+@pytest.fixture
+def receiver():
+    """`receiver(behaviour)` starts a webhook receiver on loopback (tests/receivers.py);
+    all stop with the test."""
+    made = []
+
+    def start(behaviour=None):
+        from tests.receivers import Receiver
+
+        made.append(Receiver(behaviour))
+        return made[-1]
+
+    yield start
+    for one in made:
+        one.stop()

@@ -10,25 +10,6 @@ from shortener.outbound import fetch
 from tests import receivers
 
 
-@pytest.fixture
-def loopback(settings):
-    settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = True
-    settings.WEBHOOKS_ALLOW_HTTP = True
-
-
-@pytest.fixture
-def receiver():
-    made = []
-
-    def start(behaviour=None):
-        made.append(receivers.Receiver(behaviour))
-        return made[-1]
-
-    yield start
-    for one in made:
-        one.stop()
-
-
 def resolving_to(*addresses, calls=None):
     """A resolver for the endpoints' names (hooks.…); Torii's own names resolve to nothing."""
 

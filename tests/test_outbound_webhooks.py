@@ -20,26 +20,7 @@ from tests.conftest import make_link, make_user
 from tests.webhook_delivery import deliver as deliver_inbound
 from tests.webhook_delivery import make_source, payload
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def loopback(settings):
-    settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = True
-    settings.WEBHOOKS_ALLOW_HTTP = True
-
-
-@pytest.fixture
-def receiver():
-    made = []
-
-    def start(behaviour=None):
-        made.append(receivers.Receiver(behaviour))
-        return made[-1]
-
-    yield start
-    for one in made:
-        one.stop()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("loopback")]
 
 
 @pytest.fixture
