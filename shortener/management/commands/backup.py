@@ -1,11 +1,10 @@
 """Back up the whole instance into one file, while the site serves (docs/operations.md)."""
 
-import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
+from shortener.management.progress import rows_bar
 from shortener.portability import backup
 
 
@@ -23,13 +22,7 @@ class Command(BaseCommand):
         path = Path(file)
         if path.is_dir():
             raise CommandError(f"{path} is a folder; name the backup file to write.")
-        bar = tqdm(unit=" rows", disable=not sys.stderr.isatty(), desc="Backing up")
-        done: dict[str, int] = {}
-
-        def progress(table: str, rows: int) -> None:
-            bar.update(rows - done.get(table, 0))
-            done[table] = rows
-
+        bar, progress = rows_bar("Backing up")
         try:
             result = backup.backup(path, progress=progress)
         except OSError as error:

@@ -1,11 +1,10 @@
 """Restore a backup made by `manage.py backup` into an empty instance (docs/operations.md)."""
 
-import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
+from shortener.management.progress import rows_bar
 from shortener.portability import backup
 
 
@@ -24,13 +23,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, file: str, replace: bool, **options):
-        bar = tqdm(unit=" rows", disable=not sys.stderr.isatty(), desc="Restoring")
-        done: dict[str, int] = {}
-
-        def progress(table: str, rows: int) -> None:
-            bar.update(rows - done.get(table, 0))
-            done[table] = rows
-
+        bar, progress = rows_bar("Restoring")
         try:
             result = backup.restore(Path(file), replace=replace, progress=progress)
         except backup.BackupRefused as refusal:
