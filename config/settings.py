@@ -190,6 +190,10 @@ BACKUP_DIR = (
     env.directory("BACKUP_DIR", DATA_DIR / "backups", BASE_DIR) if env.raw("BACKUP_DIR") else None
 )
 BACKUP_KEEP = env.integer("BACKUP_KEEP", 7, minimum=1)
+# The browser writes a file of more live redirects than this in the background, into
+# EXPORT_DIR, and shows its progress (shortener/portability/exit_jobs.py); files stay a day.
+EXPORT_DIRECT_MAX = env.integer("EXPORT_DIRECT_MAX", 10_000, minimum=0)
+EXPORT_DIR = env.directory("EXPORT_DIR", DATA_DIR / "exports", BASE_DIR) or DATA_DIR / "exports"
 
 # Visitors' countries (shortener/visits/countries.py, docs/operations.md): a trusted proxy's
 # country header, read only behind TRUSTED_PROXY_COUNT proxies; then a MaxMind-format file.

@@ -57,6 +57,8 @@ urlpatterns = [
         bulk.redirects_export,
         name="redirects-export",
     ),
+    path("links/redirects/<int:job_id>/", bulk.exit_job, name="exit-job"),
+    path("links/redirects/<int:job_id>/download", bulk.exit_download, name="exit-download"),
     re_path(rf"^links/{KEY}/$", links.link_detail, name="link-detail"),
     re_path(rf"^links/{KEY}/edit/$", links.link_edit, name="link-edit"),
     re_path(rf"^links/{KEY}/disable/$", links.link_disable, name="link-disable"),

@@ -15,7 +15,8 @@ from django.core.management import call_command
 from waffle.testutils import override_flag
 
 from shortener.links import access
-from shortener.models import BulkJob, EventStatus, Link, WebhookEvent
+from shortener.models import BulkJob, BulkStatus, EventStatus, ExitJob, Link, WebhookEvent
+from shortener.portability import exit_jobs
 from shortener.tokens import personal as tokens
 from tests.conftest import make_domain, make_link, make_user
 from tests.webhook_delivery import deliver, make_source, payload
@@ -34,6 +35,7 @@ class World:
     theirs: Link  # otto's, same slug, on ex.co
     hush: Link  # olga's, protected
     job: BulkJob  # olga's import job
+    exit: ExitJob  # olga's nginx map, written in the background
     actor: str = ""
     client: Any = None
     api_token: str = ""
@@ -61,7 +63,7 @@ class World:
 
 
 @pytest.fixture
-def world(client):
+def world(client, settings, tmp_path):
     olga, otto = make_user("olga"), make_user("otto")
     stan = make_user("stan", is_staff=True, is_superuser=True)
     ex = make_domain("ex.co")
@@ -72,8 +74,11 @@ def world(client):
 
     links.edit(hush, by=olga, password="open sesame")
     job = BulkJob.objects.create(owner=olga, format="lines", source=b"x", total=1)
+    settings.EXPORT_DIR = tmp_path
+    exit = ExitJob.objects.create(owner=olga, kind="nginx", status=BulkStatus.DONE, written=1)
+    exit_jobs.path_of(exit).write_text("map $host$uri $torii_302 { olga }")
     users = {"owner": olga, "other": otto, "staff": stan}
-    return World(users, link, theirs, hush, job, client=client)
+    return World(users, link, theirs, hush, job, exit, client=client)
 
 
 @pytest.fixture(autouse=True)
@@ -256,6 +261,18 @@ ROWS = [
         "page: an import job by its id",
         lambda w: w.client.get(f"/import/{w.job.pk}/"),
         (LOGIN, 200, 404, 404),  # a job is its owner's alone; staff read them in admin
+    ),
+    Row(
+        "page: a redirects file written in the background",
+        lambda w: w.client.get(f"/links/redirects/{w.exit.pk}/"),
+        (LOGIN, 200, 404, 404),  # staff ask for their own
+    ),
+    Row(
+        "page: its download",
+        lambda w: w.client.get(f"/links/redirects/{w.exit.pk}/download"),
+        (LOGIN, 200, 404, 404),
+        ("owner",),
+        streamed("{ olga }"),
     ),
     # --- htmx fragments ---
     Row(

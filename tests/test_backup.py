@@ -193,6 +193,11 @@ def test_the_backup_says_what_it_left_out(tmp_path):
         names = archive.namelist()
     assert "tables/shortener_webhooksecret.jsonl" not in names
     assert "tables/django_session.jsonl" not in names
-    assert set(manifest["left_out"]) == {"django_session", "shortener_webhooksecret"}
+    assert "tables/shortener_exitjob.jsonl" not in names
+    assert set(manifest["left_out"]) == {
+        "django_session",
+        "shortener_webhooksecret",
+        "shortener_exitjob",
+    }
     assert manifest["tables"]["shortener_visit"]["rows"] == 3
     assert manifest["database"] in ("sqlite", "postgresql")

@@ -11,6 +11,7 @@ import subprocess
 import threading
 import time
 import zipfile
+from datetime import timedelta
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
@@ -18,9 +19,11 @@ import pytest
 from django.core.management import call_command
 
 from shortener import links
+from shortener.domains.models import Domain
 from shortener.links import access
 from shortener.links.models import Link
-from shortener.portability import exits, export
+from shortener.portability import exit_jobs, exits, export
+from shortener.portability.models import BulkStatus, ExitJob
 from tests.conftest import make_domain, make_user
 
 pytestmark = pytest.mark.django_db
@@ -130,7 +133,9 @@ def test_a_static_file_server_serving_the_site_redirects_to_each_destination(tmp
     alice = make_user("alice")
     made, *_ = live_links(alice)
     site = Link.objects.get(pk=made[0].pk).domain.host
-    archive = zipfile.ZipFile(io.BytesIO(exits.static_site(exits.plan(records_of(alice)), site)))
+    archive = zipfile.ZipFile(
+        io.BytesIO(exits.render("static", exits.plan(records_of(alice), host=site), site))
+    )
     archive.extractall(tmp_path)
     handler = partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -219,3 +224,149 @@ def test_the_exit_files_need_a_sign_in_and_a_known_format(client):
     client.force_login(make_user("alice"))
     assert client.get("/links/redirects.htaccess").status_code == 404
     assert client.post("/links/redirects.nginx").status_code == 405
+
+
+# --- many links: the file written in the background, its job page, its download --------
+
+
+@pytest.fixture
+def exports(settings, tmp_path):
+    settings.EXPORT_DIR = tmp_path / "exports"
+    return settings.EXPORT_DIR
+
+
+def test_past_the_direct_limit_the_file_is_written_in_the_background_and_offered(
+    client, settings, exports
+):
+    alice = make_user("alice")
+    made, locked, _ruled, _off = live_links(alice)
+    client.force_login(alice)
+    direct = {kind: client.get(f"/links/redirects.{kind}").content for kind in exits.FORMATS}
+    settings.EXPORT_DIRECT_MAX = 3
+    # The list's filters count: one link is under the limit, and comes straight away.
+    one = client.get("/links/redirects.nginx", {"q": made[0].slug})
+    assert one.status_code == 200 and exits.nginx_value(made[0].target).encode() in one.content
+
+    for kind in exits.FORMATS:
+        answer = client.get(f"/links/redirects.{kind}")
+        assert answer.status_code == 302
+        page = client.get(answer["Location"])
+        text = page.content.decode()
+        assert page.status_code == 200 and 'role="alert"' not in text
+        assert f"Download {exits.FILENAMES[kind]}" in text
+        written = 6 if kind in exits.ONE_DOMAIN else 7  # go.example.org's is another domain
+        assert f"{written} redirects written</strong>, 2 left out, of 10 links read" in text
+        assert "hx-trigger" not in text and 'http-equiv="refresh"' not in text
+        download = client.get(answer["Location"] + "download")
+        assert download.status_code == 200
+        assert download["Content-Disposition"] == (
+            f'attachment; filename="{exits.FILENAMES[kind]}"'
+        )
+        body = b"".join(download.streaming_content)
+        if kind == "static":  # the same pages (a ZIP's bytes carry the time it was made)
+            archive, same = (zipfile.ZipFile(io.BytesIO(b)) for b in (body, direct[kind]))
+            assert {n: archive.read(n) for n in archive.namelist()} == {
+                n: same.read(n) for n in same.namelist()
+            }
+        else:
+            assert body == direct[kind]
+    assert sorted(p.name for p in exports.iterdir()) == sorted(
+        f"exit-{job.pk}-{exits.FILENAMES[job.kind]}" for job in ExitJob.objects.all()
+    )  # whole files only: no .partial left behind
+    assert (
+        f"{locked.slug}"
+        in (
+            exports / f"exit-{ExitJob.objects.get(kind='nginx').pk}-{exits.FILENAMES['nginx']}"
+        ).read_text()
+    )
+
+
+def test_a_job_being_written_shows_how_far_it_got_with_and_without_javascript(client, exports):
+    alice = make_user("alice")
+    job = ExitJob.objects.create(
+        owner=alice,
+        kind="caddy",
+        choices={"host": "localhost"},
+        total=5000,
+        done=2000,
+        status=BulkStatus.RUNNING,
+    )
+    client.force_login(alice)
+    text = client.get(job.get_absolute_url()).content.decode()
+    assert "2000 of 5000 links read" in text and 'value="2000"' in text
+    assert 'hx-trigger="every 1s"' in text
+    assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in text
+    fragment = client.get(job.get_absolute_url(), headers={"HX-Request": "true"})
+    assert fragment.content.decode().lstrip().startswith('<section id="exit-progress"')
+    assert fragment["Vary"] and "HX-Request" in fragment["Vary"]
+    assert client.get(f"/links/redirects/{job.pk}/download").status_code == 404
+
+
+def test_a_job_is_its_owners_alone_and_is_gone_with_its_file_a_day_after(client, settings, exports):
+    alice, bob = make_user("alice"), make_user("bob")
+    live_links(alice)
+    settings.EXPORT_DIRECT_MAX = 1
+    client.force_login(alice)
+    where = client.get("/links/redirects.apache")["Location"]
+    job = ExitJob.objects.get()
+    path = exit_jobs.path_of(job)
+    assert job.status == BulkStatus.DONE and path.exists()
+    client.force_login(bob)
+    assert client.get(where).status_code == 404
+    assert client.get(where + "download").status_code == 404
+    client.force_login(make_user("stan", is_staff=True))
+    assert client.get(where).status_code == 404  # staff export for themselves
+    client.force_login(alice)
+    listing = client.get("/links/").content.decode()
+    assert f'<a href="{where}">torii-redirects.apache.map, ' in listing and "(done)</a>" in listing
+
+    assert exit_jobs.prune(now=job.finished_at + timedelta(hours=23)) == 0
+    assert path.exists()
+    assert exit_jobs.prune(now=job.finished_at + timedelta(days=1, seconds=1)) == 1
+    assert not path.exists() and not ExitJob.objects.exists()
+    client.force_login(alice)
+    assert client.get(where).status_code == 404
+
+
+def test_a_job_that_fails_says_so_and_leaves_no_half_file(client, settings, exports, monkeypatch):
+    alice = make_user("alice")
+    live_links(alice)
+    settings.EXPORT_DIRECT_MAX = 1
+
+    def breaks(kind, result, host, into):
+        into.write(b"half a file")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(exits, "write", breaks)
+    client.force_login(alice)
+    where = client.get("/links/redirects.nginx")["Location"]
+    text = client.get(where).content.decode()
+    assert 'role="alert"' in text and "The file could not be written (OSError)" in text
+    assert "Download" not in text
+    assert client.get(where + "download").status_code == 404
+    assert list(exports.iterdir()) == []
+
+
+def test_a_job_a_dead_worker_left_running_is_written_whole_when_run_again(exports):
+    alice = make_user("alice")
+    live_links(alice)
+    site = Domain.objects.site().host
+    job = ExitJob.objects.create(
+        owner=alice,
+        kind="redirects",
+        choices={"host": site, "unsupported": exits.SKIP},
+        total=11,
+        done=7,
+        status=BulkStatus.RUNNING,
+    )
+    path = exit_jobs.path_of(job)
+    partial = path.with_name(path.name + ".partial")
+    path.parent.mkdir(parents=True)
+    partial.write_text("what the dead worker wrote")
+    assert exit_jobs.write_exit.call(job.pk) == "6 written, 2 left out, 0 plain"
+    job.refresh_from_db()
+    assert (job.status, job.done, job.written) == (BulkStatus.DONE, 10, 6)
+    written = path.read_text()
+    assert written.startswith(f"# Torii's live redirects as a _redirects file for {site}: 6 links.")
+    assert written.count("\n/") == 6 and "what the dead worker wrote" not in written
+    assert not partial.exists()

@@ -1,7 +1,9 @@
-"""The terminal progress bar of the commands that go table by table (backup, restore)."""
+"""The terminal progress bars of the commands: table by table (backup, restore), and link by
+link (export_redirects). Shown on a terminal only."""
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from tqdm import tqdm
 
@@ -17,3 +19,10 @@ def rows_bar(desc: str) -> tuple[tqdm, Callable[[str, int], None]]:
         done[table] = rows
 
     return bar, progress
+
+
+def items_bar(items: Iterable[Any], total: int, desc: str, unit: str) -> Iterator[Any]:
+    """`items` passed through, a bar of `total` moving as they go."""
+    return iter(
+        tqdm(items, total=total, unit=f" {unit}", disable=not sys.stderr.isatty(), desc=desc)
+    )

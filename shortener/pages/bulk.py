@@ -4,8 +4,9 @@ and as CSV; and the list's links exported as CSV or JSON Lines with its filters,
 files another web server serves without Torii (the way out, shortener/portability/exits.py)."""
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -14,8 +15,8 @@ from hypermedia.fragments import varies_on_htmx, wants_fragment
 from shortener.domains.models import Domain
 from shortener.links import access
 from shortener.links.models import LinkState
-from shortener.portability import bulk, exits, export, formats
-from shortener.portability.models import BulkJob
+from shortener.portability import bulk, exit_jobs, exits, export, formats
+from shortener.portability.models import BulkJob, BulkStatus, ExitJob
 from shortener.portability.reading import Unreadable
 from shortener.portability.spreadsheets import csv_lines
 
@@ -119,14 +120,19 @@ def bulk_results_csv(request: HttpRequest, job_id: int) -> StreamingHttpResponse
     return response
 
 
+def filters_of(request: HttpRequest) -> dict[str, str]:
+    """The list's filters, as the list reads them."""
+    return {
+        "q": request.GET.get("q", "")[:200],
+        "tag": request.GET.get("tag", "")[:50],
+        "state": request.GET.get("state", ""),
+        "domain": request.GET.get("domain", "").strip()[:253],
+    }
+
+
 def listed(request: HttpRequest):
     """The links the list shows with its filters, of those the user may export."""
-    return access.exportable(request.user).matching(
-        text=request.GET.get("q", "")[:200],
-        tag=request.GET.get("tag", "")[:50],
-        state=request.GET.get("state", ""),
-        domain=request.GET.get("domain", "").strip()[:253],  # as the list reads it
-    )
+    return export.listed(request.user, filters_of(request))
 
 
 @login_required
@@ -149,10 +155,58 @@ def redirects_export(request: HttpRequest, kind: str) -> HttpResponse:
     filters; a person's own links, everything for staff) as a file another web server
     serves. `unsupported=plain` sends links with rules, forwarding, a limit or an expiry
     to their plain destination; by default they are left out, as protected ones always
-    are. `_redirects` and the static site are for one domain: the list's, or the site's."""
-    unsupported = exits.PLAIN if request.GET.get("unsupported") == exits.PLAIN else exits.SKIP
-    host = request.GET.get("domain", "").strip()[:253] or Domain.objects.site().host
-    result = exits.plan(export.records(listed(request)), unsupported)
-    response = HttpResponse(exits.render(kind, result, host), content_type=exits.FORMATS[kind])
+    are. `_redirects` and the static site are for one domain: the list's, or the site's.
+    Past EXPORT_DIRECT_MAX links the file is written in the background, and the answer
+    is its job page."""
+    choices = filters_of(request) | {
+        "unsupported": exits.PLAIN if request.GET.get("unsupported") == exits.PLAIN else exits.SKIP,
+    }
+    choices["host"] = choices["domain"] or Domain.objects.site().host
+    chosen = export.listed(request.user, choices)
+    total = chosen.count()
+    if total > settings.EXPORT_DIRECT_MAX:
+        job = exit_jobs.start(request.user, kind, choices, total)
+        return redirect(job.get_absolute_url(), permanent=False)
+    host = exits.domain_of(kind, choices["host"])
+    result = exits.plan(export.records(chosen), choices["unsupported"], host)
+    response = HttpResponse(
+        exits.render(kind, result, choices["host"]), content_type=exits.FORMATS[kind]
+    )
     response["Content-Disposition"] = f'attachment; filename="{exits.FILENAMES[kind]}"'
     return response
+
+
+def own_exit(request: HttpRequest, job_id: int) -> ExitJob:
+    job = access.their(request.user, ExitJob.objects).filter(pk=job_id).first()
+    if job is None:
+        raise Http404
+    return job
+
+
+@login_required
+@varies_on_htmx
+@require_GET
+def exit_job(request: HttpRequest, job_id: int) -> HttpResponse:
+    """A file of redirects being written: its progress, then its download."""
+    job = own_exit(request, job_id)
+    template = "links/exit_job.html#progress" if wants_fragment(request) else "links/exit_job.html"
+    return render(
+        request,
+        template,
+        {"job": job, "filename": exits.FILENAMES[job.kind], "kept": exit_jobs.KEEP},
+    )
+
+
+@login_required
+@require_GET
+def exit_download(request: HttpRequest, job_id: int) -> FileResponse:
+    job = own_exit(request, job_id)
+    path = exit_jobs.path_of(job)
+    if job.status != BulkStatus.DONE or not path.exists():
+        raise Http404
+    return FileResponse(
+        open(path, "rb"),
+        as_attachment=True,
+        filename=job.filename,
+        content_type=exits.FORMATS[job.kind],
+    )

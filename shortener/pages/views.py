@@ -26,6 +26,7 @@ from shortener.links.models import Link, LinkState, Tag
 from shortener.pages import qr
 from shortener.pages.forms import CreateLinkForm, LinkForm, RuleForm
 from shortener.policy import countries, redirect_rules
+from shortener.portability.models import ExitJob
 from shortener.portability.spreadsheets import csv_lines
 from shortener.safety import reports
 from shortener.visits import analytics, ranges
@@ -156,6 +157,7 @@ def link_collection(request: HttpRequest) -> HttpResponse:
             "states": [s for s in LinkState if s != LinkState.DELETED],
             "tags": used_by(Tag.objects.all(), "tags", request.user),
             "bulk_actions": BULK_CHOICES,
+            "exit_jobs": access.their(request.user, ExitJob.objects)[:3],
             **row_controls(request),
         },
     )

@@ -56,6 +56,10 @@ LEFT_OUT = {
         "secret after a restore (`manage.py webhook_source rotate NAME`) and give the new "
         "one to its sender."
     ),
+    "shortener_exitjob": (
+        "Redirect files written for the browser are left out (each lives a day): ask for "
+        "them again."
+    ),
 }
 
 

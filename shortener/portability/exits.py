@@ -21,7 +21,8 @@ import io
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import batched
+from typing import Any, BinaryIO
 
 FORMATS = {
     "nginx": "text/plain; charset=utf-8",
@@ -31,6 +32,7 @@ FORMATS = {
     "static": "application/zip",
 }
 SKIP, PLAIN = "skip", "plain"
+ONE_DOMAIN = ("redirects", "static")  # the formats that hold one domain's paths
 CODES = (301, 302, 307, 308)
 
 
@@ -62,11 +64,14 @@ class Plan:
         return [f"{comment} {line}".rstrip() for line in lines]
 
 
-def plan(records: Iterable[dict[str, Any]], unsupported: str = SKIP) -> Plan:
-    """What each exported link becomes: written, left out, or written plain."""
+def plan(
+    records: Iterable[dict[str, Any]], unsupported: str = SKIP, host: str | None = None
+) -> Plan:
+    """What each exported link becomes: written, left out, or written plain; with `host`,
+    only that domain's links count (the one-domain formats, `domain_of`)."""
     result = Plan(unsupported=unsupported)
     for record in records:
-        if record["state"] != "active":
+        if record["state"] != "active" or (host is not None and record["domain"] != host):
             continue
         key = f"{record['domain']}/{record['slug']}"
         if record["protected"]:
@@ -157,8 +162,7 @@ def caddy(result: Plan) -> Iterator[str]:
 def redirects(result: Plan, host: str) -> Iterator[str]:
     yield from (line + "\n" for line in result.header("#", f"a _redirects file for {host}"))
     for entry in result.entries:
-        if entry.host == host:
-            yield f"/{entry.slug} {entry.target} {entry.code}\n"
+        yield f"/{entry.slug} {entry.target} {entry.code}\n"
 
 
 # --- a static site: one folder a slug ------------------------------------------------
@@ -180,21 +184,24 @@ PAGE = """<!doctype html>
 """
 
 
-def static_site(result: Plan, host: str) -> bytes:
+def static_site(result: Plan, host: str, into: BinaryIO) -> None:
     """A ZIP of `<slug>/index.html` pages and a README saying what the site cannot do."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(into, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(
             "README.txt", "\n".join(result.header("", f"a static site for {host}")) + "\n"
         )
         for entry in result.entries:
-            if entry.host == host:
-                page = PAGE.format(url=html.escape(entry.target, quote=True))
-                archive.writestr(f"{entry.slug}/index.html", page)
-    return buffer.getvalue()
+            page = PAGE.format(url=html.escape(entry.target, quote=True))
+            archive.writestr(f"{entry.slug}/index.html", page)
 
 
 # --- one entry for the command and the pages -----------------------------------------
+
+
+def domain_of(kind: str, host: str) -> str | None:
+    """The one domain a file of `kind` is for (`host`), or None: every domain's links."""
+    return host if kind in ONE_DOMAIN else None
+
 
 # What a browser saves each format as.
 FILENAMES = {
@@ -206,15 +213,24 @@ FILENAMES = {
 }
 
 
-def render(kind: str, result: Plan, host: str) -> bytes:
-    """The file of one format; `host` is the domain a one-domain format (_redirects, the
-    static site) is for."""
+def write(kind: str, result: Plan, host: str, into: BinaryIO) -> None:
+    """The file of one format, written into `into` as it goes; `host` is the domain a
+    one-domain format (_redirects, the static site) is for."""
     if kind == "static":
-        return static_site(result, host)
+        static_site(result, host, into)
+        return
     writer = {
         "nginx": nginx,
         "apache": apache,
         "caddy": caddy,
         "redirects": lambda plan: redirects(plan, host),
     }[kind]
-    return "".join(writer(result)).encode()
+    for text in batched(writer(result), 1000, strict=False):
+        into.write("".join(text).encode())
+
+
+def render(kind: str, result: Plan, host: str) -> bytes:
+    """The whole file in memory, for a response of a few thousand links."""
+    buffer = io.BytesIO()
+    write(kind, result, host, buffer)
+    return buffer.getvalue()

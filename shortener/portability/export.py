@@ -14,12 +14,23 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Prefetch
 
+from shortener.links import access
 from shortener.links.models import DestinationChange, LinkQuerySet
 from shortener.portability.formats import COLUMNS
 from shortener.portability.spreadsheets import csv_lines
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/jsonl; charset=utf-8"}
 CHUNK = 2000
+
+
+def listed(actor, choices: dict[str, str]) -> LinkQuerySet:
+    """The links the list shows with its filters (`choices`), of those `actor` may export."""
+    return access.exportable(actor).matching(
+        text=choices.get("q", ""),
+        tag=choices.get("tag", ""),
+        state=choices.get("state", ""),
+        domain=choices.get("domain", ""),
+    )
 
 
 def command_host() -> str:

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from shortener.domains.models import Domain
 from shortener.links import access
 from shortener.links.models import Link
+from shortener.management.progress import items_bar
 from shortener.portability import exits, export
 
 
@@ -50,13 +51,13 @@ class Command(BaseCommand):
             if not Domain.objects.filter(host=domain).exists():
                 raise CommandError(f"There is no short domain “{domain}”.")
             links = links.filter(domain__host=domain)
-        result = exits.plan(export.records(links), unsupported)
-        data = exits.render(format, result, host)
+        records = items_bar(export.records(links), links.count(), "links", "links")
+        result = exits.plan(records, unsupported, exits.domain_of(format, host))
         if output:
             with open(output, "wb") as handle:
-                handle.write(data)
+                exits.write(format, result, host, handle)
         else:
-            sys.stdout.buffer.write(data)
+            exits.write(format, result, host, sys.stdout.buffer)
         self.stderr.write(
             f"{len(result.entries)} redirects written, {len(result.left_out)} left out, "
             f"{len(result.plain)} sent to their plain destination."
