@@ -7,7 +7,7 @@ import time
 
 from diskcache import DjangoCache
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.commands.core import Script
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -53,7 +53,35 @@ def delete_prefixed(cache: RedisCache) -> None:
         client.delete(*batch)
 
 
-class ResilientRedisCache(RedisCache):
+class OneClientPerPool(RedisCacheClient):
+    """Django's Redis cache client builds a new `redis.Redis` for every operation, and
+    each one fills a table of about 170 response callbacks: a third of a redirect's time
+    on PostgreSQL + Redis went there (docs/performance.md). A `redis.Redis` is safe to share
+    (each command takes a connection from the pool and gives it back), so one is kept
+    per pool."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, object] = {}
+
+    def get_client(self, key=None, *, write=False):
+        index = self._get_connection_pool_index(write)
+        client = self._clients.get(index)
+        if client is None:
+            pool = self._get_connection_pool(write)
+            client = self._clients[index] = self._client(connection_pool=pool)
+        return client
+
+
+class SharedClientRedisCache(RedisCache):
+    """RedisCache with one client per pool (OneClientPerPool)."""
+
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._class = OneClientPerPool
+
+
+class ResilientRedisCache(SharedClientRedisCache):
     """The `default` cache on Redis: while Redis cannot be reached, reads miss and writes
     are dropped, so waffle reads its flags from the database and every page still renders
     (a 404 page must not become a 500). Logged on every failure: settings.LOGGING
@@ -141,7 +169,7 @@ return {allowed and 1 or 0, string.format('%d', tat), string.format('%d', now)}
 """
 
 
-class RedisCounterCache(RedisCache):
+class RedisCounterCache(SharedClientRedisCache):
     """Django's RedisCache tuned for counters that every request touches: one round trip.
 
     Rate limits are one GCRA script a request (update_gcra). Counters (visit limits)
