@@ -1,12 +1,14 @@
-"""Cache backends: diskcache that keeps its connections; a Redis cache that survives Redis
-going away; Redis counters and rate limits in one round trip; on Redis, clear() empties its
-prefix only."""
+"""Cache backends: diskcache that keeps its connections and survives its disk failing; a
+Redis cache that survives Redis going away, with one client per pool; Redis counters and
+rate limits in one round trip; on Redis, clear() empties its prefix only."""
 
 import logging
+import sqlite3
 import time
 
+import diskcache
 from diskcache import DjangoCache
-from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.commands.core import Script
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -18,14 +20,84 @@ logger = logging.getLogger(__name__)
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
-class PersistentDiskCache(DjangoCache):
-    """Django closes every cache when a request finishes (`request_finished`).
+class MissWhileAway:
+    """A `default` cache that misses while its store cannot be reached: reads answer their
+    default, writes are dropped, so waffle reads its flags from the database and every page
+    still renders (a 404 page must not become a 500). Logged on every failure:
+    settings.LOGGING throttles this logger to a line a minute (config/log_filters.Throttle).
+    `AWAY` names the errors that mean the store is away."""
 
-    For diskcache that closes its SQLite connections, and closing the last one
-    checkpoints the write-ahead log, a cost on every request (docs/performance.md). The
-    connections are per thread and per process (diskcache reopens after a fork),
-    so keeping them is safe; they close with their thread.
+    AWAY: tuple[type[BaseException], ...] = ()
+
+    def _or(self, default, operation, *args):
+        """`operation(*args)`, or `default` while the store cannot be reached."""
+        try:
+            return operation(*args)
+        except self.AWAY as error:
+            logger.error("Shared cache unavailable (%s): reading from the database instead", error)
+            return default
+
+    def get(self, key, default=None, version=None):
+        return self._or(default, super().get, key, default, version)
+
+    def get_many(self, keys, version=None):
+        return self._or({}, super().get_many, keys, version)
+
+    def has_key(self, key, version=None):
+        return self._or(False, super().has_key, key, version)
+
+    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        return self._or(False, super().add, key, value, timeout, version)
+
+    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        self._or(None, super().set, key, value, timeout, version)
+
+    def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
+        return self._or(list(data), super().set_many, data, timeout, version)
+
+    def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
+        return self._or(False, super().touch, key, timeout, version)
+
+    def delete(self, key, version=None):
+        return self._or(False, super().delete, key, version)
+
+    def delete_many(self, keys, version=None):
+        self._or(None, super().delete_many, keys, version)
+
+
+class PersistentDiskCache(MissWhileAway, DjangoCache):
+    """The embedded `default` cache: diskcache that keeps its connections, opens them when
+    first used, and misses while its disk fails (full, read-only, gone).
+
+    Django closes every cache when a request finishes (`request_finished`). For diskcache
+    that closes its SQLite connections, and closing the last one checkpoints the
+    write-ahead log, a cost on every request (docs/performance.md). The connections are
+    per thread and per process (diskcache reopens after a fork), so keeping them is safe;
+    they close with their thread.
+
+    diskcache writes its settings when it opens, which a full disk refuses: opened in the
+    constructor, as diskcache does, that failure came out of `caches["default"]` in a
+    thread's first request, outside any handler, as a 500.
     """
+
+    AWAY = (sqlite3.Error, OSError, diskcache.Timeout)
+
+    def __init__(self, directory, params):
+        BaseCache.__init__(self, params)
+        self._opening = (
+            directory,
+            params.get("SHARDS", 8),
+            params.get("DATABASE_TIMEOUT", 0.010),
+            params.get("OPTIONS", {}),
+        )
+        self._fanout: diskcache.FanoutCache | None = None
+
+    @property
+    def _cache(self) -> diskcache.FanoutCache:
+        if self._fanout is None:
+            directory, shards, timeout, options = self._opening
+            self._fanout = diskcache.FanoutCache(directory, shards, timeout, **options)
+        return self._fanout
 
     def close(self, **kwargs) -> None:
         pass
@@ -81,49 +153,10 @@ class SharedClientRedisCache(RedisCache):
         self._class = OneClientPerPool
 
 
-class ResilientRedisCache(SharedClientRedisCache):
-    """The `default` cache on Redis: while Redis cannot be reached, reads miss and writes
-    are dropped, so waffle reads its flags from the database and every page still renders
-    (a 404 page must not become a 500). Logged on every failure: settings.LOGGING
-    throttles this logger to a line a minute (config/log_filters.Throttle)."""
+class ResilientRedisCache(MissWhileAway, SharedClientRedisCache):
+    """The `default` cache on Redis, missing while Redis cannot be reached."""
 
-    def _unreachable(self, error: Exception, default=None):
-        logger.error("Shared cache unavailable (%s): reading from the database instead", error)
-        return default
-
-    def _or(self, default, operation, *args):
-        """`operation(*args)`, or `default` while Redis cannot be reached."""
-        try:
-            return operation(*args)
-        except UNREACHABLE as error:
-            return self._unreachable(error, default)
-
-    def get(self, key, default=None, version=None):
-        return self._or(default, super().get, key, default, version)
-
-    def get_many(self, keys, version=None):
-        return self._or({}, super().get_many, keys, version)
-
-    def has_key(self, key, version=None):
-        return self._or(False, super().has_key, key, version)
-
-    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        return self._or(False, super().add, key, value, timeout, version)
-
-    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        self._or(None, super().set, key, value, timeout, version)
-
-    def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
-        return self._or(list(data), super().set_many, data, timeout, version)
-
-    def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
-        return self._or(False, super().touch, key, timeout, version)
-
-    def delete(self, key, version=None):
-        return self._or(False, super().delete, key, version)
-
-    def delete_many(self, keys, version=None):
-        self._or(None, super().delete_many, keys, version)
+    AWAY = UNREACHABLE
 
     def clear(self) -> None:
         delete_prefixed(self)

@@ -37,9 +37,9 @@ def database_answers() -> bool:
 
 
 def cache_answers(alias: str) -> bool:
-    cache = caches[alias]
     key = f"healthz:{uuid.uuid4().hex}"
     try:
+        cache = caches[alias]  # a thread's first use opens it: diskcache writes its settings
         cache.set(key, "1", timeout=5)
         answered = cache.get(key) == "1"
         cache.delete(key)
