@@ -1,11 +1,14 @@
 """The database taken away from a real server under steady load (issue 33): PostgreSQL
 refuses new connections to the server's own database and its backends are terminated,
-for OUTAGE seconds. What the visitors got, second by second, and that every visit
-answered is written once the database is back. Needs PostgreSQL on 127.0.0.1:5432 (the
-machine's; skipped without it), on the SQLite pass of the suite too."""
+for OUTAGE seconds, with 2 workers and LINKS links visited before. What the visitors got,
+second by second, and that every visit answered is written once the database is back.
+Needs PostgreSQL on 127.0.0.1:5432 (the machine's; skipped without it), on the SQLite
+pass of the suite too."""
 
+import contextlib
 import json
 import os
+import random
 import subprocess
 import threading
 import time
@@ -13,12 +16,16 @@ from collections import Counter
 
 import pytest
 
+from shortener.redirect.lookup import FEED_MARGIN
 from tests.conftest import ROOT
-from tests.servers import answer, granian_process
+from tests.servers import answer, free_port, granian_process, own_redis
 
 PG = os.environ.get("TORII_TEST_PG", "postgres://postgres@127.0.0.1:5432")
-OUTAGE = 10  # seconds; issue 33's figure is for 60, measured the same way by hand
+# Seconds; issue 33's figure is for 60: TORII_OUTAGE_SECONDS=60 runs it so (docs/operations.md).
+OUTAGE = int(os.environ.get("TORII_OUTAGE_SECONDS", "10"))
 LOAD_PER_SECOND = 40
+LINKS = 20  # each visited WARM times before, by one worker or the other: they share what they know
+WARM = 1
 
 
 def admin(statement: str) -> None:
@@ -58,7 +65,22 @@ def own_database():
 
 
 @pytest.mark.slow
-def test_links_answered_before_keep_redirecting_while_the_database_is_away(own_database):
+@pytest.mark.parametrize("shared_cache", ["disk", "redis"])
+def test_links_answered_before_keep_redirecting_while_the_database_is_away(
+    own_database, shared_cache
+):
+    """The workers share their last known states through the `default` cache: the disk
+    cache of the machine, or a Redis of the test's own."""
+    with contextlib.ExitStack() as stack:
+        redis_url = ""
+        if shared_cache == "redis":
+            port = free_port()
+            stack.enter_context(own_redis(port))
+            redis_url = f"redis://127.0.0.1:{port}/0"
+        through_an_outage(own_database, redis_url)
+
+
+def through_an_outage(own_database: str, redis_url: str) -> None:
     url = f"{PG}/{own_database}"
     env = {**os.environ, "DATABASE_URL": url, "RATE_LIMIT_REDIRECT": "off"}
     env.pop("REDIS_URL", None)
@@ -70,20 +92,30 @@ def test_links_answered_before_keep_redirecting_while_the_database_is_away(own_d
         "-c",
         "from shortener import links; from django.contrib.auth import get_user_model;"
         "u = get_user_model().objects.create_user('o');"
-        "print(links.create({'target': 'https://example.com/through'}, actor=u).slug)",
+        "print(' '.join(links.create({'target': f'https://example.com/{i}'}, actor=u).slug"
+        f" for i in range({LINKS})))",
     )
-    slug = made.strip().splitlines()[-1]
+    slugs = made.strip().splitlines()[-1].split()
+    targets = {slug: f"https://example.com/{i}" for i, slug in enumerate(slugs)}
     seen: list[tuple[float, int]] = []  # (seconds since start, status)
+    wrong: list[str] = []
     stop = threading.Event()
-    with granian_process(workers=1, env={"DATABASE_URL": url, "REDIS_URL": ""}) as (base, _):
+    server_env = {"DATABASE_URL": url, "REDIS_URL": redis_url, "RATE_LIMIT_REDIRECT": "off"}
+    with granian_process(workers=2, env=server_env) as (base, _):
+        # Past the change feed's margin: a link created (changed) seconds before an outage
+        # is, by design, not served from its last known state (docs/operations.md).
+        time.sleep(FEED_MARGIN + 1)
+        for slug in slugs * WARM:
+            assert answer(base, f"/{slug}")[0] == 302
         started = time.monotonic()
 
         def load():
             while not stop.is_set():
+                slug = random.choice(slugs)
                 status, headers, _ = answer(base, f"/{slug}")
                 seen.append((time.monotonic() - started, status))
-                if status == 302:
-                    assert headers["Location"] == "https://example.com/through"
+                if status == 302 and headers["Location"] != targets[slug]:
+                    wrong.append(slug)
                 time.sleep(1 / LOAD_PER_SECOND)
 
         visitor = threading.Thread(target=load, daemon=True)
@@ -114,9 +146,10 @@ def test_links_answered_before_keep_redirecting_while_the_database_is_away(own_d
     assert len(during) > OUTAGE * LOAD_PER_SECOND / 4, by_second
     assert set(during) == {302}, by_second  # every request answered 30x through the outage
     assert all(status == 302 for _, status in seen), by_second
+    assert wrong == []
     import psycopg
 
     with psycopg.connect(url) as conn:
         written = conn.execute("SELECT count(*) FROM shortener_visit").fetchone()[0]
-    assert written == len(seen)  # no acknowledged visit lost
+    assert written == len(seen) + len(slugs) * WARM  # no acknowledged visit lost
     print(f"{len(seen)} requests, {len(during)} while the database was away, all 302")

@@ -17,7 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from config.log_filters import Throttle
 from hypermedia.problems import CONTENT_TYPE, TYPE_BASE
 from shortener.models import Link
-from tests.conftest import make_link
+from tests.conftest import make_link, make_user
 from tests.servers import free_port
 
 
@@ -330,5 +330,169 @@ def test_no_stale_state_when_told_so(visitor, known_link, clock, tmp_path, setti
         clock.now += 1
         expire_lookups()
         assert visitor.get("/known1").status_code == 503
+    finally:
+        bring_the_database_back(*away)
+
+
+# --- last known states shared by every worker (the `default` cache) ----------------------
+
+
+def become_another_worker() -> None:
+    """What another worker of the same server holds: none of this one's states, the same
+    shared cache, its own look at the feed (as recent as this one's)."""
+    from shortener.redirect import lookup
+
+    with lookup._lookups_lock:
+        lookup._lookups.clear()
+        lookup._known.clear()
+        lookup._shared.clear()
+
+
+def test_a_link_another_worker_answered_keeps_redirecting(visitor, known_link, clock, tmp_path):
+    from shortener import links
+
+    ruled = links.create(
+        {
+            "target": "https://example.com/desktop",
+            "rules": [{"target": "https://m.example.com/", "when": {"device": ["mobile"]}}],
+        },
+        actor=make_user("olga"),
+    )
+    phone = {"HTTP_USER_AGENT": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile"}
+    assert visitor.get("/known1").status_code == 302
+    assert visitor.get(f"/{ruled.slug}", **phone).status_code == 302
+    become_another_worker()
+    away = take_the_database_away(tmp_path)
+    try:
+        clock.now += 1
+        response = visitor.get("/known1")
+        assert (response.status_code, response["Location"]) == (302, known_link.target)
+        assert visitor.get(f"/{ruled.slug}", **phone)["Location"] == "https://m.example.com/"
+        assert visitor.get(f"/{ruled.slug}")["Location"] == "https://example.com/desktop"
+        assert visitor.get("/neverseen").status_code == 503
+    finally:
+        bring_the_database_back(*away)
+
+
+def test_a_link_changed_after_another_worker_shared_it_is_not_served_from_it(
+    visitor, known_link, clock, tmp_path
+):
+    from django.utils import timezone
+
+    assert visitor.get("/known1").status_code == 302  # shared as live
+    become_another_worker()
+    Link.objects.filter(pk=known_link.pk).update(is_active=False, updated_at=timezone.now())
+    clock.now += 3
+    assert visitor.get("/neverseen").status_code == 404  # a miss: this worker reads the feed
+    away = take_the_database_away(tmp_path)
+    try:
+        clock.now += 1
+        assert visitor.get("/known1").status_code == 503
+    finally:
+        bring_the_database_back(*away)
+
+
+def test_a_shared_state_older_than_this_workers_look_at_the_feed_is_not_trusted(
+    visitor, known_link, clock, tmp_path
+):
+    """A worker started after the state was shared cannot know what changed before it
+    began to read the feed: a link disabled then, with no worker reading the feed since,
+    must not come back from the shared cache."""
+    from shortener.redirect import lookup
+
+    assert visitor.get("/known1").status_code == 302
+    become_another_worker()
+    lookup.Feed.watching_since = clock.now + 0.5  # this one started just after
+    away = take_the_database_away(tmp_path)
+    try:
+        clock.now += 1
+        assert visitor.get("/known1").status_code == 503
+    finally:
+        bring_the_database_back(*away)
+
+
+def test_a_link_blocked_is_unshared_at_once(visitor, known_link, clock, tmp_path):
+    from shortener.links import SYSTEM, block
+
+    assert visitor.get("/known1").status_code == 302
+    block("example.com", by=SYSTEM, source="admin")
+    become_another_worker()
+    away = take_the_database_away(tmp_path)
+    try:
+        clock.now += 1
+        assert visitor.get("/known1").status_code == 503
+    finally:
+        bring_the_database_back(*away)
+
+
+def test_with_the_shared_cache_away_too_only_the_workers_own_states_are_served(
+    visitor, known_link, clock, tmp_path, monkeypatch
+):
+    from django.core.cache import caches
+
+    other = make_link(slug="other1", target="https://example.com/other")
+    assert visitor.get("/known1").status_code == 302
+    become_another_worker()
+    assert visitor.get("/other1").status_code == 302  # this worker's own
+    monkeypatch.setattr(caches["default"], "get", lambda key, default=None, version=None: None)
+    away = take_the_database_away(tmp_path)
+    try:
+        clock.now += 1
+        expire_lookups()
+        assert visitor.get("/known1").status_code == 503
+        assert visitor.get(f"/{other.slug}")["Location"] == other.target
+    finally:
+        bring_the_database_back(*away)
+
+
+def test_an_unchanged_state_is_written_once_a_minute_not_on_every_miss(
+    visitor, known_link, clock, monkeypatch
+):
+    from django.core.cache import caches
+
+    writes = []
+    real_set = caches["default"].set
+    monkeypatch.setattr(
+        caches["default"], "set", lambda key, *a, **k: (writes.append(key), real_set(key, *a, **k))
+    )
+    clock.now += 10  # past the feed's margin: the link's creation is no longer news
+    for _ in range(10):  # ten misses in 30 s
+        clock.now += 3
+        expire_lookups()
+        assert visitor.get("/known1").status_code == 302
+    assert [key for key in writes if key.startswith("known:")] == [
+        f"known:{known_link.domain_id}:known1"
+    ]
+    clock.now += 60
+    expire_lookups()
+    visitor.get("/known1")
+    assert len([key for key in writes if key.startswith("known:")]) == 2
+
+
+def test_a_worker_started_later_trusts_the_hours_shared_states_but_not_what_changed_in_it(
+    visitor, known_link, clock, tmp_path
+):
+    """Its first look at the feed reaches back OUTAGE_STALE_SECONDS and unshares what
+    changed in that time, which no worker may have read from the feed yet."""
+    from datetime import UTC, datetime
+
+    from shortener.redirect import lookup
+
+    other = make_link(slug="other1", target="https://example.com/other")
+    clock.now += 10  # (a state read just after its link changed is not trusted)
+    for slug in ("known1", "other1"):
+        assert visitor.get(f"/{slug}").status_code == 302  # both shared
+    clock.now += 1
+    changed_at = datetime.fromtimestamp(clock.now, UTC)  # the database's clock, as the lookup's
+    Link.objects.filter(pk=other.pk).update(is_active=False, updated_at=changed_at)
+    clock.now += 600
+    lookup.forget_lookups()  # a worker started ten minutes later, the shared cache as it was
+    assert visitor.get("/neverseen").status_code == 404  # its first miss: its first look
+    away = take_the_database_away(tmp_path)
+    try:
+        clock.now += 1
+        response = visitor.get("/known1")
+        assert (response.status_code, response["Location"]) == (302, known_link.target)
+        assert visitor.get("/other1").status_code == 503
     finally:
         bring_the_database_back(*away)

@@ -21,6 +21,15 @@ feed) and forgets those. So a state is served through an outage only when the fe
 read less than FEED_GAP seconds before the first failure: what was disabled or blocked
 before the outage is never redirected from a stale state (a change in the last FEED_GAP
 seconds before it is the one window). Unknown slugs are never guessed: they fail as before.
+
+The known states are **shared** through the `default` cache (Redis, or the disk cache
+every worker of a machine opens), so a worker serves through an outage the links any
+worker answered, not only its own: each worker writes the state it read (at most once a
+SHARE_EVERY per link, at once when it changed) with the time it read it, and deletes
+from the cache, as from its own, every link the feed says changed. A shared state is
+trusted only if it was read after this worker began to follow the feed: every change
+since then has passed through its feed, and been deleted. With the cache away too
+(Redis and the database together), only the worker's own states are served.
 """
 
 import json
@@ -33,6 +42,7 @@ from functools import lru_cache
 
 from cachetools import LRUCache, TTLCache
 from django.conf import settings
+from django.core.cache import caches
 from django.db import DatabaseError, connection
 from django.http import HttpRequest
 from django.utils.dateparse import parse_datetime
@@ -65,6 +75,7 @@ class Snapshot:
     visit_count: int
     smart: SmartLink | None = None  # password, rules, forwarding; None: the plain path
     quarantined: bool = False  # never redirected here: the warning page answers
+    changed_at: float = 0.0  # the row's updated_at: when the shared state may be trusted
 
     def state(self, now: float) -> LinkState:
         return state_of(
@@ -88,10 +99,57 @@ FEED_MARGIN = 5.0
 
 
 class Feed:
-    """When this process last read the change feed, and since when the database fails."""
+    """When this process began to read the change feed and last read it, and since when
+    the database fails."""
 
+    watching_since: float | None = None
     checked = float("-inf")
     failing_since: float | None = None
+
+
+# --- the known states every worker shares (the `default` cache) ------------------------
+
+SHARE_EVERY = 60.0  # seconds between writes of one link's unchanged state
+_shared: LRUCache = LRUCache(maxsize=LOOKUP_SIZE)  # key -> (when written, its changed_at)
+
+
+def shared_key(key: tuple[int, str]) -> str:
+    return f"known:{key[0]}:{key[1]}"
+
+
+def share(key: tuple[int, str], state: "Snapshot", now: float) -> None:
+    """Write the state this worker read for the others, unless written lately as is.
+    Called without `_lookups_lock` (the cache may be a round trip away), as `unshare` is."""
+    if settings.OUTAGE_STALE_SECONDS <= 0:
+        return
+    with _lookups_lock:
+        last = _shared.get(key)
+        # Unchanged: the same row as last written (visits move only its visit_count), and
+        # written late enough after its change to be trusted (stale_shares).
+        same = last is not None and last[1] == state.changed_at
+        if same and last[0] >= state.changed_at + FEED_MARGIN and now - last[0] < SHARE_EVERY:
+            return
+        _shared[key] = (now, state.changed_at)
+    timeout = settings.OUTAGE_STALE_SECONDS + SHARE_EVERY
+    caches["default"].set(shared_key(key), (now, state), timeout=timeout)
+
+
+def unshare(keys: list[tuple[int, str]]) -> None:
+    with _lookups_lock:
+        for key in keys:
+            _shared.pop(key, None)
+    if keys:
+        caches["default"].delete_many([shared_key(key) for key in keys])
+
+
+def shared(key: tuple[int, str]) -> "Snapshot | None":
+    """Another worker's state of the link, if read after this one began to follow the feed."""
+    if Feed.watching_since is None:
+        return None
+    entry = caches["default"].get(shared_key(key))  # None while the cache is away too
+    if entry is None or entry[0] < Feed.watching_since:
+        return None
+    return entry[1]
 
 
 @lru_cache(maxsize=1)
@@ -101,24 +159,51 @@ def changes_sql() -> str:
     domain, slug, updated = (
         quote(meta.get_field(name).column) for name in ("domain", "slug", "updated_at")
     )
-    return f"SELECT {domain}, {slug} FROM {quote(meta.db_table)} WHERE {updated} >= %s"  # noqa: S608
+    table = quote(meta.db_table)
+    return f"SELECT {domain}, {slug}, {updated} FROM {table} WHERE {updated} >= %s"  # noqa: S608
 
 
 def follow_changes(now: float) -> None:
-    """At most once a LOOKUP_TTL: forget the states of links changed since the last look."""
+    """At most once a LOOKUP_TTL: forget the states of links changed since the last look,
+    and unshare those shared before their change. The first look of a process reaches
+    back OUTAGE_STALE_SECONDS, so the states other workers shared in that time are trusted.
+    When more than LOOKUP_SIZE links changed, this worker forgets every state it knows and
+    trusts only the states shared from now on."""
     if now - Feed.checked < LOOKUP_TTL:
         return
-    if Feed.checked != float("-inf"):
-        since = datetime.fromtimestamp(Feed.checked - FEED_MARGIN, UTC)
-        with connection.cursor() as cursor:
-            cursor.execute(changes_sql(), [since])
-            changed = [tuple(row) for row in cursor.fetchall()]
+    first = Feed.watching_since is None
+    since = now - settings.OUTAGE_STALE_SECONDS if first else Feed.checked - FEED_MARGIN
+    with connection.cursor() as cursor:
+        cursor.execute(changes_sql(), [datetime.fromtimestamp(since, UTC)])
+        rows = cursor.fetchmany(LOOKUP_SIZE + 1)
+    if len(rows) > LOOKUP_SIZE:
         with _lookups_lock:
-            for key in changed:
-                _known.pop(key, None)
-                _lookups.pop(key, None)
+            _known.clear()
+            _lookups.clear()
+            _shared.clear()
+        Feed.watching_since = now
+    else:
+        with _lookups_lock:
+            for domain, slug, _ in rows:
+                _known.pop((domain, slug), None)
+                _lookups.pop((domain, slug), None)
+        unshare(stale_shares(rows))
+        if first:
+            Feed.watching_since = since + FEED_MARGIN
     Feed.checked = now
     Feed.failing_since = None
+
+
+def stale_shares(rows) -> list[tuple[int, str]]:
+    """Of the links changed (domain, slug, when), those whose shared state was read
+    before their change (or less than FEED_MARGIN after it: the clocks of two servers)."""
+    keys = {shared_key((domain, slug)): (domain, slug, timestamp(at)) for domain, slug, at in rows}
+    found = caches["default"].get_many(list(keys)) if keys else {}
+    return [
+        (domain, slug)
+        for name, (domain, slug, at) in keys.items()
+        if name in found and found[name][0] < at + FEED_MARGIN
+    ]
 
 
 def last_known(key: tuple[int, str], now: float) -> "Snapshot | None":
@@ -131,7 +216,8 @@ def last_known(key: tuple[int, str], now: float) -> "Snapshot | None":
     if now - confirmed > settings.OUTAGE_STALE_SECONDS:
         return None
     with _lookups_lock:
-        return _known.get(key)
+        known = _known.get(key)
+    return known if known is not None else shared(key)
 
 
 @lru_cache(maxsize=1)  # the quoted names never change in a process
@@ -143,7 +229,8 @@ def lookup_sql() -> str:
         return quote(meta.get_field(name).column)
 
     fields = ["id", "target", "redirect_code", "is_active", "deleted_at", "expires_at"]
-    fields += ["max_visits", "visit_count", "quarantined_at", "password", "rules", "forward_query"]
+    fields += ["max_visits", "visit_count", "quarantined_at", "updated_at"]
+    fields += ["password", "rules", "forward_query"]
     return (
         f"SELECT {', '.join(column(f) for f in fields)} "  # noqa: S608 - names from _meta
         f"FROM {quote(meta.db_table)} WHERE {column('domain')} = %s AND {column('slug')} = %s"
@@ -169,9 +256,10 @@ def read(domain_id: int, slug: str) -> Snapshot | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    pk, target, code, active, deleted_at, expires_at, max_visits, visits, quarantined_at, *smart = (
+    pk, target, code, active, deleted_at, expires_at, max_visits, visits, quarantined_at, *rest = (
         row
     )
+    changed_at, *smart = rest
     return Snapshot(
         pk,
         domain_id,
@@ -184,6 +272,7 @@ def read(domain_id: int, slug: str) -> Snapshot | None:
         visits,
         smart_of(*smart),
         quarantined_at is not None,
+        timestamp(changed_at) or 0.0,
     )
 
 
@@ -215,11 +304,15 @@ def lookup(domain_id: int, slug: str) -> Snapshot | None:
                 settings.OUTAGE_STALE_SECONDS,
             )
         else:
-            with _lookups_lock:
-                if found is _UNKNOWN:
-                    _known.pop(key, None)
-                else:
+            if found is _UNKNOWN:
+                with _lookups_lock:
+                    forgotten = _known.pop(key, None)
+                if forgotten is not None:
+                    unshare([key])
+            else:
+                with _lookups_lock:
                     _known[key] = found
+                share(key, found, now)
         with _lookups_lock:
             _lookups[key] = found  # through an outage too: one try a key a LOOKUP_TTL
     return None if found is _UNKNOWN else found
@@ -240,7 +333,8 @@ def forget_lookups() -> None:
     with _lookups_lock:
         _lookups.clear()
         _known.clear()
-    Feed.checked, Feed.failing_since = float("-inf"), None
+        _shared.clear()
+    Feed.watching_since, Feed.checked, Feed.failing_since = None, float("-inf"), None
 
 
 def forget_links(sender=None, *, keys=(), **kwargs) -> None:
@@ -249,6 +343,7 @@ def forget_links(sender=None, *, keys=(), **kwargs) -> None:
         for key in keys:
             _lookups.pop(key, None)
             _known.pop(key, None)
+    unshare(list(keys))
 
 
 links_switched.connect(forget_links, dispatch_uid="forget-switched-links")
