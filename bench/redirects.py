@@ -119,8 +119,10 @@ def start_torii(data_dir: Path, port: int, limits: bool = True) -> subprocess.Po
     return start_granian(torii_env(data_dir, limits), port)
 
 
-def start_granian(env: dict[str, str], port: int) -> subprocess.Popen:
-    """Torii as `make run` serves it: granian, 2 workers of 2 threads each."""
+def start_granian(
+    env: dict[str, str], port: int, app: str = "config.wsgi:application"
+) -> subprocess.Popen:
+    """Torii (or `app`) as `make run` serves it: granian, 2 workers of 2 threads each."""
     command = [
         str(VENV_BIN / "granian"),
         "--interface", "wsgi",
@@ -131,7 +133,7 @@ def start_granian(env: dict[str, str], port: int) -> subprocess.Popen:
         "--respawn-failed-workers",
         "--no-ws",
         "--log-level", "warning",
-        "config.wsgi:application",
+        app,
     ]  # fmt: skip
     return subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
