@@ -33,6 +33,11 @@ settings_or_exit()  # a malformed setting: one paragraph and exit 2, not a trace
 
 get_wsgi_application()  # sets Django up, as granian's import of this module needs
 
+# A slow or locked PostgreSQL cancels the requests' statements instead of holding them.
+from config.database_waits import bound_requests  # noqa: E402 - needs the apps loaded above
+
+bound_requests()
+
 # Django's handler with live redirects answered in front of its request cycle.
 from config.fast_redirects import FastRedirects  # noqa: E402 - needs the apps loaded above
 

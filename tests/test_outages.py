@@ -282,6 +282,8 @@ def test_a_link_visited_just_before_the_outage_keeps_redirecting(
         assert visitor.get("/known1").status_code == 503
     finally:
         bring_the_database_back(*away)
+    clock.now += 2  # a lookup asks a failed database again a LOOKUP_TTL later
+    expire_lookups()
     assert visitor.get("/known1").status_code == 302
     # Every visit answered during the outage is written once the database is back.
     assert Visit.objects.filter(link=known_link).count() + flush_visits() == 5
@@ -496,3 +498,35 @@ def test_a_worker_started_later_trusts_the_hours_shared_states_but_not_what_chan
         assert visitor.get("/other1").status_code == 503
     finally:
         bring_the_database_back(*away)
+
+
+def test_a_failed_database_is_asked_again_a_lookup_ttl_later_not_on_every_miss(
+    visitor, known_link, clock, tmp_path, monkeypatch
+):
+    """A database that times out rather than refuses costs one request its wait in each
+    LOOKUP_TTL, not every miss: the misses meanwhile are answered from known states."""
+    from shortener.redirect import lookup
+
+    other = make_link(slug="other1", target="https://example.com/other")
+    for slug in ("known1", "other1"):
+        assert visitor.get(f"/{slug}").status_code == 302
+    asked = []
+    real_follow = lookup.follow_changes
+    monkeypatch.setattr(lookup, "follow_changes", lambda now: (asked.append(now), real_follow(now)))
+    away = take_the_database_away(tmp_path)
+    try:
+        clock.now += 1
+        expire_lookups()
+        assert visitor.get("/known1").status_code == 302  # asked, failed: known state
+        assert visitor.get(f"/{other.slug}").status_code == 302  # not asked
+        assert visitor.get("/neverseen").status_code == 503  # not asked either
+        assert len(asked) == 1
+        clock.now += 2
+        expire_lookups()
+        assert visitor.get("/known1").status_code == 302
+        assert len(asked) == 2
+    finally:
+        bring_the_database_back(*away)
+    clock.now += 2
+    expire_lookups()
+    assert visitor.get("/neverseen").status_code == 404  # back: asked, and answered

@@ -43,7 +43,7 @@ from functools import lru_cache
 from cachetools import LRUCache, TTLCache
 from django.conf import settings
 from django.core.cache import caches
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, OperationalError, connection
 from django.http import HttpRequest
 from django.utils.dateparse import parse_datetime
 
@@ -99,12 +99,14 @@ FEED_MARGIN = 5.0
 
 
 class Feed:
-    """When this process began to read the change feed and last read it, and since when
-    the database fails."""
+    """When this process began to read the change feed and last read it, since when the
+    database fails, and when a lookup may ask it again (one try a LOOKUP_TTL: a database
+    that times out, rather than refuses, costs one request the wait, not every miss)."""
 
     watching_since: float | None = None
     checked = float("-inf")
     failing_since: float | None = None
+    retry_at = float("-inf")
 
 
 # --- the known states every worker shares (the `default` cache) ------------------------
@@ -290,11 +292,15 @@ def lookup(domain_id: int, slug: str) -> Snapshot | None:
     if found is None:
         now = time.time()
         try:
+            if now < Feed.retry_at:
+                raise OperationalError("The database failed a moment ago; asked again soon")
             follow_changes(now)
             found = read(domain_id, slug) or _UNKNOWN
         except DatabaseError:
             # A broken connection is dropped, so the next try connects afresh.
             connection.close_if_unusable_or_obsolete()
+            if now >= Feed.retry_at:
+                Feed.retry_at = now + LOOKUP_TTL
             found = last_known(key, now)
             if found is None:
                 raise
@@ -335,6 +341,7 @@ def forget_lookups() -> None:
         _known.clear()
         _shared.clear()
     Feed.watching_since, Feed.checked, Feed.failing_since = None, float("-inf"), None
+    Feed.retry_at = float("-inf")
 
 
 def forget_links(sender=None, *, keys=(), **kwargs) -> None:
