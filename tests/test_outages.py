@@ -530,3 +530,35 @@ def test_a_failed_database_is_asked_again_a_lookup_ttl_later_not_on_every_miss(
     clock.now += 2
     expire_lookups()
     assert visitor.get("/neverseen").status_code == 404  # back: asked, and answered
+
+
+def test_a_database_that_comes_back_and_goes_away_again(visitor, known_link, clock, tmp_path):
+    """Each return is read from the feed on the next miss; each outage after it is served
+    from the states confirmed then, and a change made while it was back is not."""
+    from datetime import UTC, datetime
+
+    other = make_link(slug="other1", target="https://example.com/other")
+    clock.now += 10
+    for slug in ("known1", "other1"):
+        assert visitor.get(f"/{slug}").status_code == 302
+    for round_number in range(3):
+        away = take_the_database_away(tmp_path)
+        try:
+            clock.now += 1
+            expire_lookups()
+            assert visitor.get("/known1").status_code == 302, round_number
+        finally:
+            bring_the_database_back(*away)
+        if round_number == 1:  # changed while the database is back (its clock: the lookup's)
+            changed_at = datetime.fromtimestamp(clock.now, UTC)
+            Link.objects.filter(pk=other.pk).update(is_active=False, updated_at=changed_at)
+        clock.now += 2
+        expire_lookups()
+        assert visitor.get("/known1").status_code == 302  # back: read afresh, feed followed
+    away = take_the_database_away(tmp_path)
+    try:
+        clock.now += 1
+        expire_lookups()
+        assert visitor.get(f"/{other.slug}").status_code == 503
+    finally:
+        bring_the_database_back(*away)
