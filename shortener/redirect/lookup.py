@@ -24,12 +24,17 @@ seconds before it is the one window). Unknown slugs are never guessed: they fail
 
 The known states are **shared** through the `default` cache (Redis, or the disk cache
 every worker of a machine opens), so a worker serves through an outage the links any
-worker answered, not only its own: each worker writes the state it read (at most once a
-SHARE_EVERY per link, at once when it changed) with the time it read it, and deletes
-from the cache, as from its own, every link the feed says changed. A shared state is
-trusted only if it was read after this worker began to follow the feed: every change
-since then has passed through its feed, and been deleted. With the cache away too
-(Redis and the database together), only the worker's own states are served.
+worker answered, not only its own: each worker writes the state it read with the time
+it read it (once a SHARE_EVERY per link while unchanged), and with each look at the feed
+deletes the shared states read before their link's latest change. A shared state is
+trusted only if it was read after this worker began to follow the feed (its first look
+reaches back OUTAGE_STALE_SECONDS): every change since then has passed through its feed.
+With the cache away too (Redis and the database together), only the worker's own states
+are served.
+
+After a failed lookup the database is asked again only a LOOKUP_TTL later (`Feed.retry_at`):
+a database that times out (config/database_waits.py) costs one request its wait, not
+every miss.
 """
 
 import json
