@@ -39,8 +39,10 @@ REFERRERS = [
 
 def send(link_ids, count: int, rng: random.Random, monkeypatch) -> list[tuple]:
     """`count` visits through the real buffer on days up to five back, some by the same
-    people; what was sent, as (link id, day, address, agent, referrer)."""
-    now = time.time()
+    people; what was sent, as (link id, day, address, agent, referrer). Twenty minutes
+    after a UTC midnight, so each day's hour spills into the day before: the batches span
+    six days (the case that once made a salt twice and counted people twice)."""
+    now = (time.time() // 86400) * 86400 + 20 * 60
     sent = []
     for _ in range(count):
         when = now - rng.choice([0, 0, 1, 2, 5]) * 86400 - rng.random() * 3600

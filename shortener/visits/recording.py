@@ -76,6 +76,7 @@ def referrer_host(referrer: str) -> str:
     return "".join(ch for ch in host if ch.isprintable() and not ch.isspace())[:253]
 
 
+SALTS_KEPT = 8  # days a process remembers
 SALT_DAYS = 2  # today's and yesterday's: a visit buffered before midnight is written after
 _salts: dict[date, bytes] = {}
 
@@ -96,9 +97,12 @@ def daily_salt(day: date) -> bytes:
     row, made = VisitorSalt.objects.get_or_create(day=day, defaults={"salt": secrets.token_hex(16)})
     if made:
         VisitorSalt.objects.filter(day__lte=day - timedelta(days=SALT_DAYS)).delete()
-    if len(_salts) >= 4:
-        _salts.clear()
     _salts[day] = row.salt.encode()
+    # The oldest day goes first, never the whole memory: a batch that spans more days (a
+    # backlog, a dead process's journal) would read again a salt the database no longer
+    # has, make another, and count the same person twice on one day.
+    while len(_salts) > SALTS_KEPT:
+        del _salts[min(_salts)]
     return _salts[day]
 
 
