@@ -58,6 +58,15 @@ def is_slug_path(path: str) -> bool:
     return SLUG_PATH.match(path) is not None
 
 
+class NoMessages(list):
+    """The messages of a page rendered through an outage: none to show, none to store.
+    MessageMiddleware's response half calls `update()` on them when the failure came from
+    inside it (the view's query, with the short domains known): a plain list has none."""
+
+    def update(self, response: HttpResponse) -> list:
+        return []
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: a 503 for a known outage, Django's own 500 page for anything else."""
     error = sys.exc_info()[1]
@@ -74,7 +83,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     # The page is rendered as a visitor without a session would see it: the user and the
     # messages live in the database that may be the part that is away.
     request.user = AnonymousUser()
-    request._messages = []
+    request._messages = NoMessages()
     detail = f"The {part} is briefly unavailable; retry in {RETRY_AFTER_SECONDS} seconds."
     # `outage`: base.html leaves out what asks the database (the flags' links).
     context = {

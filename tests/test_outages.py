@@ -104,6 +104,25 @@ def test_pages_answer_a_branded_503_with_retry_after(visitor, known_link, databa
     assert "Torii" in page and "Traceback" not in page
 
 
+@pytest.mark.parametrize("path", ["/", "/links/", "/api/v1/links"])
+def test_a_page_whose_own_query_fails_answers_503_not_500(visitor, known_link, tmp_path, path):
+    """The database goes away after the site answered (the short domains known): the
+    failure comes from inside the view, under every middleware, messages included."""
+    from shortener.tokens.personal import issue
+
+    user = make_user("viewer")
+    visitor.force_login(user)
+    token = issue(user, "outage")[1]
+    assert visitor.get("/links/").status_code == 200
+    away = take_the_database_away(tmp_path)
+    try:
+        response = visitor.get(path, headers={"Authorization": f"Bearer {token}"})
+    finally:
+        bring_the_database_back(*away)
+    assert response.status_code == 503, response.content[:300]
+    assert response["Retry-After"] == "30"
+
+
 def test_a_short_link_says_it_is_safe(visitor, known_link, database_away):
     response = visitor.get("/known1")
     assert response.status_code == 503
