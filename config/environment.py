@@ -1,8 +1,10 @@
 """Reading configuration from the environment: strict parsers that name the variable."""
 
+import hashlib
 import os
 import re
 import secrets
+import tempfile
 from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -89,6 +91,22 @@ def directory(name: str, default: Path, base_dir: Path) -> Path | None:
     except OSError as error:
         raise ImproperlyConfigured(f"{name}={str(path)!r} cannot be made: {error}") from None
     return path
+
+
+def spare_directory(name: str, journal: Path | None) -> Path | None:
+    """Where visits are journaled when `journal`'s volume fails: a directory named for it
+    under the system's temporary directory, another file system in a container (the data
+    directory is a volume); set empty, or no journal, None. Made only when needed."""
+    value = os.environ.get(name)
+    if journal is None or (value is not None and not value.strip()):
+        return None
+    if value is not None:
+        path = Path(value.strip())
+        if not path.is_absolute():
+            raise ImproperlyConfigured(f"{name}={value!r} must be an absolute path.")
+        return path
+    digest = hashlib.sha256(str(journal).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"torii-visit-journal-spare-{digest}"
 
 
 HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")

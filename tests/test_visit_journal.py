@@ -242,6 +242,30 @@ def test_a_big_journal_is_written_in_batches_that_are_never_repeated(tmp_path, m
     assert journal_files(tmp_path) == [] and progress
 
 
+def test_many_small_journals_are_written_together_a_batch_a_transaction(tmp_path, monkeypatch):
+    """An outage leaves a file a flush interval per process; recovery writes them in a few
+    transactions, not one each, and each visit once even when a batch fails."""
+    monkeypatch.setattr(visit_journal, "REPLAY_BATCH", 10)
+    for _ in range(7):
+        killed_writer(tmp_path, 1, 3)  # seven dead processes, three visits each
+    recoverer = Journal(tmp_path)
+    assert recoverer.claim_orphans() == 7
+    batches: list[list[tuple]] = []
+
+    def fails_once(batch):
+        if len(batches) == 1 and not getattr(fails_once, "failed", False):
+            fails_once.failed = True
+            raise RuntimeError("database unavailable")
+        batches.append(list(batch))
+
+    assert recoverer.replay(fails_once) == 12  # files 1-3 and 7; 4-6 failed together
+    assert recoverer.replay(fails_once) == 9  # they, next time, once
+    assert [len(batch) for batch in batches] == [9, 3, 9]
+    assert len({raw for batch in batches for raw in batch}) == 3  # the writers' three visits
+    assert sum(len(batch) for batch in batches) == 21
+    assert journal_files(tmp_path) == []
+
+
 @pytest.mark.django_db
 def test_a_clean_exit_writes_everything_and_leaves_no_file(journal_dir):
     from django.test import RequestFactory

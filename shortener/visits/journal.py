@@ -16,8 +16,17 @@ removed before it. The kernel drops the lock with the process, so a lease whose 
 be taken is a dead owner's: another process claims each of its journals by renaming it
 into its own name (atomic: one claimant wins), writes the visits, then removes the file.
 A kill between a commit and that removal writes the file again; the window is one unlink.
+
+A journal that cannot be written (its volume read-only or full) hands over to a spare
+directory on another file system (VISIT_JOURNAL_SPARE_DIR; the buffer does it,
+shortener/visits/recording.py): the visits still pending are journaled there again, and
+the files they were in are named in the spare's `<owner>.supersedes` (so are files whose
+visits are written but that could not be removed). Recovery writes the spare's journals
+first; a dead owner's journal named there is deleted, not written, so a volume repaired
+after the outage counts none of its visits twice.
 """
 
+import contextlib
 import fcntl
 import itertools
 import json
@@ -39,6 +48,7 @@ RawVisit = tuple[float, int, str, str, str, str]  # as in shortener.visits
 # a dead process's journal are written (a big one is written a batch at a time).
 JOURNAL_NAME = re.compile(r"^(?P<owner>\d+-[0-9a-f]+)\.(?P<n>\d+)(?:\.(?P<done>\d+))?\.journal$")
 LEASE_SUFFIX = ".lease"
+SUPERSEDES_SUFFIX = ".supersedes"  # a spare's list of another directory's journal names
 NEW_LEASE_SUFFIX = ".lease.new"  # made and locked under this name, then renamed
 REPLAY_BATCH = 5000  # visits per transaction when writing a dead process's journal
 STALE_SECONDS = 60  # a lease still being set up is younger than this
@@ -102,13 +112,16 @@ class Journal:
         self._files: list[Path] = []  # own journals, holding visits still pending
         # Dead owners' journals, renamed ours and not yet written → the name they had.
         self._claimed: dict[Path, str] = {}
+        self.unremovable: list[Path] = []  # claimed files written and not removable
+        self._written_to: dict[Path, int] = {}  # progress a read-only volume kept out of a name
         self._failing = False
 
     # --- this process's visits (every method here runs under the buffer's lock) ---
 
-    def append(self, record: bytes) -> None:
-        """Journal one visit. A failure (a full disk) is logged and leaves the visit in
-        memory only; the next one goes to a new file, after no torn record."""
+    def append(self, record: bytes) -> bool:
+        """Journal one visit; False when it could not be. A failure (a full or read-only
+        disk) is logged once and leaves the visit in memory only (or for the buffer to
+        journal in its spare); the next one goes to a new file, after no torn record."""
         try:
             if self._fd is None:
                 self._open_next()
@@ -124,8 +137,9 @@ class Journal:
                 )
             self._failing = True
             self._close_current()
-            return
+            return False
         self._failing = False
+        return True
 
     def rotate(self) -> list[Path]:
         """The files holding every visit pending now; the next visit starts a new file."""
@@ -137,9 +151,73 @@ class Journal:
         """A flush failed: its files hold pending visits again, before the newer ones."""
         self._files[:0] = files
 
-    def remove(self, files: list[Path]) -> None:
+    def remove(self, files: list[Path]) -> list[Path]:
+        """Remove the files; those that could not be (a read-only volume)."""
+        kept = []
         for path in files:
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                kept.append(path)
+        return kept
+
+    def pending_files(self) -> list[Path]:
+        """This process's files holding visits still pending."""
+        return list(self._files)
+
+    def supersede(self, files: list[Path]) -> None:
+        """Name `files` (another directory's) as held here or written: recovery deletes
+        them rather than writing them. Raises OSError when this directory fails too."""
+        if not files:
+            return
+        if self._lease is None:
+            self._take_lease()
+        line = json.dumps([path.name for path in files]).encode("ascii") + b"\n"
+        fd = os.open(
+            self.directory / f"{self.owner}{SUPERSEDES_SUFFIX}",
+            os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+            0o600,
+        )
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+
+    def superseded(self) -> set[str]:
+        """Every journal name this directory's lists supersede."""
+        names: set[str] = set()
+        for path in self.directory.glob(f"*{SUPERSEDES_SUFFIX}"):
+            try:
+                lines = path.read_bytes().splitlines()
+            except FileNotFoundError:
+                continue
+            for line in lines:
+                try:
+                    names.update(name for name in json.loads(line) if isinstance(name, str))
+                except (ValueError, TypeError):
+                    continue  # a line a kill cut short named nothing it could have held
+        return names
+
+    def forget_superseded(self, elsewhere: Path) -> None:
+        """Remove the lists of dead owners once none of the files they name is left."""
+        for path in self.directory.glob(f"*{SUPERSEDES_SUFFIX}"):
+            owner = path.name.removesuffix(SUPERSEDES_SUFFIX)
+            if owner == self.owner:
+                continue
+            lease = self.directory / f"{owner}{LEASE_SUFFIX}"
+            fd = self._lock_if_dead(lease)
+            if fd is None and lease.exists():
+                continue  # its owner lives and may name more
+            try:
+                names = [json.loads(line) for line in path.read_bytes().splitlines() if line]
+                left = any((elsewhere / name).exists() for group in names for name in group)
+            except (ValueError, TypeError, OSError):
+                left = True
+            if not left:
+                path.unlink(missing_ok=True)
+                lease.unlink(missing_ok=True)
+            if fd is not None:
+                os.close(fd)
 
     def close(self, *, remove_own: bool) -> None:
         """Stop journaling here. This process's files go when `remove_own` (their visits
@@ -151,7 +229,9 @@ class Journal:
             self._files = []
         if self._lease is not None:
             if not (self._files or self._claimed):
-                (self.directory / f"{self.owner}{LEASE_SUFFIX}").unlink(missing_ok=True)
+                # A read-only volume keeps it: a dead owner's lease, claimed when it mends.
+                with contextlib.suppress(OSError):
+                    (self.directory / f"{self.owner}{LEASE_SUFFIX}").unlink(missing_ok=True)
             os.close(self._lease)
             self._lease = None
 
@@ -203,8 +283,10 @@ class Journal:
 
     # --- recovering the visits of processes that died ---
 
-    def claim_orphans(self) -> int:
-        """Rename into this process's name every journal whose owner is dead; how many."""
+    def claim_orphans(self, superseded: Callable[[], set[str]] | None = None) -> int:
+        """Rename into this process's name every journal whose owner is dead; how many.
+        A dead owner's journal named by `superseded()` (asked once the dead are known:
+        they name no more) is deleted instead: its visits are held or written elsewhere."""
         if self._lease is None:
             self._take_lease()
         names = sorted(os.listdir(self.directory))
@@ -217,6 +299,7 @@ class Journal:
                         dead[name.removesuffix(LEASE_SUFFIX)] = fd
                 elif name.endswith(NEW_LEASE_SUFFIX):
                     self._remove_if_stale(self.directory / name)
+            gone = superseded() if superseded is not None else set()
             for name in names:
                 match = JOURNAL_NAME.match(name)
                 if match is None or match["owner"] == self.owner:
@@ -225,6 +308,9 @@ class Journal:
                 # Asked now, not from the listing (which may miss a lease renamed during
                 # it): a live owner's lease exists from before its first journal.
                 if match["owner"] not in dead and lease.exists():
+                    continue
+                if name in gone:
+                    (self.directory / name).unlink(missing_ok=True)
                     continue
                 number = next(self._numbers)
                 mine = self.directory / f"{self.owner}.{number}.{match['done'] or 0}.journal"
@@ -242,31 +328,89 @@ class Journal:
         return claimed
 
     def replay(self, write: Callable[[list[RawVisit]], None]) -> int:
-        """Write the visits of every claimed journal, a transaction per batch, removing each
-        file once written; a file whose write fails stays claimed for the next call."""
-        total = 0
+        """Write the visits of every claimed journal, removing each file once written; a
+        file whose write fails stays claimed for the next call. Small files are written
+        together, up to REPLAY_BATCH visits a transaction (an outage leaves one file a flush
+        interval per process: an hour's, thousands); a big one a batch at a time, its
+        progress in its name. A file written that cannot be removed (a read-only volume)
+        goes to `unremovable`, for the buffer to supersede: never written twice here."""
+        done = {"visits": 0, "skipped": 0, "files": 0, "first": ""}
+        group: list[tuple[Path, str]] = []
+        batch: list[RawVisit] = []
+        skipped_in_group = 0
+
+        def write_group() -> None:
+            nonlocal group, batch, skipped_in_group
+            if not group:
+                return
+            try:
+                if batch:
+                    write(batch)
+            except Exception:
+                logger.exception(
+                    "Writing the visits journaled in %s (and %d more files) failed; will retry",
+                    group[0][1],
+                    len(group) - 1,
+                )
+            else:
+                self._count(done, group[0][1], len(batch), skipped_in_group, len(group))
+                for path, _ in group:
+                    del self._claimed[path]
+                    self._written_to.pop(path, None)
+                    self.unremovable.extend(self.remove([path]))
+            group, batch, skipped_in_group = [], [], 0
+
         for path, name in list(self._claimed.items()):
             try:
-                written, skipped = self._replay_file(path, write)
+                small = self._read_small(path)
+                if small is None:
+                    self._count(done, name, *self._replay_file(path, write), 1)
+                    continue
             except Exception:
                 logger.exception("Writing the visits journaled in %s failed; will retry", name)
                 continue
-            total += written
-            if written or skipped:
-                logger.warning(
-                    "Recovered %d visits journaled by a process that died (%s)%s",
-                    written,
-                    name,
-                    f"; {skipped} unreadable records skipped" if skipped else "",
-                )
-        return total
+            visits, skipped = small
+            if len(batch) + len(visits) > REPLAY_BATCH:
+                write_group()
+            group.append((path, name))
+            batch += visits
+            skipped_in_group += skipped
+        write_group()
+        if done["visits"] or done["skipped"]:  # one line a call, however many files
+            logger.warning(
+                "Recovered %d visits journaled by a process that died (%s%s)%s",
+                done["visits"],
+                done["first"],
+                f" and {done['files'] - 1} more files" if done["files"] > 1 else "",
+                f"; {done['skipped']} unreadable records skipped" if done["skipped"] else "",
+            )
+        return done["visits"]
+
+    @staticmethod
+    def _count(done: dict, name: str, visits: int, skipped: int, files: int) -> None:
+        done["visits"] += visits
+        done["skipped"] += skipped
+        done["files"] += files
+        done["first"] = done["first"] or name
+
+    def _read_small(self, path: Path) -> tuple[list[RawVisit], int] | None:
+        """A journal's visits and its unreadable records, unless it holds a batch or more."""
+        match = JOURNAL_NAME.match(path.name)
+        data = path.read_bytes()
+        start = max(int(match["done"] or 0), self._written_to.get(path, 0))
+        if data.count(b"\n", start) >= REPLAY_BATCH:
+            return None
+        visits = [raw for _, raw in records(data, start)]
+        found = [raw for raw in visits if raw is not None]
+        return found, len(visits) - len(found)
 
     def _replay_file(self, path: Path, write: Callable[[list[RawVisit]], None]) -> tuple[int, int]:
         match = JOURNAL_NAME.match(path.name)
         data = path.read_bytes()
         batch: list[RawVisit] = []
         written = skipped = 0
-        for end, raw in records(data, int(match["done"] or 0)):
+        start = max(int(match["done"] or 0), self._written_to.get(path, 0))
+        for end, raw in records(data, start):
             if raw is None:
                 skipped += 1
                 continue
@@ -277,14 +421,20 @@ class Journal:
                 batch = []
                 # Progress in the name, right after the commit: a later kill repeats none of it.
                 done = path.with_name(f"{match['owner']}.{match['n']}.{end}.journal")
-                os.rename(path, done)
-                self._claimed[done] = self._claimed.pop(path)
-                path = done
+                try:
+                    os.rename(path, done)
+                except OSError:  # a read-only volume: the progress is kept in memory
+                    self._written_to[path] = end
+                else:
+                    self._claimed[done] = self._claimed.pop(path)
+                    self._written_to.pop(path, None)
+                    path = done
         if batch:
             write(batch)
             written += len(batch)
-        path.unlink(missing_ok=True)
         del self._claimed[path]
+        self._written_to.pop(path, None)
+        self.unremovable.extend(self.remove([path]))
         return written, skipped
 
     @staticmethod

@@ -8,10 +8,10 @@ to the daily rollups (shortener/rollups.py); then the journal files of that batc
 removed. The buffer is flushed again when the process exits
 (granian's graceful stop). A killed process leaves its journal, and the same thread in
 another process writes it (at its start and every RECOVER_SECONDS); only a power cut,
-or a journal that cannot be written, can lose visits. Every web worker (config/wsgi.py)
-and the task worker start that thread when they start (`VisitBuffer.start`), not on
-their first visit: a server restarted after a crash writes what its dead processes
-journaled within seconds, with no traffic at all.
+or a journal that can be written neither here nor in its spare directory, can lose
+visits. Every web worker (config/wsgi.py) and the task worker start that thread when
+they start (`VisitBuffer.start`), not on their first visit: a server restarted after a
+crash writes what its dead processes journaled within seconds, with no traffic at all.
 
 Privacy: the client's IP address lives only in memory, and in the journal files, until
 the next flush (or, for a killed process, until another recovers its journal). What is
@@ -269,7 +269,14 @@ class VisitBuffer:
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._stopping = threading.Event()
-        self._journal: Journal | None = None
+        self._journal: Journal | None = None  # where visits are journaled now
+        self._journal_dir: Path | None = None  # the VISIT_JOURNAL_DIR it stands for
+        # A journal that failed hands over to one in VISIT_JOURNAL_SPARE_DIR, once: then
+        # `_journal` is `_spare` and `_replaced` the failed one (its lease kept).
+        self._spare: Journal | None = None
+        self._replaced: Journal | None = None
+        self._spare_failed = False
+        self._supersede_failed = False
         self._in_flight = 0  # visits a flush has taken and not yet written or given back
         self._dropped = 0  # visits past VISIT_BUFFER_MAX, not yet logged
         self._dropped_total = 0
@@ -291,7 +298,7 @@ class VisitBuffer:
         )
         directory, limit = _settings or _read_settings()
         journal = self._journal
-        if (journal.directory if journal else None) is not directory:
+        if self._journal_dir is not directory or (journal is None) is not (directory is None):
             journal = self._open_journal(directory)
         record = encode(raw) if journal is not None else b""
         with self._lock:
@@ -301,7 +308,7 @@ class VisitBuffer:
             if kept:
                 # Both under the lock: a flush takes exactly the visits its files hold.
                 if journal is not None:
-                    journal.append(record)
+                    self._journal_one(record)
                 self._pending.append(raw)
             else:
                 self._dropped += 1
@@ -322,6 +329,67 @@ class VisitBuffer:
         if flush_seconds() > 0:
             self._start()
 
+    def _journal_one(self, record: bytes) -> None:
+        """Journal a visit where visits go now, handing over to the spare when that fails
+        (under the buffer's lock)."""
+        journal = self._journal
+        if journal is not None and not journal.append(record):
+            spare = self._fail_over()
+            if spare is not None:
+                spare.append(record)
+
+    def _fail_over(self) -> Journal | None:
+        """The journal failed (its volume read-only or full): journal every pending visit
+        again in the spare directory, name the files that held them as superseded there,
+        and journal there from now on. None when there is no spare, or it fails too (the
+        visits are then in memory only). Under the buffer's lock."""
+        failed = self._journal
+        if failed is None or failed is self._spare or self._spare_failed:
+            return None
+        directory = settings.VISIT_JOURNAL_SPARE_DIR
+        if directory is None:
+            return None
+        spare = self._spare if self._spare is not None else Journal(directory)
+        try:
+            for raw in self._pending:  # a kill from here on loses none: twice at worst
+                if not spare.append(encode(raw)):
+                    raise OSError(f"cannot journal visits in {directory}")
+            spare.supersede(failed.pending_files())
+        except OSError:
+            logger.exception(
+                "Cannot journal visits in the spare directory %s either: until the data "
+                "volume works again, a killed process loses the visits it buffered",
+                directory,
+            )
+            spare.remove(spare.rotate())
+            self._spare_failed = True
+            return None
+        logger.error(
+            "Journaling visits in the spare directory %s while %s cannot be written",
+            directory,
+            failed.directory,
+        )
+        self._spare, self._replaced, self._journal = spare, failed, spare
+        return spare
+
+    def _supersede(self, files: list[Path]) -> None:
+        """Files whose visits are written (or journaled anew) and that could not be removed:
+        named in the spare, so that no recovery writes them again. Under the buffer's lock."""
+        spare = self._journal if self._journal is self._spare else self._fail_over()
+        try:
+            if spare is None:
+                raise OSError("no spare directory for the visit journal")
+            spare.supersede(files)
+        except OSError as error:
+            if not self._supersede_failed:
+                logger.error(
+                    "Cannot remove %d visit journal files whose visits are written (%s): "
+                    "a process recovering them later writes them again",
+                    len(files),
+                    error,
+                )
+            self._supersede_failed = True
+
     def pending(self) -> int:
         return len(self._pending)
 
@@ -336,8 +404,11 @@ class VisitBuffer:
             self._dropped = self._dropped_total = 0
             self._dropped_logged_at = -float("inf")
             journal, self._journal = self._journal, None
-            if journal is not None:
-                journal.discard()
+            others, self._spare, self._replaced = {self._spare, self._replaced}, None, None
+            self._journal_dir = None
+            self._spare_failed = self._supersede_failed = False
+            for each in ({journal} | others) - {None}:
+                each.discard()
 
     def flush(self) -> int:
         """Write what is pending now; how many visits were written.
@@ -368,8 +439,10 @@ class VisitBuffer:
                 self._keep(outcome, journal, files)
                 return outcome.written
             self._failing = False
-            if journal is not None:
-                journal.remove(files)  # at once: a kill before this writes them twice
+            # At once: a kill before this writes them twice.
+            if journal is not None and (kept := journal.remove(files)):
+                with self._lock:
+                    self._supersede(kept)
             return outcome.written
 
     def _keep(self, outcome: Outcome, journal: Journal | None, files: list) -> None:
@@ -392,14 +465,16 @@ class VisitBuffer:
             self._pending[:0] = left
             if journal is None:
                 return
-            if not (outcome.written or outcome.dropped):
+            if journal is self._journal and not (outcome.written or outcome.dropped):
                 journal.restore(files)  # nothing written or dropped: the files hold it all
                 return
-            # The files also hold visits now written: journal the rest anew, then remove
-            # them (a kill in between writes the rest twice, never loses it).
+            # The files also hold visits now written, or the journal handed over to its
+            # spare since the flush began: journal the rest anew, then remove them (a kill
+            # in between writes the rest twice, never loses it).
             for raw in left:
-                journal.append(encode(raw))
-        journal.remove(files)
+                self._journal_one(encode(raw))
+            if kept := journal.remove(files):
+                self._supersede(kept)
 
     def _log_dropped(self, *, final: bool = False) -> None:
         """Say how many visits were dropped past VISIT_BUFFER_MAX, at most once a minute."""
@@ -422,26 +497,56 @@ class VisitBuffer:
 
     def recover(self) -> int:
         """Write the visits journaled by processes that died; how many."""
-        journal = self._journal
-        if journal is None:
+        if self._journal is None:
             return 0
         with self._flush_lock:
-            try:
-                journal.claim_orphans()
-            except OSError:
-                logger.exception("Cannot claim dead processes' journals in %s", journal.directory)
-            return journal.replay(write_recovered)
+            with self._lock:
+                primary = self._replaced or self._journal
+                spare = self._spare_for_recovery()
+            # The spare first: what a dead process journaled there supersedes its files
+            # in the primary directory, which are then deleted, never written.
+            total = self._recover_in(spare) if spare is not None else 0
+            total += self._recover_in(primary, spare.superseded if spare is not None else None)
+            if spare is not None:
+                try:
+                    spare.forget_superseded(primary.directory)
+                except OSError:
+                    logger.exception("Cannot tidy the spare visit journal %s", spare.directory)
+            return total
+
+    def _spare_for_recovery(self) -> Journal | None:
+        """The spare directory's journal, when there is one to look in (under the lock)."""
+        directory = settings.VISIT_JOURNAL_SPARE_DIR
+        if self._spare is None and directory is not None and directory.is_dir():
+            self._spare = Journal(directory)
+        return self._spare
+
+    def _recover_in(self, journal: Journal, superseded=None) -> int:
+        try:
+            journal.claim_orphans(superseded)
+        except OSError:
+            logger.exception("Cannot claim dead processes' journals in %s", journal.directory)
+        written = journal.replay(write_recovered)
+        if journal.unremovable:
+            with self._lock:
+                self._supersede(journal.unremovable)
+            journal.unremovable = []
+        return written
 
     def _open_journal(self, directory: Path | None) -> Journal | None:
         """The journal for VISIT_JOURNAL_DIR, made on the first visit (and again when a
         test changes the setting); None when it is off."""
         with self._lock:
             old = self._journal
-            if old is not None and old.directory is directory:
+            if old is not None and self._journal_dir is directory:
                 return old
             self._journal = Journal(directory) if directory is not None else None
-            if old is not None:  # its visits stay pending, in memory only: no duplicates
-                old.close(remove_own=True)
+            self._journal_dir = directory
+            # Their visits stay pending, in memory only: no duplicates.
+            for journal in {old, self._spare, self._replaced} - {None}:
+                journal.close(remove_own=True)
+            self._spare = self._replaced = None
+            self._spare_failed = self._supersede_failed = False
             return self._journal
 
     def _forget_parent(self) -> None:
@@ -454,10 +559,13 @@ class VisitBuffer:
         self._in_flight = self._dropped = self._dropped_total = 0
         self._dropped_logged_at = -float("inf")
         self._failing = False
+        self._spare_failed = self._supersede_failed = False
+        for journal in {self._journal, self._spare, self._replaced} - {None}:
+            journal.abandon()
         if self._journal is not None:
-            self._journal.abandon()
             self._journal = None
             self._pending = []
+        self._spare = self._replaced = self._journal_dir = None
 
     def _start(self) -> None:
         with self._lock:
@@ -489,8 +597,12 @@ class VisitBuffer:
         self._log_dropped(final=True)
         with self._lock:
             journal, self._journal = self._journal, None
+            others, self._spare, self._replaced = {self._spare, self._replaced}, None, None
+            self._journal_dir = None
             if journal is not None:
                 journal.close(remove_own=not self._pending)
+            for other in others - {None, journal}:
+                other.close(remove_own=True)  # the replaced one's files are superseded
 
 
 buffer = VisitBuffer()
