@@ -10,9 +10,10 @@ from shortener.audit.models import Entry
 class EntryAdmin(admin.ModelAdmin):
     list_display = ["at", "actor_name", "action", "kind", "object_id", "summary", "via"]
     list_filter = ["kind", "action", "via"]
-    search_fields = ["actor_name", "summary", "object_id"]
+    search_fields = ["actor_name", "summary", "object_id", "object_name"]
     date_hierarchy = "at"
-    fields = ["at", "actor", "actor_name", "action", "kind", "object_id", "summary"]
+    fields = ["at", "actor", "actor_name", "action", "kind", "object_id", "object_name"]
+    fields += ["summary"]
     fields += ["changes", "via", "via_detail"]
     readonly_fields = fields
     actions = None  # not even "delete selected"

@@ -31,6 +31,7 @@ def entry_of(change: FlagChange):
         change.name,
         summary,
         actor=change.changed_by or THE_SITE,  # no user: code changed it
+        name=change.name,
         changes={"rule": [change.before, change.after]},
         at=change.changed_at,
     )

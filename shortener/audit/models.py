@@ -96,6 +96,8 @@ class Entry(models.Model):
     action = models.CharField(max_length=20, choices=Action.choices, editable=False)
     kind = models.CharField(max_length=20, choices=Kind.choices, editable=False)
     object_id = models.CharField(max_length=64, blank=True, editable=False)
+    # What people call it (a link's title, a domain's host, a token's name), as it was.
+    object_name = models.CharField(max_length=200, blank=True, editable=False)
     summary = models.CharField(max_length=500, editable=False)
     # {field: [before, after]} where it helps; secrets and password hashes never.
     changes = models.JSONField(default=dict, blank=True, editable=False)

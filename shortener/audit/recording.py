@@ -85,6 +85,7 @@ def entry(
     summary: str,
     *,
     actor: Any = ...,
+    name: str = "",
     changes: dict | None = None,
     at: datetime | None = None,
 ) -> Entry:
@@ -100,6 +101,7 @@ def entry(
         action=action,
         kind=kind,
         object_id="" if object_id is None else str(object_id),
+        object_name=(name or "")[:200],
         summary=summary,
         changes=plain(changes or {}),
         via=now.via,

@@ -49,13 +49,15 @@ def watch(model, watched: Watched) -> None:
         instance._audit_before = values_of(instance, watched.fields)
         if said is not None:
             action, summary, changes = said
-            record(action, watched.kind, instance.pk, summary, changes=changes)
+            name = getattr(instance, "host", None) or getattr(instance, "name", "")
+            record(action, watched.kind, instance.pk, summary, name=name, changes=changes)
 
     def deleted(sender, instance, **kwargs):
         said = watched.describe(instance, values_of(instance, watched.fields), None)
         if said is not None:
             action, summary, changes = said
-            record(action, watched.kind, instance.pk, summary, changes=changes)
+            name = getattr(instance, "host", None) or getattr(instance, "name", "")
+            record(action, watched.kind, instance.pk, summary, name=name, changes=changes)
 
     pre_save.connect(remember, sender=model, weak=False, dispatch_uid=f"{uid}-pre")
     post_save.connect(saved, sender=model, weak=False, dispatch_uid=f"{uid}-post")

@@ -19,7 +19,7 @@ SENTENCES = {
 
 def noted(action: str, link: Link, *, by, summary: str = "", changes: dict | None = None):
     said = summary or SENTENCES[action].format(key=link.key, target=link.target)
-    record(action, Kind.LINK, link.pk, said, actor=by, changes=changes)
+    record(action, Kind.LINK, link.pk, said, actor=by, name=link.title, changes=changes)
 
 
 def created_many(rows: Iterable[Link], *, by) -> None:
@@ -31,6 +31,7 @@ def created_many(rows: Iterable[Link], *, by) -> None:
             link.pk,
             SENTENCES[Action.CREATED].format(key=link.key, target=link.target),
             actor=by,
+            name=link.title,
         )
         for link in rows
     )

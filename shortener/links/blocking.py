@@ -147,6 +147,7 @@ def block(entry, *, by, reason: str = "", source: str) -> Blocked:
                 domain,
                 f"Blocked {domain}" + (f" ({reason})" if reason else "") + f": {disabled}.",
                 actor=by,
+                name=domain,
                 changes={"links disabled": [None, len(hits)]},
             )
     return Blocked(domain, added, tuple(link.key for link in hits))
@@ -214,6 +215,7 @@ def unblock(entry, *, by, source: str = "") -> Unblocked:
             domain,
             f"Unblocked {domain}: enabled {len(back)} link(s), {len(held)} stay blocked.",
             actor=by,
+            name=domain,
             changes={"links enabled": [None, len(back)]},
         )
     return Unblocked(

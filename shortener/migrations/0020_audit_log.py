@@ -34,6 +34,7 @@ def copy_flag_trail(apps, schema_editor):
                 action=action,
                 kind=noun,
                 object_id=change.name,
+                object_name=change.name,
                 summary=said[:500],
                 changes={"rule": [change.before, change.after]},
                 via="",
@@ -98,6 +99,10 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("object_id", models.CharField(blank=True, editable=False, max_length=64)),
+                (
+                    "object_name",
+                    models.CharField(blank=True, editable=False, max_length=200),
+                ),
                 ("summary", models.CharField(editable=False, max_length=500)),
                 ("changes", models.JSONField(blank=True, default=dict, editable=False)),
                 (

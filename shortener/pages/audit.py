@@ -20,7 +20,8 @@ PER_PAGE = 50
 ORDER = ("-at", "-id")
 SORT = "newest"
 DATE_SENTENCE = "Write the {} date like 2026-03-01."
-CSV_HEADER = ("time", "actor", "action", "kind", "object", "summary", "changes", "via", "detail")
+CSV_HEADER = ("time", "actor", "action", "kind", "object id", "object name", "summary")
+CSV_HEADER += ("changes", "via", "via detail")
 
 
 @dataclass
@@ -126,6 +127,7 @@ def audit_csv(request: HttpRequest) -> HttpResponse:
             entry.action,
             entry.kind,
             entry.object_id,
+            entry.object_name,
             entry.summary,
             entry.changes_text,
             entry.via,
