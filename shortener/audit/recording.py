@@ -91,13 +91,13 @@ def entry(
 ) -> Entry:
     """An unsaved entry (for `bulk_create`); `record()` saves one."""
     now = acting()
-    user, name = who(now.actor if actor is ... else actor)
+    user, actor_name = who(now.actor if actor is ... else actor)
     if len(summary) > SUMMARY_MAX:
         summary = summary[: SUMMARY_MAX - 1] + "…"
     return Entry(
         at=at or timezone.now(),
         actor=user,
-        actor_name=name,
+        actor_name=actor_name,
         action=action,
         kind=kind,
         object_id="" if object_id is None else str(object_id),
