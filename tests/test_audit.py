@@ -494,3 +494,36 @@ def test_acting_as_names_the_entry_point_for_code_that_asks():
         record(Action.CREATED, Kind.LINK, 1, "Created x.")
     entry = one_entry(start, via=Via.IMPORT, via_detail="peer.csv", actor_name=NOBODY)
     assert entry.actor is None
+
+
+def test_the_flags_trail_from_before_the_log_is_copied_into_it():
+    """Migration 0020 copies every FlagChange it finds: the trail becomes part of the log."""
+    import importlib
+
+    from django.apps import apps
+
+    from flags.models import FeatureFlag, FlagChange
+    from flags.rules import flag_rule
+
+    olga = make_user("olga")
+    rule = flag_rule(FeatureFlag.objects.get(name="custom_slugs"))
+    FlagChange.objects.create(
+        kind="flag",
+        name="custom_slugs",
+        changed_by=olga,
+        changed_by_name="olga",
+        before=rule,
+        after={**rule, "everyone": True},
+    )
+    migration = importlib.import_module("shortener.migrations.0020_audit_log")
+    migration.copy_flag_trail(apps, None)
+    copied = Entry.objects.filter(via="")
+    assert copied.count() == FlagChange.objects.count()
+    mine = copied.get(actor_name="olga")
+    assert (mine.kind, mine.action, mine.object_id, mine.actor) == (
+        "flag",
+        "changed",
+        "custom_slugs",
+        olga,
+    )
+    assert "custom_slugs" in mine.summary and "→" in mine.summary
