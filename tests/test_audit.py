@@ -527,3 +527,10 @@ def test_the_flags_trail_from_before_the_log_is_copied_into_it():
         olga,
     )
     assert "custom_slugs" in mine.summary and "→" in mine.summary
+
+
+def test_deleting_an_account_keeps_its_entries_and_their_name(alice):
+    entry = record(Action.CREATED, Kind.LINK, 1, "Created x.", actor=alice)
+    alice.delete()
+    kept = Entry.objects.get(pk=entry.pk)
+    assert kept.actor is None and kept.actor_name == "alice"
