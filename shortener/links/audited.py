@@ -4,7 +4,7 @@ transaction, with the fields an edit changed (a password only as set or removed)
 from collections.abc import Iterable
 
 from shortener.audit.models import Action, Kind
-from shortener.audit.recording import differences, entry, plain, record, record_many
+from shortener.audit.recording import differences, plain, record, record_many
 from shortener.links.models import Link
 
 SENTENCES = {
@@ -24,16 +24,12 @@ def noted(action: str, link: Link, *, by, summary: str = "", changes: dict | Non
 
 def created_many(rows: Iterable[Link], *, by) -> None:
     """One entry for each link a batch made (an import, a bulk create, the API's batch)."""
+    said = SENTENCES[Action.CREATED]
     record_many(
-        entry(
-            Action.CREATED,
-            Kind.LINK,
-            link.pk,
-            SENTENCES[Action.CREATED].format(key=link.key, target=link.target),
-            actor=by,
-            name=link.title,
-        )
-        for link in rows
+        Action.CREATED,
+        Kind.LINK,
+        ((link.pk, said.format(key=link.key, target=link.target), link.title) for link in rows),
+        actor=by,
     )
 
 
