@@ -206,6 +206,10 @@ def test_a_quarantine_and_its_lifting_are_entries(staff):
     links.quarantine(link, by=staff, reason="phishing")
     one_entry(start, action=Action.QUARANTINED, actor=staff)
     start = mark()
+    links.let_continue(link, by=staff, allowed=True)
+    entry = one_entry(start, action=Action.CHANGED, actor=staff)
+    assert entry.changes == {"quarantine_passable": [False, True]}
+    start = mark()
     links.release(link, by=staff)
     one_entry(start, action=Action.RELEASED, actor=staff)
 
