@@ -538,3 +538,15 @@ def test_deleting_an_account_keeps_its_entries_and_their_name(alice):
     alice.delete()
     kept = Entry.objects.get(pk=entry.pk)
     assert kept.actor is None and kept.actor_name == "alice"
+
+
+def test_webhook_sources_made_rotated_and_disabled_by_command_are_the_sites():
+    make_user("publisher")
+    out = io.StringIO()
+    start = mark()
+    call_command("webhook_source", "create", "cms", "--owner", "publisher", stdout=out)
+    one_entry(start, action=Action.CREATED, kind=Kind.WEBHOOK_SOURCE, actor_name=SITE)
+    for action, command in [(Action.ROTATED, "rotate"), (Action.DISABLED, "disable")]:
+        start = mark()
+        call_command("webhook_source", command, "cms", stdout=out)
+        one_entry(start, action=action, via=Via.COMMAND, actor_name=SITE)
