@@ -90,7 +90,8 @@ def entry(
     changes: dict | None = None,
     at: datetime | None = None,
 ) -> Entry:
-    """An unsaved entry (for `bulk_create`); `record()` saves one."""
+    """An unsaved entry (the flags' receiver names a deleted account on it before it
+    saves it); `record()` saves one."""
     now = acting()
     user, actor_name = who(now.actor if actor is ... else actor)
     if len(summary) > SUMMARY_MAX:
