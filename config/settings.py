@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "config.ratelimit.middleware.RateLimitMiddleware",
     "waffle.middleware.WaffleMiddleware",
     "flags.audit.ChangedByMiddleware",
+    # Changes are the request's user's, through the URL's entry point (the audit log).
+    "shortener.audit.middleware.AuditMiddleware",
     "config.error_pages.ErrorPageMiddleware",
 ]
 # One line per request (config/access_log.py); off, the middleware is not installed.

@@ -6,7 +6,7 @@ from django.urls import include, path, re_path
 from config.health import healthz, livez
 from config.password_reset import password_reset
 from config.robots import robots_txt
-from shortener.pages import bulk, reports, rules, tokens
+from shortener.pages import audit, bulk, reports, rules, tokens
 from shortener.pages import views as links
 from shortener.policy import slugs
 from shortener.redirect import views
@@ -79,6 +79,8 @@ urlpatterns = [
     re_path(rf"^links/{KEY}/visits\.csv$", links.link_visits_csv, name="link-visits-csv"),
     re_path(rf"^links/{KEY}/qr\.(?P<kind>svg|png)$", links.link_qr, name="link-qr"),
     path("reports/", reports.queue, name="report-queue"),
+    path("audit/", audit.audit_log, name="audit"),
+    path("audit/export.csv", audit.audit_csv, name="audit-csv"),
     path("reports/<int:link_id>/", reports.decide, name="report-decide"),
     re_path(rf"^{SLUG}\+$", views.preview, name="preview"),
     re_path(rf"^{SLUG}\+report$", reports.report_link, name="report"),

@@ -7,12 +7,21 @@ class ShortenerConfig(AppConfig):
     verbose_name = "Short links"
 
     def ready(self) -> None:
+        from shortener.audit import flag_changes, watching
+        from shortener.domains.models import Domain
         from shortener.events import outbox
+        from shortener.events.models import WebhookSource
         from shortener.links.signals import links_changed
+        from shortener.tokens.models import ApiToken
 
         post_migrate.connect(schedule_backups, sender=self)
         # The outbox of outbound webhooks hears every link write, in its transaction.
         links_changed.connect(outbox.record, dispatch_uid="outbound-webhooks-outbox")
+        # The audit log: what admin, commands and pages save directly, and the flags' trail.
+        watching.watch(Domain, watching.DOMAIN)
+        watching.watch(ApiToken, watching.TOKEN)
+        watching.watch(WebhookSource, watching.WEBHOOK_SOURCE)
+        flag_changes.connect()
 
 
 def schedule_backups(**kwargs) -> None:

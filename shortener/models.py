@@ -2,6 +2,7 @@
 registers them with Django. Code imports a model from its room (shortener.links.models,
 ...); this module is for Django and for tests."""
 
+from shortener.audit.models import Action, Entry, EntryChangeRefused, Kind, Via  # noqa: F401
 from shortener.domains.models import (  # noqa: F401
     BlockedDomain,
     BlockedDomainRefused,

@@ -136,6 +136,12 @@ def otto_disabled(w, r) -> bool:
     return not w.fresh(w.theirs).is_active
 
 
+def links_disable_as_staff(w) -> None:
+    from shortener import links
+
+    links.disable(w.link, by=w.users["staff"])
+
+
 def switch_off(w) -> None:
     Link.objects.filter(pk=w.link.pk).update(is_active=False)
 
@@ -422,6 +428,31 @@ ROWS = [
         (302, 302, 302, 302),
         ("staff",),
         disabled,
+    ),
+    # --- the audit log: staff only; anyone else, signed in or not, finds no such page ---
+    Row(
+        "page: audit log",
+        lambda w: w.client.get("/audit/"),
+        (404, 404, 404, 200),
+        ("staff",),
+        shows("Disabled mine."),
+        before=lambda w: links_disable_as_staff(w),
+    ),
+    Row(
+        "page: audit log fragment",
+        lambda w: w.htmx("get", "/audit/?kind=link", target="audit-entries"),
+        (404, 404, 404, 200),
+        ("staff",),
+        shows("Disabled mine."),
+        before=lambda w: links_disable_as_staff(w),
+    ),
+    Row(
+        "CSV: audit log",
+        lambda w: w.client.get("/audit/export.csv"),
+        (404, 404, 404, 200),
+        ("staff",),
+        streamed("Disabled mine."),
+        before=lambda w: links_disable_as_staff(w),
     ),
     # --- commands: --owner is the actor (anonymous: no --owner, the operator's all) ---
     Row(

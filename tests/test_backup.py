@@ -37,6 +37,13 @@ def jsonl_export() -> list[dict]:
     return sorted((json.loads(line) for line in text.splitlines()), key=lambda r: r["target"])
 
 
+def audit_trail() -> list[tuple]:
+    from shortener.audit.models import Entry
+
+    fields = ("at", "actor_id", "actor_name", "action", "kind", "object_id", "summary", "via")
+    return list(Entry.objects.order_by("pk").values_list("pk", *fields))
+
+
 def quiet(*args, **options):
     call_command(*args, stdout=io.StringIO(), stderr=io.StringIO(), **options)
 
@@ -67,6 +74,8 @@ def test_a_restore_replaces_the_instance_with_the_backup(tmp_path, client):
     filled()
     before = jsonl_export()
     counts = (Visit.objects.count(), DailyStat.objects.count())
+    trail = audit_trail()
+    assert trail  # the links, the source, the token and the flag above were logged
     path = tmp_path / "torii.zip"
     quiet("backup", str(path))
     links.create({"target": "https://example.com/after"}, actor=make_user("late"))
@@ -75,6 +84,7 @@ def test_a_restore_replaces_the_instance_with_the_backup(tmp_path, client):
 
     assert jsonl_export() == before
     assert (Visit.objects.count(), DailyStat.objects.count()) == counts
+    assert audit_trail() == trail  # the log comes back as it was, the later entry gone
     locked = Link.objects.get(target="https://example.com/secret")
     answer = unlock(client, locked, PASSWORD)
     assert (answer.status_code, answer["Location"]) == (303, "https://example.com/secret")

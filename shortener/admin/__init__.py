@@ -394,6 +394,7 @@ class BulkJobAdmin(admin.ModelAdmin):
         )
 
 
+from shortener.admin import audit as audit_admin  # noqa: E402, F401  (registers its models)
 from shortener.admin import endpoints as endpoint_admin  # noqa: E402, F401  (registers its models)
 from shortener.admin import webhooks as webhook_admin  # noqa: E402, F401  (registers its models)
 

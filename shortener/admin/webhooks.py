@@ -57,11 +57,20 @@ class WebhookSourceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Disable selected sources")
     def disable_sources(self, request, queryset: QuerySet) -> None:
-        messages.success(request, f"Disabled {queryset.update(enabled=False)} source(s).")
+        messages.success(request, f"Disabled {switch_sources(queryset, False)} source(s).")
 
     @admin.action(description="Enable selected sources")
     def enable_sources(self, request, queryset: QuerySet) -> None:
-        messages.success(request, f"Enabled {queryset.update(enabled=True)} source(s).")
+        messages.success(request, f"Enabled {switch_sources(queryset, True)} source(s).")
+
+
+def switch_sources(queryset: QuerySet, enabled: bool) -> int:
+    """Saved one by one, not update(): each switch is an entry in the audit log."""
+    sources = list(queryset)
+    for source in sources:
+        source.enabled = enabled
+        source.save(update_fields=["enabled"])
+    return len(sources)
 
 
 @admin.register(WebhookEvent)

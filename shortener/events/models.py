@@ -10,6 +10,9 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from shortener.audit.models import Action, Kind
+from shortener.audit.recording import record
+
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 SECRET_BYTES = 32  # Standard Webhooks asks for 24 to 64 random bytes
 
@@ -67,7 +70,13 @@ class WebhookSource(models.Model):
     def add_secret(self) -> str:
         """Add a fresh secret (rotation) and return it: the only time it is shown."""
         value = new_secret()
+        rotated = self.secrets.exists()  # a source's first secret is part of making it
         self.secrets.create(value=value)
+        if rotated:
+            said = (
+                f"Added a new secret to the webhook source {self.name} (the old ones still work)."
+            )
+            record(Action.ROTATED, Kind.WEBHOOK_SOURCE, self.pk, said)
         return value
 
     def retire_old_secrets(self) -> int:
@@ -76,6 +85,9 @@ class WebhookSource(models.Model):
         if newest is None:
             return 0
         deleted, _ = self.secrets.exclude(pk=newest.pk).delete()
+        if deleted:
+            said = f"Retired {deleted} old secret(s) of the webhook source {self.name}."
+            record(Action.CHANGED, Kind.WEBHOOK_SOURCE, self.pk, said)
         return deleted
 
 

@@ -14,6 +14,8 @@ from django.tasks import task
 from django.utils import timezone
 from waffle import switch_is_active
 
+from shortener.audit.models import Via
+from shortener.audit.recording import through
 from shortener.events import schemas
 from shortener.events.handlers import HANDLERS, EventRefused
 from shortener.events.models import EventStatus, WebhookEvent
@@ -44,7 +46,8 @@ def process_event(event_id: int) -> str:
             if event is None:
                 return "not pending: nothing to do"
             event.attempts += 1
-            outcome = act(event)
+            with through(Via.WEBHOOK, event.source.name):
+                outcome = act(event)
             finish(event, EventStatus.PROCESSED, outcome)
             return outcome
     except EventRefused as refusal:

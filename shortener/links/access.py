@@ -17,6 +17,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from waffle import flag_is_active
 
+from shortener.audit.models import Entry, EntryQuerySet
 from shortener.domains.models import Domain, DomainQuerySet
 from shortener.links.models import Link, LinkQuerySet
 
@@ -235,6 +236,19 @@ def may_see_destination(actor, link: Link) -> bool:
     a protected one only to whoever may see the link (the password keeps it from the
     rest)."""
     return not link.is_protected or may_see(actor, link)
+
+
+# The audit log
+
+
+def may_read_audit(actor) -> bool:
+    """The audit page and its CSV: staff (workspace owners will read their workspace's)."""
+    return is_staff(actor)
+
+
+def readable_audit(actor) -> EntryQuerySet:
+    """The audit entries `actor` may read: all for staff, none for anyone else."""
+    return Entry.objects.all() if may_read_audit(actor) else Entry.objects.none()
 
 
 def recorded_as(actor):

@@ -21,7 +21,7 @@ from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from shortener.domains.models import BlockedDomain
-from shortener.links import passwords
+from shortener.links import audited, passwords
 from shortener.links.access import SUSPENDED, is_signed_in, is_suspended, may_create
 from shortener.links.cleaning import Domains, Lookups, clean, parse_when, taken
 from shortener.links.models import DestinationChange, Link, Tag
@@ -363,6 +363,7 @@ def insert(chunk: list[Prepared], actor) -> None:
         link.tag_list = [Tag(pk=tag_ids[name], name=name) for name in ready.tags]
         ready.outcome.link = link
     changed(CREATED, rows)
+    audited.created_many(rows, by=actor)
 
 
 def restore_times(rows: list[Link], chunk: list[Prepared]) -> None:

@@ -24,6 +24,8 @@ from django.db.models.functions import Cast
 from django.dispatch import Signal
 from django.utils import timezone
 
+from shortener.audit.models import Action, Kind
+from shortener.audit.recording import record
 from shortener.domains.models import BlockedDomain
 from shortener.links.access import recorded_as
 from shortener.links.models import Link, StateChange
@@ -137,6 +139,17 @@ def block(entry, *, by, reason: str = "", source: str) -> Blocked:
                 changed_by=actor,
             ),
         )
+        if added:
+            disabled = f"disabled {len(hits)} link(s)"
+            record(
+                Action.BLOCKED,
+                Kind.BLOCKED_DOMAIN,
+                domain,
+                f"Blocked {domain}" + (f" ({reason})" if reason else "") + f": {disabled}.",
+                actor=by,
+                name=domain,
+                changes={"links disabled": [None, len(hits)]},
+            )
     return Blocked(domain, added, tuple(link.key for link in hits))
 
 
@@ -195,6 +208,15 @@ def unblock(entry, *, by, source: str = "") -> Unblocked:
                 changed_by=actor,
             )
             for link, still in held
+        )
+        record(
+            Action.UNBLOCKED,
+            Kind.BLOCKED_DOMAIN,
+            domain,
+            f"Unblocked {domain}: enabled {len(back)} link(s), {len(held)} stay blocked.",
+            actor=by,
+            name=domain,
+            changes={"links enabled": [None, len(back)]},
         )
     return Unblocked(
         domain,

@@ -9,7 +9,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from shortener.links import access
+from shortener.audit.models import Action
+from shortener.links import access, audited
 from shortener.links.access import is_signed_in, may_create, recorded_as
 from shortener.links.blocking import blocked_entry, links_switched
 from shortener.links.cleaning import clean, taken
@@ -45,6 +46,7 @@ def create(
                 )
                 set_tags(link, tags)
                 changed(CREATED, [link])
+                audited.noted(Action.CREATED, link, by=actor)
                 return link
         except IntegrityError:
             if slug:  # taken between the check and the insert
@@ -83,6 +85,10 @@ def edit(link: Link, *, by, own_host: str | None = None, **changes) -> Link:
             tags is not None and sorted(set(tags)) != old_tags
         ):
             changed(UPDATED, [link])
+            after = {name: getattr(link, name) for name in before}
+            if tags is not None:
+                before["tags"], after["tags"] = old_tags, sorted(set(tags))
+            audited.edited(link, before, after, by=by)
     return link
 
 
@@ -108,6 +114,7 @@ def disable(link: Link, *, by) -> bool:
                 link=link, action=StateChange.Action.DISABLED, changed_by=recorded_as(by)
             )
             changed(DISABLED, [link])
+            audited.noted(Action.DISABLED, link, by=by)
     return was
 
 
@@ -131,6 +138,7 @@ def enable(link: Link, *, by) -> bool:
                 link=link, action=StateChange.Action.ENABLED, changed_by=recorded_as(by)
             )
             changed(ENABLED, [link])
+            audited.noted(Action.ENABLED, link, by=by)
     return was
 
 
@@ -154,6 +162,7 @@ def quarantine(link: Link, *, by, reason: str, why: str = "", source: str = "") 
             source=source[:100],
             changed_by=recorded_as(by),
         )
+        audited.noted(Action.QUARANTINED, link, by=by, changes={"reason": [None, reason]})
     switched(link)
     return True
 
@@ -175,6 +184,7 @@ def release(link: Link, *, by, why: str = "", source: str = "") -> bool:
             source=source[:100],
             changed_by=recorded_as(by),
         )
+        audited.noted(Action.RELEASED, link, by=by)
     switched(link)
     return True
 
@@ -184,8 +194,17 @@ def let_continue(link: Link, *, by, allowed: bool) -> bool:
     refuse_unless(access.may_lift(by, link), "change the quarantine of")
     if link.quarantined_at is None or link.quarantine_passable == allowed:
         return False
-    link.quarantine_passable = allowed
-    link.save(update_fields=["quarantine_passable"])
+    with transaction.atomic():
+        link.quarantine_passable = allowed
+        link.save(update_fields=["quarantine_passable"])
+        said = "may" if allowed else "may no longer"
+        audited.noted(
+            Action.CHANGED,
+            link,
+            by=by,
+            summary=f"Visitors {said} continue past the warning of {link.key}.",
+            changes={"quarantine_passable": [not allowed, allowed]},
+        )
     return True
 
 
@@ -203,4 +222,5 @@ def delete(link: Link, *, by) -> bool:
     with transaction.atomic():
         link.delete_softly()
         changed(DELETED, [link])
+        audited.noted(Action.DELETED, link, by=by)
     return True

@@ -37,6 +37,7 @@ RESERVED = frozenset(
         "admin",
         "api",
         "assets",
+        "audit",
         "bulk",  # /links/bulk/ (the list's bulk actions) would shadow a link's page
         "docs",
         "favicon.ico",

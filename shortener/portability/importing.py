@@ -11,6 +11,8 @@ from typing import IO, Any
 from django.db import transaction
 
 from shortener import links
+from shortener.audit.models import Via
+from shortener.audit.recording import through
 from shortener.domains.models import Domain
 from shortener.policy import targets
 from shortener.portability import formats, reading
@@ -138,18 +140,19 @@ def import_rows(
 
     def flush() -> None:
         items = [values for _, values, _ in chunk if values is not None]
-        outcomes = iter(
-            links.create_many(
-                items,
-                actor=actor,
-                owner=owner,
-                own_host=own_host,
-                restoring=restoring,
-                dry_run=dry_run,
+        with through(Via.IMPORT):  # whichever page, job or command runs it
+            outcomes = iter(
+                links.create_many(
+                    items,
+                    actor=actor,
+                    owner=owner,
+                    own_host=own_host,
+                    restoring=restoring,
+                    dry_run=dry_run,
+                )
+                if items
+                else []
             )
-            if items
-            else []
-        )
         for row, values, problem in chunk:
             if values is None:
                 result = RowResult(row.number, REFUSED, reason=problem)

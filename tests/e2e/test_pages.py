@@ -83,6 +83,8 @@ def signed_in_pages(site) -> dict[str, str]:
         "tokens": "/tokens/",
         "token-revoke": f"/tokens/{site['token'].pk}/revoke/",
         "flags": "/flags/",
+        "audit": "/audit/",
+        "audit-refused": "/audit/?since=someday",
         "password-change": "/accounts/password_change/",
         "not-found": "/links/?page=99",
     }

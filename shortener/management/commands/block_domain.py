@@ -30,9 +30,9 @@ class Command(BaseCommand):
             if remove:
                 if reason:
                     raise CommandError("--reason is for adding a block, not for removing one.")
-                done = links.unblock(domain, by=None, source="command")
+                done = links.unblock(domain, by=links.SYSTEM, source="command")
             else:
-                done = links.block(domain, by=None, reason=reason, source="command")
+                done = links.block(domain, by=links.SYSTEM, reason=reason, source="command")
         except links.BlockRefused as refusal:
             raise CommandError(refusal.reason) from None
         self.stdout.write(str(done))
