@@ -59,7 +59,10 @@ DESCRIPTION = """
 Create and manage Torii short links from programs.
 
 * **Authentication**: a personal API token from the site's *API tokens* page,
-  sent as `Authorization: Bearer <token>`.
+  sent as `Authorization: Bearer <token>`. A token holds scopes (`links:read`,
+  `links:write`, `stats:read`, `webhooks:manage`) and each operation names the one it
+  needs: without it the answer is 403 `insufficient-scope`. A token may expire (30, 90 or
+  365 days, or never); an expired token is 401 `token-expired`.
 * **Errors** are `application/problem+json` (RFC 9457) with `type`, `title`, `status`,
   `detail` and, for field problems, `errors` (field → messages). Nothing is written when
   a request is refused.
