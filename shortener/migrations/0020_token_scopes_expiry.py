@@ -2,6 +2,7 @@
 they did: every scope, and no expiry (docs/api.md)."""
 
 from django.db import migrations, models
+from django.utils import timezone
 
 # The catalogue as it stood when this ran (shortener/tokens/scopes.py), frozen here.
 EVERY_SCOPE = ["links:read", "links:write", "stats:read", "webhooks:manage"]
@@ -24,6 +25,11 @@ class Migration(migrations.Migration):
             model_name="apitoken",
             name="expires_at",
             field=models.DateTimeField(blank=True, null=True),
+        ),
+        migrations.AlterField(
+            model_name="apitoken",
+            name="created_at",
+            field=models.DateTimeField(default=timezone.now, editable=False),
         ),
         migrations.RunPython(every_scope_for_existing_tokens, migrations.RunPython.noop),
     ]

@@ -19,7 +19,8 @@ class ApiToken(models.Model):
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, help_text="The token's visible start.")
     digest = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # issue() sets it, so that an expiry is exactly its lifetime after it
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     # What it may do (shortener.tokens.scopes), in the catalogue's order; none: nothing.

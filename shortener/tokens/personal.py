@@ -44,6 +44,7 @@ def issue(
         prefix=raw[:VISIBLE],
         digest=digest(raw),
         scopes=rules.in_order(scopes),
+        created_at=now,
         expires_at=rules.expiry(now, lifetime),
     )
     return token, raw
