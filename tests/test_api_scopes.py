@@ -223,3 +223,29 @@ def test_last_use_is_recorded_once_a_minute_at_most():
     tokens.find(raw, now=start + timedelta(minutes=1))
     token.refresh_from_db()
     assert token.last_used_at == start + timedelta(minutes=1)
+
+
+def test_an_operation_that_declares_no_scope_is_closed_and_undocumentable(rf):
+    """The API's default authentication holds no scope: a forgotten needs() admits no
+    token (403) and stops the OpenAPI description from building, rather than open up."""
+    from django.core.exceptions import ImproperlyConfigured
+    from ninja import Router
+
+    from shortener.api.auth import BearerToken, MissingScope
+    from shortener.api.openapi import DocumentedAPI
+
+    forgetful = DocumentedAPI(urls_namespace="forgetful", auth=BearerToken())
+    forgetful.add_router("/", router := Router())
+
+    @router.get("/things")
+    def things(request):
+        return {}
+
+    with pytest.raises(ImproperlyConfigured, match=r"things declares no scope: use needs\(\)"):
+        forgetful.get_openapi_schema(path_prefix="/")
+
+    user = make_user()
+    raw = tokens.issue(user, "everything")[1]
+    request = rf.get("/things", headers={"Authorization": f"Bearer {raw}"})
+    with pytest.raises(MissingScope):
+        BearerToken()(request)
