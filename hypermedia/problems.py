@@ -29,6 +29,12 @@ TYPES = {
     "unauthorized": ProblemType(
         "No valid API token: send `Authorization: Bearer <token>`.", only(API)
     ),
+    "token-expired": ProblemType(
+        "The API token has expired: make a new one on the API tokens page.", only(API)
+    ),
+    "insufficient-scope": ProblemType(
+        "The API token lacks the scope this operation needs; `scope` names it.", only(API)
+    ),
     "api-disabled": ProblemType(
         "The API is switched off for this account (the `api_v1` flag).", only(API)
     ),

@@ -14,10 +14,16 @@ from shortener.tokens import personal as tokens
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
+NEVER_USED = '<td data-label="Last used"><span class="muted">never</span>'
 
 
-def create_on_the_page(client, name="deploy script") -> str:
-    response = client.post("/tokens/", {"name": name})
+def chosen(name: str, scopes=("links:read",), lifetime="90") -> dict:
+    """What the form sends: a name, the ticked scopes, the lifetime's radio button."""
+    return {"name": name, "scopes": list(scopes), "lifetime": lifetime}
+
+
+def create_on_the_page(client, name="deploy script", **form) -> str:
+    response = client.post("/tokens/", chosen(name, **form))
     assert response.status_code == 303 and response["Location"] == "/tokens/"
     shown = client.get("/tokens/")
     assert "no-store" in shown["Cache-Control"]
@@ -35,7 +41,7 @@ def test_create_redirects_and_a_reload_neither_shows_it_again_nor_makes_another(
 
 def test_the_new_token_has_a_copy_button(client):
     client.force_login(make_user())
-    client.post("/tokens/", {"name": "ci"})
+    client.post("/tokens/", chosen("ci"))
     body = client.get("/tokens/").content.decode()
     raw = re.search(r'id="new-token">(torii_[^<]+)<', body).group(1)
     assert f'data-copy="{raw}" hidden>' in body
@@ -74,7 +80,7 @@ def test_revoke_with_htmx_confirms_in_the_row_then_swaps_the_row(client):
 
 def test_the_page_needs_a_signed_in_user(client):
     assert client.get("/tokens/").status_code == 302
-    assert client.post("/tokens/", {"name": "x"}).status_code == 302
+    assert client.post("/tokens/", chosen("x")).status_code == 302
     assert not ApiToken.objects.exists()
 
 
@@ -92,14 +98,14 @@ def test_lifecycle_create_show_once_use_revoke(client):
     assert token.digest == hashlib.sha256(raw.encode()).hexdigest()
     assert raw not in str(list(ApiToken.objects.values()))  # only the hash is stored
     listing = client.get("/tokens/").content.decode()
-    assert raw not in listing and token.prefix in listing and "never" in listing
+    assert raw not in listing and token.prefix in listing and NEVER_USED in listing
 
     with override_flag("api_v1", active=True):
         response = client.get("/api/v1/links", headers={"Authorization": f"Bearer {raw}"})
         assert response.status_code == 200
     token.refresh_from_db()
     assert token.last_used_at is not None
-    assert "never" not in client.get("/tokens/").content.decode()
+    assert NEVER_USED not in client.get("/tokens/").content.decode()
 
     response = client.post(f"/tokens/{token.pk}/revoke/")
     assert response.status_code == 303
@@ -113,7 +119,7 @@ def test_lifecycle_create_show_once_use_revoke(client):
 
 def test_a_blank_name_is_422_and_creates_nothing(client):
     client.force_login(make_user())
-    assert client.post("/tokens/", {"name": ""}).status_code == 422
+    assert client.post("/tokens/", chosen("")).status_code == 422
     assert not ApiToken.objects.exists()
 
 
@@ -167,3 +173,92 @@ def test_the_page_says_when_the_api_is_off_for_you(client):
     with override_flag("api_v1", active=True):
         page = client.get("/tokens/").content.decode()
     assert "not switched on" not in page and "/api/v1/docs" in page
+
+
+def test_the_form_starts_with_reading_links_for_90_days(client):
+    client.force_login(make_user())
+    body = client.get("/tokens/").content.decode()
+    assert 'value="links:read" id="id_scopes_0" checked>' in body
+    for unticked in ("links:write", "stats:read", "webhooks:manage"):
+        assert re.search(rf'value="{unticked}" id="id_scopes_\d">', body)
+    assert 'value="90" required id="id_lifetime_1" checked>' in body
+    assert "Never expires" in body and "30 days" in body and "A year (365 days)" in body
+
+
+@pytest.mark.parametrize(
+    ("lifetime", "lives"),
+    [("30", timedelta(days=30)), ("90", timedelta(days=90)), ("365", timedelta(days=365))],
+)
+def test_a_token_gets_the_ticked_scopes_and_the_chosen_lifetime(client, lifetime, lives):
+    user = make_user()
+    client.force_login(user)
+    create_on_the_page(client, scopes=["stats:read", "links:read"], lifetime=lifetime)
+    token = ApiToken.objects.get(user=user)
+    assert token.scopes == ["links:read", "stats:read"]  # stored in the catalogue's order
+    assert abs(token.expires_at - (token.created_at + lives)) < timedelta(seconds=5)
+    row = client.get("/tokens/").content.decode()
+    assert '<td data-label="May"><code>links:read</code>, <code>stats:read</code></td>' in row
+    assert token.expires_at.strftime("%Y-%m-%d %H:%M") in row
+
+
+def test_a_token_that_never_expires(client):
+    user = make_user()
+    client.force_login(user)
+    create_on_the_page(client, lifetime="never")
+    assert ApiToken.objects.get(user=user).expires_at is None
+    assert '<td data-label="Expires"><span class="muted">never</span></td>' in (
+        client.get("/tokens/").content.decode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("form", "sentence"),
+    [
+        (chosen("ci", scopes=()), "Choose at least one thing the token may do."),
+        (
+            chosen("ci", scopes=("links:admin",)),
+            "Select a valid choice. links:admin is not one of the available choices.",
+        ),
+        (
+            chosen("ci", lifetime="forever"),
+            "Select a valid choice. forever is not one of the available choices.",
+        ),
+        (chosen("ci", lifetime=""), "This field is required."),
+    ],
+    ids=["no-scope", "unknown-scope", "unknown-lifetime", "no-lifetime"],
+)
+def test_bad_choices_are_422_with_a_sentence_and_make_nothing(client, form, sentence):
+    client.force_login(make_user())
+    response = client.post("/tokens/", form)
+    assert response.status_code == 422
+    assert sentence in response.content.decode()
+    assert not ApiToken.objects.exists()
+
+
+def test_the_page_warns_a_week_before_a_token_expires(client):
+    user = make_user()
+    client.force_login(user)
+    soon, _ = tokens.issue(user, "soon", lifetime=timedelta(days=6, hours=23))
+    tokens.issue(user, "later", lifetime=timedelta(days=8))
+    tokens.issue(user, "gone", lifetime=timedelta(days=-1))
+    revoked, _ = tokens.issue(user, "revoked soon", lifetime=timedelta(days=2))
+    revoked.revoke()
+    body = client.get("/tokens/").content.decode()
+    warning = re.search(
+        r'<div class="message message-warning" role="status">(.*?)</div>', body, re.S
+    )
+    assert warning is not None
+    said = warning.group(1)
+    assert "A token expires within a week" in said
+    assert f'<a href="#token-{soon.pk}">soon</a>' in said
+    assert "later" not in said and "gone" not in said and "revoked soon" not in said
+    assert re.search(r'class="badge state-expired">in 6\sdays, \d+\shours</span>', body)
+    assert 'class="badge state-expired">Expired</span>' in body
+
+
+def test_no_warning_when_nothing_expires_within_a_week(client):
+    user = make_user()
+    client.force_login(user)
+    tokens.issue(user, "later", lifetime=timedelta(days=8))
+    tokens.issue(user, "forever")
+    assert "within a week" not in client.get("/tokens/").content.decode()

@@ -1,5 +1,6 @@
 """A database made at the last round's head (shortener 0011, before the rooms) migrates to
-today's head losing nothing: links, visits, rollups, domains, webhook events and tokens."""
+today's head losing nothing: links, visits, rollups, domains, webhook events and tokens
+(which get every scope and no expiry)."""
 
 from datetime import UTC, date, datetime
 
@@ -76,4 +77,8 @@ def test_a_database_of_the_last_round_migrates_losing_nothing():
     assert Visit.objects.get(link=kept).country == "DE"
     assert DailyStat.objects.get(link=kept).clicks == 2
     assert WebhookEvent.objects.get().delivery_id == "d1"
-    assert ApiToken.objects.get().name == "cli"
+    token = ApiToken.objects.get()
+    assert token.name == "cli"
+    # made before scopes and expiry: it keeps doing everything it did, for ever
+    assert token.scopes == ["links:read", "links:write", "stats:read", "webhooks:manage"]
+    assert token.expires_at is None

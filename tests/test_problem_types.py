@@ -3,12 +3,15 @@ included) carries a type from the one table, each listed type is really sent whe
 table says, and the OpenAPI description lists every type the API sends."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from waffle.testutils import override_flag, override_switch
 
 from hypermedia.problems import API, CONTENT_TYPE, TYPE_BASE, TYPES, WEBHOOKS, listed
 from shortener.models import IdempotencyKey, Link, WebhookEvent
+from shortener.tokens import personal as tokens
+from shortener.tokens.scopes import LINKS_READ
 from tests.api_client import ApiClient
 from tests.conftest import per_day
 from tests.webhook_delivery import deliver, make_source
@@ -69,8 +72,12 @@ def api_refusals(client, settings, monkeypatch) -> list[tuple[int, str, object]]
     api = ApiClient(client)
     IdempotencyKey.objects.create(user=api.user, key="running", fingerprint="running")
     api.post(LINKS, GOOD, HTTP_IDEMPOTENCY_KEY="used")
+    expired = tokens.issue(api.user, "old", lifetime=timedelta(days=-1))[1]
+    reader = tokens.issue(api.user, "reader", scopes=[LINKS_READ])[1]
     cases = [
         (401, "unauthorized", client.get(LINKS)),
+        (401, "token-expired", ApiClient(client, api.user, expired).get(LINKS)),
+        (403, "insufficient-scope", ApiClient(client, api.user, reader).post(LINKS, GOOD)),
         (404, "not-found", api.get(f"{LINKS}/no-such-link")),
         (404, "not-found", api.get("/api/v1/nothing")),
         (405, "method-not-allowed", api.send("put", LINKS, GOOD)),

@@ -1,7 +1,11 @@
-"""The served OpenAPI document: ninja's, plus what every operation shares (problems, headers)."""
+"""The served OpenAPI document: ninja's, plus what every operation shares (problems, headers)
+and the scope each needs, read from its authentication (shortener/api/auth.py)."""
 
+from django.core.exceptions import ImproperlyConfigured
 from ninja import NinjaAPI
+from ninja.openapi.schema import OpenAPISchema
 
+from shortener.api.auth import BearerToken, scope_of
 from shortener.api.idempotency import KEY_PATTERN
 
 PROBLEM = {
@@ -9,8 +13,9 @@ PROBLEM = {
 }
 COMMON = {
     "400": "Malformed request: a parameter, the JSON body, or an unknown field.",
-    "401": "No valid API token.",
-    "403": "The API is switched off for this account (`api_v1` flag).",
+    "401": "No valid API token (`unauthorized`), or it has expired (`token-expired`); "
+    "see WWW-Authenticate.",
+    "403": "The API is switched off for this account (`api-disabled`).",
     "429": "Too many requests (`rate-limited`, the `api` rate-limit group); see Retry-After.",
 }
 BODY = {
@@ -50,6 +55,11 @@ def problem_responses(path: str, method: str, operation: dict) -> None:
     extra = dict(COMMON)
     if path.rstrip("/") == "/api/v1":  # the map needs no token and takes no parameters
         del extra["400"], extra["401"]
+    if scope := needed_scope(operation):
+        extra["403"] = (
+            f"The API is switched off for this account (`api-disabled`), or the token "
+            f"lacks the scope `{scope}` (`insufficient-scope`)."
+        )
     if method in ("post", "patch", "delete"):
         extra["503"] = "Maintenance (`read-only`): the site is read-only for now; see Retry-After."
     if method in ("post", "patch"):
@@ -85,9 +95,37 @@ def created_link_links(paths: dict) -> None:
     }
 
 
+def needed_scope(operation: dict) -> str | None:
+    """The scope an operation of the document needs, from its `security` requirement."""
+    for requirement in operation.get("security", ()):
+        for scopes in requirement.values():
+            return scopes[0] if scopes else None
+    return None
+
+
+class ScopedSchema(OpenAPISchema):
+    """ninja's document, where each operation's security requirement names its scope (the
+    array OpenAPI 3.1 allows for role names under any scheme) and its description says so."""
+
+    def operation_details(self, operation) -> dict:
+        details = super().operation_details(operation)
+        if not operation.auth_callbacks:
+            return details
+        scope = scope_of(operation)
+        if scope is None:
+            name = operation.view_func.__name__
+            raise ImproperlyConfigured(f"API operation {name} declares no scope: use needs().")
+        details["security"] = [{BearerToken.__name__: [scope]}]
+        said = f"Needs a token with the scope `{scope}`."
+        details["description"] = f"{details.get('description', '')}\n\n{said}".strip()
+        return details
+
+
 class DocumentedAPI(NinjaAPI):
-    def get_openapi_schema(self, *args, **kwargs):
-        schema = super().get_openapi_schema(*args, **kwargs)
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        schema = ScopedSchema(self, path_prefix)
         for path, operations in schema["paths"].items():
             for method, operation in operations.items():
                 problem_responses(path, method, operation)

@@ -9,6 +9,8 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from hypermedia.problems import API, CONTENT_TYPE, TYPE_BASE, listed, problem
+from shortener.api.auth import MissingScope
+from shortener.tokens import personal as tokens
 
 __all__ = ["CONTENT_TYPE", "TYPES", "TYPE_BASE", "install", "problem"]
 logger = logging.getLogger(__name__)
@@ -62,9 +64,11 @@ def install(api: NinjaAPI, sentences: Mapping[str, str] | None = None) -> None:
 
     @api.exception_handler(AuthenticationError)
     def unauthorized(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-        response = problem(401, "unauthorized", TYPES["unauthorized"])
-        response["WWW-Authenticate"] = 'Bearer realm="torii"'
-        return response
+        return no_live_token(request)
+
+    @api.exception_handler(MissingScope)
+    def insufficient_scope(request: HttpRequest, exc: MissingScope) -> HttpResponse:
+        return missing_scope(request, exc.scope)
 
     @api.exception_handler(Http404)
     def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
@@ -81,3 +85,36 @@ def install(api: NinjaAPI, sentences: Mapping[str, str] | None = None) -> None:
     @api.exception_handler(RequestDataTooBig)
     def too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
         return problem(413, "body-too-large", TYPES["body-too-large"])
+
+
+def no_live_token(request: HttpRequest) -> HttpResponse:
+    """401 (RFC 6750): no token, an unknown or revoked one, or one that expired (said so,
+    so that whoever runs the program knows to make a new token)."""
+    raw = tokens.raw_of(request)
+    expired = tokens.expired(raw) if raw else None
+    if expired is None:
+        response = problem(401, "unauthorized", TYPES["unauthorized"])
+        response["WWW-Authenticate"] = 'Bearer realm="torii"'
+        return response
+    when = expired.expires_at.strftime("%Y-%m-%d %H:%M")
+    detail = f"This token expired at {when} UTC: make a new one on the API tokens page."
+    response = problem(401, "token-expired", detail)
+    response["WWW-Authenticate"] = (
+        'Bearer realm="torii", error="invalid_token", error_description="The token expired"'
+    )
+    return response
+
+
+def missing_scope(request: HttpRequest, scope: str | None) -> HttpResponse:
+    """403 (RFC 6750 insufficient_scope) naming the scope the operation needs."""
+    operation = f"{request.method} {request.path}"
+    if scope is None:  # an operation that declared no scope admits no token
+        return problem(
+            403, "insufficient-scope", f"{operation} declares no scope: no token may use it."
+        )
+    detail = f"This token lacks the scope {scope}, which {operation} needs."
+    response = problem(403, "insufficient-scope", detail, scope=scope)
+    response["WWW-Authenticate"] = (
+        f'Bearer realm="torii", error="insufficient_scope", scope="{scope}"'
+    )
+    return response

@@ -13,7 +13,7 @@ from hypermedia import pagination
 from hypermedia.context import context_of
 from shortener import links
 from shortener.api import problems
-from shortener.api.auth import BearerToken
+from shortener.api.auth import BearerToken, needs
 from shortener.api.idempotency import idempotent
 from shortener.api.openapi import DocumentedAPI
 from shortener.api.representations import (
@@ -40,6 +40,7 @@ from shortener.links import LinkRefused, access
 from shortener.links.models import Link, LinkState
 from shortener.policy import slugs
 from shortener.portability import export
+from shortener.tokens.scopes import LINKS_READ, LINKS_WRITE, STATS_READ
 from shortener.visits import analytics, ranges
 
 # A link's key (its slug, `slug@domain` off the site's own host), in the document only:
@@ -58,7 +59,10 @@ DESCRIPTION = """
 Create and manage Torii short links from programs.
 
 * **Authentication**: a personal API token from the site's *API tokens* page,
-  sent as `Authorization: Bearer <token>`.
+  sent as `Authorization: Bearer <token>`. A token holds scopes (`links:read`,
+  `links:write`, `stats:read`, `webhooks:manage`) and each operation names the one it
+  needs: without it the answer is 403 `insufficient-scope`. A token may expire (30, 90 or
+  365 days, or never); an expired token is 401 `token-expired`.
 * **Errors** are `application/problem+json` (RFC 9457) with `type`, `title`, `status`,
   `detail` and, for field problems, `errors` (field → messages). Nothing is written when
   a request is refused.
@@ -83,7 +87,7 @@ api = DocumentedAPI(
     version="1",
     description=DESCRIPTION,
     urls_namespace="api-v1",
-    auth=BearerToken(),
+    auth=BearerToken(),  # no scope: closed. Each operation declares its own with needs().
     default_router=Router(by_alias=True),  # `_links` and `self` are aliases of field names
 )
 problems.install(api, links.SENTENCES)  # wrong JSON types read as the link rules
@@ -117,6 +121,7 @@ def root(request: HttpRequest) -> HttpResponse:
 
 @api.get(
     "/links",
+    auth=needs(LINKS_READ),
     response={200: LinkPage, 404: Problem},
     url_name="api-link-list",  # the name the rate limiter knows (settings.RATE_LIMIT_GROUPS)
     summary="Your links",
@@ -155,7 +160,7 @@ def list_links(
     return response
 
 
-@api.post("/links", response={201: LinkOut}, summary="Create a link")
+@api.post("/links", auth=needs(LINKS_WRITE), response={201: LinkOut}, summary="Create a link")
 @idempotent
 def create_link(request: HttpRequest, payload: LinkCreate) -> HttpResponse:
     values = payload.model_dump(exclude_unset=True)  # the core gives unsent fields defaults
@@ -170,6 +175,7 @@ def create_link(request: HttpRequest, payload: LinkCreate) -> HttpResponse:
 
 @api.post(
     "/links/batch",
+    auth=needs(LINKS_WRITE),
     response={200: BatchResult},
     url_name="api-link-batch",  # counted in `create` (settings.RATE_LIMIT_GROUPS)
     summary="Create up to 1,000 links",
@@ -205,6 +211,7 @@ def create_links(request: HttpRequest, payload: LinkBatch) -> HttpResponse:
 
 @api.get(
     "/export",
+    auth=needs(LINKS_READ),
     response={200: None},
     url_name="api-export",
     summary="Export your links (CSV or JSON Lines, streamed)",
@@ -244,6 +251,7 @@ def export_links(
 
 @api.get(
     "/links/{slug}",
+    auth=needs(LINKS_READ),
     response={200: LinkOut},
     url_name="link",
     summary="One link",
@@ -254,6 +262,7 @@ def get_link(request: HttpRequest, slug: SlugPath) -> HttpResponse:
 
 @api.patch(
     "/links/{slug}",
+    auth=needs(LINKS_WRITE),
     response={200: LinkOut},
     summary="Change some of a link's fields",
 )
@@ -267,7 +276,12 @@ def patch_link(request: HttpRequest, slug: SlugPath, payload: LinkPatch) -> Http
     return json_response(link_json(request, link))
 
 
-@api.delete("/links/{slug}", response={204: None}, summary="Delete a link (a tombstone)")
+@api.delete(
+    "/links/{slug}",
+    auth=needs(LINKS_WRITE),
+    response={204: None},
+    summary="Delete a link (a tombstone)",
+)
 def delete_link(request: HttpRequest, slug: SlugPath) -> HttpResponse:
     links.delete(owned(request, slug, access.may_delete), by=request.user)
     return HttpResponse(status=204)
@@ -275,6 +289,7 @@ def delete_link(request: HttpRequest, slug: SlugPath) -> HttpResponse:
 
 @api.post(
     "/links/{slug}/disable",
+    auth=needs(LINKS_WRITE),
     response={200: LinkOut},
     url_name="link-disable",
     summary="Disable a link",
@@ -289,6 +304,7 @@ def disable_link(request: HttpRequest, slug: SlugPath) -> HttpResponse:
 
 @api.post(
     "/links/{slug}/enable",
+    auth=needs(LINKS_WRITE),
     response={200: LinkOut},
     url_name="link-enable",
     summary="Enable a link",
@@ -307,6 +323,7 @@ def enable_link(request: HttpRequest, slug: SlugPath) -> HttpResponse:
 
 @api.get(
     "/links/{slug}/stats",
+    auth=needs(STATS_READ),
     response={200: Stats, 400: Problem},
     url_name="link-stats",
     summary="Visits of a link",

@@ -1,5 +1,9 @@
 """The API tokens page: a signed-in user creates tokens (shown once) and revokes them.
 
+A token gets the scopes ticked on the form (reading links, unless more are ticked) and a
+lifetime (90 days unless another is chosen); the page warns about a live token a week
+before it expires.
+
 Create answers with a redirect (post/redirect/get): the new token waits in the session
 for the one page that shows it, so a reload neither shows it again nor makes another.
 Revoke asks first: a page of its own without JavaScript, the row itself with htmx.
@@ -11,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -18,6 +23,7 @@ from hypermedia.announcements import announce
 from hypermedia.fragments import varies_on_htmx, wants_fragment
 from shortener.pages.views import redirect_303
 from shortener.tokens import personal as tokens
+from shortener.tokens import scopes as rules
 from shortener.tokens.models import ApiToken
 
 NEW_TOKEN = "torii.new_token"  # noqa: S105 - a session key, not a secret
@@ -29,15 +35,29 @@ class TokenForm(forms.Form):
         label="Name",
         help_text="What will use it, for example: deploy script.",
     )
+    scopes = forms.MultipleChoiceField(
+        label="What it may do",
+        choices=[(name, f"{s.label} ({name}): {s.grants}") for name, s in rules.SCOPES.items()],
+        initial=list(rules.DEFAULT),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Tick only what the program needs; a request outside these gets 403.",
+        error_messages={"required": "Choose at least one thing the token may do."},
+    )
+    lifetime = forms.ChoiceField(
+        label="Expires",
+        choices=[(key, label) for key, (label, _) in rules.LIFETIMES.items()],
+        initial=rules.DEFAULT_LIFETIME,
+        widget=forms.RadioSelect,
+        help_text="After this the token gets 401; this page warns a week before.",
+    )
 
 
 def page(request: HttpRequest, form: TokenForm, raw: str = "", status: int = 200) -> HttpResponse:
-    return render(
-        request,
-        "tokens.html",
-        {"form": form, "tokens": request.user.api_tokens.all(), "new_token": raw},
-        status=status,
-    )
+    now = timezone.now()
+    listed = list(request.user.api_tokens.all())
+    expiring = [t for t in listed if not t.is_revoked and t.expires_soon(now)]
+    context = {"form": form, "tokens": listed, "new_token": raw, "expiring": expiring}
+    return render(request, "tokens.html", context, status=status)
 
 
 @never_cache  # the page that shows a new token must not be kept by any cache
@@ -50,7 +70,9 @@ def token_list(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST, label_suffix="")
     if not form.is_valid():
         return page(request, form, status=422)
-    _, raw = tokens.issue(request.user, form.cleaned_data["name"])
+    chosen = form.cleaned_data
+    lifetime = rules.LIFETIMES[chosen["lifetime"]][1]
+    _, raw = tokens.issue(request.user, chosen["name"], chosen["scopes"], lifetime)
     request.session[NEW_TOKEN] = raw
     return redirect_303(reverse("token-list"))
 

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from shortener.tokens import scopes as rules
+
 
 class ApiToken(models.Model):
     """A personal API token: only its SHA-256 digest is stored, the token is shown once."""
@@ -17,9 +19,14 @@ class ApiToken(models.Model):
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, help_text="The token's visible start.")
     digest = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # issue() sets it, so that an expiry is exactly its lifetime after it
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # What it may do (shortener.tokens.scopes), in the catalogue's order; none: nothing.
+    scopes = models.JSONField(default=list, blank=True)
+    # After this it answers 401; null: it never expires.
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -30,6 +37,15 @@ class ApiToken(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+    def is_expired(self, now=None) -> bool:
+        return rules.is_expired(self.expires_at, now or timezone.now())
+
+    def expires_soon(self, now=None) -> bool:
+        return rules.expires_soon(self.expires_at, now or timezone.now())
+
+    def may(self, scope: str) -> bool:
+        return scope in self.scopes
 
     def revoke(self) -> None:
         if self.revoked_at is None:

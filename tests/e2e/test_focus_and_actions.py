@@ -1,6 +1,8 @@
 """Used as a person would: focus after each htmx swap, copy buttons, the token page's
 reload, sorting and bulk actions on the selected rows only."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
 
@@ -152,6 +154,26 @@ def test_a_token_page_reload_makes_no_second_token(browser, live_server):
     assert ApiToken.objects.filter(user=user).count() == 1
     page.goto("about:blank")
     context.close()
+
+
+def test_a_scoped_expiring_token_is_made_without_javascript(page_without_js, live_server):
+    page = page_without_js
+    user = signed_in(page, live_server)
+    page.goto("/tokens/")
+    page.get_by_label("Name").fill("stats bot")
+    page.get_by_label("Read links (links:read)").uncheck()
+    page.get_by_label("Read statistics (stats:read)").check()
+    page.get_by_label("30 days").check()
+    page.get_by_role("button", name="Create token").click()
+    page.locator("#new-token").wait_for()
+    token = ApiToken.objects.get(user=user)
+    assert token.scopes == ["stats:read"]
+    assert token.expires_at - token.created_at == timedelta(days=30)
+    row = page.locator(f"#token-{token.pk}")
+    assert row.locator('[data-label="May"]').inner_text() == "stats:read"
+    assert (
+        token.expires_at.strftime("%Y-%m-%d") in row.locator('[data-label="Expires"]').inner_text()
+    )
 
 
 def test_revoke_asks_in_place_and_focuses_the_confirmation(page, live_server):

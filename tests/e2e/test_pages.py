@@ -58,6 +58,9 @@ def site(live_server):
         for n in range(90)
     )  # fmt: skip
     token, _ = tokens.issue(staff, "deploy script")
+    # one about to expire and one expired: the tokens page's warning and badges
+    tokens.issue(staff, "nightly export", scopes=["links:read"], lifetime=timedelta(days=3))
+    tokens.issue(staff, "old bot", scopes=["stats:read"], lifetime=timedelta(days=-2))
     client = Client()
     client.force_login(staff)
     return {
