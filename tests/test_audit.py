@@ -248,9 +248,12 @@ def test_domains_added_changed_and_removed_in_admin(client, staff):
 
 def test_tokens_created_and_revoked_on_the_page_and_revoked_in_admin(client, alice):
     start = mark()
-    client.post(reverse("token-list"), {"name": "deploy"})
+    client.post(
+        reverse("token-list"), {"name": "deploy", "scopes": ["links:read"], "lifetime": "30"}
+    )
     token = ApiToken.objects.get(name="deploy")
-    one_entry(start, action=Action.CREATED, kind=Kind.TOKEN, actor=alice, via=Via.PAGE)
+    entry = one_entry(start, action=Action.CREATED, kind=Kind.TOKEN, actor=alice, via=Via.PAGE)
+    assert f"links:read, until {token.expires_at:%Y-%m-%d %H:%M} UTC" in entry.summary
 
     start = mark()
     client.post(reverse("token-revoke", args=[token.pk]))

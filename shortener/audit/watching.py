@@ -92,7 +92,7 @@ def domain_said(domain, before: dict | None, after: dict | None) -> Said:
 
 DOMAIN = Watched(Kind.DOMAIN, DOMAIN_FIELDS, domain_said)
 
-TOKEN_FIELDS = ("name", "prefix", "user_id", "revoked_at")
+TOKEN_FIELDS = ("name", "prefix", "user_id", "revoked_at", "scopes", "expires_at")
 
 
 def token_said(token, before: dict | None, after: dict | None) -> Said:
@@ -101,7 +101,9 @@ def token_said(token, before: dict | None, after: dict | None) -> Said:
     if after is None:
         return Action.DELETED, f"Removed {named}.", {}
     if before is None:
-        return Action.CREATED, f"Created {named}.", {}
+        scopes = ", ".join(token.scopes) or "no scope"
+        until = f"until {token.expires_at:%Y-%m-%d %H:%M} UTC" if token.expires_at else "forever"
+        return Action.CREATED, f"Created {named}: {scopes}, {until}.", {}
     if before["revoked_at"] is None and after["revoked_at"] is not None:
         return Action.REVOKED, f"Revoked {named}.", {}
     changes = differences(before, after)

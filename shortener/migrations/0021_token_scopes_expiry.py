@@ -13,7 +13,7 @@ def every_scope_for_existing_tokens(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("shortener", "0019_exit_jobs")]
+    dependencies = [("shortener", "0020_audit_log")]
 
     operations = [
         migrations.AddField(
