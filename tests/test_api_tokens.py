@@ -157,6 +157,8 @@ def test_staff_revoke_tokens_in_admin_but_never_see_or_make_one(client):
     page = client.get(f"/admin/shortener/apitoken/{token.pk}/change/").content.decode()
     assert token.prefix in page and raw not in page and token.digest not in page
     assert client.get("/admin/shortener/apitoken/add/").status_code == 403
+    listed = client.get("/admin/shortener/apitoken/").content.decode()
+    assert "links:read" in listed and "stats:read" in listed  # its scopes, at a glance
     response = client.post(
         "/admin/shortener/apitoken/", {"action": "revoke", "_selected_action": [token.pk]}
     )

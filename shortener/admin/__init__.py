@@ -348,10 +348,19 @@ class TagAdmin(admin.ModelAdmin):
 class ApiTokenAdmin(admin.ModelAdmin):
     """Staff can see who holds API tokens and revoke them; nobody can read or forge one here."""
 
-    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
-    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    list_display = [
+        "name", "user", "prefix", "scopes", "created_at", "expires_at", "last_used_at",
+        "revoked_at",
+    ]  # fmt: skip
+    list_filter = [
+        ("revoked_at", admin.EmptyFieldListFilter),
+        ("expires_at", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["name", "user__username", "prefix"]
-    fields = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = [
+        "name", "user", "prefix", "scopes", "created_at", "expires_at", "last_used_at",
+        "revoked_at",
+    ]  # fmt: skip
     readonly_fields = fields
     actions = ["revoke"]
 
