@@ -311,6 +311,30 @@ def test_a_missing_or_unknown_state_is_refused_without_a_session(client, oidc, q
 
 
 @pytest.mark.django_db
+def test_an_answer_after_the_states_lifetime_is_refused(client, oidc):
+    from shortener.oidc.views import STATE_SECONDS
+
+    callback = start(client)
+    session = client.session  # the button was pressed longer ago than a state lives
+    for started in session["oidc_states"].values():
+        started["added_on"] -= STATE_SECONDS + 1
+    session.save()
+    response = client.get(callback)
+    assert response.status_code == 400
+    assert "was started more than 10 minutes ago" in response.content.decode()
+    assert User.objects.count() == 0 and signed_in_sessions() == []
+    assert client.session["oidc_states"] == {}
+
+
+@pytest.mark.django_db
+def test_turning_the_provider_off_signs_out_its_sessions(client, oidc, settings):
+    client.get(start(client))
+    assert client.get(reverse("token-list")).status_code == 200
+    settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+    assert client.get(reverse("token-list")).status_code == 302  # to the sign-in page
+
+
+@pytest.mark.django_db
 def test_an_answer_without_a_code_is_refused(client, oidc):
     callback = start(client)
     state = parse_qs(urlsplit(callback).query)["state"][0]

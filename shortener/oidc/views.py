@@ -8,6 +8,8 @@ used twice, and refuses with a status and a sentence (`SignInRefused`), writing 
 """
 
 import logging
+import time
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -31,6 +33,9 @@ STATES = "oidc_states"  # the library's session key: state → nonce, verifier, 
 NEXT = "oidc_login_next"
 # The provider's errors that say it is unwell rather than that it refuses the person.
 PROVIDER_TROUBLE = {"server_error", "temporarily_unavailable"}
+# A sign-in's state is good this long after the button was pressed: a person at the
+# provider's page takes a minute, an answer kept for later is not taken.
+STATE_SECONDS = 600
 
 
 @require_POST
@@ -74,7 +79,7 @@ def callback(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
 
 
-def signed_in_user(request: HttpRequest):
+def signed_in_user(request: HttpRequest, now: Callable[[], float] = time.time):
     name = settings.OIDC_NAME
     state = request.GET.get("state", "")
     states = request.session.get(STATES)
@@ -87,6 +92,12 @@ def signed_in_user(request: HttpRequest):
         )
     request.session[STATES] = states  # the state is spent, whatever happens next:
     request.session.save()  # saved now, as SessionMiddleware saves no 5xx answer's session
+    if now() - float(started.get("added_on") or 0) > STATE_SECONDS:
+        raise SignInRefused(
+            400,
+            f"This sign-in was started more than {STATE_SECONDS // 60} minutes ago: "
+            "start again from the sign-in page.",
+        )
     if error := request.GET.get("error"):
         said = error[:100]
         if description := request.GET.get("error_description", "")[:300]:
