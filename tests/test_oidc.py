@@ -134,6 +134,13 @@ def test_a_new_person_gets_an_account_named_for_their_address_and_is_signed_in(c
 
 
 @pytest.mark.django_db
+def test_several_audiences_are_accepted_when_azp_names_this_site(client, oidc):
+    oidc.next_token = {"aud": [CLIENT_ID, "an-api"], "azp": CLIENT_ID}
+    assert client.get(start(client)).status_code == 302
+    assert User.objects.get().email == "dana@example.com"
+
+
+@pytest.mark.django_db
 def test_an_existing_account_with_that_address_any_case_signs_in(client, oidc):
     existing = make_user("fox", email="DANA@example.COM")
     oidc.claims.update(is_staff=True, is_superuser=True)
@@ -190,6 +197,12 @@ REFUSALS = [
         lambda p: p.next_token.update(aud="another-client"),
         403,
         "The ID token was issued for another application",
+    ),
+    (
+        "shared audience, another party",
+        lambda p: p.next_token.update(aud=[CLIENT_ID, "another-client"], azp="another-client"),
+        403,
+        "names several audiences and was not issued to this site",
     ),
     (
         "wrong issuer",

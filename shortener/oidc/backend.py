@@ -99,11 +99,19 @@ class ProviderBackend(OIDCAuthenticationBackend):
             ) from None
         except jwt.DecodeError:
             raise SignInRefused(403, "The ID token is not a signed JWT.") from None
-        except (requests.RequestException, ValueError, TypeError) as error:
+        except (requests.RequestException, jwt.PyJWKError, ValueError, TypeError) as error:
             raise SignInRefused(
                 502, f"{name}'s signing keys could not be read ({type(error).__name__})."
             ) from error
         payload = self._verify_jws(token, key)
+        # OpenID Connect Core 3.1.3.7: among several audiences, azp names the client.
+        several = isinstance(payload["aud"], list) and len(payload["aud"]) > 1
+        if several and payload.get("azp") != self.OIDC_RP_CLIENT_ID:
+            raise SignInRefused(
+                403,
+                "The ID token names several audiences and was not issued to this "
+                "site's client id (its azp).",
+            )
         nonce, sent = payload.get("nonce"), kwargs.get("nonce") or ""
         if not isinstance(nonce, str) or not nonce:
             raise SignInRefused(
