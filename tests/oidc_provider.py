@@ -9,10 +9,12 @@ code, the PKCE verifier) and can be told to misbehave for one sign-in (`next_tok
 
 import base64
 import hashlib
+import importlib
 import json
 import secrets
 import threading
 import time
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -123,6 +125,52 @@ class Provider:
         return jwt.encode(
             claims, self.sign_with or self.key, algorithm="RS256", headers=self.header
         )
+
+
+def reload_urls():
+    """config.urls includes the OIDC URLs only when configured: read it again."""
+    from django.urls import clear_url_caches
+
+    import config.urls
+
+    importlib.reload(config.urls)
+    clear_url_caches()
+
+
+@contextmanager
+def signing_in_through(provider: Provider, **more_settings):
+    """The site configured for this provider (as `config.environment.oidc()` would set it)."""
+    from django.test import override_settings
+
+    from shortener.oidc import provider as site_provider
+
+    values = {
+        "OIDC_ENABLED": True,
+        "OIDC_ISSUER": provider.issuer,
+        "OIDC_NAME": "Test SSO",
+        "OIDC_RP_CLIENT_ID": CLIENT_ID,
+        "OIDC_RP_CLIENT_SECRET": CLIENT_SECRET,
+        "OIDC_RP_SCOPES": "openid email profile",
+        "OIDC_RP_SIGN_ALGO": "RS256",
+        "OIDC_EMAIL_VERIFIED_CLAIM": "email_verified",
+        "OIDC_GROUPS_CLAIM": "groups",
+        "OIDC_GROUP_ROLES": {},
+        "OIDC_TIMEOUT": 5,
+        "AUTHENTICATION_BACKENDS": [
+            "django.contrib.auth.backends.ModelBackend",
+            "shortener.oidc.backend.ProviderBackend",
+        ],
+        **more_settings,
+    }
+    site_provider.forget()
+    try:
+        with override_settings(**values):
+            reload_urls()
+            provider.reset(redirect_uri=site_provider.redirect_uri())
+            yield provider
+    finally:
+        site_provider.forget()
+        reload_urls()
 
 
 def _listen(provider: Provider) -> ThreadingHTTPServer:

@@ -2,28 +2,18 @@
 (tests/oidc_provider.py), the whole flow through Django's test client, and every answer
 the site must refuse refused with its status and sentence, writing nothing."""
 
-import importlib
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
-from django.test import override_settings
-from django.urls import NoReverseMatch, clear_url_caches, reverse
+from django.urls import NoReverseMatch, reverse
 
-from shortener.oidc import provider as oidc_provider
 from tests.conftest import make_user
-from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, new_key
+from tests.oidc_provider import CLIENT_ID, Provider, new_key, signing_in_through
 
 User = get_user_model()
-
-
-def reload_urls():
-    import config.urls
-
-    importlib.reload(config.urls)
-    clear_url_caches()
 
 
 @pytest.fixture(scope="module")
@@ -34,31 +24,9 @@ def provider():
 
 
 @pytest.fixture
-def oidc(provider, settings):
-    values = {
-        "OIDC_ENABLED": True,
-        "OIDC_ISSUER": provider.issuer,
-        "OIDC_NAME": "Test SSO",
-        "OIDC_RP_CLIENT_ID": CLIENT_ID,
-        "OIDC_RP_CLIENT_SECRET": CLIENT_SECRET,
-        "OIDC_RP_SCOPES": "openid email profile",
-        "OIDC_RP_SIGN_ALGO": "RS256",
-        "OIDC_EMAIL_VERIFIED_CLAIM": "email_verified",
-        "OIDC_GROUPS_CLAIM": "groups",
-        "OIDC_GROUP_ROLES": {},
-        "OIDC_TIMEOUT": 5,
-        "AUTHENTICATION_BACKENDS": [
-            "django.contrib.auth.backends.ModelBackend",
-            "shortener.oidc.backend.ProviderBackend",
-        ],
-    }
-    oidc_provider.forget()
-    with override_settings(**values):
-        reload_urls()
-        provider.reset(redirect_uri=oidc_provider.redirect_uri())
+def oidc(provider):
+    with signing_in_through(provider):
         yield provider
-    oidc_provider.forget()
-    reload_urls()
 
 
 def start(client, next_url="/links/"):
