@@ -373,3 +373,15 @@ def test_a_password_sign_in_never_asks_the_provider(client, oidc):
     make_user("bob", "a-long-enough-password")
     client.post(reverse("login"), {"username": "bob", "password": "wrong"})
     assert oidc.requests == []
+
+
+@pytest.mark.django_db
+def test_discovery_is_asked_again_after_an_hour(oidc):
+    from shortener.oidc import provider as site_provider
+
+    asked = lambda: oidc.requests.count("/.well-known/openid-configuration")  # noqa: E731
+    site_provider.endpoints(clock=lambda: 1000.0)
+    site_provider.endpoints(clock=lambda: 1000.0 + site_provider.DISCOVERY_SECONDS - 1)
+    assert asked() == 1
+    site_provider.endpoints(clock=lambda: 1000.0 + site_provider.DISCOVERY_SECONDS)
+    assert asked() == 2
