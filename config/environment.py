@@ -541,6 +541,8 @@ def oidc() -> dict:
         "OIDC_GROUPS_CLAIM": (os.environ.get("OIDC_GROUPS_CLAIM") or "groups").strip(),
         "OIDC_GROUP_ROLES": group_roles("OIDC_GROUP_ROLES"),
         "OIDC_TIMEOUT": number("OIDC_TIMEOUT", 5, minimum=0.1),
+        # Off: only people who already have an account here (by e-mail) get in.
+        "OIDC_CREATE_USER": boolean("OIDC_CREATE_ACCOUNTS", True),
         # The code is bound to this browser's session by a PKCE verifier as well as the state.
         "OIDC_USE_PKCE": True,
         "OIDC_USE_NONCE": True,

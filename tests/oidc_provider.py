@@ -156,6 +156,7 @@ def signing_in_through(provider: Provider, **more_settings):
         "OIDC_GROUPS_CLAIM": "groups",
         "OIDC_GROUP_ROLES": {},
         "OIDC_TIMEOUT": 5,
+        "OIDC_CREATE_USER": True,
         "AUTHENTICATION_BACKENDS": [
             "django.contrib.auth.backends.ModelBackend",
             "shortener.oidc.backend.ProviderBackend",

@@ -326,6 +326,18 @@ def test_an_answer_without_a_code_is_refused(client, oidc):
 
 
 @pytest.mark.django_db
+def test_with_account_creation_off_only_existing_accounts_get_in(client, oidc, settings):
+    settings.OIDC_CREATE_USER = False
+    response = client.get(start(client))
+    assert response.status_code == 403
+    assert "No account here has the e-mail address dana@example.com" in response.content.decode()
+    assert User.objects.count() == 0 and signed_in_sessions() == []
+    existing = make_user("dana", email="dana@example.com")
+    client.get(start(client))
+    assert int(client.session["_auth_user_id"]) == existing.pk
+
+
+@pytest.mark.django_db
 def test_a_suspended_account_is_refused(client, oidc):
     make_user("dana", email="dana@example.com", is_active=False)
     response = client.get(start(client))

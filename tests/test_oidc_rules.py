@@ -80,6 +80,7 @@ OIDC_NAMES = [
     "OIDC_GROUPS_CLAIM",
     "OIDC_GROUP_ROLES",
     "OIDC_TIMEOUT",
+    "OIDC_CREATE_ACCOUNTS",
 ]
 CONFIGURED = {
     "OIDC_ISSUER": "https://sso.example.com/realms/main",
@@ -112,6 +113,7 @@ def test_set_it_is_on_with_defaults(oidc_env):
     assert read["OIDC_NAME"] == "single sign-on"
     assert read["OIDC_AUTHORIZATION_ORIGIN"] == "https://sso.example.com"
     assert "OIDC_OP_TOKEN_ENDPOINT" not in read  # discovered when first needed
+    assert read["OIDC_CREATE_USER"] is True
 
 
 def test_a_discovery_url_is_taken_for_its_issuer(oidc_env):
@@ -148,6 +150,7 @@ def test_endpoints_given_skip_discovery(oidc_env):
         ({**CONFIGURED, "OIDC_GROUP_ROLES": "admins=staff"}, "OIDC_GROUP_ROLES"),
         ({**CONFIGURED, "OIDC_GROUP_ROLES": "admins"}, "OIDC_GROUP_ROLES"),
         ({**CONFIGURED, "OIDC_TIMEOUT": "soon"}, "OIDC_TIMEOUT"),
+        ({**CONFIGURED, "OIDC_CREATE_ACCOUNTS": "maybe"}, "OIDC_CREATE_ACCOUNTS"),
     ],
 )
 def test_a_misconfiguration_names_the_variable(oidc_env, values, named):

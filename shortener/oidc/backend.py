@@ -183,6 +183,10 @@ class ProviderBackend(OIDCAuthenticationBackend):
             if not users[0].is_active:
                 raise SignInRefused(403, f"The account for {email} is suspended here.")
             return self.update_user(users[0], payload)
+        if not settings.OIDC_CREATE_USER:
+            raise SignInRefused(
+                403, f"No account here has the e-mail address {email}: ask staff to make one."
+            )
         return self.create_user({**payload, "email": email})
 
     def get_username(self, claims):
