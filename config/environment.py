@@ -453,3 +453,132 @@ def _without_password(url: str) -> str:
         return url
     user = userinfo.split(":", 1)[0]
     return f"{scheme}{separator}{user}:***@{host}"
+
+
+OIDC_SCOPES_DEFAULT = "openid email profile"
+# Asymmetric only: an HS* token is signed with the client secret, which the site holds too.
+OIDC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384")
+OIDC_DISCOVERY_SUFFIX = "/.well-known/openid-configuration"
+OIDC_ENDPOINTS = {
+    "OIDC_AUTHORIZATION_ENDPOINT": "OIDC_OP_AUTHORIZATION_ENDPOINT",
+    "OIDC_TOKEN_ENDPOINT": "OIDC_OP_TOKEN_ENDPOINT",
+    "OIDC_JWKS_URI": "OIDC_OP_JWKS_ENDPOINT",
+}
+
+
+def _provider_url(name: str, value: str) -> str:
+    """https, or http on a loopback host (development, the tests' own provider)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    loopback = parts.hostname in {"localhost", "127.0.0.1", "::1"}
+    if not parts.hostname or parts.scheme not in ({"https", "http"} if loopback else {"https"}):
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not an https URL (http is allowed only on localhost), "
+            "such as https://sso.example.com/realms/main."
+        )
+    if parts.query or parts.fragment:
+        raise ImproperlyConfigured(f"{name}={value!r} must have no query or fragment.")
+    return value
+
+
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
+
+
+def oidc() -> dict:
+    """Settings for signing in with an OpenID Connect provider (shortener/oidc/).
+
+    Off, with every OIDC_* setting left unset, unless OIDC_ISSUER is set; then the
+    client id and secret must be too. The issuer is the provider's `iss` (its discovery
+    URL is accepted and trimmed); the three endpoints are read from its discovery
+    document unless all of them are given. mozilla-django-oidc reads its own names
+    (OIDC_RP_*, OIDC_OP_*, OIDC_TIMEOUT), so they are set here under those.
+    """
+    issuer = (os.environ.get("OIDC_ISSUER") or "").strip()
+    client_id = (os.environ.get("OIDC_CLIENT_ID") or "").strip()
+    secret = os.environ.get("OIDC_CLIENT_SECRET") or ""
+    if not issuer:
+        for name in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", *OIDC_ENDPOINTS):
+            if (os.environ.get(name) or "").strip():
+                raise ImproperlyConfigured(
+                    f"{name} is set but OIDC_ISSUER is not: set OIDC_ISSUER to the "
+                    "provider's issuer URL to turn sign-in with it on, or unset " + name + "."
+                )
+        return {"OIDC_ENABLED": False}
+    if issuer.endswith(OIDC_DISCOVERY_SUFFIX):
+        issuer = issuer.removesuffix(OIDC_DISCOVERY_SUFFIX)
+    issuer = _provider_url("OIDC_ISSUER", issuer)
+    for name, value in (("OIDC_CLIENT_ID", client_id), ("OIDC_CLIENT_SECRET", secret)):
+        if not value.strip():
+            raise ImproperlyConfigured(
+                f"OIDC_ISSUER is set but {name} is not: copy it from the provider's "
+                "client (application) for this site."
+            )
+    endpoints = {
+        name: _provider_url(name, value.strip())
+        for name in OIDC_ENDPOINTS
+        if (value := os.environ.get(name) or "").strip()
+    }
+    if endpoints and len(endpoints) != len(OIDC_ENDPOINTS):
+        missing = ", ".join(name for name in OIDC_ENDPOINTS if name not in endpoints)
+        raise ImproperlyConfigured(
+            f"{missing} unset while other OIDC endpoints are set: set all three, "
+            "or none to read them from the provider's discovery document."
+        )
+    scopes = (os.environ.get("OIDC_SCOPES") or OIDC_SCOPES_DEFAULT).split()
+    if "openid" not in scopes or "email" not in scopes:
+        raise ImproperlyConfigured(
+            f"OIDC_SCOPES={' '.join(scopes)!r} must include openid and email: "
+            "an account is found by its verified e-mail address."
+        )
+    algorithm = (os.environ.get("OIDC_SIGN_ALGORITHM") or "RS256").strip()
+    if algorithm not in OIDC_ALGORITHMS:
+        raise ImproperlyConfigured(
+            f"OIDC_SIGN_ALGORITHM={algorithm!r}: choose from {', '.join(OIDC_ALGORITHMS)}."
+        )
+    authorization = endpoints.get("OIDC_AUTHORIZATION_ENDPOINT", issuer)
+    return {
+        "OIDC_ENABLED": True,
+        "OIDC_ISSUER": issuer,
+        # The sign-in page's form-action must allow it; discovery's endpoint is expected
+        # on the issuer's origin, as Keycloak's, Authentik's, Google's and Entra ID's are.
+        "OIDC_AUTHORIZATION_ORIGIN": _origin(authorization),
+        "OIDC_NAME": (os.environ.get("OIDC_NAME") or "").strip() or "single sign-on",
+        "OIDC_RP_CLIENT_ID": client_id,
+        "OIDC_RP_CLIENT_SECRET": secret,
+        "OIDC_RP_SCOPES": " ".join(scopes),
+        "OIDC_RP_SIGN_ALGO": algorithm,
+        **{OIDC_ENDPOINTS[name]: url for name, url in endpoints.items()},
+        "OIDC_EMAIL_VERIFIED_CLAIM": (
+            os.environ.get("OIDC_EMAIL_VERIFIED_CLAIM") or "email_verified"
+        ).strip(),
+        "OIDC_GROUPS_CLAIM": (os.environ.get("OIDC_GROUPS_CLAIM") or "groups").strip(),
+        "OIDC_GROUP_ROLES": group_roles("OIDC_GROUP_ROLES"),
+        "OIDC_TIMEOUT": number("OIDC_TIMEOUT", 5, minimum=0.1),
+        # Off: only people who already have an account here (by e-mail) get in.
+        "OIDC_CREATE_USER": boolean("OIDC_CREATE_ACCOUNTS", True),
+        # The code is bound to this browser's session by a PKCE verifier as well as the state.
+        "OIDC_USE_PKCE": True,
+        "OIDC_USE_NONCE": True,
+    }
+
+
+def group_roles(name: str) -> dict[str, str]:
+    """`group=role,other=role` (OIDC_GROUP_ROLES): a provider group to a workspace role."""
+    from shortener.oidc.claims import ROLES  # pure: no models, safe while settings load
+
+    value = (os.environ.get(name) or "").strip()
+    mapping: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        group, equals, role = (piece.strip() for piece in item.rpartition("="))
+        if not equals or not group or role not in ROLES:
+            raise ImproperlyConfigured(
+                f"{name}: {item!r} is not group=role with a role among {', '.join(ROLES)}, "
+                "such as torii-editors=editor."
+            )
+        mapping[group] = role
+    return mapping

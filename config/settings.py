@@ -107,6 +107,7 @@ TEMPLATES = [
                 "config.password_reset.mail_status",
                 "config.read_only.banner",
                 "shortener.domains.served.site_links",
+                "shortener.oidc.views.sign_in_button",
             ],
         },
     },
@@ -301,6 +302,13 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
+# Sign-in with an OpenID Connect provider (shortener/oidc/, docs/operations.md): off
+# unless OIDC_ISSUER is set; then its backend follows the password one.
+_OIDC = env.oidc()
+globals().update(_OIDC)
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+if _OIDC["OIDC_ENABLED"]:
+    AUTHENTICATION_BACKENDS.append("shortener.oidc.backend.ProviderBackend")
 
 # --- Mail: EMAIL_URL (smtp://, smtp+ssl://, console://) and DEFAULT_FROM_EMAIL set
 # MAILERS, DEFAULT_FROM_EMAIL, SERVER_EMAIL and EMAIL_CONFIGURED; without EMAIL_URL
@@ -360,6 +368,11 @@ SECURE_CSP = {
     "base-uri": [CSP.SELF],
     "object-src": [CSP.NONE],
 }
+
+if _OIDC["OIDC_ENABLED"]:
+    # The sign-in button's POST is answered by a redirect to the provider, which
+    # form-action must allow (browsers apply it to a form's redirects too).
+    SECURE_CSP["form-action"].append(_OIDC["OIDC_AUTHORIZATION_ORIGIN"])
 
 SILENCED_SYSTEM_CHECKS = [
     # django-ratelimit only knows memcached and django-redis by name. Our caches

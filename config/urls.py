@@ -1,5 +1,6 @@
 """The site's root URLs. Every top-level path here is also a reserved slug (shortener/slugs.py)."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 
@@ -36,6 +37,8 @@ urlpatterns = [
     path("flags/", include("flags.urls")),
     # Before auth's own: without mail set up it says so instead of pretending to send.
     path("accounts/password_reset/", password_reset, name="password_reset"),
+    # Only when a provider is configured (OIDC_ISSUER): otherwise these URLs do not exist.
+    *([path("accounts/oidc/", include("shortener.oidc.urls"))] if settings.OIDC_ENABLED else []),
     path("accounts/", include("django.contrib.auth.urls")),
     path("webhooks/<str:source>/", receive_webhook, name="webhook-receive"),
     path("api/v1/", include(("shortener.api.urls", "api-v1"), namespace="api-v1")),
