@@ -28,7 +28,7 @@ from shortener.pages.forms import CreateLinkForm, LinkForm, RuleForm
 from shortener.policy import countries, redirect_rules
 from shortener.portability.models import ExitJob
 from shortener.portability.spreadsheets import csv_lines
-from shortener.safety import reports
+from shortener.safety import feeds, reports
 from shortener.visits import analytics, ranges
 from shortener.visits import countries as country_sources
 
@@ -273,6 +273,7 @@ def detail_context(
         "rules_message": rules_message,
         # The reasons only: who reported it stays with staff.
         "report_reasons": reports.open_reasons(link),
+        "feed_quarantine": feeds.quarantined_by_feed(link),
     }
 
 
