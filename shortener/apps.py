@@ -17,11 +17,13 @@ class ShortenerConfig(AppConfig):
 
 def schedule_backups(**kwargs) -> None:
     """Every migrate (each `make run` start) queues the daily backup, the outbound
-    webhooks' sweep and the daily blocklist feeds when none is waiting."""
+    webhooks' sweep, the daily blocklist feeds and the link-health run when none is
+    waiting."""
     from shortener.events import delivery
     from shortener.portability import schedule
-    from shortener.safety import feeds
+    from shortener.safety import feeds, health
 
     schedule.schedule_next()
     delivery.schedule_sweep()
     feeds.schedule_next()
+    health.schedule_next()
