@@ -21,6 +21,7 @@ from django_tasks_db.models import DBTaskResult
 
 from shortener.models import Link, LinkHealth, Report
 from shortener.outbound import fetch
+from shortener.policy import page_titles
 from shortener.safety import health, reports
 from tests import receivers
 from tests.conftest import make_link, make_user, set_flag
@@ -422,3 +423,107 @@ def test_the_task_queues_its_next_run_once(settings):
     waiting = DBTaskResult.objects.get(task_path=health.check_link_health.module_path)
     assert waiting.run_after == NOW + health.CHECK_EVERY
     assert Link.objects.count() == 0
+
+
+# --- titles: the same fetcher fills an empty title when the owner asks ------------
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "title"),
+    [
+        (b"<html><head><title>Caf\xc3\xa9 &amp; bar</title>", "text/html", "Café & bar"),
+        (
+            b"<TITLE lang=fr>\n  Caf\xe9\n\tMenu </TITLE>",
+            "text/html; charset=iso-8859-1",
+            "Café Menu",
+        ),
+        (b'<meta charset="windows-1252"><title>\x93quoted\x94</title>', "", "\u201cquoted\u201d"),
+        (b"<title>a\x00b\x1bc</title>", "text/html", "a b c"),
+        (b"<title>   </title>", "text/html", ""),
+        (b"no title here", "text/html", ""),
+        (b"<title>PDF?</title>", "application/pdf", ""),
+        (b"<title>" + b"x" * 500 + b"</title>", "text/html", "x" * 199 + "…"),
+        (b"<title>unclosed", "text/html", ""),
+    ],
+)
+def test_a_pages_title_is_one_clean_line(body, content_type, title):
+    assert page_titles.title_of(body, content_type) == title
+
+
+def page(title: str):
+    html = f"<!doctype html><title>{title}</title><p>hello".encode()
+    return lambda got, conn, receiver: receivers.answer(
+        200, html, {"Content-Type": "text/html; charset=utf-8"}
+    )
+
+
+@pytest.fixture
+def author(client):
+    person = make_user("author")
+    client.force_login(person)
+    return person
+
+
+@pytest.fixture
+def via_network(network, monkeypatch):
+    monkeypatch.setattr(fetch, "system_resolver", network.resolve)
+    return network
+
+
+def create(client, django_capture_on_commit_callbacks, **fields):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/links/", fields)
+    assert response.status_code == 303, response.content
+    return Link.objects.latest("pk")
+
+
+def test_an_owner_who_asks_gets_the_pages_title(
+    via_network, receiver, author, client, django_capture_on_commit_callbacks
+):
+    via_network.serve("shop.example", receiver(page("Spring sale \u2013 Shop")))
+    link = create(
+        client,
+        django_capture_on_commit_callbacks,
+        target="http://shop.example/sale",
+        fill_title="on",
+    )
+    link.refresh_from_db()
+    assert link.title == "Spring sale \u2013 Shop"
+
+
+def test_no_request_unless_asked_and_a_typed_title_stands(
+    via_network, receiver, author, client, django_capture_on_commit_callbacks
+):
+    server = receiver(page("Theirs"))
+    via_network.serve("shop.example", server)
+    untitled = create(client, django_capture_on_commit_callbacks, target="http://shop.example/a")
+    typed = create(
+        client,
+        django_capture_on_commit_callbacks,
+        target="http://shop.example/b",
+        title="Mine",
+        fill_title="on",
+    )
+    untitled.refresh_from_db()
+    typed.refresh_from_db()
+    assert (untitled.title, typed.title, server.connections) == ("", "Mine", 0)
+
+
+def test_a_title_fetch_that_is_refused_leaves_the_title_empty(
+    via_network, receiver, author, client, django_capture_on_commit_callbacks
+):
+    via_network.serve("shop.example", receiver(redirect("http://127.0.0.1/secret")))
+    link = create(
+        client,
+        django_capture_on_commit_callbacks,
+        target="http://shop.example/",
+        fill_title="on",
+    )
+    link.refresh_from_db()
+    assert link.title == ""
+    assert len(via_network.connected) == 1
+
+
+def test_the_create_form_offers_the_box_unticked(author, client):
+    body = client.get("/").content.decode()
+    assert 'name="fill_title"' in body and 'name="fill_title" checked' not in body

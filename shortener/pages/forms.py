@@ -48,6 +48,12 @@ class CreateLinkForm(LinkFields):
         "It can never be changed later.",
     )
 
+    fill_title = forms.BooleanField(
+        label="Fill an empty title from the destination's page",
+        required=False,
+        help_text="Torii reads the page's title once, in the background.",
+    )
+
     def __init__(self, *args, allow_custom_slug: bool = False, domains=(), **kwargs):
         super().__init__(*args, **kwargs)
         if not allow_custom_slug:

@@ -21,7 +21,7 @@ from hypermedia.fragments import varies_on_htmx, wants_fragment
 from shortener import links
 from shortener.domains import served
 from shortener.domains.models import Domain
-from shortener.links import LinkRefused, access
+from shortener.links import LinkRefused, access, titles
 from shortener.links.models import Link, LinkState, Tag
 from shortener.pages import qr
 from shortener.pages.forms import CreateLinkForm, LinkForm, RuleForm
@@ -226,6 +226,8 @@ def create(request: HttpRequest) -> HttpResponse:
         except LinkRefused as refusal:
             form.refused(refusal)
         else:
+            if form.cleaned_data.get("fill_title") and not link.title:
+                titles.fill_later(link)
             return created(request, link)
     return invalid_create(request, form)
 

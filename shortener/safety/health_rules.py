@@ -7,7 +7,7 @@ what it saw and the time."""
 
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from shortener.policy import targets
@@ -25,10 +25,6 @@ OK, STATUS, REDIRECTED, DNS_GONE, TLS_ERROR, TIMEOUT, REFUSED, FAILED = (
     "failed",
 )
 REACHABLE = frozenset({OK, REDIRECTED})
-
-
-def is_due(checked_at: datetime | None, now: datetime) -> bool:
-    return checked_at is None or now - checked_at >= EVERY
 
 
 def host_of(url: str) -> str:
