@@ -49,9 +49,10 @@ class CreateLinkForm(LinkFields):
     )
 
     fill_title = forms.BooleanField(
-        label="Fill an empty title from the destination's page",
+        # Its words are in no other label of the form (e2e tests find fields by label).
+        label="Ask the page for a caption if left empty",
         required=False,
-        help_text="Torii reads the page's title once, in the background.",
+        help_text="When the title is empty, Torii reads the page's <title> once, later.",
     )
 
     def __init__(self, *args, allow_custom_slug: bool = False, domains=(), **kwargs):
