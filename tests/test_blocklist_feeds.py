@@ -324,3 +324,14 @@ def test_the_daily_task_imports_every_configured_feed_and_queues_the_next(feed, 
     waiting = DBTaskResult.objects.get(task_path=feeds.daily_feeds.module_path)
     assert waiting.run_after.time() == feeds.AT.replace(tzinfo=None)
     assert not feeds.schedule_next(datetime(2026, 12, 1, 1, tzinfo=UTC))  # one waits already
+
+
+def test_the_operations_page_states_the_limits_the_code_enforces():
+    from pathlib import Path
+
+    page = " ".join(
+        (Path(__file__).resolve().parent.parent / "docs/operations.md").read_text().split()
+    )
+    assert f"lines longer than {feed_formats.MAX_LINE} bytes" in page
+    assert f"names more than {feed_formats.MAX_DOMAINS:,} domains" in page
+    assert f"at {feeds.AT:%H:%M} UTC" in page
