@@ -137,6 +137,42 @@ def file_path(name: str, base_dir: Path) -> Path | None:
     return path
 
 
+FEED_NAME = re.compile(r"[A-Za-z0-9._-]{1,40}")
+# shortener.safety.feed_formats.FORMATS (settings cannot import it; a test holds them equal)
+FEED_FORMATS = ("auto", "domains", "hosts", "urlhaus", "adblock")
+
+
+def blocklist_feeds(name: str, base_dir: Path) -> list[dict]:
+    """BLOCKLIST_FEEDS: comma-separated `source=path` or `source:format=path` items (paths
+    relative to `base_dir`); a file not there yet is allowed, the daily import says so."""
+    feeds, seen = [], set()
+    for item in string_list(name, []):
+        label, sep, path_text = item.partition("=")
+        source, _, fmt = label.strip().partition(":")
+        fmt = fmt.strip() or "auto"
+        if not sep or not path_text.strip() or not FEED_NAME.fullmatch(source):
+            raise ImproperlyConfigured(
+                f"{name}: {item!r} is not source=path (a source of at most 40 letters, digits, "
+                "dots, dashes or underscores, e.g. urlhaus=/srv/feeds/urlhaus.csv)."
+            )
+        if fmt not in FEED_FORMATS:
+            raise ImproperlyConfigured(
+                f"{name}: {item!r} names the format {fmt!r}; use one of {', '.join(FEED_FORMATS)}."
+            )
+        if source in seen:
+            raise ImproperlyConfigured(f"{name}: the source {source!r} is named twice.")
+        seen.add(source)
+        path = Path(path_text.strip())
+        feeds.append(
+            {
+                "source": source,
+                "format": fmt,
+                "path": path if path.is_absolute() else base_dir / path,
+            }
+        )
+    return feeds
+
+
 def country_database(name: str, base_dir: Path, default: Path) -> Path | None:
     """GEOIP_PATH: unset or empty is the shipped default, `off` turns countries off,
     anything else is a file as `file_path` reads it."""

@@ -261,6 +261,12 @@ RATE_LIMIT_FAIL_OPEN = env.choices(
 )
 # Distinct reporters (by address) within 24 hours that quarantine a link (shortener/safety/).
 REPORT_QUARANTINE_THRESHOLD = env.integer("REPORT_QUARANTINE_THRESHOLD", 3, minimum=1)
+# Blocklist feeds the task worker imports daily at 04:00 UTC (shortener/safety/feeds.py,
+# docs/operations.md): `source=path` or `source:format=path`, comma-separated.
+BLOCKLIST_FEEDS = env.blocklist_feeds("BLOCKLIST_FEEDS", BASE_DIR)
+# Link health (the `link_health` flag, shortener/safety/health.py): requests one
+# destination host gets from the checker a minute at most.
+LINK_HEALTH_PER_HOST_PER_MINUTE = env.integer("LINK_HEALTH_PER_HOST_PER_MINUTE", 10, minimum=1)
 # Proxies in front of the app that append to X-Forwarded-For; 0 trusts none.
 TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0, minimum=0)
 # The proxy says which host was asked for: believed only behind trusted proxies.

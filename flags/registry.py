@@ -57,6 +57,14 @@ FLAGS = (
         "staff (site operators)",
     ),
     Flag(
+        "link_health",
+        False,
+        "The task worker requests the destinations of their links once a day and tells "
+        "owners which no longer answer; a domain that died or now redirects elsewhere goes "
+        "to the review queue.",
+        "trust and safety (staff)",
+    ),
+    Flag(
         "anonymous_links",
         False,
         "People who are not signed in may create links, "

@@ -25,10 +25,14 @@ class ShortenerConfig(AppConfig):
 
 
 def schedule_backups(**kwargs) -> None:
-    """Every migrate (each `make run` start) queues the daily backup and the outbound
-    webhooks' sweep when none is waiting."""
+    """Every migrate (each `make run` start) queues the daily backup, the outbound
+    webhooks' sweep, the daily blocklist feeds and the link-health run when none is
+    waiting."""
     from shortener.events import delivery
     from shortener.portability import schedule
+    from shortener.safety import feeds, health
 
     schedule.schedule_next()
     delivery.schedule_sweep()
+    feeds.schedule_next()
+    health.schedule_next()

@@ -36,7 +36,7 @@ from shortener.links.models import (  # noqa: F401
     state_of,
 )
 from shortener.portability.models import BulkJob, BulkStatus, ExitJob  # noqa: F401
-from shortener.safety.models import Decision, Report  # noqa: F401
+from shortener.safety.models import Decision, LinkHealth, Report  # noqa: F401
 from shortener.tokens.models import ApiToken, IdempotencyKey  # noqa: F401
 from shortener.visits.models import (  # noqa: F401
     DailyCount,

@@ -221,6 +221,13 @@ ROWS = [
         shows("https://example.com/olga"),
     ),
     Row(
+        "page: the list filtered by health",
+        lambda w: w.client.get("/links/", {"health": "unchecked"}),
+        (LOGIN, 200, 200, 200),
+        BOTH,
+        shows("https://example.com/olga"),
+    ),
+    Row(
         "page: recent links are one's own",
         lambda w: w.client.get("/"),
         (200, 200, 200, 200),

@@ -200,6 +200,25 @@ def test_blocking_in_admin_is_one_entry_however_many_links_it_disables(client, s
     one_entry(start, action=Action.UNBLOCKED, actor=staff, via=Via.ADMIN)
 
 
+def test_a_blocklist_feed_is_one_entry_naming_its_source_not_one_a_domain(tmp_path):
+    make_link(target="https://two.example/x")
+    feed = tmp_path / "feed.txt"
+    feed.write_text("one.example\ntwo.example\nthree.example\n")
+    start = mark()
+    call_command("import_blocklist", str(feed), "--source", "urlhaus", stdout=io.StringIO())
+    blocked, quarantined = sorted(entries_after(start), key=lambda e: e.kind != "blocked_domain")
+    assert (blocked.action, blocked.kind, blocked.via) == (
+        Action.BLOCKED,
+        Kind.BLOCKED_DOMAIN,
+        Via.COMMAND,
+    )
+    assert quarantined.action == Action.QUARANTINED  # the link it found, for review
+    entry = blocked
+    assert "Blocked 3 domains from feed:urlhaus" in entry.summary
+    assert "found 1 link(s)" in entry.summary  # quarantined for review, not disabled
+    assert entry.changes == {"domains added": [None, 3]}
+
+
 def test_a_quarantine_and_its_lifting_are_entries(staff):
     link = make_link(owner=make_user("olga"))
     start = mark()

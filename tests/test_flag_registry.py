@@ -317,7 +317,7 @@ def test_the_board_shows_each_registered_description_contact_and_default(staff_c
         assert f"Ask: {flag.contact}" in page
     assert registry.SWITCHES_BY_NAME["read_only"].description in page
     assert page.count("Default: on") == 3  # qr_codes, link_analytics, api_v1
-    assert page.count("Default: off") == 4  # three flags and read_only
+    assert page.count("Default: off") == 5  # four flags and read_only
 
 
 @pytest.mark.django_db

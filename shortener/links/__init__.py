@@ -16,7 +16,16 @@ from shortener.links.access import (
     visible_to,
 )
 from shortener.links.batch import Outcome, create_many
-from shortener.links.blocking import Blocked, BlockRefused, Unblocked, block, unblock
+from shortener.links.blocking import (
+    Blocked,
+    BlockedAll,
+    BlockRefused,
+    Unblocked,
+    block,
+    block_all,
+    entry_of,
+    unblock,
+)
 from shortener.links.cleaning import EDITABLE, FIELDS, SENTENCES, clean
 from shortener.links.refusal import LinkRefused
 from shortener.links.rules import add_rule, move_rule, remove_rule
@@ -38,12 +47,14 @@ __all__ = [
     "SYSTEM",
     "BlockRefused",
     "Blocked",
+    "BlockedAll",
     "LinkRefused",
     "Outcome",
     "Unblocked",
     "access",
     "add_rule",
     "block",
+    "block_all",
     "bulk",
     "clean",
     "create",
@@ -52,6 +63,7 @@ __all__ = [
     "disable",
     "edit",
     "enable",
+    "entry_of",
     "get_visible",
     "let_continue",
     "may_create",

@@ -116,16 +116,63 @@ def block(entry, *, by, reason: str = "", source: str) -> Blocked:
     Blocking what is blocked already keeps the entry's first reason and source and
     disables whatever still leads there (a link an older version of Torii missed)."""
     domain = entry_of(entry)
+    done = block_all([domain], by=by, reason=reason, source=source)
+    return Blocked(domain, bool(done.added), done.disabled)
+
+
+@dataclass(frozen=True)
+class BlockedAll:
+    """What `block_all()` did: the entries new to the blocklist, those it held already,
+    the keys of the links it disabled, and (with `disable=False`) the live, active links
+    that lead to a newly added entry, locked, for the caller to act on."""
+
+    added: tuple[str, ...]
+    already: tuple[str, ...]
+    disabled: tuple[str, ...]
+    leading: tuple[Link, ...] = ()
+
+
+def block_all(
+    domains, *, by, reason: str = "", source: str, disable: bool = True, existing_too: bool = True
+) -> BlockedAll:
+    """Put each of `domains` (entries as `entry_of()` gives them) on the blocklist in one
+    transaction; `block()` is this for one entry, so there is one meaning of blocked.
+
+    With `disable` the links that lead there are disabled, as `block()` does; without it
+    (a feed: third-party lists are wrong sometimes, so staff review rather than Torii
+    deciding) they are only returned, locked, in `leading`, and new links and `enable()`
+    are refused as for any entry. `existing_too` reaches the links of entries that were
+    blocked already as well (what `block()` does); a feed reaches only its new ones."""
+    domains = list(dict.fromkeys(domains))
     actor = recorded_as(by)
     reason = (reason or "").strip()[:REASON_MAX]
     source = (source or "")[:SOURCE_MAX]
     with transaction.atomic():
-        _, added = BlockedDomain.objects.get_or_create(
-            domain=domain, defaults={"reason": reason, "source": source, "blocked_by": actor}
+        held = set()
+        for start in range(0, len(domains), CHUNK):
+            held.update(
+                BlockedDomain.objects.filter(domain__in=domains[start : start + CHUNK]).values_list(
+                    "domain", flat=True
+                )
+            )
+        added = [d for d in domains if d not in held]
+        BlockedDomain.objects.bulk_create(
+            [
+                BlockedDomain(domain=d, reason=reason, source=source, blocked_by=actor)
+                for d in added
+            ],
+            batch_size=CHUNK,
+            ignore_conflicts=True,  # added meanwhile by another process: its row stands
         )
-        live = Link.objects.live().filter(is_active=True)
-        hits = [link for link in candidates(live, domain) if blocking_entry(link, [domain])]
-        said = f"{domain} is blocked" + (f": {reason}" if reason else "") + "."
+        reach = domains if existing_too else added
+        hits = leading_to(reach)
+        if not disable:
+            said_blocked(added, hits, reason=reason, by=by, source=source, disabled=False)
+            return BlockedAll(tuple(added), tuple(sorted(held)), (), tuple(hits))
+        reasons = {}
+        for link in hits:
+            entry = blocking_entry(link, reach) or ""
+            reasons[link.pk] = entry
         switch(
             hits,
             event=BLOCKED,
@@ -133,24 +180,86 @@ def block(entry, *, by, reason: str = "", source: str) -> Blocked:
             history=lambda link: StateChange(
                 link=link,
                 action=StateChange.Action.DISABLED,
-                reason=said[:300],
-                blocked_domain=domain,
+                reason=(f"{reasons[link.pk]} is blocked" + (f": {reason}" if reason else "") + ".")[
+                    :300
+                ],
+                blocked_domain=reasons[link.pk],
                 source=source,
                 changed_by=actor,
             ),
         )
-        if added:
-            disabled = f"disabled {len(hits)} link(s)"
-            record(
-                Action.BLOCKED,
-                Kind.BLOCKED_DOMAIN,
-                domain,
-                f"Blocked {domain}" + (f" ({reason})" if reason else "") + f": {disabled}.",
-                actor=by,
-                name=domain,
-                changes={"links disabled": [None, len(hits)]},
-            )
-    return Blocked(domain, added, tuple(link.key for link in hits))
+        said_blocked(added, hits, reason=reason, by=by, source=source, disabled=True)
+    return BlockedAll(tuple(added), tuple(sorted(held)), tuple(link.key for link in hits), ())
+
+
+def said_blocked(added, hits, *, reason: str, by, source: str, disabled: bool) -> None:
+    """The audit log's entry: one a domain a person blocks; one for a feed's many."""
+    if not added:
+        return
+    why = f" ({reason})" if reason else ""
+    links = f"{'disabled' if disabled else 'found'} {len(hits)} link(s)"
+    if len(added) == 1:
+        domain = added[0]
+        summary = f"Blocked {domain}{why}: {links}."
+        record(
+            Action.BLOCKED,
+            Kind.BLOCKED_DOMAIN,
+            domain,
+            summary,
+            actor=by,
+            name=domain,
+            changes={"links disabled" if disabled else "links found": [None, len(hits)]},
+        )
+        return
+    shown = ", ".join(added[:KEYS_SHOWN]) + (" …" if len(added) > KEYS_SHOWN else "")
+    record(
+        Action.BLOCKED,
+        Kind.BLOCKED_DOMAIN,
+        source or "blocklist",
+        f"Blocked {len(added)} domains from {source or 'a list'}{why} ({shown}): {links}.",
+        actor=by,
+        name=source or "blocklist",
+        changes={"domains added": [None, len(added)]},
+    )
+
+
+SIEVE_MAX = 20  # entries sieved in SQL by their text; beyond, one pass over the links
+
+
+def leading_to(domains: list[str]) -> list[Link]:
+    """The live, active links that lead to any of `domains` (destination or a rule's),
+    locked, in key order. A few entries are sieved by their text in SQL; a feed's
+    thousands by one pass over the links' hosts, each looked up with its parents."""
+    if not domains:
+        return []
+    live = Link.objects.live().filter(is_active=True)
+    if len(domains) <= SIEVE_MAX:
+        found = {}
+        for domain in domains:
+            for link in candidates(live, domain):
+                found.setdefault(link.pk, link)
+        return [link for _, link in sorted(found.items()) if blocking_entry(link, domains)]
+    wanted = set(domains)
+    pks = [
+        pk
+        for pk, target, rules in live.values_list("pk", "target", "rules").iterator(chunk_size=2000)
+        if any(covered(host, wanted) for host in hosts_in(target, rules))
+    ]
+    locked = []
+    for start in range(0, len(pks), CHUNK):
+        locked += (
+            live.filter(pk__in=pks[start : start + CHUNK])
+            .select_related("domain")
+            .select_for_update(of=("self",))
+            .order_by("pk")
+        )
+    return locked
+
+
+def covered(host: str, entries: set[str]) -> bool:
+    """Is `host` one of `entries` or a subdomain of one (`targets.matches_domain`, for a set)?"""
+    labels = host.lower().rstrip(".").split(".")
+    return any(".".join(labels[i:]) in entries for i in range(len(labels)))
 
 
 def unblock(entry, *, by, source: str = "") -> Unblocked:
@@ -265,8 +374,12 @@ def destinations(link: Link) -> list[str]:
 
 
 def hosts_of(link: Link) -> set[str]:
+    return hosts_in(link.target, link.rules)
+
+
+def hosts_in(target: str, rules) -> set[str]:
     hosts = set()
-    for url in destinations(link):
+    for url in [target, *(rule.get("target", "") for rule in rules or [])]:
         try:
             host = urlsplit(url).hostname
         except ValueError:

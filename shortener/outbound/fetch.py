@@ -1,7 +1,7 @@
 """The one safe fetcher: every request Torii makes to an address someone else chose.
 
-Server-side request forgery is refused here, once, for every caller (outbound webhooks
-now, the link-health checker later):
+Server-side request forgery is refused here, once, for every caller (outbound webhooks,
+the link-health checker):
 
 - the URL passes the target policy (`shortener.policy.targets.check`), https only unless
   `WEBHOOKS_ALLOW_HTTP` (development);
@@ -11,7 +11,9 @@ now, the link-health checker later):
   bad address among good ones is refused whole (DNS rebinding picks per connection);
 - the connection goes to the checked address itself (no second lookup), with the Host
   header and, for https, SNI and certificate checks for the name;
-- no redirect is followed: a 3xx is an answer like any other;
+- `request` and `post` follow no redirect: a 3xx is an answer like any other; `get`
+  follows at most `redirects` of them, each hop checked as the first (policy, every
+  address, the checked one connected to), all within one deadline;
 - time is bounded (connect, and a deadline for the whole exchange however slowly the
   peer drips bytes) and so is size (at most `max_bytes` of body are read, then the
   connection is closed).
@@ -27,7 +29,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from django.conf import settings
 
@@ -39,6 +41,8 @@ MAX_BODY = 64 * 1024
 MAX_HEAD = 32 * 1024  # status line and headers
 READ_CHUNK = 16 * 1024
 USER_AGENT = "Torii-Webhooks/1"
+REDIRECTS = 3  # hops `get` follows at most
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
@@ -62,6 +66,22 @@ class FetchFailed(Exception):
         self.reason = reason
 
 
+class NameFailed(FetchFailed):
+    """The host name did not resolve (no such name, or no address)."""
+
+
+class TimedOut(FetchFailed):
+    """No complete answer within the time allowed (connect or the whole exchange)."""
+
+
+class TlsFailed(FetchFailed):
+    """The TLS handshake failed (a bad or expired certificate, a wrong name, no TLS)."""
+
+
+class TooManyRedirects(FetchFailed):
+    """More redirects than allowed, or a circle of them."""
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
@@ -70,11 +90,20 @@ class Answer:
     truncated: bool = False  # the peer had more to say than was read
 
 
+NAME_GONE = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+
+
 def system_resolver(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as error:
-        raise FetchFailed(f"{host} could not be resolved ({error}).") from None
+    except socket.gaierror as error:
+        # Only "no such name" means the name is gone; a resolver that failed may not be.
+        gone = error.errno in NAME_GONE
+        raise (NameFailed if gone else FetchFailed)(
+            f"{host} could not be resolved ({error})."
+        ) from None
+    except UnicodeError as error:
+        raise NameFailed(f"{host} could not be resolved ({error}).") from None
     return [info[4][0] for info in infos]
 
 
@@ -86,21 +115,28 @@ def http_allowed() -> bool:
     return bool(getattr(settings, "WEBHOOKS_ALLOW_HTTP", False))
 
 
-def url_problem(url: str, *, own_hosts: Iterable[str] = ()) -> str | None:
+def url_problem(
+    url: str, *, own_hosts: Iterable[str] = (), allow_http: bool | None = None
+) -> str | None:
     """Why Torii will not send requests to `url` (judged without DNS), or None. Endpoint
-    forms ask this at save; `post` asks again, and checks the addresses, every time."""
+    forms ask this at save; `post` asks again, and checks the addresses, every time.
+    `allow_http`: plain http too (link health); None: only where WEBHOOKS_ALLOW_HTTP is set."""
     verdict = targets.check(url, own_hosts=[*own_names(), *own_hosts])
     if not verdict.ok:
         if loopback_allowed() and loopback_literal(url):
-            return scheme_problem(url)
+            return scheme_problem(url, allow_http)
         return verdict.reason
-    return scheme_problem(url)
+    return scheme_problem(url, allow_http)
 
 
-def scheme_problem(url: str) -> str | None:
+def scheme_problem(url: str, allow_http: bool | None = None) -> str | None:
     scheme = urlsplit(url).scheme.lower()
-    if scheme == "https" or (scheme == "http" and http_allowed()):
+    if allow_http is None:
+        allow_http = http_allowed()
+    if scheme == "https" or (scheme == "http" and allow_http):
         return None
+    if allow_http:
+        return "Only http:// and https:// addresses are requested."
     return "Endpoints must use https:// (http:// only where WEBHOOKS_ALLOW_HTTP is set)."
 
 
@@ -138,7 +174,7 @@ def checked_addresses(
         except ValueError:
             raise FetchFailed(f"{host} resolved to {text!r}, which is not an address.") from None
     if not found:
-        raise FetchFailed(f"{host} resolved to no address.")
+        raise NameFailed(f"{host} resolved to no address.")
     own = own_addresses(own_hosts, port, resolver)
     for address in found:
         problem = address_refusal(address, own)
@@ -204,14 +240,20 @@ def request(
     total_timeout: float = TOTAL_TIMEOUT,
     max_bytes: int = MAX_BODY,
     clock: Callable[[], float] = time.monotonic,
+    allow_http: bool | None = None,
+    user_agent: str = USER_AGENT,
 ) -> Answer:
-    problem = url_problem(url, own_hosts=own_hosts)
+    problem = url_problem(url, own_hosts=own_hosts, allow_http=allow_http)
     if problem:
         raise FetchRefused(problem)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise FetchRefused("The address's port is not a number from 0 to 65535.") from None
     host = (parts.hostname or "").strip("[]")
     tls = parts.scheme.lower() == "https"
-    port = parts.port or (443 if tls else 80)
+    port = port or (443 if tls else 80)
     deadline = clock() + total_timeout
     addresses = checked_addresses(host, port, resolver or system_resolver, own_hosts)
     sock = connect(addresses, port, min(connect_timeout, total_timeout), host)
@@ -221,22 +263,70 @@ def request(
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
-        send(sock, request_bytes(method, target, parts.netloc, body, headers), deadline, clock)
+        data = request_bytes(method, target, parts.netloc, body, headers, user_agent)
+        send(sock, data, deadline, clock)
         return read_answer(sock, deadline, clock, max_bytes)
     finally:
         sock.close()
 
 
+@dataclass(frozen=True)
+class Followed:
+    """What `get` reached: the last answer, the URL that gave it, and every URL asked."""
+
+    answer: Answer
+    url: str
+    hops: tuple[str, ...]
+
+
+def get(
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    redirects: int = REDIRECTS,
+    total_timeout: float = TOTAL_TIMEOUT,
+    clock: Callable[[], float] = time.monotonic,
+    **options,
+) -> Followed:
+    """GET `url`, following at most `redirects` redirects, each checked as the first: the
+    whole chain within `total_timeout`. FetchRefused when any hop is refused (nothing is
+    sent to it), TooManyRedirects past the limit or in a circle; `options` are `request`'s."""
+    deadline = clock() + total_timeout
+    hops = [url]
+    while True:
+        answer = request(
+            "GET",
+            hops[-1],
+            b"",
+            headers or {},
+            total_timeout=remaining(deadline, clock),
+            clock=clock,
+            **options,
+        )
+        location = answer.headers.get("location", "")
+        if answer.status not in REDIRECT_STATUSES or not location:
+            return Followed(answer, hops[-1], tuple(hops))
+        try:
+            following = urljoin(hops[-1], location.strip())
+        except ValueError:
+            raise FetchFailed(f"{hops[-1]} redirects to {location!r}, not an address.") from None
+        if following in hops:
+            raise TooManyRedirects(f"The redirects go in a circle, back to {following}.")
+        if len(hops) > redirects:
+            raise TooManyRedirects(f"More than {redirects} redirects; the last to {following}.")
+        hops.append(following)
+
+
 def remaining(deadline: float, clock: Callable[[], float]) -> float:
     left = deadline - clock()
     if left <= 0:
-        raise FetchFailed("No complete answer within the time allowed.")
+        raise TimedOut("No complete answer within the time allowed.")
     return left
 
 
 def connect(addresses: list[Address], port: int, timeout: float, host: str) -> socket.socket:
     """A connection to the first checked address that accepts one: never a new lookup."""
-    last = ""
+    last, timed_out = "", False
     for address in addresses:
         family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -246,8 +336,9 @@ def connect(addresses: list[Address], port: int, timeout: float, host: str) -> s
             return sock
         except OSError as error:
             sock.close()
+            timed_out = isinstance(error, TimeoutError)
             last = f"{address}: {error.strerror or error}"
-    raise FetchFailed(f"Could not connect to {host} ({last}).")
+    raise (TimedOut if timed_out else FetchFailed)(f"Could not connect to {host} ({last}).")
 
 
 def wrap(sock: socket.socket, host: str, timeout: float) -> socket.socket:
@@ -257,11 +348,15 @@ def wrap(sock: socket.socket, host: str, timeout: float) -> socket.socket:
         return context.wrap_socket(sock, server_hostname=host)
     except (ssl.SSLError, OSError) as error:
         sock.close()
-        raise FetchFailed(f"TLS with {host} failed ({error}).") from None
+        if isinstance(error, TimeoutError):
+            raise TimedOut(f"TLS with {host} did not finish in time.") from None
+        raise TlsFailed(f"TLS with {host} failed ({error}).") from None
 
 
-def request_bytes(method, target, netloc, body: bytes, headers: Mapping[str, str]) -> bytes:
-    lines = [f"{method} {target} HTTP/1.1", f"Host: {netloc}", f"User-Agent: {USER_AGENT}"]
+def request_bytes(
+    method, target, netloc, body: bytes, headers: Mapping[str, str], user_agent: str = USER_AGENT
+) -> bytes:
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {netloc}", f"User-Agent: {user_agent}"]
     lines += ["Connection: close", f"Content-Length: {len(body)}"]
     for name, value in headers.items():
         if "\r" in name + value or "\n" in name + value:
@@ -277,7 +372,7 @@ def send(sock: socket.socket, data: bytes, deadline: float, clock) -> None:
         try:
             sent = sock.send(view)
         except TimeoutError:
-            raise FetchFailed("The endpoint did not take the request in time.") from None
+            raise TimedOut("The endpoint did not take the request in time.") from None
         except OSError as error:
             raise FetchFailed(f"The connection failed while sending ({error}).") from None
         view = view[sent:]
@@ -301,7 +396,7 @@ def read_answer(sock: socket.socket, deadline: float, clock, max_bytes: int) -> 
         try:
             chunk = sock.recv(READ_CHUNK)
         except TimeoutError:
-            raise FetchFailed("No complete answer within the time allowed.") from None
+            raise TimedOut("No complete answer within the time allowed.") from None
         except OSError as error:
             if head_end >= 0:  # a reset after the status: the status stands
                 break

@@ -48,6 +48,13 @@ class CreateLinkForm(LinkFields):
         "It can never be changed later.",
     )
 
+    fill_title = forms.BooleanField(
+        # Its words are in no other label of the form (e2e tests find fields by label).
+        label="Ask the page for a caption if left empty",
+        required=False,
+        help_text="When the title is empty, Torii reads the page's <title> once, later.",
+    )
+
     def __init__(self, *args, allow_custom_slug: bool = False, domains=(), **kwargs):
         super().__init__(*args, **kwargs)
         if not allow_custom_slug:

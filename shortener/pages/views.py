@@ -21,14 +21,14 @@ from hypermedia.fragments import varies_on_htmx, wants_fragment
 from shortener import links
 from shortener.domains import served
 from shortener.domains.models import Domain
-from shortener.links import LinkRefused, access
+from shortener.links import LinkRefused, access, titles
 from shortener.links.models import Link, LinkState, Tag
 from shortener.pages import qr
 from shortener.pages.forms import CreateLinkForm, LinkForm, RuleForm
 from shortener.policy import countries, redirect_rules
 from shortener.portability.models import ExitJob
 from shortener.portability.spreadsheets import csv_lines
-from shortener.safety import reports
+from shortener.safety import feeds, health, reports
 from shortener.visits import analytics, ranges
 from shortener.visits import countries as country_sources
 
@@ -133,6 +133,8 @@ def link_collection(request: HttpRequest) -> HttpResponse:
         messages.warning(request, "That sort order does not exist: showing newest first.")
         sort, order = DEFAULT_SORT, ordering(DEFAULT_SORT)
     visible = visible.matching(text=query, tag=tag, state=state, domain=domain).order_by(*order)
+    health_filter = request.GET.get("health", "")
+    visible = health.with_health(visible, health_filter)
     visible = visible.prefetch_related("tags")
     try:
         if "page" in request.GET:  # v1's page numbers: old bookmarks keep working
@@ -155,6 +157,10 @@ def link_collection(request: HttpRequest) -> HttpResponse:
             "sort": sort,
             "columns": sort_columns(sort),
             "states": [s for s in LinkState if s != LinkState.DELETED],
+            "health": health_filter if health_filter in health.FILTERS else "",
+            "health_filters": health.FILTERS.items()
+            if flag_is_active(request, "link_health")
+            else (),
             "tags": used_by(Tag.objects.all(), "tags", request.user),
             "bulk_actions": BULK_CHOICES,
             "exit_jobs": access.their(request.user, ExitJob.objects)[:3],
@@ -220,6 +226,8 @@ def create(request: HttpRequest) -> HttpResponse:
         except LinkRefused as refusal:
             form.refused(refusal)
         else:
+            if form.cleaned_data.get("fill_title") and not link.title:
+                titles.fill_later(link)
             return created(request, link)
     return invalid_create(request, form)
 
@@ -273,6 +281,8 @@ def detail_context(
         "rules_message": rules_message,
         # The reasons only: who reported it stays with staff.
         "report_reasons": reports.open_reasons(link),
+        "feed_quarantine": feeds.quarantined_by_feed(link),
+        "unreachable": health.unreachable_since(link),
     }
 
 

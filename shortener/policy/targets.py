@@ -440,6 +440,14 @@ def _public_suffix_list():
     return PublicSuffixList()
 
 
+def registrable_domain(host: str) -> str:
+    """The part of an (A-label) host its owner registered (www.shop.example.co.uk →
+    example.co.uk), by the bundled Public Suffix List; the host itself when it has none
+    (an IP address, a bare suffix)."""
+    name = host.lower().strip("[]").rstrip(".")
+    return _public_suffix_list().privatesuffix(name) or name
+
+
 def is_public_suffix(domain: str) -> bool:
     """Is this (A-label) domain a public suffix, ICANN or private (com, co.uk, github.io)?"""
     return _public_suffix_list().is_public(domain)

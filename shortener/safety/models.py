@@ -68,3 +68,42 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return f"{self.link.slug}: {self.reason}"
+
+
+class LinkHealth(models.Model):
+    """The last check of a link's destination (shortener/safety/health.py): one row a link,
+    replaced by each check; `failing_since` is the first failed check of the current run
+    of failures, for "unreachable since …"."""
+
+    class Result(models.TextChoices):
+        OK = "ok", "Reachable"
+        STATUS = "status", "Answers with an error"
+        REDIRECTED = "redirected", "Redirects elsewhere"
+        DNS_GONE = "dns_gone", "Domain no longer resolves"
+        TLS_ERROR = "tls_error", "TLS error"
+        TIMEOUT = "timeout", "Timed out"
+        REFUSED = "refused", "Leads to an address Torii will not request"
+        FAILED = "failed", "Unreachable"
+
+    link = models.OneToOneField(
+        Link, on_delete=models.CASCADE, primary_key=True, related_name="health"
+    )
+    result = models.CharField(max_length=12, choices=Result.choices)
+    status = models.PositiveSmallIntegerField(null=True, blank=True)  # the last answer's
+    final_url = models.CharField(max_length=2048, blank=True)  # where the redirects ended
+    detail = models.CharField(max_length=300, blank=True)  # the fetcher's sentence
+    checked_at = models.DateTimeField()
+    failing_since = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["result"], name="link_health_result"),
+            models.Index(fields=["checked_at"], name="link_health_checked"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.link_id}: {self.result}"
+
+    @property
+    def reachable(self) -> bool:
+        return self.result in (self.Result.OK, self.Result.REDIRECTED)

@@ -34,6 +34,9 @@ GRAVITY = [
     ReportReason.OTHER,
 ]
 NO_REASON = "Choose why you report this link."
+# The reporter of the link-health checker's flags (shortener/safety/health.py); a
+# visitor's is an HMAC in hex, so the two never meet.
+HEALTH_REPORTER = "link-health"
 
 
 def threshold() -> int:
@@ -99,10 +102,12 @@ def report(link: Link, *, reason: str, text: str, email: str, address: str, now:
             reporter=reporter,
             created_at=now,
         )
-        reporters = recent.values("reporter").distinct().count()
+        # The health checker's flag is no visitor: it never counts toward a quarantine.
+        people = recent.exclude(reporter=HEALTH_REPORTER)
+        reporters = people.values("reporter").distinct().count()
         quarantined = False
         if reporters >= threshold() and link.deleted_at is None and link.quarantined_at is None:
-            reasons = Counter(recent.values_list("reason", flat=True))
+            reasons = Counter(people.values_list("reason", flat=True))
             why = gravest(reasons)
             quarantined = links.quarantine(
                 link,
