@@ -105,6 +105,7 @@ TEMPLATES = [
                 "config.password_reset.mail_status",
                 "config.read_only.banner",
                 "shortener.domains.served.site_links",
+                "shortener.pages.workspaces.switcher",
             ],
         },
     },

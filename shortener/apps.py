@@ -1,5 +1,6 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.conf import settings
+from django.db.models.signals import post_migrate, post_save
 
 
 class ShortenerConfig(AppConfig):
@@ -9,10 +10,15 @@ class ShortenerConfig(AppConfig):
     def ready(self) -> None:
         from shortener.events import outbox
         from shortener.links.signals import links_changed
+        from shortener.workspaces.personal import on_user_saved
 
         post_migrate.connect(schedule_backups, sender=self)
         # The outbox of outbound webhooks hears every link write, in its transaction.
         links_changed.connect(outbox.record, dispatch_uid="outbound-webhooks-outbox")
+        # Every new account gets its personal workspace (owner), in the same transaction.
+        post_save.connect(
+            on_user_saved, sender=settings.AUTH_USER_MODEL, dispatch_uid="personal-workspace"
+        )
 
 
 def schedule_backups(**kwargs) -> None:

@@ -7,7 +7,7 @@ refused field with a sentence. The sentences are the same whichever entry point 
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,6 +105,9 @@ class Lookups:
     taken_slugs: set[tuple[int, str]]  # (domain id, slug)
     restoring: bool = False
     domains: "Domains | None" = None  # read once for the batch's actor
+    workspace: Any = ...  # the batch's; ... for each owner's personal one
+    homes: dict = field(default_factory=dict)  # owner pk → personal workspace
+    allowed: dict = field(default_factory=dict)  # workspace pk → may the actor create there
 
 
 @dataclass(frozen=True)
