@@ -3,7 +3,6 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
-from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
@@ -24,7 +23,7 @@ from shortener.domains.models import Domain
 from shortener.links import LinkRefused, access
 from shortener.links.models import Link, LinkState, Tag
 from shortener.pages import qr
-from shortener.pages.forms import CreateLinkForm, LinkForm, RuleForm
+from shortener.pages.forms import CreateLinkForm, LinkForm, RuleForm, SignupForm
 from shortener.pages.workspaces import current
 from shortener.policy import countries, redirect_rules
 from shortener.portability.models import ExitJob
@@ -397,15 +396,19 @@ def signup(request: HttpRequest) -> HttpResponse:
             "back_text": "Sign in",
         }
         return render(request, "404.html", context, status=404)
-    form = UserCreationForm(request.POST or None)
+    form = SignupForm(request.POST or None)
+    # Where to go once signed up (an invitation's page): only somewhere on this site.
+    wanted = request.POST.get("next") or request.GET.get("next", "")
+    allowed = url_has_allowed_host_and_scheme(wanted, {request.get_host()}, request.is_secure())
+    context = {"form": form, "next": wanted if allowed else ""}
     if request.method == "POST":
         if form.is_valid():
             user = form.save()
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, "Welcome to Torii.")
-            return redirect_303(reverse("home"))
-        return render(request, "registration/signup.html", {"form": form}, status=422)
-    return render(request, "registration/signup.html", {"form": form})
+            return redirect_303(context["next"] or reverse("home"))
+        return render(request, "registration/signup.html", context, status=422)
+    return render(request, "registration/signup.html", context)
 
 
 def analytics_or_404(request: HttpRequest, slug: str) -> Link:
