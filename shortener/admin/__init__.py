@@ -241,10 +241,10 @@ class DomainAdmin(admin.ModelAdmin):
     list_display += ["clicks"]
     list_filter = ["is_active", "is_default"]
     search_fields = ["host"]
-    filter_horizontal = ["groups"]
+    filter_horizontal = ["groups", "workspaces"]
     readonly_fields = ["link_count", "clicks", "links_on_it", "created_at"]
     fields = ["host", "is_default", "is_active", "http_only", "port", "root_redirect"]
-    fields += ["unknown_redirect", "refuse_subdomains", "groups", *readonly_fields]
+    fields += ["unknown_redirect", "refuse_subdomains", "groups", "workspaces", *readonly_fields]
     LINKS_SHOWN = 50
 
     def get_queryset(self, request) -> QuerySet:

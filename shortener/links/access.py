@@ -133,10 +133,32 @@ def home_workspace(actor, owner):
     return personal_workspace(owner) if is_signed_in(owner) else None
 
 
-def member_links(actor) -> LinkQuerySet:
-    """The links of every workspace `actor` belongs to, tombstones included."""
-    mine = Membership.objects.filter(user_id=actor.pk).values("workspace_id")
-    return Link.objects.filter(workspace_id__in=mine)
+def member_links(actor, workspace=None) -> LinkQuerySet:
+    """The links of every workspace `actor` belongs to (or of that one `workspace`),
+    tombstones included. A link of theirs in no workspace (made before workspaces and
+    given to them by an update, say) is theirs alone, as before workspaces, and shows in
+    their personal workspace."""
+    mine = Membership.objects.filter(user_id=actor.pk)
+    orphans = Q(workspace__isnull=True, owner_id=actor.pk)
+    if workspace is None:
+        return Link.objects.filter(Q(workspace_id__in=mine.values("workspace_id")) | orphans)
+    if not isinstance(workspace, Workspace):
+        workspace = Workspace.objects.filter(pk=workspace).first()
+        if workspace is None:
+            return Link.objects.none()
+    member = mine.filter(workspace_id=workspace.pk)
+    if workspace.personal_of_id == actor.pk:
+        return Link.objects.filter(
+            Q(workspace_id=workspace.pk, workspace_id__in=member.values("workspace_id")) | orphans
+        )
+    return Link.objects.filter(
+        workspace_id=workspace.pk, workspace_id__in=member.values("workspace_id")
+    )
+
+
+def is_orphan_of(actor, link: Link) -> bool:
+    """A link in no workspace belongs to its owner alone (see `member_links`)."""
+    return link.workspace_id is None and is_signed_in(actor) and link.owner_id == actor.pk
 
 
 # Creating
@@ -162,21 +184,24 @@ def may_use_custom_slugs(actor) -> bool:
     return flag_is_active(as_request(actor), "custom_slugs")
 
 
-def usable_domains(actor) -> DomainQuerySet:
-    """The active domains `actor` may put links on, the default first (Domain's ordering):
-    those open to everyone, those of the actor's groups, and every one for staff (a
-    restriction is for people, not for staff)."""
+def usable_domains(actor, workspace=None) -> DomainQuerySet:
+    """The active domains `actor` may put links on (in `workspace`, when the link goes to
+    one), the default first (Domain's ordering): those open to everyone (restricted to no
+    group and no workspace), those of the actor's groups, those of the workspace, and
+    every one for staff (a restriction is for people, not for staff)."""
     active = Domain.objects.filter(is_active=True)
     if sees_everything(actor):
         return active
-    open_to = Q(groups__isnull=True)
+    open_to = Q(groups__isnull=True, workspaces__isnull=True)
     if is_signed_in(actor):
         open_to |= Q(groups__in=actor.groups.all())
+    if workspace is not None:
+        open_to |= Q(workspaces=workspace)
     return active.filter(open_to).distinct()
 
 
-def may_use_domain(actor, domain: Domain) -> bool:
-    return usable_domains(actor).filter(pk=domain.pk).exists()
+def may_use_domain(actor, domain: Domain, workspace=None) -> bool:
+    return usable_domains(actor, workspace).filter(pk=domain.pk).exists()
 
 
 def may_give_to(actor, owner) -> bool:
@@ -193,11 +218,10 @@ def exportable(actor, workspace=None) -> LinkQuerySet:
     `workspace`, only that workspace's (none if `actor` may not enter it)."""
     if sees_everything(actor):
         found = Link.objects.all()
-    elif not is_signed_in(actor):
+        return found if workspace is None else found.filter(workspace=workspace)
+    if not is_signed_in(actor):
         return Link.objects.none()
-    else:
-        found = member_links(actor)
-    return found if workspace is None else found.filter(workspace=workspace)
+    return member_links(actor, workspace)
 
 
 def visible_to(actor, workspace=None) -> LinkQuerySet:
@@ -260,14 +284,14 @@ def get_visible(actor, key: str) -> Link:
 def may_see(actor, link: Link) -> bool:
     """Its page, its htmx fragments, its QR code, its API representation: any member of
     its workspace."""
-    if sees_everything(actor):
+    if sees_everything(actor) or is_orphan_of(actor, link):
         return True
     return role_in(actor, link.workspace_id) in READS
 
 
 def may_change(actor, link: Link) -> bool:
     """Edit its fields and its redirect rules: its workspace's editors and owners."""
-    if sees_everything(actor):
+    if sees_everything(actor) or is_orphan_of(actor, link):
         return True
     return role_in(actor, link.workspace_id) in WRITES
 

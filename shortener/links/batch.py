@@ -105,7 +105,10 @@ def create_many(
         blocked_domains=list(BlockedDomain.objects.values_list("domain", flat=True)),
         taken_slugs=set(existing),
         restoring=restoring,
-        domains=Domains.read(actor),
+        # A batch for a workspace may use its domains; by default, the actor's own's.
+        domains=Domains.read(
+            actor, access.home_workspace(actor, actor) if workspace is ... else workspace
+        ),
         workspace=workspace,
     )
     pending: dict[tuple[int, str], Prepared] = {}  # accepted (domain id, slug) of this batch

@@ -119,9 +119,11 @@ class Domains:
     usable: list[Domain]
 
     @classmethod
-    def read(cls, actor) -> "Domains":
+    def read(cls, actor, workspace=None) -> "Domains":
+        """`workspace`: the one the new links go to, whose own domains they may use."""
         Domain.objects.site()  # made here if SITE_HOST changed (or a test emptied the table)
-        return cls({d.host: d for d in Domain.objects.all()}, list(usable_domains(actor)))
+        usable = list(usable_domains(actor, workspace))
+        return cls({d.host: d for d in Domain.objects.all()}, usable)
 
     def active_hosts(self) -> list[tuple[str, bool]]:
         """(host, its subdomains refused too) for each active domain."""
@@ -135,8 +137,10 @@ def clean(
     link: Link | None = None,
     own_host: str | None = None,
     lookups: Lookups | None = None,
+    workspace=None,
 ) -> dict[str, Any]:
-    """The stored form of `values` for a new link (`link` None) or an edit of `link`.
+    """The stored form of `values` for a new link (`link` None, made in `workspace`) or an
+    edit of `link`.
 
     A new link gets the defaults for fields not given. An edit cleans only the fields
     given, and a value equal to the stored one passes as it is (so an expiry that has
@@ -152,7 +156,9 @@ def clean(
         if values.get("domain") not in (None, "", link.domain.host):
             errors["domain"] = DOMAIN_FIXED
     else:
-        domains = (lookups.domains if lookups is not None else None) or Domains.read(actor)
+        domains = (lookups.domains if lookups is not None else None) or Domains.read(
+            actor, workspace
+        )
         try:
             domain = cleaned["domain"] = clean_domain(values.get("domain"), domains)
         except Refusal as refusal:

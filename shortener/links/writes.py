@@ -40,7 +40,7 @@ def create(
         workspace = access.home_workspace(actor, owner)
     if not access.may_create_in(actor, workspace):
         raise LinkRefused("__all__", access.NOT_AN_EDITOR)
-    cleaned = clean({**values, "owner": owner}, actor=actor, own_host=own_host)
+    cleaned = clean({**values, "owner": owner}, actor=actor, own_host=own_host, workspace=workspace)
     cleaned["workspace"] = workspace
     slug = cleaned.pop("slug", None)
     tags = cleaned.pop("tags")

@@ -61,7 +61,7 @@ def create_form(request: HttpRequest, data=None) -> CreateLinkForm:
     return CreateLinkForm(
         data,
         allow_custom_slug=links.may_use_custom_slugs(request.user),
-        domains=links.usable_domains(author(request)),
+        domains=links.usable_domains(author(request), current(request)),
     )
 
 
