@@ -108,6 +108,7 @@ TEMPLATES = [
                 "config.read_only.banner",
                 "shortener.domains.served.site_links",
                 "shortener.oidc.views.sign_in_button",
+                "shortener.pages.workspaces.switcher",
             ],
         },
     },

@@ -7,7 +7,7 @@ from django.urls import include, path, re_path
 from config.health import healthz, livez
 from config.password_reset import password_reset
 from config.robots import robots_txt
-from shortener.pages import audit, bulk, reports, rules, tokens
+from shortener.pages import audit, bulk, members, reports, rules, tokens, workspaces
 from shortener.pages import views as links
 from shortener.policy import slugs
 from shortener.redirect import views
@@ -46,6 +46,25 @@ urlpatterns = [
     path("tokens/<int:token_id>/", tokens.token_row, name="token-row"),
     path("tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
     path("links/", links.link_collection, name="link-list"),
+    path("workspaces/", members.workspace_list, name="workspace-list"),
+    path("workspaces/switch/", workspaces.switch, name="workspace-switch"),
+    path(
+        "workspaces/<int:workspace_id>/members/",
+        members.workspace_members,
+        name="workspace-members",
+    ),
+    path("workspaces/<int:workspace_id>/invite/", members.member_invite, name="workspace-invite"),
+    path(
+        "workspaces/<int:workspace_id>/members/<int:membership_id>/role/",
+        members.member_role,
+        name="workspace-member-role",
+    ),
+    path(
+        "workspaces/<int:workspace_id>/members/<int:membership_id>/remove/",
+        members.member_remove,
+        name="workspace-member-remove",
+    ),
+    path("invitations/<str:token>/", members.invitation, name="invitation"),
     path("import/", bulk.bulk_create, name="bulk-create"),
     path("import/<int:job_id>/", bulk.bulk_detail, name="bulk-detail"),
     path(

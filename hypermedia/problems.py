@@ -39,6 +39,9 @@ TYPES = {
         "The API is switched off for this account (the `api_v1` flag).", only(API)
     ),
     "not-found": ProblemType("No such resource, or it is not yours.", only(API)),
+    "role-forbids": ProblemType(
+        "Your role in the link's workspace does not allow this (viewers only read).", only(API)
+    ),
     "method-not-allowed": ProblemType(
         "The resource does not answer this method; `Allow` lists those it does.", EVERYWHERE
     ),

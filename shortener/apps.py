@@ -1,5 +1,6 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.conf import settings
+from django.db.models.signals import post_migrate, post_save
 
 
 class ShortenerConfig(AppConfig):
@@ -13,6 +14,7 @@ class ShortenerConfig(AppConfig):
         from shortener.events.models import WebhookSource
         from shortener.links.signals import links_changed
         from shortener.tokens.models import ApiToken
+        from shortener.workspaces.personal import on_user_saved
 
         post_migrate.connect(schedule_backups, sender=self)
         # The outbox of outbound webhooks hears every link write, in its transaction.
@@ -22,6 +24,10 @@ class ShortenerConfig(AppConfig):
         watching.watch(ApiToken, watching.TOKEN)
         watching.watch(WebhookSource, watching.WEBHOOK_SOURCE)
         flag_changes.connect()
+        # Every new account gets its personal workspace (owner), in the same transaction.
+        post_save.connect(
+            on_user_saved, sender=settings.AUTH_USER_MODEL, dispatch_uid="personal-workspace"
+        )
 
 
 def schedule_backups(**kwargs) -> None:

@@ -46,3 +46,4 @@ from shortener.visits.models import (  # noqa: F401
     Visit,
     VisitorSalt,
 )
+from shortener.workspaces.models import Invitation, Membership, Role, Workspace  # noqa: F401

@@ -13,7 +13,7 @@ from shortener.models import IdempotencyKey, Link, WebhookEvent
 from shortener.tokens import personal as tokens
 from shortener.tokens.scopes import LINKS_READ
 from tests.api_client import ApiClient
-from tests.conftest import per_day
+from tests.conftest import make_link, make_user, per_day
 from tests.webhook_delivery import deliver, make_source
 
 pytestmark = pytest.mark.django_db
@@ -67,6 +67,16 @@ def kind_of(response) -> str:
     return kind
 
 
+def viewed(viewer) -> str:
+    """The slug of a link in a workspace where `viewer` only reads."""
+    from shortener.models import Membership, Role
+
+    owner = make_user("ward")
+    link = make_link(slug="looked-at", owner=owner)
+    Membership.objects.create(workspace=link.workspace, user=viewer, role=Role.VIEWER)
+    return link.slug
+
+
 def api_refusals(client, settings, monkeypatch) -> list[tuple[int, str, object]]:
     """(status, expected type, response) for each way the API refuses."""
     api = ApiClient(client)
@@ -102,6 +112,7 @@ def api_refusals(client, settings, monkeypatch) -> list[tuple[int, str, object]]
             "idempotency-key-reused",
             api.post(LINKS, {"target": "https://example.com/other"}, HTTP_IDEMPOTENCY_KEY="used"),
         ),
+        (403, "role-forbids", api.patch(f"{LINKS}/{viewed(api.user)}", {"title": "Mine now"})),
     ]
     with override_flag("api_v1", active=False):
         cases.append((403, "api-disabled", api.get(LINKS)))
@@ -182,7 +193,8 @@ def test_every_api_refusal_has_a_listed_type_and_every_api_type_is_sent(
     sent = check(api_refusals(client, settings, monkeypatch))
     sent |= {"rate-limiter-unavailable"}  # the next test sends it
     assert sent == set(listed(API))
-    assert Link.objects.count() == 1  # only the one good create with a key
+    assert Link.objects.count() == 2  # the viewed link and the one good create with a key
+    assert Link.objects.get(slug="looked-at").title == ""
 
 
 def test_every_webhook_refusal_has_a_listed_type_and_every_webhook_type_is_sent(

@@ -105,9 +105,10 @@ class StateFilter(admin.SimpleListFilter):
 @admin.register(Link)
 class LinkAdmin(admin.ModelAdmin):
     form = LinkAdminForm
-    list_display = ["slug", "domain", "short_url_shown", "target", "owner", "state_label"]
+    list_display = ["slug", "domain", "short_url_shown", "target", "owner", "workspace"]
+    list_display += ["state_label"]
     list_display += ["visit_count", "created_at"]
-    list_filter = [StateFilter, "domain", "owner", "tags", "redirect_code"]
+    list_filter = [StateFilter, "domain", "workspace", "owner", "tags", "redirect_code"]
     search_fields = ["slug", "target", "title", "notes"]
     readonly_fields = ["slug", "domain_host", "short_url_shown", "state_label", "visit_count"]
     readonly_fields += ["deleted_at"]
@@ -115,7 +116,7 @@ class LinkAdmin(admin.ModelAdmin):
     readonly_fields += ["rules_in_words", "password_state", "state_history"]
     autocomplete_fields = ["owner"]
     actions = ["disable_links", "enable_links", "delete_links"]
-    list_select_related = ["owner", "domain"]
+    list_select_related = ["owner", "domain", "workspace"]
 
     @admin.display(description="domain")
     def domain_host(self, link: Link) -> str:
@@ -240,10 +241,10 @@ class DomainAdmin(admin.ModelAdmin):
     list_display += ["clicks"]
     list_filter = ["is_active", "is_default"]
     search_fields = ["host"]
-    filter_horizontal = ["groups"]
+    filter_horizontal = ["groups", "workspaces"]
     readonly_fields = ["link_count", "clicks", "links_on_it", "created_at"]
     fields = ["host", "is_default", "is_active", "http_only", "port", "root_redirect"]
-    fields += ["unknown_redirect", "refuse_subdomains", "groups", *readonly_fields]
+    fields += ["unknown_redirect", "refuse_subdomains", "groups", "workspaces", *readonly_fields]
     LINKS_SHOWN = 50
 
     def get_queryset(self, request) -> QuerySet:
@@ -406,6 +407,7 @@ class BulkJobAdmin(admin.ModelAdmin):
 from shortener.admin import audit as audit_admin  # noqa: E402, F401  (registers its models)
 from shortener.admin import endpoints as endpoint_admin  # noqa: E402, F401  (registers its models)
 from shortener.admin import webhooks as webhook_admin  # noqa: E402, F401  (registers its models)
+from shortener.admin import workspaces as workspace_admin  # noqa: E402, F401  (registers its models)
 
 
 class ReadOnly(admin.ModelAdmin):

@@ -1,11 +1,29 @@
 """Webhook sources and events in Django admin: secrets shown once, events read-only, replay."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.template.response import TemplateResponse
 
 from shortener.events import processing
 from shortener.events.models import WebhookEvent, WebhookSource
+from shortener.links import access
+
+NOT_THEIRS = "The owner must be an editor or owner of this workspace for the source to act there."
+
+
+class WebhookSourceForm(forms.ModelForm):
+    class Meta:
+        model = WebhookSource
+        fields = ["name", "owner", "workspace", "scheme", "enabled"]
+
+    def clean(self):
+        cleaned = super().clean()
+        owner, workspace = cleaned.get("owner"), cleaned.get("workspace")
+        if owner and workspace and not access.may_create_in(owner, workspace):
+            self.add_error("workspace", NOT_THEIRS)
+        return cleaned
+
 
 SECRETS_PAGE = "admin/shortener/webhook_secrets.html"
 
@@ -19,10 +37,12 @@ def secrets_page(request, issued: list[tuple[WebhookSource, str]]) -> TemplateRe
 
 @admin.register(WebhookSource)
 class WebhookSourceAdmin(admin.ModelAdmin):
-    list_display = ["name", "owner", "scheme", "enabled", "secret_count", "created_at"]
+    form = WebhookSourceForm
+    list_display = ["name", "owner", "workspace", "scheme", "enabled", "secret_count", "created_at"]
     list_filter = ["enabled", "scheme"]
     search_fields = ["name", "owner__username"]
-    fields = ["name", "owner", "scheme", "enabled", "receiver", "secret_count", "created_at"]
+    fields = ["name", "owner", "workspace", "scheme", "enabled", "receiver", "secret_count"]
+    fields += ["created_at"]
     readonly_fields = ["receiver", "secret_count", "created_at"]
     autocomplete_fields = ["owner"]
     actions = ["rotate_secrets", "retire_old_secrets", "disable_sources", "enable_sources"]

@@ -93,10 +93,48 @@ api = DocumentedAPI(
 problems.install(api, links.SENTENCES)  # wrong JSON types read as the link rules
 
 
+class RoleForbids(Exception):
+    """The caller sees the link (a member of its workspace) but their role may not do this."""
+
+
+@api.exception_handler(RoleForbids)
+def role_forbids(request: HttpRequest, exc: RoleForbids) -> HttpResponse:
+    return problems.problem(403, "role-forbids", access.NOT_AN_EDITOR)
+
+
+class NoSuchWorkspace(Exception):
+    pass
+
+
+@api.exception_handler(NoSuchWorkspace)
+def no_such_workspace(request: HttpRequest, exc: NoSuchWorkspace) -> HttpResponse:
+    errors = {"workspace": [NO_WORKSPACE]}
+    return problems.problem(404, "not-found", NO_WORKSPACE, errors=errors)
+
+
+NO_WORKSPACE = "You are not a member of a workspace with this number."
+WORKSPACE = Query(
+    None,
+    ge=1,
+    description="A workspace you are a member of, by number. Without it: your personal "
+    "workspace (staff: every link, as the `all` workspace of the site's switcher).",
+)
+
+
+def workspace_of(request: HttpRequest, wanted: int | None):
+    """The workspace an answer is scoped to: `wanted` if the caller is a member (access
+    decides, on every request), else a 404 problem; none wanted is their personal one
+    (staff: None, every link)."""
+    chosen = access.current_workspace(request.user, wanted)
+    if wanted is not None and (chosen is None or chosen.pk != wanted):
+        raise NoSuchWorkspace
+    return chosen
+
+
 def owned(request: HttpRequest, slug: str, may=access.may_see) -> Link:
-    """The link by key if the caller may see it and `may` do this to it (access decides),
-    else a 404 problem. Today whoever sees a link may do everything to it; when a role
-    (Teams) sees without acting, that answer becomes a 403 problem of its own type."""
+    """The link by key if the caller may see it and `may` do this to it (access decides):
+    a 404 problem for a link they may not see, a 403 `role-forbids` for one they see (a
+    viewer of its workspace) but may not change."""
     if not slugs.is_valid_key(slug):
         raise Http404
     try:
@@ -104,7 +142,7 @@ def owned(request: HttpRequest, slug: str, may=access.may_see) -> Link:
     except Link.DoesNotExist:
         raise Http404 from None
     if not may(request.user, link):
-        raise Http404
+        raise RoleForbids
     return link
 
 
@@ -140,8 +178,10 @@ def list_links(
     tag: str = Query("", max_length=50),
     state: LinkState | None = None,
     domain: str = Query("", max_length=253, description="Only links on this short domain."),
+    workspace: int | None = WORKSPACE,
 ) -> HttpResponse:
-    visible = links.visible_to(request.user).select_related("domain")
+    scope = workspace_of(request, workspace)
+    visible = links.visible_to(request.user, scope).select_related("domain")
     visible = visible.matching(text=q, tag=tag, state=state or "", domain=domain)
     visible = visible.prefetch_related(Prefetch("tags", to_attr="tag_list"))
     if page is not None and cursor:
@@ -162,10 +202,17 @@ def list_links(
 
 @api.post("/links", auth=needs(LINKS_WRITE), response={201: LinkOut}, summary="Create a link")
 @idempotent
-def create_link(request: HttpRequest, payload: LinkCreate) -> HttpResponse:
+def create_link(
+    request: HttpRequest, payload: LinkCreate, workspace: int | None = WORKSPACE
+) -> HttpResponse:
     values = payload.model_dump(exclude_unset=True)  # the core gives unsent fields defaults
+    scope = workspace_of(request, workspace) or ...  # staff without one: their own
+    if scope is not ... and not access.may_create_in(request.user, scope):
+        raise RoleForbids
     try:
-        link = links.create(values, actor=request.user, own_host=request.get_host())
+        link = links.create(
+            values, actor=request.user, own_host=request.get_host(), workspace=scope
+        )
     except LinkRefused as refusal:
         return refused(refusal)
     response = json_response(link_json(request, link), status=201)
@@ -181,12 +228,19 @@ def create_link(request: HttpRequest, payload: LinkCreate) -> HttpResponse:
     summary="Create up to 1,000 links",
 )
 @idempotent
-def create_links(request: HttpRequest, payload: LinkBatch) -> HttpResponse:
+def create_links(
+    request: HttpRequest, payload: LinkBatch, workspace: int | None = WORKSPACE
+) -> HttpResponse:
     """Each link is cleaned as by POST /links and answered on its own: created, existing
     (a link of yours already has this slug and target) or refused with its problem; one
     refusal never stops the others. The links created count against the `create` rate."""
     items = [item.model_dump(exclude_unset=True) for item in payload.links]
-    outcomes = links.create_many(items, actor=request.user, own_host=request.get_host())
+    scope = workspace_of(request, workspace) or ...  # staff without one: their own
+    if scope is not ... and not access.may_create_in(request.user, scope):
+        raise RoleForbids
+    outcomes = links.create_many(
+        items, actor=request.user, own_host=request.get_host(), workspace=scope
+    )
     results = []
     for index, outcome in enumerate(outcomes):
         if outcome.refusal is not None:
@@ -235,8 +289,10 @@ def export_links(
     tag: str = Query("", max_length=50),
     state: LinkState | None = None,
     domain: str = Query("", max_length=253, description="Only links on this short domain."),
+    workspace: int | None = WORKSPACE,
 ) -> HttpResponse:
-    chosen = access.exportable(request.user).matching(
+    scope = workspace_of(request, workspace)
+    chosen = access.exportable(request.user, scope).matching(
         text=q, tag=tag, state=state or "", domain=domain
     )
     if state == LinkState.DELETED:

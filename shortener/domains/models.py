@@ -82,6 +82,13 @@ class Domain(models.Model):
         related_name="short_domains",
         help_text="Only members of these groups (and staff) may use it; none: everyone.",
     )
+    workspaces = models.ManyToManyField(
+        "shortener.Workspace",
+        blank=True,
+        related_name="short_domains",
+        help_text="Only links of these workspaces may use it (as well as these groups' "
+        "members, and staff); neither groups nor workspaces: everyone.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = DomainQuerySet.as_manager()

@@ -29,16 +29,19 @@ class EventRefused(Exception):
 def create(event: WebhookEvent, data: dict[str, Any]) -> str:
     values = {LINK_FIELDS.get(name, name): value for name, value in data.items()}
     try:
-        link = links.create(values, actor=event.source.owner)
+        link = links.create(
+            values, actor=event.source.owner, workspace=event.source.workspace or ...
+        )
     except LinkRefused as refusal:
         raise EventRefused(refusal.reason) from None
     return f"Created {link.short_url} → {link.target}"
 
 
 def disable(event: WebhookEvent, data: dict[str, Any]) -> str:
-    """Disable the live links the source's owner may disable, as if they asked."""
+    """Disable the live links the source's owner may disable (in its workspace, when it
+    names one), as if they asked."""
     actor = event.source.owner
-    found = access.visible_to(actor).filter(is_active=True)
+    found = access.visible_to(actor, event.source.workspace).filter(is_active=True)
     if "slug" in data:
         found = found.filter(slug=data["slug"])
         wanted = f"slug {data['slug']}"

@@ -42,11 +42,22 @@ def body_digest(body: bytes) -> str:
 
 
 class WebhookSource(models.Model):
-    """A system allowed to POST events to /webhooks/<name>/; links it creates belong to `owner`."""
+    """A system allowed to POST events to /webhooks/<name>/: it acts as `owner`, for one
+    `workspace` when it names one (links it creates go there, it disables only there);
+    without one, it creates in the owner's personal workspace and reaches every link the
+    owner may."""
 
     name = models.SlugField(max_length=50, unique=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="webhook_sources"
+    )
+    workspace = models.ForeignKey(
+        "shortener.Workspace",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="webhook_sources",
+        help_text="The workspace it acts for; its owner must be an editor or owner there.",
     )
     scheme = models.CharField(
         max_length=10, choices=SignatureScheme.choices, default=SignatureScheme.STANDARD

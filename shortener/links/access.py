@@ -1,25 +1,32 @@
 """Who may do what to which link: the one place that decides it, for every entry point.
 
 Pages, htmx fragments, QR, stats, the API, exports and their commands, webhook handlers,
-admin and the writes all ask these functions; nothing else filters links by owner or
-looks at `is_staff`. No requests: the actor is a user, None (nobody signed in) or
-`SYSTEM` (the site itself: the blocklist, an operator's command without `--owner`).
+admin and the writes all ask these functions; nothing else filters links by owner,
+workspace or role, or looks at `is_staff`. No requests: the actor is a user, None
+(nobody signed in) or `SYSTEM` (the site itself: the blocklist, an operator's command
+without `--owner`).
 
-Today's rule, in one paragraph: a signed-in person sees and acts on their own links;
-staff see and act on everyone's; nobody signed in sees none. A protected link's
-destination shows on its preview only to whoever may see the link. Teams will change
-these function bodies only: each takes (actor, link) or (actor) and answers a boolean
-or a queryset, so a workspace role becomes one more condition here.
+The rule, in one paragraph: a link belongs to a workspace; its members see it (viewer,
+editor, owner) and change it (editor, owner); only a workspace's owners manage its
+members. Every user has a personal workspace of which they are the owner, so what
+they make is theirs as before. Staff see and act on everyone's; nobody signed in sees
+none. Membership is read from the database on every question (never remembered
+between requests), so a removed member loses access at once, their API tokens too.
+Lists are narrowed to one workspace (the current one) by the `workspace` argument; a
+link's own page answers any of its workspace's members. A protected link's
+destination shows on its preview only to whoever may see the link.
 """
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest
 from waffle import flag_is_active
 
 from shortener.audit.models import Entry, EntryQuerySet
 from shortener.domains.models import Domain, DomainQuerySet
 from shortener.links.models import Link, LinkQuerySet
+from shortener.workspaces.models import Membership, Role, Workspace
+from shortener.workspaces.personal import personal_workspace
 
 
 class System:
@@ -56,6 +63,105 @@ def sees_everything(actor) -> bool:
     return actor is SYSTEM or is_staff(actor)
 
 
+# Workspaces and roles
+
+READS = frozenset(Role)  # every member reads
+WRITES = frozenset({Role.OWNER, Role.EDITOR})
+NOT_AN_EDITOR = (
+    "You may only look at this workspace's links: ask one of its owners to make you an editor."
+)
+
+
+def role_in(actor, workspace) -> str | None:
+    """`actor`'s role in `workspace` (an instance or a pk), None if not a member."""
+    if not is_signed_in(actor) or workspace is None:
+        return None
+    workspace_id = workspace.pk if isinstance(workspace, Workspace) else workspace
+    found = Membership.objects.filter(workspace_id=workspace_id, user_id=actor.pk)
+    return found.values_list("role", flat=True).first()
+
+
+def workspaces_of(actor) -> QuerySet:
+    """The workspaces `actor` is a member of (the switcher's choices), personal first."""
+    if not is_signed_in(actor):
+        return Workspace.objects.none()
+    mine = Workspace.objects.filter(memberships__user_id=actor.pk)
+    return mine.order_by(F("personal_of").desc(nulls_last=True), "name", "pk")
+
+
+def may_enter(actor, workspace) -> bool:
+    """Whether `actor` may make `workspace` their current one and read its lists."""
+    return workspace is not None and (
+        sees_everything(actor) or role_in(actor, workspace) is not None
+    )
+
+
+def may_create_in(actor, workspace) -> bool:
+    """Whether a link `actor` makes may belong to `workspace`: editors and owners (None is
+    a link made signed out, or by the site, which belongs to no workspace)."""
+    if workspace is None:
+        return not is_signed_in(actor) or sees_everything(actor)
+    return sees_everything(actor) or role_in(actor, workspace) in WRITES
+
+
+def may_manage_members(actor, workspace) -> bool:
+    """Invite, change roles, remove members: the workspace's owners (and staff)."""
+    return workspace is not None and (
+        sees_everything(actor) or role_in(actor, workspace) == Role.OWNER
+    )
+
+
+def current_workspace(actor, wanted=None):
+    """The workspace `actor` works in: `wanted` (a pk) if they may enter it, else their
+    personal one. Staff who want none work across all workspaces (None), as before."""
+    if not is_signed_in(actor):
+        return None
+    if wanted not in (None, ""):
+        try:
+            found = Workspace.objects.filter(pk=int(wanted)).first()
+        except (TypeError, ValueError):
+            found = None
+        if found is not None and may_enter(actor, found):
+            return found
+    if is_staff(actor) and wanted in (None, ""):
+        return None
+    return personal_workspace(actor)
+
+
+def home_workspace(actor, owner):
+    """Where a link made by `actor` for `owner` goes when no workspace is named: the
+    owner's personal workspace (none for a link made signed out)."""
+    return personal_workspace(owner) if is_signed_in(owner) else None
+
+
+def member_links(actor, workspace=None) -> LinkQuerySet:
+    """The links of every workspace `actor` belongs to (or of that one `workspace`),
+    tombstones included. A link of theirs in no workspace (made before workspaces and
+    given to them by an update, say) is theirs alone, as before workspaces, and shows in
+    their personal workspace."""
+    mine = Membership.objects.filter(user_id=actor.pk)
+    orphans = Q(workspace__isnull=True, owner_id=actor.pk)
+    if workspace is None:
+        return Link.objects.filter(Q(workspace_id__in=mine.values("workspace_id")) | orphans)
+    if not isinstance(workspace, Workspace):
+        workspace = Workspace.objects.filter(pk=workspace).first()
+        if workspace is None:
+            return Link.objects.none()
+    member = mine.filter(workspace_id=workspace.pk)
+    if workspace.personal_of_id == actor.pk:
+        return Link.objects.filter(
+            Q(workspace_id=workspace.pk, workspace_id__in=member.values("workspace_id")) | orphans
+        )
+    return Link.objects.filter(
+        workspace_id=workspace.pk, workspace_id__in=member.values("workspace_id")
+    )
+
+
+def is_orphan_of(actor, link: Link) -> bool:
+    """A link in no workspace belongs to its owner alone (see `member_links`)."""
+    return link.workspace_id is None and is_signed_in(actor) and link.owner_id == actor.pk
+
+
 # Creating
 
 
@@ -79,21 +185,24 @@ def may_use_custom_slugs(actor) -> bool:
     return flag_is_active(as_request(actor), "custom_slugs")
 
 
-def usable_domains(actor) -> DomainQuerySet:
-    """The active domains `actor` may put links on, the default first (Domain's ordering):
-    those open to everyone, those of the actor's groups, and every one for staff (a
-    restriction is for people, not for staff)."""
+def usable_domains(actor, workspace=None) -> DomainQuerySet:
+    """The active domains `actor` may put links on (in `workspace`, when the link goes to
+    one), the default first (Domain's ordering): those open to everyone (restricted to no
+    group and no workspace), those of the actor's groups, those of the workspace, and
+    every one for staff (a restriction is for people, not for staff)."""
     active = Domain.objects.filter(is_active=True)
     if sees_everything(actor):
         return active
-    open_to = Q(groups__isnull=True)
+    open_to = Q(groups__isnull=True, workspaces__isnull=True)
     if is_signed_in(actor):
         open_to |= Q(groups__in=actor.groups.all())
+    if workspace is not None:
+        open_to |= Q(workspaces=workspace)
     return active.filter(open_to).distinct()
 
 
-def may_use_domain(actor, domain: Domain) -> bool:
-    return usable_domains(actor).filter(pk=domain.pk).exists()
+def may_use_domain(actor, domain: Domain, workspace=None) -> bool:
+    return usable_domains(actor, workspace).filter(pk=domain.pk).exists()
 
 
 def may_give_to(actor, owner) -> bool:
@@ -105,18 +214,21 @@ def may_give_to(actor, owner) -> bool:
 # Which links
 
 
-def exportable(actor) -> LinkQuerySet:
-    """Every link `actor` may see, tombstones included: what an export holds."""
+def exportable(actor, workspace=None) -> LinkQuerySet:
+    """Every link `actor` may see, tombstones included: what an export holds. With a
+    `workspace`, only that workspace's (none if `actor` may not enter it)."""
     if sees_everything(actor):
-        return Link.objects.all()
+        found = Link.objects.all()
+        return found if workspace is None else found.filter(workspace=workspace)
     if not is_signed_in(actor):
         return Link.objects.none()
-    return Link.objects.filter(owner=actor)
+    return member_links(actor, workspace)
 
 
-def visible_to(actor) -> LinkQuerySet:
-    """The live links `actor` may see (the list, the API, bulk actions, webhooks)."""
-    return exportable(actor).live()
+def visible_to(actor, workspace=None) -> LinkQuerySet:
+    """The live links `actor` may see (the list, the API, bulk actions, webhooks), of
+    one `workspace` when it is given."""
+    return exportable(actor, workspace).live()
 
 
 def own(actor) -> LinkQuerySet:
@@ -171,15 +283,18 @@ def get_visible(actor, key: str) -> Link:
 
 
 def may_see(actor, link: Link) -> bool:
-    """Its page, its htmx fragments, its QR code, its API representation."""
-    if sees_everything(actor):
+    """Its page, its htmx fragments, its QR code, its API representation: any member of
+    its workspace."""
+    if sees_everything(actor) or is_orphan_of(actor, link):
         return True
-    return is_signed_in(actor) and link.owner_id == actor.pk
+    return role_in(actor, link.workspace_id) in READS
 
 
 def may_change(actor, link: Link) -> bool:
-    """Edit its fields and its redirect rules."""
-    return may_see(actor, link)
+    """Edit its fields and its redirect rules: its workspace's editors and owners."""
+    if sees_everything(actor) or is_orphan_of(actor, link):
+        return True
+    return role_in(actor, link.workspace_id) in WRITES
 
 
 def may_disable(actor, link: Link) -> bool:

@@ -21,7 +21,7 @@ from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from shortener.domains.models import BlockedDomain
-from shortener.links import audited, passwords
+from shortener.links import access, audited, passwords
 from shortener.links.access import SUSPENDED, is_signed_in, is_suspended, may_create
 from shortener.links.cleaning import Domains, Lookups, clean, parse_when, taken
 from shortener.links.models import DestinationChange, Link, Tag
@@ -82,6 +82,7 @@ def create_many(
     actor,
     own_host: str | None = None,
     owner: Any = ...,
+    workspace: Any = ...,
     restoring: bool = False,
     dry_run: bool = False,
 ) -> list[Outcome]:
@@ -104,7 +105,11 @@ def create_many(
         blocked_domains=list(BlockedDomain.objects.values_list("domain", flat=True)),
         taken_slugs=set(existing),
         restoring=restoring,
-        domains=Domains.read(actor),
+        # A batch for a workspace may use its domains; by default, the actor's own's.
+        domains=Domains.read(
+            actor, access.home_workspace(actor, actor) if workspace is ... else workspace
+        ),
+        workspace=workspace,
     )
     pending: dict[tuple[int, str], Prepared] = {}  # accepted (domain id, slug) of this batch
     prepared: list[Prepared] = []
@@ -187,6 +192,7 @@ def prepare(item, actor, own_host, owner, lookups: Lookups, restoring: bool) -> 
         raise LinkRefused.of({**refusal.errors, **errors}) from None
     if errors:
         raise LinkRefused.of(errors)
+    cleaned["workspace"] = workspace_of_item(actor, cleaned["owner"], lookups)
     slug = cleaned.pop("slug", None)
     tags = cleaned.pop("tags")
     if password_hash is not None:
@@ -203,6 +209,23 @@ def prepare(item, actor, own_host, owner, lookups: Lookups, restoring: bool) -> 
         updated_at=updated,
         history=changes or [],
     )
+
+
+def workspace_of_item(actor, owner, lookups: Lookups):
+    """The batch's workspace, or by default the item's owner's personal one; refused
+    unless `actor` may make links there (each asked once a batch)."""
+    workspace = lookups.workspace
+    if workspace is ...:
+        key = owner.pk if owner is not None else None
+        if key not in lookups.homes:
+            lookups.homes[key] = access.home_workspace(actor, owner)
+        workspace = lookups.homes[key]
+    key = workspace.pk if workspace is not None else None
+    if key not in lookups.allowed:
+        lookups.allowed[key] = access.may_create_in(actor, workspace)
+    if not lookups.allowed[key]:
+        raise LinkRefused("__all__", access.NOT_AN_EDITOR)
+    return workspace
 
 
 def past_time(value, name: str, sentence: str, errors: dict[str, str]) -> datetime | None:

@@ -7,7 +7,7 @@ refused field with a sentence. The sentences are the same whichever entry point 
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,6 +105,9 @@ class Lookups:
     taken_slugs: set[tuple[int, str]]  # (domain id, slug)
     restoring: bool = False
     domains: "Domains | None" = None  # read once for the batch's actor
+    workspace: Any = ...  # the batch's; ... for each owner's personal one
+    homes: dict = field(default_factory=dict)  # owner pk → personal workspace
+    allowed: dict = field(default_factory=dict)  # workspace pk → may the actor create there
 
 
 @dataclass(frozen=True)
@@ -116,9 +119,11 @@ class Domains:
     usable: list[Domain]
 
     @classmethod
-    def read(cls, actor) -> "Domains":
+    def read(cls, actor, workspace=None) -> "Domains":
+        """`workspace`: the one the new links go to, whose own domains they may use."""
         Domain.objects.site()  # made here if SITE_HOST changed (or a test emptied the table)
-        return cls({d.host: d for d in Domain.objects.all()}, list(usable_domains(actor)))
+        usable = list(usable_domains(actor, workspace))
+        return cls({d.host: d for d in Domain.objects.all()}, usable)
 
     def active_hosts(self) -> list[tuple[str, bool]]:
         """(host, its subdomains refused too) for each active domain."""
@@ -132,8 +137,10 @@ def clean(
     link: Link | None = None,
     own_host: str | None = None,
     lookups: Lookups | None = None,
+    workspace=None,
 ) -> dict[str, Any]:
-    """The stored form of `values` for a new link (`link` None) or an edit of `link`.
+    """The stored form of `values` for a new link (`link` None, made in `workspace`) or an
+    edit of `link`.
 
     A new link gets the defaults for fields not given. An edit cleans only the fields
     given, and a value equal to the stored one passes as it is (so an expiry that has
@@ -149,7 +156,9 @@ def clean(
         if values.get("domain") not in (None, "", link.domain.host):
             errors["domain"] = DOMAIN_FIXED
     else:
-        domains = (lookups.domains if lookups is not None else None) or Domains.read(actor)
+        domains = (lookups.domains if lookups is not None else None) or Domains.read(
+            actor, workspace
+        )
         try:
             domain = cleaned["domain"] = clean_domain(values.get("domain"), domains)
         except Refusal as refusal:

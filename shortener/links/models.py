@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from shortener.domains.models import Domain, site_domain_pk
 from shortener.policy import targets
+from shortener.workspaces.personal import personal_workspace
 
 
 class SlugChangeRefused(ValueError):
@@ -204,6 +205,15 @@ class Link(models.Model):
         on_delete=models.SET_NULL,
         related_name="links",
     )
+    # The team the link belongs to (members see it, editors change it); `owner` stays
+    # who made it. None only for links made signed out, which only staff see.
+    workspace = models.ForeignKey(
+        "shortener.Workspace",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,  # links are never destroyed, so neither is their workspace
+        related_name="links",
+    )
     redirect_code = models.PositiveSmallIntegerField(
         choices=RedirectCode.choices, default=RedirectCode.FOUND
     )
@@ -249,6 +259,12 @@ class Link(models.Model):
                 condition=Q(deleted_at__isnull=True),
                 name="link_live_owner_newest",
             ),
+            # The same for the current workspace's list (pages and API).
+            models.Index(
+                fields=["workspace", "-created_at", "-id", "deleted_at"],
+                condition=Q(deleted_at__isnull=True),
+                name="link_live_workspace_newest",
+            ),
             # Staff see every live link: the same order without the owner.
             models.Index(
                 F("created_at").desc(),
@@ -271,6 +287,9 @@ class Link(models.Model):
         stored_domain = getattr(self, "_stored_domain_id", None)
         if self.pk and stored_domain is not None and stored_domain != self.domain_id:
             raise SlugChangeRefused(f"The domain of link {self.slug!r} cannot change.")
+        if self.pk is None and self.workspace_id is None and self.owner_id is not None:
+            # Made without naming a workspace (fixtures, the shell): its maker's own.
+            self.workspace = personal_workspace(self.owner)
         super().save(*args, **kwargs)
         self._stored_slug, self._stored_domain_id = self.slug, self.domain_id
 

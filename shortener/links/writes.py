@@ -23,15 +23,26 @@ SLUG_ATTEMPTS = 8
 
 
 def create(
-    values: Mapping[str, Any], *, actor, own_host: str | None = None, owner: Any = ...
+    values: Mapping[str, Any],
+    *,
+    actor,
+    own_host: str | None = None,
+    owner: Any = ...,
+    workspace: Any = ...,
 ) -> Link:
-    """A new link from `values`; it belongs to `actor` (staff may name another `owner`)."""
+    """A new link from `values`, made by `actor` (staff may name another `owner`), in
+    `workspace` (by default the owner's personal one), where `actor` must be an editor."""
     if not may_create(actor):
         if access.is_suspended(actor):
             raise LinkRefused("__all__", access.SUSPENDED)
         raise LinkRefused("__all__", "Sign in to create links.")
     owner = (actor if is_signed_in(actor) else None) if owner is ... else owner
-    cleaned = clean({**values, "owner": owner}, actor=actor, own_host=own_host)
+    if workspace is ...:
+        workspace = access.home_workspace(actor, owner)
+    if not access.may_create_in(actor, workspace):
+        raise LinkRefused("__all__", access.NOT_AN_EDITOR)
+    cleaned = clean({**values, "owner": owner}, actor=actor, own_host=own_host, workspace=workspace)
+    cleaned["workspace"] = workspace
     slug = cleaned.pop("slug", None)
     tags = cleaned.pop("tags")
     attempts = 1 if slug else SLUG_ATTEMPTS
@@ -60,7 +71,15 @@ def edit(link: Link, *, by, own_host: str | None = None, **changes) -> Link:
     """Change the fields given; the slug never changes; a new target joins the history
     with `by` as who changed it. Refused if `by` may not change the link."""
     refuse_unless(access.may_change(by, link), "change")
+    workspace = changes.pop("workspace", ...)
     cleaned = clean(changes, actor=by, link=link, own_host=own_host)
+    if workspace is ... and "owner" in cleaned:
+        # A link given to someone else (staff, in admin) goes to their personal workspace.
+        workspace = access.home_workspace(by, cleaned["owner"])
+    if workspace is not ... and workspace != link.workspace:
+        if not access.may_create_in(by, workspace):
+            raise LinkRefused("__all__", access.NOT_AN_EDITOR)
+        cleaned["workspace"] = workspace
     if not cleaned:
         return link
     tags = cleaned.pop("tags", None)

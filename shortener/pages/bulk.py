@@ -15,6 +15,7 @@ from hypermedia.fragments import varies_on_htmx, wants_fragment
 from shortener.domains.models import Domain
 from shortener.links import access
 from shortener.links.models import LinkState
+from shortener.pages.workspaces import current
 from shortener.portability import bulk, exit_jobs, exits, export, formats
 from shortener.portability.models import BulkJob, BulkStatus, ExitJob
 from shortener.portability.reading import Unreadable
@@ -127,6 +128,8 @@ def filters_of(request: HttpRequest) -> dict[str, str]:
         "tag": request.GET.get("tag", "")[:50],
         "state": request.GET.get("state", ""),
         "domain": request.GET.get("domain", "").strip()[:253],
+        # The current workspace's links (a background file keeps it in its choices).
+        "workspace": str(getattr(current(request), "pk", "") or ""),
     }
 
 

@@ -6,6 +6,7 @@ webhooks and admin.
 """
 
 from django import forms
+from django.contrib.auth.forms import UserCreationForm
 
 from shortener.links import LinkRefused
 from shortener.links.forms import LinkFields, initial_of, text
@@ -138,3 +139,16 @@ class RuleForm(forms.Form):
     def refused(self, refusal: LinkRefused) -> None:
         for reason in refusal.errors.values():
             self.add_error(None, reason)
+
+
+class SignupForm(UserCreationForm):
+    """A new account; its e-mail address (optional) is where password resets go, and what
+    an invitation sent to an address is matched against."""
+
+    email = forms.EmailField(
+        required=False,
+        help_text="Optional: for password resets, and invitations sent to this address.",
+    )
+
+    class Meta(UserCreationForm.Meta):
+        fields = ("username", "email")

@@ -3,7 +3,6 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
-from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
@@ -24,7 +23,8 @@ from shortener.domains.models import Domain
 from shortener.links import LinkRefused, access, titles
 from shortener.links.models import Link, LinkState, Tag
 from shortener.pages import qr
-from shortener.pages.forms import CreateLinkForm, LinkForm, RuleForm
+from shortener.pages.forms import CreateLinkForm, LinkForm, RuleForm, SignupForm
+from shortener.pages.workspaces import current
 from shortener.policy import countries, redirect_rules
 from shortener.portability.models import ExitJob
 from shortener.portability.spreadsheets import csv_lines
@@ -61,7 +61,7 @@ def create_form(request: HttpRequest, data=None) -> CreateLinkForm:
     return CreateLinkForm(
         data,
         allow_custom_slug=links.may_use_custom_slugs(request.user),
-        domains=links.usable_domains(author(request)),
+        domains=links.usable_domains(author(request), current(request)),
     )
 
 
@@ -70,7 +70,11 @@ def author(request: HttpRequest):
 
 
 def recent_links(request: HttpRequest):
-    recent = access.own(request.user).live().select_related("domain")
+    """The current workspace's newest links that this person made."""
+    if not request.user.is_authenticated:
+        return Link.objects.none()
+    recent = access.visible_to(request.user, current(request)).filter(owner=request.user)
+    recent = recent.select_related("domain")
     return recent.prefetch_related("tags")[:RECENT]
 
 
@@ -103,8 +107,8 @@ def visible_link_or_404(request: HttpRequest, slug: str, may=access.may_see) -> 
         link = links.get_visible(actor, slug)
     except Link.DoesNotExist:
         raise Http404 from None
-    if not may(actor, link):
-        raise PermissionDenied
+    if not may(actor, link):  # they see it: a viewer of its workspace
+        raise PermissionDenied(access.NOT_AN_EDITOR)
     return link
 
 
@@ -122,7 +126,7 @@ def link_collection(request: HttpRequest) -> HttpResponse:
         return create(request)
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    visible = links.visible_to(request.user).select_related("owner", "domain")
+    visible = links.visible_to(request.user, current(request)).select_related("owner", "domain")
     query = request.GET.get("q", "").strip()[:200]
     tag = request.GET.get("tag", "").strip()[:50]
     state = request.GET.get("state", "")
@@ -153,7 +157,7 @@ def link_collection(request: HttpRequest) -> HttpResponse:
             "tag": tag,
             "state": state if state in LinkState.values else "",
             "domain": domain,
-            "domains": used_by(Domain.objects.all(), "domain", request.user),
+            "domains": used_by(Domain.objects.all(), "domain", request),
             "sort": sort,
             "columns": sort_columns(sort),
             "states": [s for s in LinkState if s != LinkState.DELETED],
@@ -161,7 +165,7 @@ def link_collection(request: HttpRequest) -> HttpResponse:
             "health_filters": health.FILTERS.items()
             if flag_is_active(request, "link_health")
             else (),
-            "tags": used_by(Tag.objects.all(), "tags", request.user),
+            "tags": used_by(Tag.objects.all(), "tags", request),
             "bulk_actions": BULK_CHOICES,
             "exit_jobs": access.their(request.user, ExitJob.objects)[:3],
             **row_controls(request),
@@ -171,11 +175,12 @@ def link_collection(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def used_by(choices, relation: str, user):
-    """The filter's choices that some link `user` sees has: each asked as "is there one?",
+def used_by(choices, relation: str, request: HttpRequest):
+    """The filter's choices that some link of the list has: each asked as "is there one?",
     which an index answers at once, not by joining every visible link (a million for
     staff) and removing duplicates."""
-    seen = links.visible_to(user).filter(**{relation: OuterRef("pk")})
+    seen = links.visible_to(request.user, current(request))
+    seen = seen.filter(**{relation: OuterRef("pk")})
     return choices.filter(Exists(seen))
 
 
@@ -219,10 +224,18 @@ def create(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied(access.SUSPENDED)
     if not may_create(request):
         return redirect_to_login(reverse("home"))
+    workspace = current(request) or ...  # staff across all: their own
+    if workspace is not ... and not access.may_create_in(request.user, workspace):
+        raise PermissionDenied(access.NOT_AN_EDITOR)
     form = create_form(request, request.POST)
     if form.is_valid():
         try:
-            link = links.create(form.values(), actor=author(request), own_host=request.get_host())
+            link = links.create(
+                form.values(),
+                actor=author(request),
+                own_host=request.get_host(),
+                workspace=workspace,
+            )
         except LinkRefused as refusal:
             form.refused(refusal)
         else:
@@ -393,15 +406,19 @@ def signup(request: HttpRequest) -> HttpResponse:
             "back_text": "Sign in",
         }
         return render(request, "404.html", context, status=404)
-    form = UserCreationForm(request.POST or None)
+    form = SignupForm(request.POST or None)
+    # Where to go once signed up (an invitation's page): only somewhere on this site.
+    wanted = request.POST.get("next") or request.GET.get("next", "")
+    allowed = url_has_allowed_host_and_scheme(wanted, {request.get_host()}, request.is_secure())
+    context = {"form": form, "next": wanted if allowed else ""}
     if request.method == "POST":
         if form.is_valid():
             user = form.save()
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, "Welcome to Torii.")
-            return redirect_303(reverse("home"))
-        return render(request, "registration/signup.html", {"form": form}, status=422)
-    return render(request, "registration/signup.html", {"form": form})
+            return redirect_303(context["next"] or reverse("home"))
+        return render(request, "registration/signup.html", context, status=422)
+    return render(request, "registration/signup.html", context)
 
 
 def analytics_or_404(request: HttpRequest, slug: str) -> Link:

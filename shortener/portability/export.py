@@ -25,7 +25,7 @@ CHUNK = 2000
 
 def listed(actor, choices: dict[str, str]) -> LinkQuerySet:
     """The links the list shows with its filters (`choices`), of those `actor` may export."""
-    return access.exportable(actor).matching(
+    return access.exportable(actor, choices.get("workspace") or None).matching(
         text=choices.get("q", ""),
         tag=choices.get("tag", ""),
         state=choices.get("state", ""),

@@ -6,6 +6,8 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from shortener.events.models import SignatureScheme, WebhookSource
+from shortener.links import access
+from shortener.workspaces.models import Workspace
 
 
 class Command(BaseCommand):
@@ -16,6 +18,12 @@ class Command(BaseCommand):
         create = actions.add_parser("create", help="a new source; prints its secret once")
         create.add_argument("name")
         create.add_argument("--owner", required=True, help="user who owns the links it creates")
+        create.add_argument(
+            "--workspace",
+            type=int,
+            help="the number of the workspace it acts for (the owner must be an editor or "
+            "owner there); default: the owner's personal workspace for creates",
+        )
         create.add_argument(
             "--scheme", choices=list(SignatureScheme.values), default=SignatureScheme.STANDARD
         )
@@ -30,7 +38,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, action: str, **options):
         if action == "create":
-            return self.create(options["name"], options["owner"], options["scheme"])
+            return self.create(
+                options["name"], options["owner"], options["scheme"], options["workspace"]
+            )
         if action == "list":
             return self.list_sources()
         source = self.source(options["name"])
@@ -51,7 +61,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{source.name} is {action}d.")
         return None
 
-    def create(self, name: str, username: str, scheme: str) -> None:
+    def create(self, name: str, username: str, scheme: str, workspace_id: int | None) -> None:
         if slugify(name) != name or not 1 <= len(name) <= 50:
             raise CommandError("A source name is 1 to 50 lower-case letters, digits, - and _.")
         if WebhookSource.objects.filter(name=name).exists():
@@ -59,8 +69,17 @@ class Command(BaseCommand):
         owner = get_user_model().objects.filter(username=username).first()
         if owner is None:
             raise CommandError(f"There is no user named {username}.")
+        workspace = None
+        if workspace_id is not None:
+            workspace = Workspace.objects.filter(pk=workspace_id).first()
+            if workspace is None or not access.may_create_in(owner, workspace):
+                raise CommandError(
+                    f"{username} is not an editor or owner of a workspace numbered {workspace_id}."
+                )
         with transaction.atomic():
-            source = WebhookSource.objects.create(name=name, owner=owner, scheme=scheme)
+            source = WebhookSource.objects.create(
+                name=name, owner=owner, scheme=scheme, workspace=workspace
+            )
             secret = source.add_secret()
         self.stdout.write(f"Created webhook source {name} (owner {username}, {scheme} signatures).")
         self.stdout.write(f"Receiver: POST {source.receiver_path()}")
