@@ -220,3 +220,32 @@ def test_a_new_workspace_has_its_maker_as_owner_and_a_name(client):
     workspace = Workspace.objects.get(name="Marketing")
     assert made["Location"] == f"/workspaces/{workspace.pk}/members/"
     assert workspace.memberships.get().user == olga and client.session["workspace"] == workspace.pk
+
+
+def test_every_change_of_members_is_in_the_audit_log_by_whom_it_was_made(client, team):
+    from shortener.audit.models import Entry
+
+    olga, vera = owner_of(team), make_user("vera")
+    client.force_login(olga)
+    path = invitation_link(
+        client.post(f"/workspaces/{team.pk}/invite/", {"name": "vera", "role": "viewer"})
+    )
+    client.force_login(vera)
+    client.post(path)
+    client.force_login(olga)
+    vera_in = team.memberships.get(user=vera)
+    client.post(f"/workspaces/{team.pk}/members/{vera_in.pk}/role/", {"role": "editor"})
+    client.post(f"/workspaces/{team.pk}/members/{vera_in.pk}/remove/")
+    mine = team.memberships.get(user=olga)
+    client.post(f"/workspaces/{team.pk}/members/{mine.pk}/remove/")  # refused: no entry
+    said = [
+        (e.kind, e.action, e.actor_name, e.via, e.summary)
+        for e in Entry.objects.filter(kind__in=["workspace", "member"]).order_by("pk")
+    ]
+    assert said == [
+        ("workspace", "created", "olga", "command", "Created the workspace “Team”."),
+        ("member", "invited", "olga", "page", "Invited vera to “Team” as viewer."),
+        ("member", "joined", "vera", "page", "vera joined “Team” as viewer."),
+        ("member", "changed", "olga", "page", "vera is now editor of “Team”."),
+        ("member", "removed", "olga", "page", "Removed vera (editor) from “Team”."),
+    ]

@@ -17,7 +17,7 @@ REFUSED = "Audit entries are never changed or removed."
 
 
 class Kind(models.TextChoices):
-    """What an entry is about. Workspaces add `member` and `workspace` here."""
+    """What an entry is about."""
 
     LINK = "link", "Link"
     DOMAIN = "domain", "Domain"
@@ -26,6 +26,8 @@ class Kind(models.TextChoices):
     WEBHOOK_SOURCE = "webhook_source", "Webhook source"
     FLAG = "flag", "Flag"
     SWITCH = "switch", "Switch"
+    WORKSPACE = "workspace", "Workspace"
+    MEMBER = "member", "Member"
 
 
 class Action(models.TextChoices):
@@ -40,6 +42,9 @@ class Action(models.TextChoices):
     UNBLOCKED = "unblocked", "Unblocked"
     REVOKED = "revoked", "Revoked"
     ROTATED = "rotated", "Secret rotated"
+    INVITED = "invited", "Invited"
+    JOINED = "joined", "Joined"
+    REMOVED = "removed", "Removed"
 
 
 class Via(models.TextChoices):

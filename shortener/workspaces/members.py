@@ -13,6 +13,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
+from shortener.audit.models import Action, Kind
+from shortener.audit.recording import record
 from shortener.workspaces.models import Invitation, Membership, Role, Workspace
 
 LAST_OWNER = "A workspace keeps at least one owner: make someone else an owner first."
@@ -47,6 +49,14 @@ def create_workspace(name: str, *, by) -> Workspace:
     with transaction.atomic():
         workspace = Workspace.objects.create(name=name)
         Membership.objects.create(workspace=workspace, user=by, role=Role.OWNER)
+        record(
+            Action.CREATED,
+            Kind.WORKSPACE,
+            workspace.pk,
+            f"Created the workspace “{name}”.",
+            actor=by,
+            name=name,
+        )
     return workspace
 
 
@@ -75,14 +85,23 @@ def invite(workspace: Workspace, *, by, name: str, role, now: datetime) -> tuple
     if Membership.objects.filter(workspace=workspace, user__in=known).exists():
         raise MembersRefused(f"{name} is already a member of this workspace.")
     token = INVITATION_MARK + secrets.token_urlsafe(32)
-    invitation = Invitation.objects.create(
-        workspace=workspace,
-        role=role,
-        digest=digest_of(token),
-        invited_by=by,
-        created_at=now,
-        **fields,
-    )
+    with transaction.atomic():
+        invitation = Invitation.objects.create(
+            workspace=workspace,
+            role=role,
+            digest=digest_of(token),
+            invited_by=by,
+            created_at=now,
+            **fields,
+        )
+        record(
+            Action.INVITED,
+            Kind.MEMBER,
+            workspace.pk,
+            f"Invited {name} to “{workspace.name}” as {role}.",
+            actor=by,
+            name=workspace.name,
+        )
     return invitation, token
 
 
@@ -119,9 +138,18 @@ def accept(token: str, *, user, now: datetime) -> Membership:
             )
             if not claimed:
                 raise MembersRefused(USED)
-            return Membership.objects.create(
+            joined = Membership.objects.create(
                 workspace=invitation.workspace, user=user, role=invitation.role
             )
+            record(
+                Action.JOINED,
+                Kind.MEMBER,
+                invitation.workspace_id,
+                f"{user.get_username()} joined “{invitation.workspace.name}” as {invitation.role}.",
+                actor=user,
+                name=invitation.workspace.name,
+            )
+            return joined
     except IntegrityError:
         raise MembersRefused("You are already a member of this workspace.") from None
 
@@ -141,8 +169,17 @@ def change_role(membership: Membership, role) -> Membership:
         locked = Membership.objects.select_for_update().get(pk=membership.pk)
         if locked.role == Role.OWNER and role != Role.OWNER and not owners_left(locked):
             raise MembersRefused(LAST_OWNER)
-        locked.role = role
+        before, locked.role = locked.role, role
         locked.save(update_fields=["role"])
+        if before != role:
+            record(
+                Action.CHANGED,
+                Kind.MEMBER,
+                locked.workspace_id,
+                f"{locked.user.get_username()} is now {role} of “{locked.workspace.name}”.",
+                name=locked.workspace.name,
+                changes={"role": [before, role]},
+            )
     return locked
 
 
@@ -154,3 +191,10 @@ def remove(membership: Membership) -> None:
         if locked.role == Role.OWNER and not owners_left(locked):
             raise MembersRefused(LAST_OWNER)
         locked.delete()
+        record(
+            Action.REMOVED,
+            Kind.MEMBER,
+            locked.workspace_id,
+            f"Removed {locked.user.get_username()} ({locked.role}) from “{locked.workspace.name}”.",
+            name=locked.workspace.name,
+        )
