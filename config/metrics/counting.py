@@ -4,12 +4,22 @@ rate-limit refusals and cache failures.
 Both ways a request is answered count here, once: the WSGI fast path
 (config/fast_redirects.py) calls `redirect_served` for what it answers, and
 `MetricsMiddleware`, outermost in MIDDLEWARE, counts everything Django answers (the fast
-path's fall-throughs among it). The children a redirect touches are looked up once, at
-import, so a redirect pays two increments of a memory-mapped file and no label lookup.
+path's fall-throughs among it).
+
+A request adds to plain integers under one lock (`Tally`); a thread hands them to
+prometheus-client's files once every PUBLISH_SECONDS, and the process that answers a
+scrape hands its own over first. Three writes into the memory-mapped files (the answer,
+a bucket, the sum) cost a redirect about 8 % of its instructions, the tally well under 1 %
+(docs/performance.md, "Metrics"); the price is that another worker's last second may be
+missing from a scrape, and is in the next one.
 """
 
+import atexit
+import os
 import re
+import threading
 import time
+from bisect import bisect_left
 
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import Counter, Histogram, values
@@ -35,6 +45,7 @@ OTHER_PATHS = frozenset({"/livez", "/healthz", "/readyz", "/metrics", "/robots.t
 
 # A redirect takes well under a millisecond; a page or an export can take seconds.
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+BUCKETS_WITH_INF = (*BUCKETS, float("inf"))  # as the histogram holds them
 
 REQUEST_SECONDS = Histogram(
     "torii_request_duration_seconds",
@@ -85,15 +96,80 @@ ANSWER_OF_STATUS = {
     429: "rate_limited",
     503: "unavailable",
 }
-# The fast path's answers by status, ready to increment.
-FAST_ANSWERS = {status: ANSWERS[answer] for status, answer in ANSWER_OF_STATUS.items()}
-REDIRECT_SECONDS = GROUPS[REDIRECT]
+PUBLISH_SECONDS = 1.0
+
+
+class Tally:
+    """Answers and times counted in plain integers, handed to prometheus-client in sums.
+
+    A histogram's sum of n observations in one bucket is one write to that bucket's
+    value: prometheus-client's `Histogram.observe` is the same two writes (`_sum`, the
+    bucket in `_buckets`), made here with the amounts added up first."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._clear()
+        os.register_at_fork(after_in_child=self._forget_parent)
+
+    def _clear(self) -> None:
+        self._answers = dict.fromkeys(ANSWERS, 0)
+        self._buckets = {group: [0] * len(BUCKETS_WITH_INF) for group in GROUPS}
+        self._sums = dict.fromkeys(GROUPS, 0.0)
+
+    def count(self, group: str, answer: str | None, seconds: float) -> None:
+        bucket = bisect_left(BUCKETS_WITH_INF, seconds)
+        with self._lock:
+            if answer is not None:
+                self._answers[answer] += 1
+            self._buckets[group][bucket] += 1
+            self._sums[group] += seconds
+
+    def publish(self) -> None:
+        """Hand what was counted since the last time to the metrics files."""
+        with self._lock:
+            answers, buckets, sums = self._answers, self._buckets, self._sums
+            self._clear()
+        for answer, count in answers.items():
+            if count:
+                ANSWERS[answer].inc(count)
+        for group, counts in buckets.items():
+            if not any(counts):
+                continue
+            histogram = GROUPS[group]
+            histogram._sum.inc(sums[group])  # see the class's docstring
+            for bucket, count in enumerate(counts):
+                if count:
+                    histogram._buckets[bucket].inc(count)
+
+    def start(self) -> None:
+        """The thread that publishes every PUBLISH_SECONDS, for a server's workers
+        (config/wsgi.py); elsewhere (tests, `runserver`) a scrape publishes its own."""
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._run, name="metrics", daemon=True)
+            self._thread.start()
+        atexit.register(self.publish)  # granian's graceful stop: the last second too
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(PUBLISH_SECONDS)
+            self.publish()
+
+    def _forget_parent(self) -> None:
+        """In a forked child: its own lock, no thread, none of the parent's counts."""
+        self._lock = threading.Lock()
+        self._thread = None
+        self._clear()
+
+
+tally = Tally()
 
 
 def redirect_served(status: int, seconds: float) -> None:
     """A slug answered on the WSGI fast path: a redirect, or the limiter's refusal."""
-    (FAST_ANSWERS.get(status) or ANSWERS["other"]).inc()
-    REDIRECT_SECONDS.observe(seconds)
+    tally.count(REDIRECT, ANSWER_OF_STATUS.get(status, "other"), seconds)
 
 
 def group_of(path: str) -> str:
@@ -115,9 +191,7 @@ def answer_of(request: HttpRequest, status: int) -> str:
 
 def answered(request: HttpRequest, status: int, seconds: float) -> None:
     group = group_of(request.path_info)
-    if group == REDIRECT:
-        ANSWERS[answer_of(request, status)].inc()
-    GROUPS[group].observe(seconds)
+    tally.count(group, answer_of(request, status) if group == REDIRECT else None, seconds)
 
 
 def rate_limit_refused(group: str) -> None:

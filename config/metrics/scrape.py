@@ -26,6 +26,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from config.metrics.counting import tally
+
 logger = logging.getLogger(__name__)
 
 
@@ -92,6 +94,7 @@ class VisitJournal(Collector):
 
 def exposition() -> bytes:
     """Every figure in Prometheus's text format."""
+    tally.publish()  # this process's last second; the others' is in the next scrape
     registry = CollectorRegistry(auto_describe=False)
     MultiProcessCollector(registry, path=str(settings.METRICS_DIR))
     registry.register(TaskQueue())
