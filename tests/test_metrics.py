@@ -17,7 +17,7 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 from prometheus_client.parser import text_string_to_metric_families
 
 from config.metrics.counting import PUBLISH_SECONDS, group_of
-from config.metrics.scrape import reset
+from config.metrics.scrape import exposition, reset
 from shortener import links
 from shortener.models import Link
 from tests.conftest import flush_visits, make_link, make_user, per_day
@@ -177,6 +177,58 @@ def test_a_webhook_for_an_unknown_source_is_counted(client, token):
     before = scraped(client).get(key, 0)
     assert client.post("/webhooks/nobody/", b"{}", content_type="application/json").status_code
     assert scraped(client)[key] - before == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("loopback")
+def test_outbound_attempts_are_counted_by_outcome(
+    client, token, receiver, django_capture_on_commit_callbacks
+):
+    from shortener.events.models import Endpoint, new_secret
+    from tests import receivers
+
+    answers_given = iter([receivers.answer(204), receivers.answer(404), receivers.answer(503)])
+    one = receiver(lambda got, conn, rec: next(answers_given))
+    owner = make_user("alice")
+    Endpoint.objects.create(owner=owner, url=one.url, secret=new_secret())
+    key = "torii_webhook_attempts_total"
+    before = scraped(client)
+    with django_capture_on_commit_callbacks(execute=True):
+        for target in ("https://example.com/a", "https://example.com/b", "https://example.com/c"):
+            links.create({"target": target}, actor=owner)
+    after = scraped(client)
+    counted = {
+        outcome: after.get((key, (("outcome", outcome),)), 0)
+        - before.get((key, (("outcome", outcome),)), 0)
+        for outcome in ("delivered", "failed", "retrying", "refused")
+    }
+    assert counted == {"delivered": 1, "failed": 1, "retrying": 1, "refused": 0}
+
+
+@pytest.mark.django_db
+def test_a_shared_cache_away_is_counted(settings):
+    from config.caches import MissWhileAway
+
+    class Away(MissWhileAway):
+        AWAY = (ConnectionError,)
+
+    def unreachable():
+        raise ConnectionError("gone")
+
+    key = ("torii_cache_failures_total", (("cache", "default"),))
+    settings.METRICS_TOKEN = TOKEN
+    before = samples_of(exposition().decode()).get(key, 0)
+    assert Away()._or("the default", unreachable) == "the default"
+    assert samples_of(exposition().decode())[key] - before == 1
+
+
+@pytest.mark.django_db
+def test_rate_limiting_that_cannot_count_is_a_cache_failure(client, token, settings):
+    settings.RATELIMIT_USE_CACHE = "unreachable"  # no such cache: every count fails
+    key = ("torii_cache_failures_total", (("cache", "unreachable"),))
+    before = samples_of(exposition().decode()).get(key, 0)
+    assert client.get("/nosuchlink").status_code == 404  # redirects fail open
+    assert samples_of(exposition().decode())[key] - before == 1
 
 
 @pytest.mark.django_db
