@@ -8,13 +8,14 @@ path's fall-throughs among it).
 
 A request adds to plain integers under one lock (`Tally`); a thread hands them to
 prometheus-client's files once every PUBLISH_SECONDS, and the process that answers a
-scrape hands its own over first. Three writes into the memory-mapped files (the answer,
-a bucket, the sum) cost a redirect about 8 % of its instructions, the tally well under 1 %
+scrape hands its own over first. Three writes into the memory-mapped files on each
+redirect (the answer, a bucket, the sum) cost more than the redirect may pay
 (docs/performance.md, "Metrics"); the price is that another worker's last second may be
 missing from a scrape, and is in the next one.
 """
 
 import atexit
+import logging
 import os
 import re
 import threading
@@ -33,6 +34,8 @@ if not values.ValueClass._multiprocess:  # pragma: no cover - a wiring mistake
         "prometheus_client was imported before config/settings.py set "
         "PROMETHEUS_MULTIPROC_DIR: each process would count alone"
     )
+
+logger = logging.getLogger(__name__)
 
 # A short link's path, as the redirect matches it; no model is imported from here, so the
 # caches and the rate limiter, loaded before the apps, may count too.
@@ -155,7 +158,10 @@ class Tally:
     def _run(self) -> None:
         while True:
             time.sleep(PUBLISH_SECONDS)
-            self.publish()
+            try:
+                self.publish()
+            except Exception:  # the counts are lost, the thread must not be
+                logger.exception("Could not write this process's metrics")
 
     def _forget_parent(self) -> None:
         """In a forked child: its own lock, no thread, none of the parent's counts."""
