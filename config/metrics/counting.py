@@ -8,10 +8,10 @@ path's fall-throughs among it).
 
 A request adds to plain integers under one lock (`Tally`); a thread hands them to
 prometheus-client's files once every PUBLISH_SECONDS, and the process that answers a
-scrape hands its own over first. Three writes into the memory-mapped files on each
-redirect (the answer, a bucket, the sum) cost more than the redirect may pay
-(docs/performance.md, "Metrics"); the price is that another worker's last second may be
-missing from a scrape, and is in the next one.
+scrape hands its own over first. Three locked writes into the memory-mapped files on each
+redirect (the answer, a bucket, the sum) take four times as long (docs/performance.md,
+"Metrics"); the price is that another worker's last second may be missing from a scrape,
+and is in the next one.
 """
 
 import atexit
