@@ -51,6 +51,8 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py bootstrap_admin
+	@# Every process's metrics files start afresh (PROMETHEUS_MULTIPROC_DIR, docs/operations.md).
+	$(PY) manage.py reset_metrics
 	@echo "Serving Torii on http://$(HOST):$(PORT) with $(WEB_CONCURRENCY) workers and a task worker"
 	@# The task worker (webhook events) runs in the background beside granian; when granian
 	@# ends (Ctrl-C reaches both), the EXIT trap stops the worker too.

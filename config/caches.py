@@ -14,6 +14,7 @@ from redis.commands.core import Script
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from config.metrics.counting import cache_failed
 from config.ratelimit import gcra
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class MissWhileAway:
         try:
             return operation(*args)
         except self.AWAY as error:
+            cache_failed("default")
             logger.error("Shared cache unavailable (%s): reading from the database instead", error)
             return default
 

@@ -26,6 +26,7 @@ from django.urls import set_script_prefix
 
 from config import access_log
 from config.health import VIEWS as HEALTH_PATHS
+from config.metrics.counting import redirect_served
 from config.ratelimit.middleware import EarlyRateLimitMiddleware
 from hypermedia.context import ENVIRON_KEY, context_of
 from shortener.domains.served import checked_host
@@ -53,10 +54,10 @@ class FastRedirects(WSGIHandler):
                 request = self.request_class(environ)
                 response = self.answer(request, match.group(1))
                 if response is not None:
+                    elapsed = time.perf_counter() - started
+                    redirect_served(response.status_code, elapsed)
                     if self.logged:
-                        access_log.record(
-                            request, response.status_code, time.perf_counter() - started
-                        )
+                        access_log.record(request, response.status_code, elapsed)
                     status = f"{response.status_code} {response.reason_phrase}"
                     start_response(status, list(response.items()))
                     return [response.content]

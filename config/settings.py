@@ -1,5 +1,6 @@
 """Torii's settings: every value comes from the environment (and `.env`), with defaults."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +16,17 @@ DATA_DIR = Path(env.raw("DATA_DIR") or BASE_DIR / "data")
 if not DATA_DIR.is_absolute():
     DATA_DIR = BASE_DIR / DATA_DIR
 DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+# Prometheus metrics (config/metrics/, docs/operations.md "Metrics"): every process writes
+# its figures to files here, which /metrics adds up. prometheus_client reads the variable
+# when it is imported, so it is set here, before any module imports it; `manage.py
+# reset_metrics` empties the directory when the server starts.
+if not (env.raw("PROMETHEUS_MULTIPROC_DIR") or "").strip():  # unset or empty: the default
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+METRICS_DIR = env.directory("PROMETHEUS_MULTIPROC_DIR", DATA_DIR / "metrics", BASE_DIR)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)
+# The bearer token a scraper sends to GET /metrics; unset: /metrics answers 404.
+METRICS_TOKEN = env.raw("METRICS_TOKEN") or ""
 
 SECRET_KEY = env.secret_key("SECRET_KEY", DATA_DIR)
 DEBUG = env.boolean("DEBUG", False)
@@ -52,6 +64,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: the time of every answer, and each short link's answer (config/metrics/).
+    "config.metrics.counting.MetricsMiddleware",
     # First: nothing may read the Host before it is checked (ALLOWED_HOSTS is "*").
     "shortener.domains.served.HostMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from config.health import healthz, livez
+from config.metrics.scrape import metrics
 from config.password_reset import password_reset
 from config.robots import robots_txt
 from shortener.pages import audit, bulk, members, reports, rules, tokens, workspaces
@@ -32,6 +33,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("robots.txt", robots_txt, name="robots-txt"),
     path("readyz", healthz, name="readyz"),
+    path("metrics", metrics, name="metrics"),  # the operator's Prometheus (METRICS_TOKEN)
     path("admin/", admin.site.urls),
     path("accounts/signup/", links.signup, name="signup"),
     path("flags/", include("flags.urls")),

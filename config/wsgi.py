@@ -49,6 +49,11 @@ from shortener.visits.recording import buffer  # noqa: E402 - needs the apps loa
 
 buffer.start()
 
+# Its requests' counts reach the metrics files once a second (config/metrics/counting.py).
+from config.metrics.counting import tally  # noqa: E402 - needs the settings loaded above
+
+tally.start()
+
 # Everything loaded so far (Django, the URL map, templates) lives as long as the
 # process: out of the collector's sight, full collections stay short (docs/performance.md).
 gc.freeze()

@@ -28,6 +28,8 @@ def pytest_load_initial_conftests(early_config):
     # environment overrides) is the site's.
     os.environ["DATA_DIR"] = data_dir
     os.environ["VISIT_JOURNAL_DIR"] = os.path.join(data_dir, "visit-journal")
+    # The site's metrics files (a PROMETHEUS_MULTIPROC_DIR in .env) are the site's too.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(data_dir, "metrics")
     # On a Redis shared with a site (REDIS_URL), this run's keys are its own, and
     # clear() deletes only them (config/caches.py).
     os.environ["CACHE_KEY_PREFIX"] = f"torii-test-{uuid.uuid4().hex[:12]}"

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.test import override_settings
 from waffle.testutils import override_flag
 
 from shortener.links import access
@@ -469,7 +470,22 @@ ROWS = [
         ("anonymous", "owner"),  # --owner is that person's own links, staff's too
         lambda w, out: "https://example.com/olga" in out,
     ),
+    # The operator's figures: no session, API token or staff flag opens them, only
+    # METRICS_TOKEN (tests/test_metrics.py).
+    Row(
+        "metrics: GET /metrics with the actor's session and API token",
+        lambda w: metrics_as(w),
+        (401, 401, 401, 401),
+        (),
+        lambda w, r: b"torii_" in r.content,
+    ),
 ]
+
+
+def metrics_as(w: World):
+    headers = {"Authorization": f"Bearer {w.api_token}"} if w.api_token else {}
+    with override_settings(METRICS_TOKEN="the-operator-s-own-token"):
+        return w.client.get("/metrics", headers=headers)
 
 
 def webhook(w: World, event_type: str, **data):

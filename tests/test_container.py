@@ -99,9 +99,10 @@ def test_web_role_runs_make_runs_commands_but_the_worker(tmp_path):
         ["python", "config/container/wait.py", "database"],
         ["python", "manage.py", "migrate", "--noinput"],
         ["python", "manage.py", "bootstrap_admin"],
+        ["python", "manage.py", "reset_metrics"],  # every start counts from zero
         granian,
     ]
-    for command in commands[1:3]:
+    for command in commands[1:4]:
         assert tuple(command) in make_run
 
 
@@ -116,7 +117,12 @@ def test_worker_role_waits_for_the_migrations_then_runs_make_runs_task_worker(tm
     db_worker = next(
         c for c in commands_of_make_run() if c[:3] == ["python", "manage.py", "task_worker"]
     )
-    assert commands == [["python", "config/container/wait.py", "migrations"], db_worker]
+    assert commands == [
+        ["python", "config/container/wait.py", "migrations"],
+        ["python", "manage.py", "reset_metrics"],
+        db_worker,
+    ]
+    assert ["python", "manage.py", "reset_metrics"] in commands_of_make_run()
 
 
 def test_collectstatic_runs_in_the_image_build_as_make_run_runs_it():

@@ -281,6 +281,22 @@ def expire_lookups() -> None:
         lookup._lookups.clear()
 
 
+def figures() -> dict[str, float]:
+    from config.metrics.scrape import exposition
+
+    wanted = (
+        "torii_redirect_last_known_lookups_total",
+        'torii_redirects_total{answer="redirect"}',
+        'torii_redirects_total{answer="unavailable"}',
+        "torii_task_queue_depth",
+    )
+    lines = exposition().decode().splitlines()
+    found = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in lines if line[0] != "#"
+    }
+    return {name: value for name, value in found.items() if name.startswith(wanted)}
+
+
 def test_a_link_visited_just_before_the_outage_keeps_redirecting(
     visitor, known_link, clock, tmp_path
 ):
@@ -288,6 +304,7 @@ def test_a_link_visited_just_before_the_outage_keeps_redirecting(
     from tests.conftest import flush_visits
 
     assert visitor.get("/known1").status_code == 302
+    before = figures()
     away = take_the_database_away(tmp_path)
     try:
         for seconds in (1, 30, 3000):  # within OUTAGE_STALE_SECONDS of the last look
@@ -299,8 +316,17 @@ def test_a_link_visited_just_before_the_outage_keeps_redirecting(
         clock.now += 700  # past the hour since the database was last seen
         expire_lookups()
         assert visitor.get("/known1").status_code == 503
+        after = figures()  # scraped through the outage: the queue's figures left out
     finally:
         bring_the_database_back(*away)
+    # /metrics says what happened: three redirects from the last known state, two 503s.
+    counted = [name for name in before if not name.startswith("torii_task_queue_depth")]
+    assert {name: after.get(name, 0) - before.get(name, 0) for name in counted} == {
+        "torii_redirect_last_known_lookups_total": 3,
+        'torii_redirects_total{answer="redirect"}': 3,
+        'torii_redirects_total{answer="unavailable"}': 2,
+    }
+    assert not any(name.startswith("torii_task_queue_depth") for name in after)
     clock.now += 2  # a lookup asks a failed database again a LOOKUP_TTL later
     expire_lookups()
     assert visitor.get("/known1").status_code == 302

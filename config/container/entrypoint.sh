@@ -16,6 +16,10 @@ cd "$(dirname "$0")/../.."  # the project: /app in the image
 # starts every service at once (config/container/wait.py).
 : "${TORII_WAIT_SECONDS:=60}"
 export TORII_WAIT_SECONDS
+# Metrics files (docs/operations.md, "Metrics") stay inside each container, off the shared
+# volume: two containers' processes may have the same pid, and each must count alone.
+: "${PROMETHEUS_MULTIPROC_DIR:=/tmp/torii-metrics}"
+export PROMETHEUS_MULTIPROC_DIR
 
 role=${1:-web}
 [ "$#" -gt 0 ] && shift
@@ -28,6 +32,7 @@ web)
     # nothing to do.
     flock "$DATA_DIR/.migrate.lock" python manage.py migrate --noinput
     python manage.py bootstrap_admin
+    python manage.py reset_metrics
     echo "torii: serving on $HOST:$PORT with $WEB_CONCURRENCY workers"
     # A worker that dies is replaced while the others serve (docs/operations.md).
     exec granian --interface wsgi --host "$HOST" --port "$PORT" \
@@ -37,6 +42,7 @@ web)
 worker)
     # The web role migrates; a worker started beside it waits for the tables it reads.
     python config/container/wait.py migrations
+    python manage.py reset_metrics
     exec python manage.py task_worker --no-startup-delay
     ;;
 healthcheck)

@@ -9,6 +9,7 @@ from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, ResolverMatch, resolve
 
+from config.metrics.counting import cache_failed, rate_limit_refused
 from config.ratelimit import gcra
 from config.ratelimit.fields import Usage, add_fields
 from config.ratelimit.groups import (
@@ -117,6 +118,7 @@ def log_rejection_once(request: HttpRequest, check: Check, usage: Usage) -> None
 
 
 def log_cache_failure(error: CacheUnavailable, failing_open: bool) -> None:
+    cache_failed(settings.RATELIMIT_USE_CACHE)
     outcome = "letting requests through" if failing_open else "refusing fail-closed groups"
     outage_logger.error("Rate limiting cache unavailable (%s): %s", error, outcome)
 
@@ -169,6 +171,7 @@ class RateLimitMiddleware:
         if any(usage.exceeded for usage in usages):
             for check, usage in counted:
                 if usage.exceeded:
+                    rate_limit_refused(check.group)
                     log_rejection_once(request, check, usage)
             return too_many_requests(request, usages)
         return usages
@@ -257,5 +260,6 @@ class ViewLimits:
         self.usages.append(usage)
         if not usage.exceeded:
             return None
+        rate_limit_refused(check.group)
         log_rejection_once(self.request, check, usage)
         return too_many_requests(self.request, [usage])

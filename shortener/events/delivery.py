@@ -34,6 +34,7 @@ from django_tasks_db.backend import DatabaseBackend
 from standardwebhooks.webhooks import Webhook
 
 from shortener.domains.models import Domain
+from shortener.events import metrics
 from shortener.events.models import Delivery, DeliveryAttempt, DeliveryStatus, Endpoint
 from shortener.outbound import fetch
 
@@ -244,6 +245,11 @@ def attempt(
         error = failure.reason
     duration = int((time.monotonic() - started) * 1000)
     outcome = settle(delivery, now, status, head, error, duration, refused, wait, rng)
+    metrics.attempted(
+        delivered=delivery.status == DeliveryStatus.DELIVERED,
+        refused=refused,
+        given_up=delivery.status == DeliveryStatus.FAILED,
+    )
     logger.info(
         "webhook delivery %s (%s to endpoint %s), attempt %s: %s",
         delivery.pk,

@@ -57,6 +57,7 @@ from shortener.links.blocking import links_switched
 from shortener.links.models import Link, LinkState, state_of
 from shortener.policy.redirect_rules import from_stored
 from shortener.policy.slugs import is_reserved
+from shortener.redirect import metrics
 from shortener.redirect.decision import SmartLink, smart_link
 
 logger = logging.getLogger(__name__)  # one line a minute (settings.LOGGING)
@@ -309,6 +310,7 @@ def lookup(domain_id: int, slug: str) -> Snapshot | None:
             found = last_known(key, now)
             if found is None:
                 raise
+            metrics.LAST_KNOWN.inc()
             logger.warning(
                 "Database unavailable: redirecting links from their last known state "
                 "(for up to %d s since it was last seen)",

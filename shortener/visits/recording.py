@@ -46,7 +46,7 @@ from django.core.signals import setting_changed
 from django.db import close_old_connections, connection, transaction
 
 from shortener.policy.user_agents import classify
-from shortener.visits import rollups
+from shortener.visits import metrics, rollups
 from shortener.visits.batches import Outcome, write_splitting
 from shortener.visits.countries import country_of
 from shortener.visits.journal import Journal, encode
@@ -190,7 +190,9 @@ def write_batch(raws: list[RawVisit]) -> Outcome:
     """`write()` with the rows the database refuses split out and dropped, one log line
     saying how many and why (shortener/visit_batches.py); what an unavailable database
     left unwritten is in the outcome, for the caller to keep."""
+    started = time.perf_counter()
     outcome = write_splitting(write, raws, narrow=without_vanished_links)
+    metrics.batch_written(outcome.written, outcome.dropped, time.perf_counter() - started)
     if outcome.refused:
         logger.warning(
             "Dropped %d of %d visits the database refused: %s",
@@ -280,6 +282,7 @@ class VisitBuffer:
         self._in_flight = 0  # visits a flush has taken and not yet written or given back
         self._dropped = 0  # visits past VISIT_BUFFER_MAX, not yet logged
         self._dropped_total = 0
+        self._buffered = 0  # visits buffered since the last flush told /metrics
         self._dropped_logged_at = -float("inf")
         self._failing = False  # the last flush failed: say the next failure in one line
 
@@ -310,10 +313,12 @@ class VisitBuffer:
                 if journal is not None:
                     self._journal_one(record)
                 self._pending.append(raw)
+                self._buffered += 1  # /metrics hears of it at the next flush
             else:
                 self._dropped += 1
                 self._dropped_total += 1
         if not kept:
+            metrics.dropped_full()
             self._log_dropped()
         if (self._thread is None or self._pid != os.getpid()) and flush_seconds() > 0:
             self._start()
@@ -423,9 +428,11 @@ class VisitBuffer:
             self._log_dropped()
             with self._lock:
                 raws, self._pending = self._pending, []
+                buffered, self._buffered = self._buffered, 0
                 self._in_flight = len(raws)  # still counted against VISIT_BUFFER_MAX
                 journal = self._journal
                 files = journal.rotate() if journal is not None else []
+            metrics.buffered(buffered)
             if not raws:
                 if journal is not None:
                     journal.remove(files)
@@ -556,7 +563,7 @@ class VisitBuffer:
         self._flush_lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread = None
-        self._in_flight = self._dropped = self._dropped_total = 0
+        self._in_flight = self._dropped = self._dropped_total = self._buffered = 0
         self._dropped_logged_at = -float("inf")
         self._failing = False
         self._spare_failed = self._supersede_failed = False

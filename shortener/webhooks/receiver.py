@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from hypermedia.context import context_of
 from hypermedia.problems import problem
-from shortener.events import processing, schemas
+from shortener.events import metrics, processing, schemas
 from shortener.events.models import (
     UNSIGNED_DELIVERY_ID,
     EventStatus,
@@ -49,6 +49,12 @@ KEPT_HEADERS = (
 
 @csrf_exempt  # the signature, not a cookie, authenticates a sender
 def receive(request: HttpRequest, source: str) -> HttpResponse:
+    response = answer(request, source)
+    metrics.received(response.status_code)
+    return response
+
+
+def answer(request: HttpRequest, source: str) -> HttpResponse:
     if request.method != "POST":
         response = problem(405, "method-not-allowed", "Webhooks are delivered with POST.")
         response["Allow"] = "POST"
