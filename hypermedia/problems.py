@@ -42,6 +42,9 @@ TYPES = {
     "role-forbids": ProblemType(
         "Your role in the link's workspace does not allow this (viewers only read).", only(API)
     ),
+    "left-workspace": ProblemType(
+        "The API token acts for a workspace its owner is no longer a member of.", only(API)
+    ),
     "method-not-allowed": ProblemType(
         "The resource does not answer this method; `Allow` lists those it does.", EVERYWHERE
     ),

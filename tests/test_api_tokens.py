@@ -199,7 +199,10 @@ def test_a_token_gets_the_ticked_scopes_and_the_chosen_lifetime(client, lifetime
     assert token.scopes == ["links:read", "stats:read"]  # stored in the catalogue's order
     assert abs(token.expires_at - (token.created_at + lives)) < timedelta(seconds=5)
     row = client.get("/tokens/").content.decode()
-    assert '<td data-label="May"><code>links:read</code>, <code>stats:read</code></td>' in row
+    assert (
+        '<td data-label="May"><code>links:read</code>, <code>stats:read</code>'
+        '<br><span class="muted">in your personal workspace</span></td>'
+    ) in row
     assert token.expires_at.strftime("%Y-%m-%d %H:%M") in row
 
 

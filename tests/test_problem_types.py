@@ -77,6 +77,17 @@ def viewed(viewer) -> str:
     return link.slug
 
 
+def left(user) -> str:
+    """A token made for a workspace `user` then left."""
+    from shortener.workspaces import members
+
+    team = members.create_workspace("Left", by=make_user("lena"))
+    membership = team.memberships.create(user=user, role="editor")
+    raw = tokens.issue(user, "team", workspace=team)[1]
+    membership.delete()
+    return raw
+
+
 def api_refusals(client, settings, monkeypatch) -> list[tuple[int, str, object]]:
     """(status, expected type, response) for each way the API refuses."""
     api = ApiClient(client)
@@ -113,6 +124,7 @@ def api_refusals(client, settings, monkeypatch) -> list[tuple[int, str, object]]
             api.post(LINKS, {"target": "https://example.com/other"}, HTTP_IDEMPOTENCY_KEY="used"),
         ),
         (403, "role-forbids", api.patch(f"{LINKS}/{viewed(api.user)}", {"title": "Mine now"})),
+        (403, "left-workspace", ApiClient(client, api.user, left(api.user)).get(LINKS)),
     ]
     with override_flag("api_v1", active=False):
         cases.append((403, "api-disabled", api.get(LINKS)))

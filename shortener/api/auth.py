@@ -6,6 +6,7 @@ refused before its body is parsed or anything is written) and by the OpenAPI des
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
+from shortener.links import access
 from shortener.tokens import personal as tokens
 from shortener.tokens.scopes import SCOPES
 
@@ -16,6 +17,10 @@ class MissingScope(Exception):
     def __init__(self, scope: str | None):
         super().__init__(scope)
         self.scope = scope
+
+
+class LeftWorkspace(Exception):
+    """The token acts for a workspace its user is no longer a member of (a 403 problem)."""
 
 
 class BearerToken(HttpBearer):
@@ -38,6 +43,8 @@ class BearerToken(HttpBearer):
         found = tokens.from_request(request)  # the gate has looked it up: no query again
         if found is None:
             return None  # 401 (problems.install says whether it expired)
+        if found.workspace_id is not None and not access.may_enter(found.user, found.workspace):
+            raise LeftWorkspace  # its user left the workspace it acts for: it stops at once
         if self.scope is None or not found.may(self.scope):
             raise MissingScope(self.scope)
         return found.user

@@ -9,7 +9,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from hypermedia.problems import API, CONTENT_TYPE, TYPE_BASE, listed, problem
-from shortener.api.auth import MissingScope
+from shortener.api.auth import LeftWorkspace, MissingScope
 from shortener.tokens import personal as tokens
 
 __all__ = ["CONTENT_TYPE", "TYPES", "TYPE_BASE", "install", "problem"]
@@ -70,6 +70,10 @@ def install(api: NinjaAPI, sentences: Mapping[str, str] | None = None) -> None:
     def insufficient_scope(request: HttpRequest, exc: MissingScope) -> HttpResponse:
         return missing_scope(request, exc.scope)
 
+    @api.exception_handler(LeftWorkspace)
+    def left_workspace(request: HttpRequest, exc: LeftWorkspace) -> HttpResponse:
+        return problem(403, "left-workspace", LEFT_WORKSPACE)
+
     @api.exception_handler(Http404)
     def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
         return problem(404, "not-found", TYPES["not-found"])
@@ -85,6 +89,12 @@ def install(api: NinjaAPI, sentences: Mapping[str, str] | None = None) -> None:
     @api.exception_handler(RequestDataTooBig)
     def too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
         return problem(413, "body-too-large", TYPES["body-too-large"])
+
+
+LEFT_WORKSPACE = (
+    "This token acts for a workspace you are no longer a member of: it stopped when you "
+    "left. Make a new one for a workspace you are in."
+)
 
 
 def no_live_token(request: HttpRequest) -> HttpResponse:

@@ -40,6 +40,7 @@ from shortener.links import LinkRefused, access
 from shortener.links.models import Link, LinkState
 from shortener.policy import slugs
 from shortener.portability import export
+from shortener.tokens import personal as tokens
 from shortener.tokens.scopes import LINKS_READ, LINKS_WRITE, STATS_READ
 from shortener.visits import analytics, ranges
 
@@ -124,7 +125,12 @@ WORKSPACE = Query(
 def workspace_of(request: HttpRequest, wanted: int | None):
     """The workspace an answer is scoped to: `wanted` if the caller is a member (access
     decides, on every request), else a 404 problem; none wanted is their personal one
-    (staff: None, every link)."""
+    (staff: None, every link). A token made for a workspace acts for that one alone."""
+    bound = token_workspace(request)
+    if bound is not None:
+        if wanted is not None and wanted != bound:
+            raise NoSuchWorkspace
+        wanted = bound
     chosen = access.current_workspace(request.user, wanted)
     if wanted is not None and (chosen is None or chosen.pk != wanted):
         raise NoSuchWorkspace
@@ -141,9 +147,18 @@ def owned(request: HttpRequest, slug: str, may=access.may_see) -> Link:
         link = links.get_visible(request.user, slug)
     except Link.DoesNotExist:
         raise Http404 from None
+    bound = token_workspace(request)
+    if bound is not None and link.workspace_id != bound:
+        raise Http404  # a token acts for its one workspace: others' links do not exist
     if not may(request.user, link):
         raise RoleForbids
     return link
+
+
+def token_workspace(request: HttpRequest) -> int | None:
+    """The workspace the request's token was made for, if it was made for one."""
+    found = tokens.from_request(request)
+    return found.workspace_id if found is not None else None
 
 
 @api.get(
@@ -200,7 +215,12 @@ def list_links(
     return response
 
 
-@api.post("/links", auth=needs(LINKS_WRITE), response={201: LinkOut}, summary="Create a link")
+@api.post(
+    "/links",
+    auth=needs(LINKS_WRITE),
+    response={201: LinkOut, 404: Problem},  # 404: a `workspace` one is not a member of
+    summary="Create a link",
+)
 @idempotent
 def create_link(
     request: HttpRequest, payload: LinkCreate, workspace: int | None = WORKSPACE
@@ -223,7 +243,7 @@ def create_link(
 @api.post(
     "/links/batch",
     auth=needs(LINKS_WRITE),
-    response={200: BatchResult},
+    response={200: BatchResult, 404: Problem},
     url_name="api-link-batch",  # counted in `create` (settings.RATE_LIMIT_GROUPS)
     summary="Create up to 1,000 links",
 )
@@ -266,7 +286,7 @@ def create_links(
 @api.get(
     "/export",
     auth=needs(LINKS_READ),
-    response={200: None},
+    response={200: None, 404: Problem},
     url_name="api-export",
     summary="Export your links (CSV or JSON Lines, streamed)",
     openapi_extra={

@@ -21,7 +21,9 @@ from django.views.decorators.http import require_http_methods
 
 from hypermedia.announcements import announce
 from hypermedia.fragments import varies_on_htmx, wants_fragment
+from shortener.links import access
 from shortener.pages.views import redirect_303
+from shortener.pages.workspaces import current
 from shortener.tokens import personal as tokens
 from shortener.tokens import scopes as rules
 from shortener.tokens.models import ApiToken
@@ -50,11 +52,26 @@ class TokenForm(forms.Form):
         widget=forms.RadioSelect,
         help_text="After this the token gets 401; this page warns a week before.",
     )
+    workspace = forms.TypedChoiceField(
+        label="Workspace",
+        coerce=int,
+        required=False,  # not sent (an older form, a script): the personal workspace
+        empty_value=None,
+        help_text="It acts for this one workspace alone, and stops if you leave it.",
+        error_messages={"invalid_choice": "Choose a workspace you are a member of."},
+    )
+
+    def __init__(self, *args, user, current=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.workspaces = {w.pk: w for w in access.workspaces_of(user)}
+        self.fields["workspace"].choices = [(pk, w.name) for pk, w in self.workspaces.items()]
+        if current is not None and current.pk in self.workspaces:
+            self.fields["workspace"].initial = current.pk
 
 
 def page(request: HttpRequest, form: TokenForm, raw: str = "", status: int = 200) -> HttpResponse:
     now = timezone.now()
-    listed = list(request.user.api_tokens.all())
+    listed = list(request.user.api_tokens.select_related("workspace"))
     expiring = [t for t in listed if not t.is_revoked and t.expires_soon(now)]
     context = {"form": form, "tokens": listed, "new_token": raw, "expiring": expiring}
     return render(request, "tokens.html", context, status=status)
@@ -66,13 +83,17 @@ def page(request: HttpRequest, form: TokenForm, raw: str = "", status: int = 200
 def token_list(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         # The raw token lives in the session for exactly one page view, then is gone.
-        return page(request, TokenForm(label_suffix=""), raw=request.session.pop(NEW_TOKEN, ""))
-    form = TokenForm(request.POST, label_suffix="")
+        form = TokenForm(label_suffix="", user=request.user, current=current(request))
+        return page(request, form, raw=request.session.pop(NEW_TOKEN, ""))
+    form = TokenForm(request.POST, label_suffix="", user=request.user)
     if not form.is_valid():
         return page(request, form, status=422)
     chosen = form.cleaned_data
     lifetime = rules.LIFETIMES[chosen["lifetime"]][1]
-    _, raw = tokens.issue(request.user, chosen["name"], chosen["scopes"], lifetime)
+    workspace = form.workspaces.get(chosen["workspace"])
+    _, raw = tokens.issue(
+        request.user, chosen["name"], chosen["scopes"], lifetime, workspace=workspace
+    )
     request.session[NEW_TOKEN] = raw
     return redirect_303(reverse("token-list"))
 

@@ -27,6 +27,15 @@ class ApiToken(models.Model):
     scopes = models.JSONField(default=list, blank=True)
     # After this it answers 401; null: it never expires.
     expires_at = models.DateTimeField(null=True, blank=True)
+    # The one workspace it acts for (its lists, creates and links); null: its user's
+    # personal workspace, as tokens made before workspaces do.
+    workspace = models.ForeignKey(
+        "shortener.Workspace",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="api_tokens",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -29,6 +29,7 @@ def issue(
     scopes=rules.ALL,
     lifetime: timedelta | None = None,
     now=None,
+    workspace=None,
 ) -> tuple[ApiToken, str]:
     """A new token for `user`: the stored row and the raw token, which is never kept.
 
@@ -46,6 +47,7 @@ def issue(
         scopes=rules.in_order(scopes),
         created_at=now,
         expires_at=rules.expiry(now, lifetime),
+        workspace=workspace,
     )
     return token, raw
 

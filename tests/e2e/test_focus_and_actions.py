@@ -170,7 +170,9 @@ def test_a_scoped_expiring_token_is_made_without_javascript(page_without_js, liv
     assert token.scopes == ["stats:read"]
     assert token.expires_at - token.created_at == timedelta(days=30)
     row = page.locator(f"#token-{token.pk}")
-    assert row.locator('[data-label="May"]').inner_text() == "stats:read"
+    may = row.locator('[data-label="May"]').inner_text().splitlines()
+    assert may == ["stats:read", f"in {token.workspace.name}"]  # the current one: personal
+    assert token.workspace.personal_of == user
     assert (
         token.expires_at.strftime("%Y-%m-%d") in row.locator('[data-label="Expires"]').inner_text()
     )
