@@ -378,16 +378,44 @@ def test_admin_shows_entries_and_offers_no_way_to_change_them(client, staff):
 
 
 @pytest.mark.parametrize("who", ["anonymous", "person"])
-def test_nobody_but_staff_reads_the_log(client, who):
+def test_nobody_but_staff_reads_the_sites_own_entries(client, who):
     record(Action.CREATED, Kind.LINK, 1, "Created secret-slug.", actor=None)
     if who == "person":
         client.force_login(make_user("olga"))
     for path in ("/audit/", "/audit/export.csv", "/audit/?kind=link"):
         response = client.get(path)
-        assert response.status_code == 404
-        assert b"secret-slug" not in response.content
+        assert response.status_code == (200 if who == "person" else 404)
+        body = b"".join(response) if response.streaming else response.content
+        assert b"secret-slug" not in body
     if who == "person":
-        assert 'href="/audit/"' not in client.get("/").content.decode()
+        assert 'href="/audit/"' not in client.get("/").content.decode()  # staff's header
+
+
+def test_an_owner_reads_what_happened_in_the_workspaces_they_own_and_nothing_else(client):
+    from shortener.workspaces import members
+
+    olga, vera = make_user("olga"), make_user("vera")
+    team = members.create_workspace("Team", by=olga)
+    team.memberships.create(user=vera, role="editor")
+    make_link(slug="team-link", owner=vera, workspace=team)
+    make_link(slug="vera-own", owner=vera)
+    links.disable(Link.objects.get(slug="team-link"), by=vera)
+    links.disable(Link.objects.get(slug="vera-own"), by=vera)
+    record(Action.CREATED, Kind.DOMAIN, 1, "Created the domain secret.example.", actor=None)
+
+    def read(user) -> str:
+        client.force_login(user)
+        return client.get("/audit/").content.decode() + "".join(
+            line.decode() for line in client.get("/audit/export.csv").streaming_content
+        )
+
+    olgas = read(olga)
+    assert "team-link" in olgas and "Created the workspace" in olgas
+    assert "vera-own" not in olgas and "secret.example" not in olgas
+    veras = read(vera)  # an editor of Team: only her own workspace's entries
+    assert "vera-own" in veras and "team-link" not in veras
+    members.change_role(team.memberships.get(user=vera), "owner")
+    assert "team-link" in read(vera)  # an owner now: asked on every request
 
 
 def test_staff_read_newest_first_with_the_header_link(client, staff):

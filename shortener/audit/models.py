@@ -110,6 +110,18 @@ class Entry(models.Model):
     via = models.CharField(max_length=10, choices=Via.choices, blank=True, editable=False)
     # Which one, where it says more: the webhook source's name, the command's.
     via_detail = models.CharField(max_length=100, blank=True, editable=False)
+    # The workspace the change happened in (a link's, a member's), for its owners to read;
+    # null for the site's own (domains, flags, the blocklist). No constraint: an entry
+    # outlives its workspace, and is never changed when one goes.
+    workspace = models.ForeignKey(
+        "shortener.Workspace",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        editable=False,
+    )
 
     objects = EntryQuerySet.as_manager()
 

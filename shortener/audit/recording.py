@@ -89,6 +89,7 @@ def entry(
     name: str = "",
     changes: dict | None = None,
     at: datetime | None = None,
+    workspace: Any = None,
 ) -> Entry:
     """An unsaved entry (the flags' receiver names a deleted account on it before it
     saves it); `record()` saves one."""
@@ -108,6 +109,7 @@ def entry(
         changes=plain(changes or {}),
         via=now.via,
         via_detail=now.detail[:100],
+        workspace_id=getattr(workspace, "pk", workspace),
     )
 
 
@@ -119,9 +121,10 @@ def record(action: str, kind: str, object_id: Any, summary: str, **given) -> Ent
 
 
 def record_many(
-    action: str, kind: str, objects: Iterable[tuple[Any, str, str]], *, actor: Any = ...
+    action: str, kind: str, objects: Iterable[tuple[Any, str, str, Any]], *, actor: Any = ...
 ) -> None:
-    """One entry for each (object id, summary, name), all by one actor at one moment:
+    """One entry for each (object id, summary, name, workspace id), all by one actor at one
+    moment:
     plain rows in one `executemany`, not model instances, since an import writes one a
     link (docs/performance.md)."""
     now = acting()
@@ -140,13 +143,14 @@ def record_many(
             "{}",
             now.via,
             now.detail[:100],
+            workspace_id,
         )
-        for object_id, summary, name in objects
+        for object_id, summary, name, workspace_id in objects
     ]
     if not rows:
         return
     names = ("at", "actor", "actor_name", "action", "kind", "object_id", "object_name")
-    names += ("summary", "changes", "via", "via_detail")
+    names += ("summary", "changes", "via", "via_detail", "workspace")
     quote = connection.ops.quote_name
     columns = ", ".join(quote(Entry._meta.get_field(name).column) for name in names)
     marks = ", ".join(["%s"] * len(names))

@@ -357,13 +357,20 @@ def may_see_destination(actor, link: Link) -> bool:
 
 
 def may_read_audit(actor) -> bool:
-    """The audit page and its CSV: staff (workspace owners will read their workspace's)."""
-    return is_staff(actor)
+    """The audit page and its CSV: staff, and everyone signed in, who owns at least their
+    personal workspace (they read what happened in the workspaces they own)."""
+    return is_signed_in(actor)
 
 
 def readable_audit(actor) -> EntryQuerySet:
-    """The audit entries `actor` may read: all for staff, none for anyone else."""
-    return Entry.objects.all() if may_read_audit(actor) else Entry.objects.none()
+    """The audit entries `actor` may read: all for staff; an owner's workspaces' for
+    anyone else (asked on every request: an owner made editor reads no more of it)."""
+    if is_staff(actor):
+        return Entry.objects.all()
+    if not is_signed_in(actor):
+        return Entry.objects.none()
+    owned = Membership.objects.filter(user=actor, role=Role.OWNER).values("workspace_id")
+    return Entry.objects.filter(workspace_id__in=owned)
 
 
 def recorded_as(actor):

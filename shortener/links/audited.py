@@ -19,7 +19,16 @@ SENTENCES = {
 
 def noted(action: str, link: Link, *, by, summary: str = "", changes: dict | None = None):
     said = summary or SENTENCES[action].format(key=link.key, target=link.target)
-    record(action, Kind.LINK, link.pk, said, actor=by, name=link.title, changes=changes)
+    record(
+        action,
+        Kind.LINK,
+        link.pk,
+        said,
+        actor=by,
+        name=link.title,
+        changes=changes,
+        workspace=link.workspace_id,
+    )
 
 
 def created_many(rows: Iterable[Link], *, by) -> None:
@@ -28,7 +37,10 @@ def created_many(rows: Iterable[Link], *, by) -> None:
     record_many(
         Action.CREATED,
         Kind.LINK,
-        ((link.pk, said.format(key=link.key, target=link.target), link.title) for link in rows),
+        (
+            (link.pk, said.format(key=link.key, target=link.target), link.title, link.workspace_id)
+            for link in rows
+        ),
         actor=by,
     )
 

@@ -56,6 +56,7 @@ def create_workspace(name: str, *, by) -> Workspace:
             f"Created the workspace “{name}”.",
             actor=by,
             name=name,
+            workspace=workspace,
         )
     return workspace
 
@@ -101,6 +102,7 @@ def invite(workspace: Workspace, *, by, name: str, role, now: datetime) -> tuple
             f"Invited {name} to “{workspace.name}” as {role}.",
             actor=by,
             name=workspace.name,
+            workspace=workspace,
         )
     return invitation, token
 
@@ -148,6 +150,7 @@ def accept(token: str, *, user, now: datetime) -> Membership:
                 f"{user.get_username()} joined “{invitation.workspace.name}” as {invitation.role}.",
                 actor=user,
                 name=invitation.workspace.name,
+                workspace=invitation.workspace_id,
             )
             return joined
     except IntegrityError:
@@ -179,6 +182,7 @@ def change_role(membership: Membership, role) -> Membership:
                 f"{locked.user.get_username()} is now {role} of “{locked.workspace.name}”.",
                 name=locked.workspace.name,
                 changes={"role": [before, role]},
+                workspace=locked.workspace_id,
             )
     return locked
 
@@ -197,4 +201,5 @@ def remove(membership: Membership) -> None:
             locked.workspace_id,
             f"Removed {locked.user.get_username()} ({locked.role}) from “{locked.workspace.name}”.",
             name=locked.workspace.name,
+            workspace=locked.workspace_id,
         )
