@@ -45,6 +45,7 @@ RESERVED = frozenset(
         "health",
         "healthz",
         "import",
+        "invitations",  # /invitations/<token>/, a workspace's invitation
         "help",
         "links",
         "livez",
@@ -62,6 +63,7 @@ RESERVED = frozenset(
         "status",
         "tokens",
         "webhooks",
+        "workspaces",
         "well-known",
         ".well-known",
     }
