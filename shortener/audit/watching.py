@@ -50,14 +50,30 @@ def watch(model, watched: Watched) -> None:
         if said is not None:
             action, summary, changes = said
             name = getattr(instance, "host", None) or getattr(instance, "name", "")
-            record(action, watched.kind, instance.pk, summary, name=name, changes=changes)
+            record(
+                action,
+                watched.kind,
+                instance.pk,
+                summary,
+                name=name,
+                changes=changes,
+                workspace=getattr(instance, "workspace_id", None),  # a token's, a source's
+            )
 
     def deleted(sender, instance, **kwargs):
         said = watched.describe(instance, values_of(instance, watched.fields), None)
         if said is not None:
             action, summary, changes = said
             name = getattr(instance, "host", None) or getattr(instance, "name", "")
-            record(action, watched.kind, instance.pk, summary, name=name, changes=changes)
+            record(
+                action,
+                watched.kind,
+                instance.pk,
+                summary,
+                name=name,
+                changes=changes,
+                workspace=getattr(instance, "workspace_id", None),  # a token's, a source's
+            )
 
     pre_save.connect(remember, sender=model, weak=False, dispatch_uid=f"{uid}-pre")
     post_save.connect(saved, sender=model, weak=False, dispatch_uid=f"{uid}-post")

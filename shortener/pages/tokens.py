@@ -53,7 +53,7 @@ class TokenForm(forms.Form):
         help_text="After this the token gets 401; this page warns a week before.",
     )
     workspace = forms.TypedChoiceField(
-        label="Workspace",
+        label="Acts for the workspace",  # not "Workspace": the header's switcher is that
         coerce=int,
         required=False,  # not sent (an older form, a script): the personal workspace
         empty_value=None,
