@@ -1,6 +1,11 @@
 # ruff: noqa: S608 - every name in this SQL comes from _meta; every value is a parameter
 """The daily rollups rebuilt from raw visits, and checked against them (`rollup_visits`).
 
+Days whose raw visits were deleted (`prune_visits`, shortener/visits/retention.py) live
+only in the rollups: every scope is cut to the days after them (`kept()`), so neither a
+rebuild nor a check ever touches them. The site's rollups move with the links': a
+rebuild takes the scope's old rows away from them and adds its new ones.
+
 `rebuild()` replaces a `Scope`'s rollups with a GROUP BY over its raw visits (INSERT ...
 SELECT); the command runs `rebuild_locked()` in batches from `plan()` while the site
 serves, each batch in a transaction that first locks its links' rows, the lock every
@@ -8,13 +13,14 @@ flush takes before it writes a link's visits (see visits.write()). `check()` com
 `recount()` with `stored()` in one snapshot.
 """
 
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection, transaction
 
-from shortener.visits.rollups import DIMENSIONS, as_date, tables
+from shortener.visits.rollups import DIMENSIONS, add_to_site, as_date, tables
 
 
 def _day_sql(column: str) -> str:
@@ -62,9 +68,47 @@ class Scope:
         return " AND ".join(parts), params
 
 
+def kept(scope: Scope) -> Scope | None:
+    """The scope without the days whose raw visits were pruned; None when nothing is left."""
+    from shortener.visits.models import PrunedVisits
+
+    pruned = PrunedVisits.objects.filter(pk=1).values_list("before", flat=True).first()
+    if pruned is None or scope.start not in (None, date.min) and scope.start >= pruned:
+        return scope
+    if scope.end not in (None, date.max) and scope.end < pruned:
+        return None
+    return replace(scope, start=pruned)
+
+
+def site_shift(rows: "Rows", sign: int) -> None:
+    """Add (sign 1) or take away (-1) links' rollup rows, in stored()'s shape, to the
+    site's."""
+    stats: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for (_, day), (clicks, bots, visitors, _) in rows["stat"].items():
+        totals = stats[day]
+        totals[0] += sign * clicks
+        totals[1] += sign * bots
+        totals[2] += sign * visitors
+    counts: Counter[tuple[str, date, str]] = Counter()
+    for (_, name, day, value), (n,) in rows["count"].items():
+        counts[name, day, value] += sign * n
+    with connection.cursor() as cursor:
+        add_to_site(cursor, stats, counts)
+
+
 def rebuild(scope: Scope) -> None:
     """Replace the scope's rollups with a recount of its raw visits (the caller's
-    transaction; `rebuild_locked()` for a site that is serving)."""
+    transaction; `rebuild_locked()` for a site that is serving). Pruned days are left as
+    they are."""
+    scope = kept(scope)
+    if scope is None:
+        return
+    site_shift(stored(scope), -1)
+    _rebuild(scope)
+    site_shift(stored(scope), 1)
+
+
+def _rebuild(scope: Scope) -> None:
     quote, column, _, Visit, DailyStat, DailyCount, DailyVisitor = tables()
     visits = quote(Visit._meta.db_table)
     v_link, v_at = column(Visit, "link"), column(Visit, "at")
@@ -272,6 +316,9 @@ def check(scope: Scope) -> list[tuple[int, date, str, object, object]]:
     """Recount and compare inside one transaction, so both sides see the same visits
     (REPEATABLE READ on PostgreSQL; SQLite's transaction is a snapshot already)."""
     outermost = not connection.in_atomic_block  # else the caller's transaction decides
+    scope = kept(scope)
+    if scope is None:
+        return []
     with transaction.atomic():
         if connection.vendor == "postgresql" and outermost:
             with connection.cursor() as cursor:
