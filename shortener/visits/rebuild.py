@@ -73,7 +73,7 @@ def kept(scope: Scope) -> Scope | None:
     from shortener.visits.models import PrunedVisits
 
     pruned = PrunedVisits.objects.filter(pk=1).values_list("before", flat=True).first()
-    if pruned is None or scope.start not in (None, date.min) and scope.start >= pruned:
+    if pruned is None or (scope.start not in (None, date.min) and scope.start >= pruned):
         return scope
     if scope.end not in (None, date.max) and scope.end < pruned:
         return None
