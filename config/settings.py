@@ -197,6 +197,11 @@ BACKUP_DIR = (
     env.directory("BACKUP_DIR", DATA_DIR / "backups", BASE_DIR) if env.raw("BACKUP_DIR") else None
 )
 BACKUP_KEEP = env.integer("BACKUP_KEEP", 7, minimum=1)
+# Days of raw visits kept, today included (shortener/visits/retention.py, docs/operations.md):
+# older ones are deleted daily and live on in the rollups; unset: kept forever.
+VISIT_RETENTION_DAYS = (
+    env.integer("VISIT_RETENTION_DAYS", 0, minimum=1) if env.raw("VISIT_RETENTION_DAYS") else None
+)
 # The browser writes a file of more live redirects than this in the background, into
 # EXPORT_DIR, and shows its progress (shortener/portability/exit_jobs.py); files stay a day.
 EXPORT_DIRECT_MAX = env.integer("EXPORT_DIRECT_MAX", 10_000, minimum=0)

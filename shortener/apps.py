@@ -16,10 +16,12 @@ class ShortenerConfig(AppConfig):
 
 
 def schedule_backups(**kwargs) -> None:
-    """Every migrate (each `make run` start) queues the daily backup and the outbound
-    webhooks' sweep when none is waiting."""
+    """Every migrate (each `make run` start) queues the daily backup, the daily prune of
+    old visits and the outbound webhooks' sweep when none is waiting."""
     from shortener.events import delivery
     from shortener.portability import schedule
+    from shortener.visits import retention
 
     schedule.schedule_next()
+    retention.schedule_next()
     delivery.schedule_sweep()
