@@ -64,7 +64,9 @@ MIDDLEWARE = [
     "shortener.redirect.middleware.RedirectMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Short domains answer only their links (shortener/domains.py); static files stay
-    # served everywhere so their 404 and 410 pages keep the site's look.
+    # served everywhere so their 404 and 410 pages keep the site's look. Visits to no
+    # link (a short domain's root, its 404s) are counted just outside it.
+    "shortener.redirect.orphans.OrphanVisitMiddleware",
     "shortener.domains.served.DomainMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -77,7 +77,7 @@ def add(cursor, rows: list[tuple], days: list[date], columns: tuple[str, ...]) -
     link, day_col = column(DailyVisitor, "link"), column(DailyVisitor, "day")
     names = [link, day_col, column(DailyVisitor, "visitor")]
     returning = f"ON CONFLICT DO NOTHING RETURNING {link}, {day_col}"
-    for link_id, day in _insert(
+    for link_id, day in upsert(
         cursor, table, names, ("bigint", "date", "text"), visitors, returning
     ):
         stats[link_id, as_date(day)][2] += 1  # only the rows that were new
@@ -85,7 +85,7 @@ def add(cursor, rows: list[tuple], days: list[date], columns: tuple[str, ...]) -
     table = quote(DailyStat._meta.db_table)
     keys = [column(DailyStat, n) for n in ("link", "day")]
     sums = [column(DailyStat, n) for n in ("clicks", "bots", "visitors")]
-    _insert(
+    upsert(
         cursor,
         table,
         keys + sums,
@@ -97,7 +97,7 @@ def add(cursor, rows: list[tuple], days: list[date], columns: tuple[str, ...]) -
     table = quote(DailyCount._meta.db_table)
     keys = [column(DailyCount, n) for n in ("link", "dimension", "day", "value")]
     n = column(DailyCount, "n")
-    _insert(
+    upsert(
         cursor,
         table,
         [*keys, n],
@@ -124,7 +124,7 @@ def add_to_site(
     table = quote(SiteDailyStat._meta.db_table)
     key = column(SiteDailyStat, "day")
     sums = [column(SiteDailyStat, n) for n in ("clicks", "bots", "visitors")]
-    _insert(
+    upsert(
         cursor,
         table,
         [key, *sums],
@@ -136,7 +136,7 @@ def add_to_site(
     table = quote(SiteDailyCount._meta.db_table)
     keys = [column(SiteDailyCount, n) for n in ("dimension", "day", "value")]
     n = column(SiteDailyCount, "n")
-    _insert(
+    upsert(
         cursor,
         table,
         [*keys, n],
@@ -146,7 +146,7 @@ def add_to_site(
     )
 
 
-def _insert(cursor, table: str, names: list[str], types, rows, conflict: str) -> list[tuple]:
+def upsert(cursor, table: str, names: list[str], types, rows, conflict: str) -> list[tuple]:
     """Insert rows with one ON CONFLICT clause; the rows it RETURNs, if it asks.
 
     PostgreSQL: one statement over unnest() of one array per column, since psycopg
