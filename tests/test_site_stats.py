@@ -113,7 +113,11 @@ def test_the_site_page_reads_a_fixed_number_of_queries_however_many_links(client
     with CaptureQueriesContext(connection) as many:
         response = site_stats(client)
     assert totals_shown(response)[0] == "24"
-    assert len(many) == len(few)
+
+    def stats_queries(captured):  # not the per-process caches' reads, which expire in seconds
+        return [q["sql"] for q in captured if "shortener_domain" not in q["sql"]]
+
+    assert len(stats_queries(many.captured_queries)) == len(stats_queries(few.captured_queries))
     # Never the raw visits.
     assert not any(Visit._meta.db_table in q["sql"] for q in many.captured_queries)
 

@@ -80,20 +80,33 @@ def kept(scope: Scope) -> Scope | None:
     return replace(scope, start=pruned)
 
 
-def site_shift(rows: "Rows", sign: int) -> None:
-    """Add (sign 1) or take away (-1) links' rollup rows, in stored()'s shape, to the
-    site's."""
+def site_sums(scope: Scope) -> tuple[dict[date, list[int]], Counter]:
+    """The scope's link rollups added up per day, in the database: what they give the
+    site's rollups ({day: [clicks, bots, visitors]}, {(dimension, day, value): n})."""
+    quote, column, _, _, DailyStat, DailyCount, _ = tables()
     stats: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for (_, day), (clicks, bots, visitors, _) in rows["stat"].items():
-        totals = stats[day]
-        totals[0] += sign * clicks
-        totals[1] += sign * bots
-        totals[2] += sign * visitors
-    counts: Counter[tuple[str, date, str]] = Counter()
-    for (_, name, day, value), (n,) in rows["count"].items():
-        counts[name, day, value] += sign * n
+    counts: Counter = Counter()
     with connection.cursor() as cursor:
-        add_to_site(cursor, stats, counts)
+        day = column(DailyStat, "day")
+        where, params = scope.where(column(DailyStat, "link"), day=day)
+        sums = ", ".join(f"SUM({column(DailyStat, n)})" for n in ("clicks", "bots", "visitors"))
+        cursor.execute(
+            f"SELECT {day}, {sums} FROM {quote(DailyStat._meta.db_table)} WHERE {where} "
+            f"GROUP BY {day}",
+            params,
+        )
+        for d, *totals in cursor.fetchall():
+            stats[as_date(d)] = [int(n) for n in totals]  # SUM is numeric on PostgreSQL
+        keys = ", ".join(column(DailyCount, n) for n in ("dimension", "day", "value"))
+        where, params = scope.where(column(DailyCount, "link"), day=column(DailyCount, "day"))
+        cursor.execute(
+            f"SELECT {keys}, SUM({column(DailyCount, 'n')}) FROM "
+            f"{quote(DailyCount._meta.db_table)} WHERE {where} GROUP BY {keys}",
+            params,
+        )
+        for name, d, value, n in cursor.fetchall():
+            counts[name, as_date(d), value] = int(n)
+    return stats, counts
 
 
 def rebuild(scope: Scope) -> None:
@@ -103,9 +116,18 @@ def rebuild(scope: Scope) -> None:
     scope = kept(scope)
     if scope is None:
         return
-    site_shift(stored(scope), -1)
+    old_stats, old_counts = site_sums(scope)
     _rebuild(scope)
-    site_shift(stored(scope), 1)
+    stats, counts = site_sums(scope)
+    for day, totals in old_stats.items():
+        stats[day] = [new - was for new, was in zip(stats[day], totals, strict=True)]
+    counts.subtract(old_counts)
+    with connection.cursor() as cursor:
+        add_to_site(
+            cursor,
+            {day: totals for day, totals in stats.items() if any(totals)},
+            Counter({key: n for key, n in counts.items() if n}),
+        )
 
 
 def _rebuild(scope: Scope) -> None:
