@@ -9,6 +9,8 @@ import re
 from collections import Counter, defaultdict
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -199,3 +201,21 @@ def test_only_staff_see_the_page_and_its_header_link(client):
     with override_flag("link_analytics", active=False):
         assert client.get(reverse("site-stats")).status_code == 404
         assert reverse("site-stats") not in client.get(reverse("home")).content.decode()
+
+
+def test_rollup_visits_site_checks_and_adds_up_the_sites_rollups_again():
+    link = make_link()
+    make_visits(link, 4, referrer_host="news.example.com")
+    out = io.StringIO()
+    call_command("rollup_visits", "--site", "--check", stdout=out)
+    assert "The site's rollups match its links'." in out.getvalue()
+    SiteDailyStat.objects.all().delete()  # as after a restore of an older backup
+    SiteDailyCount.objects.filter(dimension="referrer").delete()
+    with pytest.raises(CommandError, match=r"difference\(s\) between the site's rollups"):
+        call_command("rollup_visits", "--site", "--check", stdout=out)
+    assert "the site's clicks, bots, visitors is [0, 0, 0], the links' add up to [4, 0, 1]" in (
+        out.getvalue()
+    )
+    call_command("rollup_visits", "--site", stdout=out)
+    assert site_rows() == summed_links()
+    call_command("rollup_visits", "--site", "--check", stdout=out)

@@ -109,6 +109,52 @@ def site_sums(scope: Scope) -> tuple[dict[date, list[int]], Counter]:
     return stats, counts
 
 
+def resum_site() -> None:
+    """The site's rollups made again from every link's (not from raw visits: a GROUP BY
+    over the rollups), in one transaction holding every link's row lock, as a rebuild of
+    every link does, so no flush commits in between."""
+    from shortener.links.models import Link
+    from shortener.visits.models import SiteDailyCount, SiteDailyStat
+
+    with transaction.atomic():
+        list(Link.objects.select_for_update().order_by("pk").values("pk"))
+        SiteDailyStat.objects.all().delete()
+        SiteDailyCount.objects.all().delete()
+        stats, counts = site_sums(Scope())
+        with connection.cursor() as cursor:
+            add_to_site(cursor, stats, counts)
+
+
+def site_differences() -> list[tuple[date, str, object, object]]:
+    """Where the site's rollups are not the links' added up: (day, what, summed, stored)."""
+    from shortener.visits.models import SiteDailyCount, SiteDailyStat
+
+    with transaction.atomic():
+        stats, counts = site_sums(Scope())
+        stored_stats = {
+            row[0]: list(row[1:])
+            for row in SiteDailyStat.objects.values_list("day", "clicks", "bots", "visitors")
+        }
+        stored_counts = Counter(
+            {
+                (name, day, value): n
+                for name, day, value, n in SiteDailyCount.objects.values_list(
+                    "dimension", "day", "value", "n"
+                )
+            }
+        )
+    found = []
+    for day in sorted(set(stats) | set(stored_stats)):
+        summed, kept = stats.get(day, [0, 0, 0]), stored_stats.get(day, [0, 0, 0])
+        if summed != kept:
+            found.append((day, "the site's clicks, bots, visitors", summed, kept))
+    for key in sorted(set(+counts) | set(+stored_counts)):
+        if counts[key] != stored_counts[key]:
+            name, day, value = key
+            found.append((day, f"the site's {name} {value!r}", counts[key], stored_counts[key]))
+    return found
+
+
 def rebuild(scope: Scope) -> None:
     """Replace the scope's rollups with a recount of its raw visits (the caller's
     transaction; `rebuild_locked()` for a site that is serving). Pruned days are left as
