@@ -6,7 +6,7 @@ import csv
 import io
 
 import pytest
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, InterfaceError, connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -130,8 +130,14 @@ def test_counts_wait_in_memory_while_the_database_refuses_them(client, monkeypat
     def refuse(counts):
         raise DatabaseError("the database is away")
 
-    monkeypatch.setattr(orphans, "write", refuse)
-    flush_visits()
+    def closed(counts):
+        raise InterfaceError("connection already closed")
+
+    link = make_link(slug="stillcounted")
+    for failure in (refuse, closed):
+        monkeypatch.setattr(orphans, "write", failure)
+        assert client.get(f"/{link.slug}").status_code == 302
+        assert flush_visits() == 1  # the visits are written all the same
     assert not OrphanVisit.objects.exists() and orphans.pending() == 1
     client.get("/nosuch")
     monkeypatch.setattr(orphans, "write", real)

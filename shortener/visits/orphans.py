@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from datetime import UTC, date, datetime
 
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 
 from shortener.policy.slugs import SLUG_PATTERN
 from shortener.visits.models import OrphanKind, OrphanVisit
@@ -57,7 +57,8 @@ def pending() -> int:
 
 def flush() -> int:
     """Write the counts so far (added to the day's rows); how many. When the database
-    refuses, they are kept for the next flush."""
+    refuses, they are kept for the next flush: whatever goes wrong here, the visit
+    flush that calls this goes on to write the visits."""
     global _counts
     with _lock:
         taken, _counts = _counts, Counter()
@@ -65,7 +66,7 @@ def flush() -> int:
         return 0
     try:
         write(taken)
-    except DatabaseError as error:
+    except Exception as error:  # a closed connection is an InterfaceError, no DatabaseError
         with _lock:
             _counts.update(taken)
         logger.warning("Could not write %d orphan visit counts (%s); kept", taken.total(), error)
