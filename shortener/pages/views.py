@@ -441,13 +441,16 @@ def site_stats(request: HttpRequest) -> HttpResponse:
         "stats_url": reverse("site-stats"),
         "csv_url": f"{reverse('site-stats-csv')}?{urlencode(period.query())}",
         "csv_text": "Download days (CSV)",
-        "top_links": analytics.top_links(period),
-        "orphans": [
-            (host, list(zip(analytics.ORPHAN_KINDS, counts, strict=True)))
-            for host, counts in analytics.orphans(period)
-        ],
-        "orphan_kinds": analytics.ORPHAN_KINDS,
     }
+    if not (wants_fragment(request) and request.htmx.target == "stats-totals"):
+        page |= {  # the whole page only: the totals' refresh reads a row a day
+            "top_links": analytics.top_links(period),
+            "orphans": [
+                (host, list(zip(analytics.ORPHAN_KINDS, counts, strict=True)))
+                for host, counts in analytics.orphans(period)
+            ],
+            "orphan_kinds": analytics.ORPHAN_KINDS,
+        }
     return stats_page(request, analytics.SITE, page, period, refusal)
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from html import escape
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
@@ -143,16 +144,25 @@ def countries(of: Subject, period: DateRange) -> list[tuple[str, int]]:
     return [(value, int(total)) for value, total in rows]  # SUM is numeric on PostgreSQL
 
 
+TOP_LINKS_SECONDS = 60  # how long a range's ranking is reused (docs/links.md)
+
+
 def top_links(period: DateRange, limit: int = TOP) -> list[tuple[Link, int]]:
     """The links clicked most over the range, most first: DailyStat's (day, link, clicks)
-    index read alone, then the few links themselves."""
-    ranked = list(
-        DailyStat.objects.filter(day__range=(period.start, period.end))
-        .values("link")
-        .annotate(total=Sum("clicks"))
-        .order_by("-total", "link")
-        .values_list("link", "total")[:limit]
-    )
+    index read alone, then the few links themselves. The only site-wide read that grows
+    with the links (a row per link and day of the range), so its ranking is kept in the
+    shared cache for TOP_LINKS_SECONDS."""
+    key = f"site-top-links:{period.start}:{period.end}:{limit}"
+    ranked = cache.get(key)
+    if ranked is None:
+        ranked = list(
+            DailyStat.objects.filter(day__range=(period.start, period.end))
+            .values("link")
+            .annotate(total=Sum("clicks"))
+            .order_by("-total", "link")
+            .values_list("link", "total")[:limit]
+        )
+        cache.set(key, ranked, TOP_LINKS_SECONDS)
     found = Link.objects.select_related("domain").in_bulk([pk for pk, _ in ranked])
     return [(found[pk], int(total)) for pk, total in ranked if pk in found]
 
