@@ -1,6 +1,7 @@
 # ruff: noqa: S608 - the seeding SQL is built from numbers and constants of this file
-"""Stats benchmark: a viral link's stats page, totals fragment and API stats, read from
-the daily rollups, against a real server (granian, 2 workers as `make run`).
+"""Stats benchmark: a viral link's stats page, totals fragment and API stats, and the
+whole site's stats page (staff), its totals and CSV, read from the daily rollups,
+against a real server (granian, 2 workers as `make run`).
 
 One link holds STATS_BENCH_LINK_VISITS visits (default 1,000,000) over 90 days, and the
 visits table STATS_BENCH_VISITS in all (default 10,000,000, the rest spread over
@@ -30,7 +31,16 @@ from bench.redirects import free_port, start_torii, stop, torii_env, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
-TARGETS_MS = {"page 30 days": 100, "page 90 days": 100, "totals fragment": 50, "API stats": 50}
+TARGETS_MS = {
+    "page 30 days": 100,
+    "page 90 days": 100,
+    "totals fragment": 50,
+    "API stats": 50,
+    "site page 30 days": 100,
+    "site page 90 days": 100,
+    "site totals": 50,
+    "site CSV 90 days": 50,
+}
 REFERRERS = ["", "news.example.com", "t.co", "www.google.com", "mail.example.org", "l.facebook.com"]
 BROWSERS = ["Chrome", "Firefox", "Mobile Safari", "Edge", "Googlebot", "Chrome Mobile"]
 SYSTEMS = ["Windows", "Mac OS X", "iOS", "Android", "Linux", "Other"]
@@ -140,6 +150,10 @@ def measure(vendor: str, port: int, seeded: dict) -> list[tuple[str, float, str]
         "page 90 days": (f"{page}?days=90", browser),
         "totals fragment": (f"{page}?days=30", fragment),
         "API stats": (f"/api/v1/links/{slug}/stats?days=90", {"Authorization": f"Bearer {token}"}),
+        "site page 30 days": ("/stats/?days=30", browser),
+        "site page 90 days": ("/stats/?days=90", browser),
+        "site totals": ("/stats/?days=30", fragment),
+        "site CSV 90 days": ("/stats/days.csv?days=90", browser),
     }
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     rows = []
@@ -157,6 +171,9 @@ def measure(vendor: str, port: int, seeded: dict) -> list[tuple[str, float, str]
         if name == "API stats":
             clicks = json.loads(body)["clicks"]
             assert clicks == seeded["link_visits"], (clicks, seeded["link_visits"])
+        if name == "site CSV 90 days":  # every visit is in the last 90 days
+            clicks = sum(int(line.split(b",")[1]) for line in body.splitlines()[1:])
+            assert clicks == seeded["visits"], (clicks, seeded["visits"])
         p50 = statistics.median(samples)
         p99 = statistics.quantiles(samples, n=100, method="inclusive")[98]
         target = TARGETS_MS[name]
@@ -222,7 +239,8 @@ def users_and_links(others: int) -> tuple[str, str, str]:
 
     for name in ("link_analytics", "api_v1"):
         FeatureFlag.objects.update_or_create(name=name, defaults={"everyone": True})
-    user = get_user_model().objects.create_user("viral")  # signs in by session only
+    # Signs in by session only; staff, for the site's page (who sees a link's is the same).
+    user = get_user_model().objects.create_user("viral", is_staff=True)
     link = Link.objects.create(slug="viral", target="https://example.com/viral", owner=user)
     Link.objects.bulk_create(
         (Link(slug=f"o{n:07d}", target=f"https://example.com/{n}") for n in range(others)),

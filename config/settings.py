@@ -78,7 +78,9 @@ MIDDLEWARE = [
     "shortener.redirect.middleware.RedirectMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Short domains answer only their links (shortener/domains.py); static files stay
-    # served everywhere so their 404 and 410 pages keep the site's look.
+    # served everywhere so their 404 and 410 pages keep the site's look. Visits to no
+    # link (a short domain's root, its 404s) are counted just outside it.
+    "shortener.redirect.orphans.OrphanVisitMiddleware",
     "shortener.domains.served.DomainMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -221,6 +223,11 @@ BACKUP_DIR = (
     env.directory("BACKUP_DIR", DATA_DIR / "backups", BASE_DIR) if env.raw("BACKUP_DIR") else None
 )
 BACKUP_KEEP = env.integer("BACKUP_KEEP", 7, minimum=1)
+# Days of raw visits kept, today included (shortener/visits/retention.py, docs/operations.md):
+# older ones are deleted daily and live on in the rollups; unset: kept forever.
+VISIT_RETENTION_DAYS = (
+    env.integer("VISIT_RETENTION_DAYS", 0, minimum=1) if env.raw("VISIT_RETENTION_DAYS") else None
+)
 # The browser writes a file of more live redirects than this in the background, into
 # EXPORT_DIR, and shows its progress (shortener/portability/exit_jobs.py); files stay a day.
 EXPORT_DIRECT_MAX = env.integer("EXPORT_DIRECT_MAX", 10_000, minimum=0)

@@ -31,14 +31,16 @@ class ShortenerConfig(AppConfig):
 
 
 def schedule_backups(**kwargs) -> None:
-    """Every migrate (each `make run` start) queues the daily backup, the outbound
-    webhooks' sweep, the daily blocklist feeds and the link-health run when none is
-    waiting."""
+    """Every migrate (each `make run` start) queues the daily backup, the daily prune of
+    old visits, the outbound webhooks' sweep, the daily blocklist feeds and the
+    link-health run when none is waiting."""
     from shortener.events import delivery
     from shortener.portability import schedule
     from shortener.safety import feeds, health
+    from shortener.visits import retention
 
     schedule.schedule_next()
+    retention.schedule_next()
     delivery.schedule_sweep()
     feeds.schedule_next()
     health.schedule_next()

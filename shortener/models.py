@@ -43,6 +43,11 @@ from shortener.visits.models import (  # noqa: F401
     DailyStat,
     DailyVisitor,
     Device,
+    OrphanKind,
+    OrphanVisit,
+    PrunedVisits,
+    SiteDailyCount,
+    SiteDailyStat,
     Visit,
     VisitorSalt,
 )

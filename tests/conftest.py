@@ -44,7 +44,7 @@ def _clean_cache():
 
     from shortener.domains.served import forget_domains
     from shortener.redirect.lookup import forget_lookups
-    from shortener.visits import recording
+    from shortener.visits import orphans, recording
 
     def clean():
         for cache in caches.all():
@@ -52,6 +52,7 @@ def _clean_cache():
         forget_lookups()
         forget_domains()
         recording.buffer.discard()
+        orphans.discard()  # 404s of an earlier test are no visits to no link of this one
         # The day's salt is remembered in the process as well as in the database, which
         # each test rolls back: a salt kept from an earlier test would split one visitor.
         recording._salts.clear()

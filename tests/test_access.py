@@ -211,6 +211,8 @@ ROWS = [
     Row("QR: svg", lambda w: w.client.get("/links/mine/qr.svg"), (404, 200, 404, 200)),
     Row("QR: png", lambda w: w.client.get("/links/mine/qr.png"), (404, 200, 404, 200)),
     Row("stats: page", lambda w: w.client.get("/links/mine/stats/"), (404, 200, 404, 200)),
+    Row("site stats: page", lambda w: w.client.get("/stats/"), (404, 404, 404, 200)),
+    Row("site stats: CSV", lambda w: w.client.get("/stats/days.csv"), (404, 404, 404, 200)),
     Row(
         "stats: visits CSV", lambda w: w.client.get("/links/mine/visits.csv"), (404, 200, 404, 200)
     ),
@@ -581,22 +583,23 @@ def test_an_edit_records_who_made_it(world):
 @pytest.mark.parametrize(
     ("actor", "answers"),
     [
-        ("anonymous", (False, False, False, True)),
-        ("owner", (True, True, True, True)),
-        ("other", (False, False, False, True)),
-        ("staff", (True, True, True, True)),
+        ("anonymous", (False, False, False, True, False)),
+        ("owner", (True, True, True, True, False)),
+        ("other", (False, False, False, True, False)),
+        ("staff", (True, True, True, True, True)),
     ],
 )
 def test_the_module_answers_for_each_actor(world, actor, answers):
     """The functions themselves, for the next rule (Teams) to change in one place:
     (may see, may change, may read stats, may see a protected destination of an open
-    link)."""
+    link, may read the whole site's stats)."""
     user = world.users.get(actor)
     got = (
         access.may_see(user, world.link),
         access.may_change(user, world.link),
         access.may_read_stats(user, world.link),
         access.may_see_destination(user, world.link),
+        access.may_read_site_stats(user),
     )
     assert got == answers
     assert access.may_see_destination(user, world.hush) == answers[0]

@@ -346,6 +346,13 @@ def may_read_stats(actor, link: Link) -> bool:
     return may_see(actor, link)
 
 
+def may_read_site_stats(actor) -> bool:
+    """The whole site's stats (every link's clicks, the orphan visits) and their CSV:
+    staff. A workspace's owners will read their workspace's here too, as one more
+    function taking (actor, workspace)."""
+    return is_staff(actor)
+
+
 def may_see_destination(actor, link: Link) -> bool:
     """Whether the preview page says where the link leads: always for an open link; for
     a protected one only to whoever may see the link (the password keeps it from the

@@ -427,6 +427,18 @@ def analytics_or_404(request: HttpRequest, slug: str) -> Link:
     return visible_link_or_404(request, slug, access.may_read_stats)
 
 
+def asked_range(request: HttpRequest) -> tuple[ranges.DateRange, ranges.RangeRefused | None]:
+    """The range of days asked for, or the default and why the one asked for is refused."""
+    today = timezone.now().date()
+    try:
+        period = ranges.parse(
+            request.GET.get("days"), request.GET.get("from"), request.GET.get("to"), today
+        )
+    except ranges.RangeRefused as refused:
+        return ranges.last_days(ranges.DEFAULT_DAYS, today), refused
+    return period, None
+
+
 @varies_on_htmx
 @require_GET
 def link_stats(request: HttpRequest, slug: str) -> HttpResponse:
@@ -434,37 +446,81 @@ def link_stats(request: HttpRequest, slug: str) -> HttpResponse:
 
     A range that cannot be answered is a 400 that shows the default range and says why."""
     link = analytics_or_404(request, slug)
-    today = timezone.now().date()
-    refusal = None
-    try:
-        period = ranges.parse(
-            request.GET.get("days"), request.GET.get("from"), request.GET.get("to"), today
-        )
-    except ranges.RangeRefused as refused:
-        refusal, period = refused, ranges.last_days(ranges.DEFAULT_DAYS, today)
+    page = {
+        "link": link,
+        "name": link.slug,
+        "stats_url": reverse("link-stats", args=[link.key]),
+        "csv_url": reverse("link-visits-csv", args=[link.key]),
+        "csv_text": "Download visits (CSV)",
+    }
+    return stats_page(request, link, page, *asked_range(request))
+
+
+@varies_on_htmx
+@require_GET
+def site_stats(request: HttpRequest) -> HttpResponse:
+    """The link stats page over every link (the site's rollups), with the top links and
+    the visits to no link; staff only (access decides), a 404 for anyone else."""
+    site_stats_or_404(request)
+    period, refusal = asked_range(request)
+    page = {
+        "name": "the whole site",
+        "stats_url": reverse("site-stats"),
+        "csv_url": f"{reverse('site-stats-csv')}?{urlencode(period.query())}",
+        "csv_text": "Download days (CSV)",
+    }
+    if not (wants_fragment(request) and request.htmx.target == "stats-totals"):
+        page |= {  # the whole page only: the totals' refresh reads a row a day
+            "top_links": analytics.top_links(period),
+            "orphans": [
+                (host, list(zip(analytics.ORPHAN_KINDS, counts, strict=True)))
+                for host, counts in analytics.orphans(period)
+            ],
+            "orphan_kinds": analytics.ORPHAN_KINDS,
+        }
+    return stats_page(request, analytics.SITE, page, period, refusal)
+
+
+def site_stats_or_404(request: HttpRequest) -> None:
+    if not flag_is_active(request, "link_analytics") or not access.may_read_site_stats(
+        author(request)
+    ):
+        raise Http404
+
+
+def stats_page(
+    request: HttpRequest,
+    of: analytics.Subject,
+    page: dict,
+    period: ranges.DateRange,
+    refusal: ranges.RangeRefused | None,
+) -> HttpResponse:
+    """A link's stats page, or the site's: what `of` clicked over `period`. `page` names
+    it (`name`, `stats_url`, `csv_url`) and adds what only it shows."""
     status = 400 if refusal else 200
     if wants_fragment(request) and request.htmx.target == "stats-totals":
-        context = {"link": link, **stats_totals(period, analytics.totals(link, period))}
+        context = {**page, **stats_totals(period, analytics.totals(of, period))}
         return render(request, "links/stats.html#totals", context, status=status)
-    rows = analytics.day_rows(link, period)
+    rows = analytics.day_rows(of, period)
     series = analytics.daily_of(rows, period)
     clicks = sum(n for _, n in series)
     chart = analytics.bar_chart(
         series,
         title=f"Clicks per day, {period.describe()}",
-        description=f"{clicks} clicks on {link.slug} between {series[0][0]} and {series[-1][0]}.",
+        description=f"{clicks} clicks on {page['name']} between {series[0][0]} and "
+        f"{series[-1][0]}.",
     )
     context = {
-        "link": link,
+        **page,
         "periods": ranges.PERIODS,
         "max_days": ranges.MAX_DAYS,
         "refusal": refusal,
         "series": series,
         "chart": chart,
-        "breakdowns": analytics.breakdowns(link, period),
+        "breakdowns": analytics.breakdowns(of, period),
         "countries": [
             (code, countries.flag(code), countries.name(code), n)
-            for code, n in analytics.countries(link, period)
+            for code, n in analytics.countries(of, period)
         ],
         # Which file answers, and how old it is: a country table is only as good as that.
         "country_file": country_sources.answering(),
@@ -494,6 +550,35 @@ def link_visits_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
         csv_lines(header, visits), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="{link.slug}-visits.csv"'
+    return response
+
+
+@require_GET
+def site_stats_csv(request: HttpRequest) -> HttpResponse:
+    """The site's days over the range asked for, a row a day from the rollups (raw
+    visits of every link would be millions of rows, and retention deletes them); a
+    range that cannot be answered is a 400 saying why, and no file."""
+    site_stats_or_404(request)
+    period, refusal = asked_range(request)
+    if refusal is not None:
+        return HttpResponse(
+            f"{refusal.reason}\n", status=400, content_type="text/plain; charset=utf-8"
+        )
+    header = ["day", "clicks", "humans", "bots", "unique_visitors"]
+    header += [f"orphan_{kind}" for kind in analytics.ORPHAN_KINDS]
+    by_day = {row[0]: row for row in analytics.day_rows(analytics.SITE, period)}
+    orphans = analytics.orphans_by_day(period)
+    days = (
+        [day.isoformat(), clicks, clicks - bots, bots, visitors, *orphans[day]]
+        for day, clicks, bots, visitors in (
+            by_day.get(day, (day, 0, 0, 0)) for day in period.dates()
+        )
+    )
+    response = StreamingHttpResponse(
+        csv_lines(header, days), content_type="text/csv; charset=utf-8"
+    )
+    first, last = period.start.isoformat(), period.end.isoformat()
+    response["Content-Disposition"] = f'attachment; filename="site-{first}-{last}.csv"'
     return response
 
 

@@ -1,19 +1,41 @@
-"""Aggregations for a link's stats page, and its bar chart drawn as SVG on the server."""
+"""Aggregations for a link's stats page and the whole site's, and their bar chart drawn
+as SVG on the server. Each reads only rollups: a link's (DailyStat, DailyCount) or the
+site's (SiteDailyStat, SiteDailyCount, and DailyStat's day index for the top links)."""
 
 from dataclasses import dataclass
 from datetime import date
 from html import escape
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 
 from shortener.links.models import Link
-from shortener.visits.models import DailyCount, DailyStat, Visit
+from shortener.visits.models import (
+    DailyCount,
+    DailyStat,
+    OrphanKind,
+    OrphanVisit,
+    SiteDailyCount,
+    SiteDailyStat,
+    Visit,
+)
 from shortener.visits.ranges import DateRange
 from shortener.visits.rollups import DIMENSIONS
 
 TOP = 8
+
+
+class WholeSite:
+    """What the site-wide stats are of: every link (`SITE`), where a link's are of one."""
+
+    def __repr__(self) -> str:
+        return "SITE"
+
+
+SITE = WholeSite()
+Subject = Link | WholeSite
 
 
 @dataclass(frozen=True)
@@ -26,13 +48,16 @@ class Totals:
     bots: int
 
 
-def _days(link: Link, period: DateRange):
-    return DailyStat.objects.filter(link=link, day__range=(period.start, period.end))
+def _days(of: Subject, period: DateRange):
+    span = (period.start, period.end)
+    if of is SITE:
+        return SiteDailyStat.objects.filter(day__range=span)
+    return DailyStat.objects.filter(link=of, day__range=span)
 
 
-def totals(link: Link, period: DateRange) -> Totals:
+def totals(of: Subject, period: DateRange) -> Totals:
     """One indexed read of at most a range's worth of daily rows (the htmx refresh)."""
-    sums = _days(link, period).aggregate(
+    sums = _days(of, period).aggregate(
         clicks=Coalesce(Sum("clicks"), 0),
         bots=Coalesce(Sum("bots"), 0),
         visitors=Coalesce(Sum("visitors"), 0),
@@ -47,9 +72,9 @@ def _totals(clicks: int, bots: int, visitors: int) -> Totals:
 DayRow = tuple[date, int, int, int]  # (day, clicks, bots, visitors)
 
 
-def day_rows(link: Link, period: DateRange) -> list[DayRow]:
+def day_rows(of: Subject, period: DateRange) -> list[DayRow]:
     """The range's daily rows in one read, for both the totals and the chart."""
-    return list(_days(link, period).values_list("day", "clicks", "bots", "visitors"))
+    return list(_days(of, period).values_list("day", "clicks", "bots", "visitors"))
 
 
 def totals_of(rows: list[DayRow]) -> Totals:
@@ -70,15 +95,19 @@ class Breakdown:
     rows: list[tuple[str, int]]
 
 
-def breakdowns(link: Link, period: DateRange, limit: int = TOP) -> list[Breakdown]:
+def breakdowns(of: Subject, period: DateRange, limit: int = TOP) -> list[Breakdown]:
     """The most frequent values of every dimension over the range, in one read: summed
     per value, ranked within each dimension, the first `limit` kept."""
     quote = connection.ops.quote_name
-    table = quote(DailyCount._meta.db_table)
-    link_id, dimension, day, value, n = (
-        quote(DailyCount._meta.get_field(name).column)
-        for name in ("link", "dimension", "day", "value", "n")
+    model = SiteDailyCount if of is SITE else DailyCount
+    table = quote(model._meta.db_table)
+    dimension, day, value, n = (
+        quote(model._meta.get_field(name).column) for name in ("dimension", "day", "value", "n")
     )
+    if of is SITE:
+        whose, params = "", []
+    else:
+        whose, params = f"{quote(DailyCount._meta.get_field('link').column)} = %s AND ", [of.pk]
     # Countries have a table of their own (every country, flags as text): `countries()`.
     shown = [d for d in DIMENSIONS if d.name != "country"]
     names = [d.name for d in shown]
@@ -88,10 +117,10 @@ def breakdowns(link: Link, period: DateRange, limit: int = TOP) -> list[Breakdow
             f"SELECT dimension, value, total FROM (SELECT {dimension} AS dimension, "  # noqa: S608 - names from _meta
             f"{value} AS value, SUM({n}) AS total, ROW_NUMBER() OVER (PARTITION BY "
             f"{dimension} ORDER BY SUM({n}) DESC, {value}) AS place FROM {table} "
-            f"WHERE {link_id} = %s AND {dimension} IN ({', '.join(['%s'] * len(names))}) "
+            f"WHERE {whose}{dimension} IN ({', '.join(['%s'] * len(names))}) "
             f"AND {day} BETWEEN %s AND %s GROUP BY {dimension}, {value}) AS ranked "
             f"WHERE place <= %s ORDER BY dimension, place",
-            [link.pk, *names, adapt(period.start), adapt(period.end), limit],
+            [*params, *names, adapt(period.start), adapt(period.end), limit],
         )
         found: dict[str, list[tuple[str, int]]] = {name: [] for name in names}
         for name, found_value, total in cursor.fetchall():
@@ -99,18 +128,73 @@ def breakdowns(link: Link, period: DateRange, limit: int = TOP) -> list[Breakdow
     return [Breakdown(d.name, d.heading, d.label, found[d.name]) for d in shown]
 
 
-def countries(link: Link, period: DateRange) -> list[tuple[str, int]]:
+def countries(of: Subject, period: DateRange) -> list[tuple[str, int]]:
     """(ISO code or "" for unknown, visits) over the range, most first, every country."""
+    span = (period.start, period.end)
+    if of is SITE:
+        counts = SiteDailyCount.objects.filter(dimension="country", day__range=span)
+    else:
+        counts = DailyCount.objects.filter(link=of, dimension="country", day__range=span)
     rows = (
-        DailyCount.objects.filter(
-            link=link, dimension="country", day__range=(period.start, period.end)
-        )
-        .values("value")
+        counts.values("value")
         .annotate(total=Sum("n"))
         .order_by("-total", "value")
         .values_list("value", "total")
     )
     return [(value, int(total)) for value, total in rows]  # SUM is numeric on PostgreSQL
+
+
+TOP_LINKS_SECONDS = 60  # how long a range's ranking is reused (docs/links.md)
+
+
+def top_links(period: DateRange, limit: int = TOP) -> list[tuple[Link, int]]:
+    """The links clicked most over the range, most first: DailyStat's (day, link, clicks)
+    index read alone, then the few links themselves. The only site-wide read that grows
+    with the links (a row per link and day of the range), so its ranking is kept in the
+    shared cache for TOP_LINKS_SECONDS."""
+    key = f"site-top-links:{period.start}:{period.end}:{limit}"
+    ranked = cache.get(key)
+    if ranked is None:
+        ranked = list(
+            DailyStat.objects.filter(day__range=(period.start, period.end))
+            .values("link")
+            .annotate(total=Sum("clicks"))
+            .order_by("-total", "link")
+            .values_list("link", "total")[:limit]
+        )
+        cache.set(key, ranked, TOP_LINKS_SECONDS)
+    found = Link.objects.select_related("domain").in_bulk([pk for pk, _ in ranked])
+    return [(found[pk], int(total)) for pk, total in ranked if pk in found]
+
+
+ORPHAN_KINDS = tuple(OrphanKind)
+
+
+def orphans(period: DateRange) -> list[tuple[str, list[int]]]:
+    """Per domain (its host), visits over the range to its root, to unknown slugs and to
+    paths that are no slug (ORPHAN_KINDS order); the busiest first."""
+    rows = (
+        OrphanVisit.objects.filter(day__range=(period.start, period.end))
+        .values_list("domain__host", "kind")
+        .annotate(total=Sum("n"))
+    )
+    by_host: dict[str, list[int]] = {}
+    for host, kind, total in rows:
+        by_host.setdefault(host, [0] * len(ORPHAN_KINDS))[ORPHAN_KINDS.index(kind)] = int(total)
+    return sorted(by_host.items(), key=lambda item: (-sum(item[1]), item[0]))
+
+
+def orphans_by_day(period: DateRange) -> dict[date, list[int]]:
+    """Every domain's orphan visits of each day of the range, in ORPHAN_KINDS order."""
+    by_day = {day: [0] * len(ORPHAN_KINDS) for day in period.dates()}
+    rows = (
+        OrphanVisit.objects.filter(day__range=(period.start, period.end))
+        .values_list("day", "kind")
+        .annotate(total=Sum("n"))
+    )
+    for day, kind, total in rows:
+        by_day[day][ORPHAN_KINDS.index(kind)] = int(total)
+    return by_day
 
 
 def visits_for_export(link: Link):

@@ -55,6 +55,10 @@ class DailyStat(models.Model):
     bots = models.BigIntegerField(default=0)
     visitors = models.BigIntegerField(default=0)
 
+    class Meta:
+        # The site's top links over a range of days: read from this index alone.
+        indexes = [models.Index(fields=["day", "link", "clicks"], name="dailystat_day_link")]
+
     def __str__(self) -> str:
         return f"{self.link_id} on {self.day}: {self.clicks}"
 
@@ -104,3 +108,69 @@ class VisitorSalt(models.Model):
 
     def __str__(self) -> str:
         return f"visitor salt of {self.day}"
+
+
+# The site's own rollups: every link's visits of a day added up, written with the links'
+# (shortener/visits/rollups.py), so the site-wide stats page reads a row a day, not a row
+# per link and day. Unique visitors are the links' daily visitors added up.
+
+
+class SiteDailyStat(models.Model):
+    """Every link's visits on one day: clicks, bots among them, the links' visitors summed."""
+
+    day = models.DateField(primary_key=True)
+    clicks = models.BigIntegerField(default=0)
+    bots = models.BigIntegerField(default=0)
+    visitors = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"site on {self.day}: {self.clicks}"
+
+
+class SiteDailyCount(models.Model):
+    """Every link's visits on one day with one value of a breakdown."""
+
+    pk = models.CompositePrimaryKey("dimension", "day", "value")
+    dimension = models.CharField(max_length=16)
+    day = models.DateField()
+    value = models.CharField(max_length=253, blank=True)
+    n = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"site on {self.day}: {self.dimension}={self.value!r} {self.n}"
+
+
+class OrphanKind(models.TextChoices):
+    ROOT = "root", "Domain root"
+    UNKNOWN = "unknown", "Unknown slug"
+    INVALID = "invalid", "Not a slug"
+
+
+class OrphanVisit(models.Model):
+    """Visits on a day to a short domain's root, to a slug no link has, or to a path that
+    is no slug at all (odd bytes, overlong): a count, and nothing else of the visitor
+    or the path (shortener/visits/orphans.py)."""
+
+    pk = models.CompositePrimaryKey("day", "domain", "kind")
+    day = models.DateField()
+    domain = models.ForeignKey(
+        "shortener.Domain", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    kind = models.CharField(max_length=8, choices=OrphanKind.choices)
+    n = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.domain_id} on {self.day}: {self.kind} {self.n}"
+
+
+class PrunedVisits(models.Model):
+    """How far raw visits were deleted (`prune_visits`, VISIT_RETENTION_DAYS): one row.
+    Days before `before` live only in the rollups, which `rollup_visits` then leaves alone."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    before = models.DateField()
+    at = models.DateTimeField()
+    deleted = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"visits before {self.before} deleted"

@@ -1,6 +1,11 @@
 # ruff: noqa: S608 - every name in this SQL comes from _meta; every value is a parameter
 """The daily rollups rebuilt from raw visits, and checked against them (`rollup_visits`).
 
+Days whose raw visits were deleted (`prune_visits`, shortener/visits/retention.py) live
+only in the rollups: every scope is cut to the days after them (`kept()`), so neither a
+rebuild nor a check ever touches them. The site's rollups move with the links': a
+rebuild takes the scope's old rows away from them and adds its new ones.
+
 `rebuild()` replaces a `Scope`'s rollups with a GROUP BY over its raw visits (INSERT ...
 SELECT); the command runs `rebuild_locked()` in batches from `plan()` while the site
 serves, each batch in a transaction that first locks its links' rows, the lock every
@@ -8,13 +13,14 @@ flush takes before it writes a link's visits (see visits.write()). `check()` com
 `recount()` with `stored()` in one snapshot.
 """
 
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection, transaction
 
-from shortener.visits.rollups import DIMENSIONS, as_date, tables
+from shortener.visits.rollups import DIMENSIONS, add_to_site, as_date, tables
 
 
 def _day_sql(column: str) -> str:
@@ -62,9 +68,115 @@ class Scope:
         return " AND ".join(parts), params
 
 
+def kept(scope: Scope) -> Scope | None:
+    """The scope without the days whose raw visits were pruned; None when nothing is left."""
+    from shortener.visits.models import PrunedVisits
+
+    pruned = PrunedVisits.objects.filter(pk=1).values_list("before", flat=True).first()
+    if pruned is None or (scope.start not in (None, date.min) and scope.start >= pruned):
+        return scope
+    if scope.end not in (None, date.max) and scope.end < pruned:
+        return None
+    return replace(scope, start=pruned)
+
+
+def site_sums(scope: Scope) -> tuple[dict[date, list[int]], Counter]:
+    """The scope's link rollups added up per day, in the database: what they give the
+    site's rollups ({day: [clicks, bots, visitors]}, {(dimension, day, value): n})."""
+    quote, column, _, _, DailyStat, DailyCount, _ = tables()
+    stats: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0])
+    counts: Counter = Counter()
+    with connection.cursor() as cursor:
+        day = column(DailyStat, "day")
+        where, params = scope.where(column(DailyStat, "link"), day=day)
+        sums = ", ".join(f"SUM({column(DailyStat, n)})" for n in ("clicks", "bots", "visitors"))
+        cursor.execute(
+            f"SELECT {day}, {sums} FROM {quote(DailyStat._meta.db_table)} WHERE {where} "
+            f"GROUP BY {day}",
+            params,
+        )
+        for d, *totals in cursor.fetchall():
+            stats[as_date(d)] = [int(n) for n in totals]  # SUM is numeric on PostgreSQL
+        keys = ", ".join(column(DailyCount, n) for n in ("dimension", "day", "value"))
+        where, params = scope.where(column(DailyCount, "link"), day=column(DailyCount, "day"))
+        cursor.execute(
+            f"SELECT {keys}, SUM({column(DailyCount, 'n')}) FROM "
+            f"{quote(DailyCount._meta.db_table)} WHERE {where} GROUP BY {keys}",
+            params,
+        )
+        for name, d, value, n in cursor.fetchall():
+            counts[name, as_date(d), value] = int(n)
+    return stats, counts
+
+
+def resum_site() -> None:
+    """The site's rollups made again from every link's (not from raw visits: a GROUP BY
+    over the rollups), in one transaction holding every link's row lock, as a rebuild of
+    every link does, so no flush commits in between."""
+    from shortener.links.models import Link
+    from shortener.visits.models import SiteDailyCount, SiteDailyStat
+
+    with transaction.atomic():
+        list(Link.objects.select_for_update().order_by("pk").values("pk"))
+        SiteDailyStat.objects.all().delete()
+        SiteDailyCount.objects.all().delete()
+        stats, counts = site_sums(Scope())
+        with connection.cursor() as cursor:
+            add_to_site(cursor, stats, counts)
+
+
+def site_differences() -> list[tuple[date, str, object, object]]:
+    """Where the site's rollups are not the links' added up: (day, what, summed, stored)."""
+    from shortener.visits.models import SiteDailyCount, SiteDailyStat
+
+    with transaction.atomic():
+        stats, counts = site_sums(Scope())
+        stored_stats = {
+            row[0]: list(row[1:])
+            for row in SiteDailyStat.objects.values_list("day", "clicks", "bots", "visitors")
+        }
+        stored_counts = Counter(
+            {
+                (name, day, value): n
+                for name, day, value, n in SiteDailyCount.objects.values_list(
+                    "dimension", "day", "value", "n"
+                )
+            }
+        )
+    found = []
+    for day in sorted(set(stats) | set(stored_stats)):
+        summed, kept = stats.get(day, [0, 0, 0]), stored_stats.get(day, [0, 0, 0])
+        if summed != kept:
+            found.append((day, "the site's clicks, bots, visitors", summed, kept))
+    for key in sorted(set(+counts) | set(+stored_counts)):
+        if counts[key] != stored_counts[key]:
+            name, day, value = key
+            found.append((day, f"the site's {name} {value!r}", counts[key], stored_counts[key]))
+    return found
+
+
 def rebuild(scope: Scope) -> None:
     """Replace the scope's rollups with a recount of its raw visits (the caller's
-    transaction; `rebuild_locked()` for a site that is serving)."""
+    transaction; `rebuild_locked()` for a site that is serving). Pruned days are left as
+    they are."""
+    scope = kept(scope)
+    if scope is None:
+        return
+    old_stats, old_counts = site_sums(scope)
+    _rebuild(scope)
+    stats, counts = site_sums(scope)
+    for day, totals in old_stats.items():
+        stats[day] = [new - was for new, was in zip(stats[day], totals, strict=True)]
+    counts.subtract(old_counts)
+    with connection.cursor() as cursor:
+        add_to_site(
+            cursor,
+            {day: totals for day, totals in stats.items() if any(totals)},
+            Counter({key: n for key, n in counts.items() if n}),
+        )
+
+
+def _rebuild(scope: Scope) -> None:
     quote, column, _, Visit, DailyStat, DailyCount, DailyVisitor = tables()
     visits = quote(Visit._meta.db_table)
     v_link, v_at = column(Visit, "link"), column(Visit, "at")
@@ -272,6 +384,9 @@ def check(scope: Scope) -> list[tuple[int, date, str, object, object]]:
     """Recount and compare inside one transaction, so both sides see the same visits
     (REPEATABLE READ on PostgreSQL; SQLite's transaction is a snapshot already)."""
     outermost = not connection.in_atomic_block  # else the caller's transaction decides
+    scope = kept(scope)
+    if scope is None:
+        return []
     with transaction.atomic():
         if connection.vendor == "postgresql" and outermost:
             with connection.cursor() as cursor:

@@ -46,7 +46,7 @@ from django.core.signals import setting_changed
 from django.db import close_old_connections, connection, transaction
 
 from shortener.policy.user_agents import classify
-from shortener.visits import metrics, rollups
+from shortener.visits import metrics, orphans, rollups
 from shortener.visits.batches import Outcome, write_splitting
 from shortener.visits.countries import country_of
 from shortener.visits.journal import Journal, encode
@@ -426,6 +426,7 @@ class VisitBuffer:
         """
         with self._flush_lock:
             self._log_dropped()
+            orphans.flush()  # the visits to no link, counted in memory
             with self._lock:
                 raws, self._pending = self._pending, []
                 buffered, self._buffered = self._buffered, 0

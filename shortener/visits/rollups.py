@@ -2,7 +2,8 @@
 """Daily rollups of visits: added to by every flush, rebuilt and checked from raw visits.
 
 Per link and UTC day: clicks, bots and distinct visitors (DailyStat), and one count per
-value of each breakdown in DIMENSIONS (DailyCount). `add()` runs inside visits.write()'s
+value of each breakdown in DIMENSIONS (DailyCount); the same summed over every link per
+day for the site-wide stats (SiteDailyStat, SiteDailyCount). `add()` runs inside visits.write()'s
 transaction, so the rollups move with the visits, all or nothing. A visitor is new on its
 day when its (link, day, visitor) row inserts (DailyVisitor; ON CONFLICT DO NOTHING
 RETURNING says which did), so daily unique visitors stay exact without a recount.
@@ -41,12 +42,15 @@ def tables():
     from shortener.links.models import Link
     from shortener.visits.models import DailyCount, DailyStat, DailyVisitor, Visit
 
-    quote = connection.ops.quote_name
-
-    def column(model, name):
-        return quote(model._meta.get_field(name).column)
-
     return quote, column, Link, Visit, DailyStat, DailyCount, DailyVisitor
+
+
+def quote(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def column(model, name: str) -> str:
+    return quote(model._meta.get_field(name).column)
 
 
 def add(cursor, rows: list[tuple], days: list[date], columns: tuple[str, ...]) -> None:
@@ -73,7 +77,7 @@ def add(cursor, rows: list[tuple], days: list[date], columns: tuple[str, ...]) -
     link, day_col = column(DailyVisitor, "link"), column(DailyVisitor, "day")
     names = [link, day_col, column(DailyVisitor, "visitor")]
     returning = f"ON CONFLICT DO NOTHING RETURNING {link}, {day_col}"
-    for link_id, day in _insert(
+    for link_id, day in upsert(
         cursor, table, names, ("bigint", "date", "text"), visitors, returning
     ):
         stats[link_id, as_date(day)][2] += 1  # only the rows that were new
@@ -81,7 +85,7 @@ def add(cursor, rows: list[tuple], days: list[date], columns: tuple[str, ...]) -
     table = quote(DailyStat._meta.db_table)
     keys = [column(DailyStat, n) for n in ("link", "day")]
     sums = [column(DailyStat, n) for n in ("clicks", "bots", "visitors")]
-    _insert(
+    upsert(
         cursor,
         table,
         keys + sums,
@@ -93,7 +97,7 @@ def add(cursor, rows: list[tuple], days: list[date], columns: tuple[str, ...]) -
     table = quote(DailyCount._meta.db_table)
     keys = [column(DailyCount, n) for n in ("link", "dimension", "day", "value")]
     n = column(DailyCount, "n")
-    _insert(
+    upsert(
         cursor,
         table,
         [*keys, n],
@@ -101,9 +105,48 @@ def add(cursor, rows: list[tuple], days: list[date], columns: tuple[str, ...]) -
         [(*key, count) for key, count in counts.items()],
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {n} = {table}.{n} + excluded.{n}",
     )
+    site_stats: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for (_, day), totals in stats.items():
+        site_stats[day] = [a + b for a, b in zip(site_stats[day], totals, strict=True)]
+    site_counts: Counter[tuple[str, date, str]] = Counter()
+    for (_, name, day, value), count in counts.items():
+        site_counts[name, day, value] += count
+    add_to_site(cursor, site_stats, site_counts)
 
 
-def _insert(cursor, table: str, names: list[str], types, rows, conflict: str) -> list[tuple]:
+def add_to_site(
+    cursor, stats: dict[date, list[int]], counts: Counter[tuple[str, date, str]]
+) -> None:
+    """Add (or, with negative numbers, take away) days of every link to the site's
+    rollups: {day: [clicks, bots, visitors]} and {(dimension, day, value): n}."""
+    from shortener.visits.models import SiteDailyCount, SiteDailyStat
+
+    table = quote(SiteDailyStat._meta.db_table)
+    key = column(SiteDailyStat, "day")
+    sums = [column(SiteDailyStat, n) for n in ("clicks", "bots", "visitors")]
+    upsert(
+        cursor,
+        table,
+        [key, *sums],
+        ("date", "bigint", "bigint", "bigint"),
+        [(day, *totals) for day, totals in stats.items()],
+        f"ON CONFLICT ({key}) DO UPDATE SET "
+        + ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in sums),
+    )
+    table = quote(SiteDailyCount._meta.db_table)
+    keys = [column(SiteDailyCount, n) for n in ("dimension", "day", "value")]
+    n = column(SiteDailyCount, "n")
+    upsert(
+        cursor,
+        table,
+        [*keys, n],
+        ("text", "date", "text", "bigint"),
+        [(*key, count) for key, count in counts.items()],
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {n} = {table}.{n} + excluded.{n}",
+    )
+
+
+def upsert(cursor, table: str, names: list[str], types, rows, conflict: str) -> list[tuple]:
     """Insert rows with one ON CONFLICT clause; the rows it RETURNs, if it asks.
 
     PostgreSQL: one statement over unnest() of one array per column, since psycopg
