@@ -218,20 +218,45 @@ def test_threads_pass_exactly_the_limit(counters):
 
 @pytest.mark.parametrize("counters", ["redis"], indirect=True)
 def test_redis_spends_one_round_trip_a_request(counters, monkeypatch):
-    import redis
+    """Counted on the wire: what each connection sends, whichever path sends it (the lean
+    EVALSHA of config/caches.LeanScripts, or redis-py's own)."""
+    from redis.connection import Connection
 
     counters.update_gcra("k", EVERY, LIMIT)  # loads the script once, if Redis lacks it
     sent = []
-    original = redis.Redis.execute_command
+    original = Connection.send_packed_command
 
-    def counted(self, *args, **options):
-        sent.append(args[0])
-        return original(self, *args, **options)
+    def counted(self, command, check_health=True):
+        chunks = [command] if isinstance(command, bytes) else command
+        sent.append(b"".join(chunks).split(b"\r\n")[2].decode())
+        return original(self, command, check_health)
 
-    monkeypatch.setattr(redis.Redis, "execute_command", counted)
+    monkeypatch.setattr(Connection, "send_packed_command", counted)
     for _ in range(5):
         counters.update_gcra("k", EVERY, LIMIT)
     assert sent == ["EVALSHA"] * 5
+
+
+def test_redis_answers_alike_when_it_forgot_the_script_or_dropped_the_connection():
+    """The lean path falls back to redis-py (EVAL, a new connection) and gives the same
+    decisions as the model. Its own Redis: SCRIPT FLUSH and CLIENT KILL reach a server."""
+    from config.caches import RedisCounterCache
+    from tests.servers import free_port, own_redis
+
+    port = free_port()
+    with own_redis(port):
+        counters = RedisCounterCache(f"redis://127.0.0.1:{port}/0", {})
+        model, now = Store(), real_now()
+        for step in range(8):
+            client = counters._cache.get_client("k", write=True)
+            if step == 3:
+                client.script_flush()  # NOSCRIPT for the next EVALSHA
+            if step == 5:
+                client.client_kill_filter(skipme=True, _type="normal")  # the lean connection
+            at = now + step * 1000
+            got = counters.update_gcra("ip:192.0.2.11", EVERY, LIMIT, now=at)
+            assert got == model.update_gcra("ip:192.0.2.11", EVERY, LIMIT, now=at)
+        assert counters._lean._local.connection is not None  # and the lean path is back
 
 
 def test_lmdb_keys_expire_once_their_tat_has_passed(tmp_path):
