@@ -217,6 +217,24 @@ def packed(*parts: bytes | str | int) -> bytes:
     return b"".join(out)
 
 
+def triple(reply: bytes) -> list:
+    """The GCRA script's reply, `*3 :allowed $tat $now` in RESP, as redis-py parses it
+    ([int, bytes, bytes]); an error reply raises ResponseError, anything else ValueError
+    (the connection is then dropped)."""
+    if reply.startswith(b"-"):
+        raise ResponseError(reply[1:-2].decode(errors="replace"))
+    lines = reply.split(b"\r\n")
+    if (
+        len(lines) != 7
+        or lines[0] != b"*3"
+        or lines[1][:1] != b":"
+        or lines[2][:1] != b"$"
+        or lines[4][:1] != b"$"
+    ):
+        raise ValueError(f"unexpected reply to the GCRA script: {reply[:80]!r}")
+    return [int(lines[1][1:]), lines[3], lines[5]]
+
+
 class LeanScripts:
     """EVALSHA on a connection of the thread's own, outside redis-py's command machinery.
 
@@ -240,19 +258,32 @@ class LeanScripts:
         """The script's reply, or None: the caller asks redis-py instead."""
         local = self._local
         connection = getattr(local, "connection", None)
+        if getattr(local, "off", False):
+            return None
         if connection is None or local.pid != os.getpid():
-            if getattr(local, "off", False):
-                return None
+            # One connection a thread, made once (a pool counts what it makes).
             connection = local.connection = client.connection_pool.make_connection()
             local.pid = os.getpid()
         try:
-            connection.send_packed_command([packed("EVALSHA", sha, 1, key, *args)], False)
-            return connection.read_response()
+            if connection._sock is None:
+                connection.connect()  # redis-py's handshake: HELLO, AUTH, SELECT
+            sock = connection._sock
+            sock.sendall(packed("EVALSHA", sha, 1, key, *args))
+            reply = sock.recv(512)
+            while not reply.endswith(b"\r\n") or (
+                reply.startswith(b"*") and reply.count(b"\r\n") < 6
+            ):
+                more = sock.recv(512)
+                if not more:
+                    raise RedisConnectionError("Redis closed the connection")
+                reply += more
+            return triple(reply)
         except ResponseError:  # NOSCRIPT (a restarted Redis), or the script's own error
             return None
-        except Exception:
-            connection.disconnect()
-            local.connection, local.off = None, True
+        except Exception as error:
+            logger.debug("Lean EVALSHA failed (%r): redis-py answers", error)
+            connection.disconnect()  # connects again once redis-py has reached Redis
+            local.off = True
             return None
 
     def succeeded(self) -> None:

@@ -216,25 +216,26 @@ def test_threads_pass_exactly_the_limit(counters):
     assert sum(results) == 100
 
 
-@pytest.mark.parametrize("counters", ["redis"], indirect=True)
-def test_redis_spends_one_round_trip_a_request(counters, monkeypatch):
-    """Counted on the wire: what each connection sends, whichever path sends it (the lean
-    EVALSHA of config/caches.LeanScripts, or redis-py's own)."""
-    from redis.connection import Connection
+def test_redis_spends_one_round_trip_a_request():
+    """Counted by Redis itself (its own server, so no other client's commands count),
+    whichever path sends it: the lean EVALSHA of config/caches.LeanScripts or redis-py's."""
+    from config.caches import RedisCounterCache
+    from tests.servers import free_port, own_redis
 
-    counters.update_gcra("k", EVERY, LIMIT)  # loads the script once, if Redis lacks it
-    sent = []
-    original = Connection.send_packed_command
-
-    def counted(self, command, check_health=True):
-        chunks = [command] if isinstance(command, bytes) else command
-        sent.append(b"".join(chunks).split(b"\r\n")[2].decode())
-        return original(self, command, check_health)
-
-    monkeypatch.setattr(Connection, "send_packed_command", counted)
-    for _ in range(5):
-        counters.update_gcra("k", EVERY, LIMIT)
-    assert sent == ["EVALSHA"] * 5
+    port = free_port()
+    with own_redis(port):
+        counters = RedisCounterCache(f"redis://127.0.0.1:{port}/0", {})
+        counters.update_gcra("k", EVERY, LIMIT)  # loads the script once, and connects
+        client = counters._cache.get_client("k", write=True)
+        client.config_resetstat()
+        for _ in range(5):
+            counters.update_gcra("k", EVERY, LIMIT)
+        stats = client.info("commandstats")
+    calls = {name.removeprefix("cmdstat_"): entry["calls"] for name, entry in stats.items()}
+    # Redis counts the script's own calls too (TIME, GET, SET), and the reset above.
+    sent = {name: n for name, n in calls.items() if name not in ("time", "get", "set")}
+    sent = {name: n for name, n in sent.items() if not name.startswith(("config", "info"))}
+    assert sent == {"evalsha": 5}
 
 
 def test_redis_answers_alike_when_it_forgot_the_script_or_dropped_the_connection():
