@@ -270,3 +270,16 @@ def test_lmdb_keys_expire_once_their_tat_has_passed(tmp_path):
     assert counters.get("brief") is None  # its TAT, and the grain after it, are over
     counters.update_gcra("kept", EVERY, LIMIT, now=now)
     assert counters.get("kept") == now + EVERY
+
+
+def test_the_lean_reader_takes_only_the_scripts_own_reply_shape():
+    from redis.exceptions import ResponseError
+
+    from config.caches import triple
+
+    assert triple(b"*3\r\n:1\r\n$2\r\n17\r\n$2\r\n16\r\n") == [1, b"17", b"16"]
+    with pytest.raises(ResponseError, match="NOSCRIPT"):
+        triple(b"-NOSCRIPT No matching script.\r\n")
+    for odd in (b"*2\r\n:1\r\n$2\r\n17\r\n", b"_\r\n", b">3\r\n:1\r\n$2\r\n17\r\n$2\r\n16\r\n"):
+        with pytest.raises(ValueError):
+            triple(odd)
