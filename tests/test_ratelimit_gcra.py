@@ -216,22 +216,48 @@ def test_threads_pass_exactly_the_limit(counters):
     assert sum(results) == 100
 
 
-@pytest.mark.parametrize("counters", ["redis"], indirect=True)
-def test_redis_spends_one_round_trip_a_request(counters, monkeypatch):
-    import redis
+def test_redis_spends_one_round_trip_a_request():
+    """Counted by Redis itself (its own server, so no other client's commands count),
+    whichever path sends it: the lean EVALSHA of config/caches.LeanScripts or redis-py's."""
+    from config.caches import RedisCounterCache
+    from tests.servers import free_port, own_redis
 
-    counters.update_gcra("k", EVERY, LIMIT)  # loads the script once, if Redis lacks it
-    sent = []
-    original = redis.Redis.execute_command
+    port = free_port()
+    with own_redis(port):
+        counters = RedisCounterCache(f"redis://127.0.0.1:{port}/0", {})
+        counters.update_gcra("k", EVERY, LIMIT)  # loads the script once, and connects
+        client = counters._cache.get_client("k", write=True)
+        client.config_resetstat()
+        for _ in range(5):
+            counters.update_gcra("k", EVERY, LIMIT)
+        stats = client.info("commandstats")
+    calls = {name.removeprefix("cmdstat_"): entry["calls"] for name, entry in stats.items()}
+    # Redis counts the script's own calls too (TIME, GET, SET), and the reset above.
+    sent = {name: n for name, n in calls.items() if name not in ("time", "get", "set")}
+    sent = {name: n for name, n in sent.items() if not name.startswith(("config", "info"))}
+    assert sent == {"evalsha": 5}
 
-    def counted(self, *args, **options):
-        sent.append(args[0])
-        return original(self, *args, **options)
 
-    monkeypatch.setattr(redis.Redis, "execute_command", counted)
-    for _ in range(5):
-        counters.update_gcra("k", EVERY, LIMIT)
-    assert sent == ["EVALSHA"] * 5
+def test_redis_answers_alike_when_it_forgot_the_script_or_dropped_the_connection():
+    """The lean path falls back to redis-py (EVAL, a new connection) and gives the same
+    decisions as the model. Its own Redis: SCRIPT FLUSH and CLIENT KILL reach a server."""
+    from config.caches import RedisCounterCache
+    from tests.servers import free_port, own_redis
+
+    port = free_port()
+    with own_redis(port):
+        counters = RedisCounterCache(f"redis://127.0.0.1:{port}/0", {})
+        model, now = Store(), real_now()
+        for step in range(8):
+            client = counters._cache.get_client("k", write=True)
+            if step == 3:
+                client.script_flush()  # NOSCRIPT for the next EVALSHA
+            if step == 5:
+                client.client_kill_filter(skipme=True, _type="normal")  # the lean connection
+            at = now + step * 1000
+            got = counters.update_gcra("ip:192.0.2.11", EVERY, LIMIT, now=at)
+            assert got == model.update_gcra("ip:192.0.2.11", EVERY, LIMIT, now=at)
+        assert counters._lean._local.connection is not None  # and the lean path is back
 
 
 def test_lmdb_keys_expire_once_their_tat_has_passed(tmp_path):
@@ -244,3 +270,16 @@ def test_lmdb_keys_expire_once_their_tat_has_passed(tmp_path):
     assert counters.get("brief") is None  # its TAT, and the grain after it, are over
     counters.update_gcra("kept", EVERY, LIMIT, now=now)
     assert counters.get("kept") == now + EVERY
+
+
+def test_the_lean_reader_takes_only_the_scripts_own_reply_shape():
+    from redis.exceptions import ResponseError
+
+    from config.caches import triple
+
+    assert triple(b"*3\r\n:1\r\n$2\r\n17\r\n$2\r\n16\r\n") == [1, b"17", b"16"]
+    with pytest.raises(ResponseError, match="NOSCRIPT"):
+        triple(b"-NOSCRIPT No matching script.\r\n")
+    for odd in (b"*2\r\n:1\r\n$2\r\n17\r\n", b"_\r\n", b">3\r\n:1\r\n$2\r\n17\r\n$2\r\n16\r\n"):
+        with pytest.raises(ValueError):
+            triple(odd)
