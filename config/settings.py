@@ -448,6 +448,7 @@ LOGGING = {
                 "config.outages",
                 "config.health",
                 "shortener.visits.recording",
+                "shortener.visits.orphans",  # the counts of visits to no link, kept
                 "shortener.domains.served",
             )
         },
