@@ -115,8 +115,10 @@ def test_connections_used_up_answer_like_an_outage_and_lose_no_visit(own_role_da
     assert set(status for _, status in seen) == {302}, by_second  # none 500, none 503
     assert health[0] == 503 and b'"database"' in health[2]
     assert unknown[0] == 503 and unknown[1]["Retry-After"] == "30"
-    assert home[0] == 503 and home[1]["Retry-After"] == "30"
-    assert api[0] == 503 and api[1]["Content-Type"] == "application/problem+json"
+    # A signed-out visitor's home page and API answer need no database (200, 401) when the
+    # thread asked has nothing to read; when it has, the outage's 503. Never a 500.
+    assert home[0] in (200, 503) and (home[0] == 200 or home[1]["Retry-After"] == "30"), home
+    assert api[0] in (401, 503) and api[1]["Content-Type"] == "application/problem+json", api
     assert back_after < 2, back_after
     assert "Internal Server Error" not in log
     # Each kind of failure said once per process (the visit flush's with its traceback),
@@ -126,6 +128,7 @@ def test_connections_used_up_answer_like_an_outage_and_lose_no_visit(own_role_da
         written = conn.execute("SELECT count(*) FROM shortener_visit").fetchone()[0]
     assert written == len(seen) + 4 * len(slugs)  # every visit answered, once
     print(
-        f"{len(during)} requests while every connection was taken, all 302; /healthz 200"
+        f"{len(during)} requests while every connection was taken, all 302; home {home[0]},"
+        f" API {api[0]}; /healthz 200"
         f" {back_after:.1f} s after they were freed; {written} visits written"
     )
