@@ -47,7 +47,7 @@ KB = 1024
         ("docs/links.md", r"A custom slug is \d+ to (\d+) characters", slugs.MAX_LENGTH),
         ("docs/links.md", r"The title can be at most (\d+) characters", cleaning.TITLE_MAX),
         ("docs/links.md", r"duplicates dropped, at most (\d+)", cleaning.TAGS_MAX),
-        ("README.md", r"`SLUG_LENGTH` \| `(\d+)`", slugs.DEFAULT_LENGTH),
+        ("docs/configuration.md", r"`SLUG_LENGTH` \| `(\d+)`", slugs.DEFAULT_LENGTH),
         ("docs/api.md", r"a whole number from 1 to ([\d,]+), or `null`", cleaning.MAX_VISITS_MAX),
         # body sizes
         ("docs/api.md", r"create up to ([\d,]+) links", schemas.BATCH_MAX),
