@@ -200,3 +200,33 @@ def own_redis(port: int):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def seeded_site(env: dict[str, str], links: int = 30) -> tuple[list[str], str]:
+    """Migrate the site `env` names and give it a user with `links` plain links and an
+    API token, as a fault test's server will serve them: (the slugs, the raw token)."""
+    full_env = {**os.environ, **env}
+    full_env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    python = str(ROOT / ".venv" / "bin" / "python")
+    subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=full_env, check=True)
+    made = subprocess.run(
+        [
+            python,
+            "manage.py",
+            "shell",
+            "-c",
+            "from shortener import links; from django.contrib.auth import get_user_model;"
+            "u = get_user_model().objects.create_user('o');"
+            "from shortener.tokens.personal import issue;"
+            "print(' '.join(links.create({'target': f'https://example.com/{i}'}, actor=u).slug"
+            f" for i in range({links:d})));"
+            "print(issue(u, 'test')[1])",
+        ],
+        cwd=ROOT,
+        env=full_env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    *_, listed, token = made.stdout.strip().splitlines()
+    return listed.split(), token

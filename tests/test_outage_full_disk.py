@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import ROOT
-from tests.servers import answer, granian_process, output_of
+from tests.servers import answer, granian_process, output_of, seeded_site
 
 FULL = 8  # seconds
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
@@ -84,30 +84,7 @@ def test_a_full_data_volume_keeps_links_redirecting_and_loses_no_visit(small_vol
         "RATE_LIMIT_REDIRECT": "100000/m",  # on: every redirect writes its LMDB bucket
         "SECRET_KEY": "full-disk-" + "k" * 50,
     }
-    full_env = {**os.environ, **env}
-    full_env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=full_env, check=True)
-    made = subprocess.run(
-        [
-            PYTHON,
-            "manage.py",
-            "shell",
-            "-c",
-            "from shortener import links; from django.contrib.auth import get_user_model;"
-            "u = get_user_model().objects.create_user('o');"
-            "from shortener.tokens.personal import issue;"
-            "print(' '.join(links.create({'target': f'https://example.com/{i}'}, actor=u).slug"
-            " for i in range(30)));"
-            "print(issue(u, 'test')[1])",
-        ],
-        cwd=ROOT,
-        env=full_env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    *_, listed, token = made.stdout.strip().splitlines()
-    slugs = listed.split()
+    slugs, token = seeded_site(env)
     seen: list[tuple[float, int]] = []
     stop = threading.Event()
     with granian_process(workers=2, env=env) as (base, process):

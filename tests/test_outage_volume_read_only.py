@@ -26,7 +26,7 @@ import pytest
 from shortener.models import Visit
 from shortener.visits import recording
 from tests.conftest import ROOT, make_link
-from tests.servers import answer, granian_process, output_of
+from tests.servers import answer, granian_process, output_of, seeded_site
 
 # Seconds; the issue's figure is for 60: TORII_OUTAGE_SECONDS=60 runs it so (docs/operations.md).
 OUTAGE = float(os.environ.get("TORII_OUTAGE_SECONDS", "20"))
@@ -118,30 +118,7 @@ def test_a_read_only_data_volume_keeps_links_redirecting_and_loses_no_visit(volu
         "RATE_LIMIT_REDIRECT": "100000/m",  # on: every redirect writes its LMDB bucket
         "SECRET_KEY": "read-only-" + "k" * 50,
     }
-    full_env = {**os.environ, **env}
-    full_env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=full_env, check=True)
-    made = subprocess.run(
-        [
-            PYTHON,
-            "manage.py",
-            "shell",
-            "-c",
-            "from shortener import links; from django.contrib.auth import get_user_model;"
-            "u = get_user_model().objects.create_user('o');"
-            "from shortener.tokens.personal import issue;"
-            "print(' '.join(links.create({'target': f'https://example.com/{i}'}, actor=u).slug"
-            " for i in range(30)));"
-            "print(issue(u, 'test')[1])",
-        ],
-        cwd=ROOT,
-        env=full_env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    *_, listed, token = made.stdout.strip().splitlines()
-    slugs = listed.split()
+    slugs, token = seeded_site(env)
     seen: list[tuple[float, int]] = []
     health: list[tuple[float, int, bytes]] = []
     stop = threading.Event()
